@@ -1,0 +1,1 @@
+//! perf-analytics (in progress).

@@ -1,0 +1,1 @@
+//! perf-cache (in progress).

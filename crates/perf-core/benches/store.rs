@@ -1,0 +1,2 @@
+//! Store benches.
+fn main() {}

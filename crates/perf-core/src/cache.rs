@@ -1,0 +1,188 @@
+//! The cache traits: [`CacheStore`] (bytes in, bytes out), [`CacheAdmin`]
+//! (what the API needs) and [`Invalidator`] (what query instrumentation needs).
+
+use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
+
+use serde::{Deserialize, Serialize};
+
+use crate::CacheStoreError;
+
+/// A boxed, sendable future: how async trait methods stay object safe
+/// without pulling a runtime into perf-core.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The breaker state of a remote tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakerState {
+    /// Requests go to the remote tier.
+    Closed,
+    /// The remote tier failed; everything is served from memory.
+    Open,
+    /// A probe is checking whether the remote tier is back.
+    HalfOpen,
+}
+
+/// Statistics of one tier.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TierStats {
+    /// Lookups that found a value.
+    pub hits: u64,
+    /// Lookups that found nothing.
+    pub misses: u64,
+    /// Values stored.
+    pub sets: u64,
+    /// Values removed on request.
+    pub deletes: u64,
+    /// Values evicted to respect a bound.
+    pub evictions: u64,
+    /// Values dropped because their TTL passed.
+    pub expirations: u64,
+    /// Failed operations.
+    pub errors: u64,
+    /// Entries held now (when known).
+    pub entries: Option<u64>,
+    /// Bytes held now (when known).
+    pub bytes: Option<u64>,
+}
+
+/// State of the Redis tier as seen by this instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RedisStatus {
+    /// Whether Redis answered the last operation or probe.
+    pub available: bool,
+    /// The circuit breaker's state.
+    pub breaker: BreakerState,
+    /// The tier's counters.
+    pub stats: TierStats,
+}
+
+/// Statistics of a cache as the API reports them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CacheStats {
+    /// Lookups answered with a value, over all tiers.
+    pub hits: u64,
+    /// Lookups answered without one.
+    pub misses: u64,
+    /// hits / (hits + misses), 0 without lookups.
+    pub hit_rate: f64,
+    /// All operations counted.
+    pub total_operations: u64,
+    /// Which tier serves reads now: `"memory"` or `"redis"`.
+    pub serving_tier: String,
+    /// The memory tier.
+    pub memory: TierStats,
+    /// The Redis tier, when configured.
+    pub redis: Option<RedisStatus>,
+}
+
+/// What the API needs from a cache: statistics and clearing.
+pub trait CacheAdmin: Send + Sync {
+    /// Current statistics.
+    fn stats(&self) -> BoxFuture<'_, Result<CacheStats, CacheStoreError>>;
+
+    /// Removes every entry matching a glob `pattern` (`*`, `?`, `[...]`), or
+    /// every entry when `None`; returns how many were removed where the
+    /// backend can tell.
+    ///
+    /// # Errors
+    /// [`CacheStoreError::InvalidPattern`] for a malformed pattern, before
+    /// anything is removed.
+    fn clear<'a>(&'a self, pattern: Option<&'a str>) -> BoxFuture<'a, Result<u64, CacheStoreError>>;
+}
+
+/// A byte-oriented cache with TTLs: what response caching and query caching
+/// build on. Implemented by perf-cache's memory, Redis and tiered caches.
+pub trait CacheStore: CacheAdmin {
+    /// The value under `key`, if present and fresh.
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Arc<[u8]>>, CacheStoreError>>;
+
+    /// Stores `value` under `key` for `ttl`.
+    fn set<'a>(&'a self, key: &'a str, value: Arc<[u8]>, ttl: Duration) -> BoxFuture<'a, Result<(), CacheStoreError>>;
+
+    /// Removes `key`; true if it was present (where the backend can tell).
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool, CacheStoreError>>;
+
+    /// Drops every entry of `namespace` at once (O(1) at any key count).
+    fn invalidate<'a>(&'a self, namespace: &'a str) -> BoxFuture<'a, Result<(), CacheStoreError>>;
+}
+
+/// Synchronous namespace invalidation, callable from blocking code such as
+/// diesel instrumentation. Implemented by perf-cache; called by perf-db when
+/// a write to a table commits.
+///
+/// # Guarantees
+/// When `invalidate` returns, reads through this instance no longer see the
+/// namespace's old entries; remote tiers and other instances follow
+/// asynchronously.
+pub trait Invalidator: Send + Sync {
+    /// Invalidates every entry tagged with `namespace`.
+    ///
+    /// # Errors
+    /// Only for an unusable namespace name; backend failures are handled by
+    /// the implementation's fallback rules.
+    fn invalidate_now(&self, namespace: &str) -> Result<(), CacheStoreError>;
+}
+
+macro_rules! forward_cache {
+    ($($ty:ty),*) => {$(
+        impl<T: CacheAdmin + ?Sized> CacheAdmin for $ty {
+            fn stats(&self) -> BoxFuture<'_, Result<CacheStats, CacheStoreError>> { (**self).stats() }
+            fn clear<'a>(&'a self, pattern: Option<&'a str>) -> BoxFuture<'a, Result<u64, CacheStoreError>> { (**self).clear(pattern) }
+        }
+        impl<T: CacheStore + ?Sized> CacheStore for $ty {
+            fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Arc<[u8]>>, CacheStoreError>> { (**self).get(key) }
+            fn set<'a>(&'a self, key: &'a str, value: Arc<[u8]>, ttl: Duration) -> BoxFuture<'a, Result<(), CacheStoreError>> { (**self).set(key, value, ttl) }
+            fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool, CacheStoreError>> { (**self).delete(key) }
+            fn invalidate<'a>(&'a self, namespace: &'a str) -> BoxFuture<'a, Result<(), CacheStoreError>> { (**self).invalidate(namespace) }
+        }
+        impl<T: Invalidator + ?Sized> Invalidator for $ty {
+            fn invalidate_now(&self, namespace: &str) -> Result<(), CacheStoreError> { (**self).invalidate_now(namespace) }
+        }
+    )*};
+}
+forward_cache!(&T, Box<T>, Arc<T>);
+
+/// A cache that holds nothing: every lookup misses, every write is dropped.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoopCache;
+
+impl CacheAdmin for NoopCache {
+    fn stats(&self) -> BoxFuture<'_, Result<CacheStats, CacheStoreError>> {
+        Box::pin(async {
+            Ok(CacheStats {
+                hits: 0,
+                misses: 0,
+                hit_rate: 0.0,
+                total_operations: 0,
+                serving_tier: "memory".into(),
+                memory: TierStats::default(),
+                redis: None,
+            })
+        })
+    }
+    fn clear<'a>(&'a self, _pattern: Option<&'a str>) -> BoxFuture<'a, Result<u64, CacheStoreError>> {
+        Box::pin(async { Ok(0) })
+    }
+}
+
+impl CacheStore for NoopCache {
+    fn get<'a>(&'a self, _key: &'a str) -> BoxFuture<'a, Result<Option<Arc<[u8]>>, CacheStoreError>> {
+        Box::pin(async { Ok(None) })
+    }
+    fn set<'a>(&'a self, _key: &'a str, _value: Arc<[u8]>, _ttl: Duration) -> BoxFuture<'a, Result<(), CacheStoreError>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn delete<'a>(&'a self, _key: &'a str) -> BoxFuture<'a, Result<bool, CacheStoreError>> {
+        Box::pin(async { Ok(false) })
+    }
+    fn invalidate<'a>(&'a self, _namespace: &'a str) -> BoxFuture<'a, Result<(), CacheStoreError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+impl Invalidator for NoopCache {
+    fn invalidate_now(&self, _namespace: &str) -> Result<(), CacheStoreError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,411 @@
+//! Configuration: [`PerfConfig`] from the environment or a builder, and the
+//! store's sizing in [`StoreConfig`].
+
+use std::{num::NonZeroUsize, time::Duration};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{CoreError, Thresholds};
+
+/// Which recommended threshold set applies when no explicit variable overrides it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Profile {
+    /// 1 s requests, 100 ms queries, 500 MiB, 10 % errors.
+    #[default]
+    Development,
+    /// 500 ms requests, 50 ms queries, 200 MiB, 5 % errors.
+    Production,
+}
+
+impl Profile {
+    /// The profile's recommended thresholds.
+    pub const fn thresholds(self) -> Thresholds {
+        match self {
+            Profile::Development => Thresholds::DEVELOPMENT,
+            Profile::Production => Thresholds::PRODUCTION,
+        }
+    }
+}
+
+/// Sizing of the metrics store. Memory is a function of these numbers alone;
+/// see the crate docs for the formula.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// Width of a fine bucket (default 10 s).
+    pub fine_resolution: Duration,
+    /// How many fine buckets are kept (default 360: one hour).
+    pub fine_buckets: NonZeroUsize,
+    /// Width of a roll-up bucket; a multiple of `fine_resolution` (default 60 s).
+    pub coarse_resolution: Duration,
+    /// How many roll-up buckets are kept (default 1,440: 24 hours).
+    pub coarse_buckets: NonZeroUsize,
+    /// Packed histogram entries kept per series (default 16,384, at least
+    /// 2,048). Each roll-up bucket's latency histogram takes one entry per
+    /// non-empty bin; when the ring is full the oldest histograms are dropped
+    /// (their counts and sums stay) and percentiles report their coverage.
+    pub histogram_entries: NonZeroUsize,
+    /// Distinct endpoint keys before new ones go to the overflow key (default 1,000).
+    pub max_endpoints: NonZeroUsize,
+    /// Distinct query fingerprints before new ones go to the overflow key (default 1,000).
+    pub max_queries: NonZeroUsize,
+    /// Recent slow requests kept (default 500).
+    pub slow_requests: NonZeroUsize,
+    /// Recent slow queries kept (default 500).
+    pub slow_queries: NonZeroUsize,
+    /// Recent N+1 findings kept (default 200).
+    pub n_plus_one: NonZeroUsize,
+    /// Write shards per series, rounded up to a power of two (default: the
+    /// machine's parallelism, at least 2 and at most 16).
+    pub shards: NonZeroUsize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        let parallel = std::thread::available_parallelism().map_or(2, NonZeroUsize::get);
+        StoreConfig {
+            fine_resolution: Duration::from_secs(10),
+            fine_buckets: nz(360),
+            coarse_resolution: Duration::from_secs(60),
+            coarse_buckets: nz(1_440),
+            histogram_entries: nz(16_384),
+            max_endpoints: nz(1_000),
+            max_queries: nz(1_000),
+            slow_requests: nz(500),
+            slow_queries: nz(500),
+            n_plus_one: nz(200),
+            shards: nz(parallel.clamp(2, 16)),
+        }
+    }
+}
+
+impl StoreConfig {
+    /// Checks that resolutions are whole seconds, the roll-up width is a
+    /// multiple of the fine width, and the roll-up tier reaches further back.
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidConfig`] describing the first problem.
+    pub fn validate(&self) -> Result<(), CoreError> {
+        let fine = self.fine_resolution.as_micros();
+        let coarse = self.coarse_resolution.as_micros();
+        if fine < 1_000_000 || fine % 1_000_000 != 0 {
+            return Err(CoreError::InvalidConfig(format!(
+                "fine resolution must be a whole number of seconds, got {:?}",
+                self.fine_resolution
+            )));
+        }
+        if coarse < fine || coarse % fine != 0 {
+            return Err(CoreError::InvalidConfig(format!(
+                "roll-up resolution must be a multiple of the fine resolution {:?}, got {:?}",
+                self.fine_resolution, self.coarse_resolution
+            )));
+        }
+        if self.histogram_entries.get() < 2_048 {
+            return Err(CoreError::InvalidConfig(format!(
+                "histogram entries must be at least 2048, got {}",
+                self.histogram_entries
+            )));
+        }
+        if self.coarse_span() < self.fine_span() {
+            return Err(CoreError::InvalidConfig(format!(
+                "roll-up tier ({:?}) must cover at least the fine tier ({:?})",
+                self.coarse_span(),
+                self.fine_span()
+            )));
+        }
+        Ok(())
+    }
+
+    /// How far back the fine tier reaches.
+    pub fn fine_span(&self) -> Duration {
+        self.fine_resolution * self.fine_buckets.get() as u32
+    }
+
+    /// How far back the roll-up tier reaches.
+    pub fn coarse_span(&self) -> Duration {
+        self.coarse_resolution * self.coarse_buckets.get() as u32
+    }
+}
+
+const fn nz(n: usize) -> NonZeroUsize {
+    match NonZeroUsize::new(n) {
+        Some(n) => n,
+        None => NonZeroUsize::MIN,
+    }
+}
+
+/// Everything perfkit reads from its environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PerfConfig {
+    /// `PERFORMANCE_MONITORING_ENABLED` (default true): with false the
+    /// middleware is a pass-through.
+    pub enabled: bool,
+    /// `MEMORY_MONITORING_ENABLED` (default true): run the system sampler.
+    pub memory_monitoring: bool,
+    /// `PERFORMANCE_PROFILE` (default development).
+    pub profile: Profile,
+    /// The profile's thresholds overridden by `SLOW_REQUEST_THRESHOLD`,
+    /// `SLOW_QUERY_THRESHOLD`, `HIGH_MEMORY_THRESHOLD`, `ERROR_RATE_THRESHOLD`.
+    pub thresholds: Thresholds,
+    /// `CACHE_DEFAULT_TIMEOUT` in seconds (default 300).
+    pub cache_default_timeout: Duration,
+    /// `REDIS_URL` (default none: memory cache only).
+    pub redis_url: Option<String>,
+    /// `PERFORMANCE_API_TOKEN` (default none: read-only API, no mutations).
+    pub api_token: Option<String>,
+    /// `ALERT_EVALUATION_INTERVAL` in seconds (default 10).
+    pub alert_evaluation_interval: Duration,
+    /// `SYSTEM_SAMPLE_INTERVAL` in seconds (default 5).
+    pub system_sample_interval: Duration,
+    /// `PERFORMANCE_SERVER_TIMING` (default true): add a `Server-Timing` header.
+    pub server_timing: bool,
+    /// Store sizing (code only).
+    pub store: StoreConfig,
+}
+
+impl Default for PerfConfig {
+    fn default() -> Self {
+        PerfConfig {
+            enabled: true,
+            memory_monitoring: true,
+            profile: Profile::Development,
+            thresholds: Thresholds::DEVELOPMENT,
+            cache_default_timeout: Duration::from_secs(300),
+            redis_url: None,
+            api_token: None,
+            alert_evaluation_interval: Duration::from_secs(10),
+            system_sample_interval: Duration::from_secs(5),
+            server_timing: true,
+            store: StoreConfig::default(),
+        }
+    }
+}
+
+impl PerfConfig {
+    /// A builder starting from the defaults.
+    pub fn builder() -> PerfConfigBuilder {
+        PerfConfigBuilder { config: PerfConfig::default() }
+    }
+
+    /// Reads the process environment.
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidEnv`] naming the variable and its value when one
+    /// cannot be parsed or is out of range; never a silent default.
+    pub fn from_env() -> Result<Self, CoreError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup` (a variable name to its value),
+    /// so tests need not touch the process environment.
+    ///
+    /// # Errors
+    /// As [`PerfConfig::from_env`].
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, CoreError> {
+        let mut c = PerfConfig::default();
+        let get = |name: &'static str| lookup(name).map(|v| (name, v));
+        if let Some((n, v)) = get("PERFORMANCE_PROFILE") {
+            c.profile = match v.trim().to_ascii_lowercase().as_str() {
+                "development" | "dev" => Profile::Development,
+                "production" | "prod" => Profile::Production,
+                _ => return Err(invalid(n, &v, "expected development or production")),
+            };
+            c.thresholds = c.profile.thresholds();
+        }
+        if let Some((n, v)) = get("PERFORMANCE_MONITORING_ENABLED") {
+            c.enabled = parse_bool(n, &v)?;
+        }
+        if let Some((n, v)) = get("MEMORY_MONITORING_ENABLED") {
+            c.memory_monitoring = parse_bool(n, &v)?;
+        }
+        if let Some((n, v)) = get("PERFORMANCE_SERVER_TIMING") {
+            c.server_timing = parse_bool(n, &v)?;
+        }
+        let mut t = c.thresholds;
+        threshold_var(&get, "SLOW_REQUEST_THRESHOLD", &mut t.slow_request_threshold)?;
+        threshold_var(&get, "SLOW_QUERY_THRESHOLD", &mut t.slow_query_threshold)?;
+        threshold_var(&get, "HIGH_MEMORY_THRESHOLD", &mut t.high_memory_threshold)?;
+        threshold_var(&get, "ERROR_RATE_THRESHOLD", &mut t.error_rate_threshold)?;
+        c.thresholds = t;
+        if let Some((n, v)) = get("CACHE_DEFAULT_TIMEOUT") {
+            c.cache_default_timeout = parse_secs(n, &v, 1, 30 * 24 * 3600)?;
+        }
+        if let Some((n, v)) = get("ALERT_EVALUATION_INTERVAL") {
+            c.alert_evaluation_interval = parse_secs(n, &v, 1, 3600)?;
+        }
+        if let Some((n, v)) = get("SYSTEM_SAMPLE_INTERVAL") {
+            c.system_sample_interval = parse_secs(n, &v, 1, 3600)?;
+        }
+        if let Some((n, v)) = get("REDIS_URL") {
+            let trimmed = v.trim();
+            if !trimmed.is_empty() {
+                if !(trimmed.starts_with("redis://") || trimmed.starts_with("rediss://") || trimmed.starts_with("unix://")) {
+                    return Err(invalid(n, &v, "expected a redis://, rediss:// or unix:// URL"));
+                }
+                c.redis_url = Some(trimmed.to_owned());
+            }
+        }
+        if let Some((n, v)) = get("PERFORMANCE_API_TOKEN") {
+            if !v.is_empty() {
+                if v.len() < 8 || v.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
+                    return Err(invalid(n, "<redacted>", "expected at least 8 characters without whitespace"));
+                }
+                c.api_token = Some(v);
+            }
+        }
+        Ok(c)
+    }
+}
+
+fn invalid(name: &'static str, value: &str, reason: &str) -> CoreError {
+    CoreError::InvalidEnv {
+        name,
+        value: value.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+fn parse_bool(name: &'static str, v: &str) -> Result<bool, CoreError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(invalid(name, v, "expected true or false")),
+    }
+}
+
+fn parse_secs(name: &'static str, v: &str, min: u64, max: u64) -> Result<Duration, CoreError> {
+    match v.trim().parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(Duration::from_secs(n)),
+        Ok(_) => Err(invalid(name, v, &format!("expected whole seconds in {min}..={max}"))),
+        Err(_) => Err(invalid(name, v, "expected a whole number of seconds")),
+    }
+}
+
+fn threshold_var(
+    get: &impl Fn(&'static str) -> Option<(&'static str, String)>,
+    name: &'static str,
+    slot: &mut f64,
+) -> Result<(), CoreError> {
+    let Some((n, v)) = get(name) else { return Ok(()) };
+    let parsed: f64 = v.trim().parse().map_err(|_| invalid(n, &v, "expected a number"))?;
+    let mut probe = Thresholds::DEVELOPMENT;
+    match name {
+        "SLOW_REQUEST_THRESHOLD" => probe.slow_request_threshold = parsed,
+        "SLOW_QUERY_THRESHOLD" => probe.slow_query_threshold = parsed,
+        "HIGH_MEMORY_THRESHOLD" => probe.high_memory_threshold = parsed,
+        _ => probe.error_rate_threshold = parsed,
+    }
+    probe.validate().map_err(|e| invalid(n, &v, &e.to_string()))?;
+    *slot = parsed;
+    Ok(())
+}
+
+/// Builds a [`PerfConfig`] in code.
+///
+/// # Examples
+/// ```
+/// use perf_core::{PerfConfig, Profile};
+/// let config = PerfConfig::builder()
+///     .profile(Profile::Production)
+///     .slow_request_threshold(0.25)
+///     .build()
+///     .unwrap();
+/// assert_eq!(config.thresholds.slow_request_threshold, 0.25);
+/// assert_eq!(config.thresholds.slow_query_threshold, 0.05);
+/// ```
+#[derive(Debug, Clone)]
+pub struct PerfConfigBuilder {
+    config: PerfConfig,
+}
+
+impl PerfConfigBuilder {
+    /// Selects a profile and its thresholds (later threshold calls override them).
+    pub fn profile(mut self, profile: Profile) -> Self {
+        self.config.profile = profile;
+        self.config.thresholds = profile.thresholds();
+        self
+    }
+    /// Turns monitoring on or off.
+    pub fn enabled(mut self, enabled: bool) -> Self {
+        self.config.enabled = enabled;
+        self
+    }
+    /// Turns the system sampler on or off.
+    pub fn memory_monitoring(mut self, on: bool) -> Self {
+        self.config.memory_monitoring = on;
+        self
+    }
+    /// Sets all thresholds.
+    pub fn thresholds(mut self, thresholds: Thresholds) -> Self {
+        self.config.thresholds = thresholds;
+        self
+    }
+    /// Sets the slow-request threshold, seconds.
+    pub fn slow_request_threshold(mut self, secs: f64) -> Self {
+        self.config.thresholds.slow_request_threshold = secs;
+        self
+    }
+    /// Sets the slow-query threshold, seconds.
+    pub fn slow_query_threshold(mut self, secs: f64) -> Self {
+        self.config.thresholds.slow_query_threshold = secs;
+        self
+    }
+    /// Sets the memory threshold, MiB.
+    pub fn high_memory_threshold(mut self, mb: f64) -> Self {
+        self.config.thresholds.high_memory_threshold = mb;
+        self
+    }
+    /// Sets the error-rate threshold, a fraction in (0, 1].
+    pub fn error_rate_threshold(mut self, rate: f64) -> Self {
+        self.config.thresholds.error_rate_threshold = rate;
+        self
+    }
+    /// Sets the default cache TTL.
+    pub fn cache_default_timeout(mut self, ttl: Duration) -> Self {
+        self.config.cache_default_timeout = ttl;
+        self
+    }
+    /// Sets the Redis URL.
+    pub fn redis_url(mut self, url: impl Into<String>) -> Self {
+        self.config.redis_url = Some(url.into());
+        self
+    }
+    /// Sets the API token.
+    pub fn api_token(mut self, token: impl Into<String>) -> Self {
+        self.config.api_token = Some(token.into());
+        self
+    }
+    /// Sets the alert evaluation interval.
+    pub fn alert_evaluation_interval(mut self, every: Duration) -> Self {
+        self.config.alert_evaluation_interval = every;
+        self
+    }
+    /// Sets the system sampling interval.
+    pub fn system_sample_interval(mut self, every: Duration) -> Self {
+        self.config.system_sample_interval = every;
+        self
+    }
+    /// Turns the `Server-Timing` header on or off.
+    pub fn server_timing(mut self, on: bool) -> Self {
+        self.config.server_timing = on;
+        self
+    }
+    /// Sets the store sizing.
+    pub fn store(mut self, store: StoreConfig) -> Self {
+        self.config.store = store;
+        self
+    }
+
+    /// Validates and returns the configuration.
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidThreshold`] or [`CoreError::InvalidConfig`].
+    pub fn build(self) -> Result<PerfConfig, CoreError> {
+        self.config.thresholds.validate()?;
+        self.config.store.validate()?;
+        if self.config.system_sample_interval.is_zero() || self.config.alert_evaluation_interval.is_zero() {
+            return Err(CoreError::InvalidConfig("intervals must be positive".into()));
+        }
+        Ok(self.config)
+    }
+}

@@ -1,0 +1,53 @@
+use super::*;
+
+#[test]
+fn small_values_are_exact() {
+    for v in 0..32 {
+        assert_eq!(bin_value(bin_of(v)), v as f64);
+    }
+}
+
+#[test]
+fn bins_are_monotonic_and_cover_the_range() {
+    let mut last = 0;
+    let mut v = 1u64;
+    while v < LIMIT {
+        let b = bin_of(v);
+        assert!(b >= last, "bin of {v} went backwards");
+        assert!(b < BINS);
+        last = b;
+        v = v + v / 7 + 1;
+    }
+    assert_eq!(bin_of(LIMIT), BINS - 1);
+    assert_eq!(bin_of(u64::MAX), BINS - 1);
+    assert_eq!(bin_of(LIMIT - 1), BINS - 1);
+}
+
+#[test]
+fn midpoint_error_is_under_one_sixty_fourth() {
+    let mut v = 32u64;
+    while v < LIMIT {
+        let est = bin_value(bin_of(v));
+        let err = (est - v as f64).abs() / v as f64;
+        assert!(err <= 1.0 / 64.0 + 1e-12, "value {v} estimated {est}, error {err}");
+        v = v * 3 / 2 + 1;
+    }
+}
+
+#[test]
+fn pack_round_trips_and_splits_large_counts() {
+    assert_eq!(unpack(pack(1023, 5)), (1023, 5));
+    assert_eq!(unpack(pack(3, COUNT_MAX + 10)), (3, COUNT_MAX));
+    let mut back = Dense::new();
+    back.add_packed([pack(7, COUNT_MAX), pack(7, 10)]);
+    assert_eq!(back.bins[7], COUNT_MAX + 10);
+}
+
+#[test]
+fn percentiles_use_nearest_rank() {
+    let mut d = Dense::new();
+    for v in 1..=10u64 {
+        d.bins[bin_of(v)] += 1;
+    }
+    assert_eq!(d.percentiles([0.5, 0.9, 1.0], 1, 10), [5.0, 9.0, 10.0]);
+}

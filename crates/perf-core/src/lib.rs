@@ -1,0 +1,107 @@
+//! The heart of perfkit: metric types, the fixed-memory time-bucketed store,
+//! configuration, thresholds, time, the per-request scope, the system
+//! sampler, and every trait through which the other perfkit crates meet.
+//!
+//! perf-core depends on no async runtime, web framework, database or Redis
+//! client. perf-http, perf-db, perf-cache and perf-analytics each implement
+//! or consume the traits defined here ([`Recorder`], [`MetricsSource`],
+//! [`CacheStore`], [`CacheAdmin`], [`Invalidator`], [`AnalyticsService`],
+//! [`ThresholdStore`], [`Clock`]), so an application wires them together
+//! with `Arc<dyn Trait>` values.
+//!
+//! ```
+//! use std::{sync::Arc, time::Duration};
+//! use perf_core::{
+//!     Clock,
+//!     ManualClock, Method, MetricsSource, Recorder, RequestSample, SharedThresholds, Store,
+//!     StoreConfig, Timestamp, Window,
+//! };
+//!
+//! let clock = Arc::new(ManualClock::new(Timestamp::from_unix_secs(1_700_000_000)));
+//! let store = Store::new(StoreConfig::default(), clock.clone(), Arc::new(SharedThresholds::default()))?;
+//! for ms in [12, 15, 30, 1_500] {
+//!     let sample = RequestSample::new(
+//!         Method::Get, Some("/api/projects/{id}"), 200, Duration::from_millis(ms), clock.now(),
+//!     );
+//!     store.record_request(&sample);
+//! }
+//! let snap = store.snapshot(Window::minutes(5)?);
+//! assert_eq!(snap.requests.count, 4);
+//! assert_eq!(snap.requests.slow, 1); // over the 1 s development threshold
+//! assert_eq!(snap.endpoints[0].route, "/api/projects/{id}");
+//! # Ok::<(), perf_core::CoreError>(())
+//! ```
+//!
+//! # Memory
+//!
+//! The store's memory is fixed by [`StoreConfig`] and independent of request
+//! volume. With `S` write shards, `F` fine buckets, `C` roll-up buckets and
+//! `H` histogram entries, one series (one endpoint or one fingerprint) takes
+//!
+//! ```text
+//! series ≈ S × (128 + 4096) + (F + C) × 64 + C × 24 + H × 4 + 2 × 4096  bytes
+//! ```
+//!
+//! which with the defaults (S = 2 on a 2-core machine, F = 360, C = 1,440,
+//! H = 16,384) is about 230 KiB. The store holds at most `max_endpoints +
+//! max_queries + 3` series (the unmatched and two overflow keys), allocated
+//! when a key is first seen, plus the rings: about 2.4 KiB per slow query or
+//! N+1 slot, 48 bytes per slow-request slot, and 112 bytes per fine and
+//! roll-up gauge bucket. [`Store::accounted_bytes`] reports the figure.
+//!
+//! # Percentiles
+//!
+//! Latencies go into a log-linear histogram (32 bins per power of two, in
+//! nanoseconds, up to ~68.7 s) whose midpoint estimate is within 1.6 % of
+//! the true value; percentiles use the nearest-rank definition and are
+//! clamped to the exact min and max. Histograms are kept per roll-up bucket
+//! (1 minute by default), so windows are aligned to roll-up buckets: a
+//! 5-minute window covers the current minute and the four before it.
+mod analytics;
+mod cache;
+mod clock;
+mod config;
+mod error;
+mod histogram;
+mod recorder;
+#[cfg(feature = "system")]
+mod sampler;
+mod sample;
+mod scope;
+mod snapshot;
+mod source;
+mod store;
+mod thresholds;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+#[cfg(feature = "system")]
+pub use crate::sampler::{SystemSampler, read_system_sample};
+pub use crate::{
+    analytics::{
+        Alert, AlertFilter, AlertType, AnalyticsReport, AnalyticsService, CachePerformance, ComponentScore,
+        DetailedReport, EndpointApdex, Health, HealthStatus, KeyMetrics, Recommendation, Resolution, Severity,
+        Summary, Trend, TrendDirection, TrendReport,
+    },
+    cache::{BoxFuture, BreakerState, CacheAdmin, CacheStats, CacheStore, Invalidator, NoopCache, RedisStatus, TierStats},
+    clock::{Clock, ManualClock, SystemClock, Timestamp},
+    config::{PerfConfig, PerfConfigBuilder, Profile, StoreConfig},
+    error::{AlertError, CacheStoreError, CoreError},
+    recorder::{NoopRecorder, Recorder},
+    sample::{
+        CacheEvent, CacheEventKind, CacheTier, Method, NPlusOneSample, OVERFLOW_FINGERPRINT, OVERFLOW_ROUTE,
+        QuerySample, RequestSample, SystemSample, UNMATCHED_ROUTE,
+    },
+    scope::{MAX_FINGERPRINTS_PER_SCOPE, RequestScope, ScopeGuard, Scoped, bind_current},
+    snapshot::{
+        Aggregate, CacheCounts, EndpointStats, GaugePoint, KeyUsage, NPlusOneFinding, QueryStats, SeriesKey,
+        SeriesPoint, SlowQuery, SlowRequest, Snapshot, SystemStats, TierCounts, Window,
+    },
+    source::MetricsSource,
+    store::{EndpointHandle, MAX_ROUTE_BYTES, MAX_SQL_BYTES, Store},
+    thresholds::{
+        MAX_DURATION_THRESHOLD_SECS, MAX_MEMORY_THRESHOLD_MB, SharedThresholds, ThresholdStore, Thresholds,
+        ThresholdsPatch,
+    },
+};

@@ -1,0 +1,238 @@
+//! The measurements instrumented code hands to a [`Recorder`](crate::Recorder).
+//!
+//! Samples borrow their strings so recording needs no allocation.
+
+use std::{fmt, time::Duration};
+
+use serde::{Deserialize, Serialize};
+
+use crate::Timestamp;
+
+/// An HTTP method, as a small enum so endpoint keys need no allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    /// GET
+    Get,
+    /// POST
+    Post,
+    /// PUT
+    Put,
+    /// PATCH
+    Patch,
+    /// DELETE
+    Delete,
+    /// HEAD
+    Head,
+    /// OPTIONS
+    Options,
+    /// Any other method, or the shared key of unmatched and overflowing routes.
+    Other,
+}
+
+impl Method {
+    /// Every method, in the order of [`Method::index`].
+    pub const ALL: [Method; 8] = [
+        Method::Get,
+        Method::Post,
+        Method::Put,
+        Method::Patch,
+        Method::Delete,
+        Method::Head,
+        Method::Options,
+        Method::Other,
+    ];
+
+    /// Parses a method name; unknown names become [`Method::Other`].
+    pub fn parse(name: &str) -> Method {
+        match name {
+            "GET" => Method::Get,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "PATCH" => Method::Patch,
+            "DELETE" => Method::Delete,
+            "HEAD" => Method::Head,
+            "OPTIONS" => Method::Options,
+            _ => Method::Other,
+        }
+    }
+
+    /// The method's name; `*` for [`Method::Other`].
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+            Method::Head => "HEAD",
+            Method::Options => "OPTIONS",
+            Method::Other => "*",
+        }
+    }
+
+    /// A dense index in `0..8`.
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The route of requests that matched no route pattern; they share one key.
+pub const UNMATCHED_ROUTE: &str = "<unmatched>";
+/// The route of the key that collects endpoints past the distinct-key cap.
+pub const OVERFLOW_ROUTE: &str = "<overflow>";
+/// The fingerprint of the key that collects queries past the distinct-key cap.
+pub const OVERFLOW_FINGERPRINT: &str = "<overflow>";
+
+/// One finished HTTP request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RequestSample<'a> {
+    /// The request method.
+    pub method: Method,
+    /// The matched route pattern (`/api/projects/{id}`), never the raw path;
+    /// `None` when no route matched.
+    pub route: Option<&'a str>,
+    /// The response status code.
+    pub status: u16,
+    /// Wall time from the request's arrival to its response head.
+    pub duration: Duration,
+    /// When the request finished.
+    pub at: Timestamp,
+    /// Database queries the request issued (from its [`RequestScope`](crate::RequestScope)).
+    pub queries: u32,
+    /// Total time of those queries.
+    pub query_time: Duration,
+}
+
+impl<'a> RequestSample<'a> {
+    /// A sample with no query attribution.
+    pub fn new(method: Method, route: Option<&'a str>, status: u16, duration: Duration, at: Timestamp) -> Self {
+        RequestSample {
+            method,
+            route,
+            status,
+            duration,
+            at,
+            queries: 0,
+            query_time: Duration::ZERO,
+        }
+    }
+
+    /// Whether the status is a server error (5xx).
+    pub fn is_server_error(&self) -> bool {
+        self.status >= 500
+    }
+
+    /// Whether the status is a client error (4xx).
+    pub fn is_client_error(&self) -> bool {
+        (400..500).contains(&self.status)
+    }
+}
+
+/// One finished database query.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QuerySample<'a> {
+    /// The normalized SQL shape that groups this query's statistics.
+    pub fingerprint: &'a str,
+    /// The SQL text as run (the store truncates it to 2 KiB when it keeps it).
+    pub sql: &'a str,
+    /// How long the query took.
+    pub duration: Duration,
+    /// Whether the database reported success.
+    pub ok: bool,
+    /// When the query finished.
+    pub at: Timestamp,
+    /// The route of the request that issued it, when known.
+    pub route: Option<&'a str>,
+}
+
+/// One reading of the process and machine.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct SystemSample {
+    /// When it was read.
+    pub at: Timestamp,
+    /// Resident set size of this process, bytes.
+    pub rss_bytes: u64,
+    /// CPU used by this process, percent of the whole machine (0..=100).
+    pub cpu_percent: f64,
+    /// Memory used on the machine, bytes.
+    pub memory_used_bytes: u64,
+    /// Memory installed on the machine, bytes.
+    pub memory_total_bytes: u64,
+    /// Disk space used on the data volume, bytes.
+    pub disk_used_bytes: u64,
+    /// Disk space of the data volume, bytes.
+    pub disk_total_bytes: u64,
+}
+
+/// A cache tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheTier {
+    /// The in-process memory tier.
+    Memory,
+    /// The Redis tier.
+    Redis,
+}
+
+impl CacheTier {
+    /// The tier's name as used in JSON and metric labels.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CacheTier::Memory => "memory",
+            CacheTier::Redis => "redis",
+        }
+    }
+}
+
+/// What happened in a cache operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheEventKind {
+    /// A lookup found a value.
+    Hit,
+    /// A lookup found nothing.
+    Miss,
+    /// A value was stored.
+    Set,
+    /// A value was removed.
+    Delete,
+    /// The tier failed.
+    Error,
+}
+
+/// One cache operation, per tier.
+///
+/// Convention: a lookup reports exactly one `Hit` (with the tier that served
+/// it) or one `Miss` (with the last tier consulted), so the overall hit rate
+/// is hits / (hits + misses) summed over tiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheEvent {
+    /// What happened.
+    pub kind: CacheEventKind,
+    /// Which tier it happened in.
+    pub tier: CacheTier,
+    /// When it happened.
+    pub at: Timestamp,
+}
+
+/// One N+1 finding: the same SELECT shape run many times within one request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NPlusOneSample<'a> {
+    /// The request's route pattern.
+    pub route: &'a str,
+    /// The repeated query's fingerprint.
+    pub fingerprint: &'a str,
+    /// How many times it ran in the request.
+    pub count: u32,
+    /// Their total time.
+    pub total_time: Duration,
+    /// When the finding was made.
+    pub at: Timestamp,
+}

@@ -1,0 +1,237 @@
+//! [`RequestScope`]: per-request counters that follow a request across
+//! `.await` points and into blocking closures.
+//!
+//! Many requests interleave on one worker thread, so the scope is not a bare
+//! thread-local: it is entered for the duration of each poll of the request's
+//! future ([`RequestScope::instrument`]), the way `tracing`'s `Instrument`
+//! enters a span, and carried explicitly into closures that run on other
+//! threads ([`RequestScope::bind`], [`bind_current`]).
+
+use std::{
+    cell::RefCell,
+    future::Future,
+    pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicU32, AtomicU64, Ordering},
+    },
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use parking_lot::Mutex;
+
+/// Distinct query fingerprints counted per request; further ones are counted
+/// in total but not per fingerprint.
+pub const MAX_FINGERPRINTS_PER_SCOPE: usize = 64;
+
+thread_local! {
+    static CURRENT: RefCell<Option<RequestScope>> = const { RefCell::new(None) };
+}
+
+/// The counters of one request: its queries and their time, its cache hits
+/// and misses, and a per-fingerprint query count for N+1 detection.
+///
+/// Cloning is cheap (one `Arc`).
+///
+/// # Examples
+/// ```
+/// use perf_core::RequestScope;
+/// use std::time::Duration;
+/// let scope = RequestScope::new("GET /api/projects/{id}");
+/// let task = scope.bind(|| {
+///     // Runs on another thread in real code (e.g. `web::block`).
+///     RequestScope::with_current(|s| s.unwrap().record_query(42, Duration::from_millis(3)));
+/// });
+/// std::thread::spawn(task).join().unwrap();
+/// assert_eq!(scope.query_count(), 1);
+/// ```
+#[derive(Debug, Clone)]
+pub struct RequestScope {
+    inner: Arc<ScopeInner>,
+}
+
+#[derive(Debug)]
+struct ScopeInner {
+    label: Arc<str>,
+    queries: AtomicU32,
+    query_nanos: AtomicU64,
+    cache_hits: AtomicU32,
+    cache_misses: AtomicU32,
+    fingerprints: Mutex<Vec<(u64, u32, u64)>>,
+}
+
+impl RequestScope {
+    /// A new scope labelled `label` (usually `METHOD route`).
+    pub fn new(label: impl Into<Arc<str>>) -> Self {
+        RequestScope {
+            inner: Arc::new(ScopeInner {
+                label: label.into(),
+                queries: AtomicU32::new(0),
+                query_nanos: AtomicU64::new(0),
+                cache_hits: AtomicU32::new(0),
+                cache_misses: AtomicU32::new(0),
+                fingerprints: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// The label given at creation.
+    pub fn label(&self) -> &str {
+        &self.inner.label
+    }
+
+    /// The scope entered on this thread, if any (a clone).
+    pub fn current() -> Option<RequestScope> {
+        CURRENT.with(|c| c.borrow().clone())
+    }
+
+    /// Runs `f` with the scope entered on this thread, without cloning it.
+    pub fn with_current<R>(f: impl FnOnce(Option<&RequestScope>) -> R) -> R {
+        CURRENT.with(|c| f(c.borrow().as_ref()))
+    }
+
+    /// Makes this scope current on this thread until the guard drops; the
+    /// previous scope (if any) is restored then.
+    pub fn enter(&self) -> ScopeGuard {
+        let previous = CURRENT.with(|c| c.replace(Some(self.clone())));
+        ScopeGuard { previous }
+    }
+
+    /// Wraps a future so this scope is current during each of its polls.
+    pub fn instrument<F: Future>(&self, future: F) -> Scoped<F> {
+        Scoped {
+            scope: self.clone(),
+            future,
+        }
+    }
+
+    /// Wraps a closure so it runs with this scope current, on whatever thread
+    /// calls it: the way to carry a scope into `web::block`.
+    pub fn bind<F, R>(&self, f: F) -> impl FnOnce() -> R + Send + 'static
+    where
+        F: FnOnce() -> R + Send + 'static,
+    {
+        let scope = self.clone();
+        move || {
+            let _guard = scope.enter();
+            f()
+        }
+    }
+
+    /// Counts one query with fingerprint hash `fingerprint` and returns how
+    /// many times that fingerprint has run in this scope (0 once more than
+    /// [`MAX_FINGERPRINTS_PER_SCOPE`] distinct fingerprints were seen).
+    pub fn record_query(&self, fingerprint: u64, duration: Duration) -> u32 {
+        let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        self.inner.queries.fetch_add(1, Ordering::Relaxed);
+        self.inner.query_nanos.fetch_add(nanos, Ordering::Relaxed);
+        let mut table = self.inner.fingerprints.lock();
+        if let Some(entry) = table.iter_mut().find(|e| e.0 == fingerprint) {
+            entry.1 += 1;
+            entry.2 = entry.2.saturating_add(nanos);
+            return entry.1;
+        }
+        if table.len() < MAX_FINGERPRINTS_PER_SCOPE {
+            table.push((fingerprint, 1, nanos));
+            return 1;
+        }
+        0
+    }
+
+    /// Count and total time so far of fingerprint hash `fingerprint`.
+    pub fn fingerprint_stats(&self, fingerprint: u64) -> Option<(u32, Duration)> {
+        let table = self.inner.fingerprints.lock();
+        table
+            .iter()
+            .find(|e| e.0 == fingerprint)
+            .map(|e| (e.1, Duration::from_nanos(e.2)))
+    }
+
+    /// Counts one cache lookup.
+    pub fn record_cache(&self, hit: bool) {
+        let counter = if hit { &self.inner.cache_hits } else { &self.inner.cache_misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Queries counted so far.
+    pub fn query_count(&self) -> u32 {
+        self.inner.queries.load(Ordering::Relaxed)
+    }
+
+    /// Total query time so far.
+    pub fn query_time(&self) -> Duration {
+        Duration::from_nanos(self.inner.query_nanos.load(Ordering::Relaxed))
+    }
+
+    /// Cache hits so far.
+    pub fn cache_hits(&self) -> u32 {
+        self.inner.cache_hits.load(Ordering::Relaxed)
+    }
+
+    /// Cache misses so far.
+    pub fn cache_misses(&self) -> u32 {
+        self.inner.cache_misses.load(Ordering::Relaxed)
+    }
+}
+
+/// Wraps a closure so it runs with the scope current at the time of this
+/// call (if any) current on whatever thread calls it.
+///
+/// `web::block(bind_current(move || conn.load(...)))` attributes the queries
+/// inside to the request that spawned the closure.
+pub fn bind_current<F, R>(f: F) -> impl FnOnce() -> R + Send + 'static
+where
+    F: FnOnce() -> R + Send + 'static,
+{
+    let scope = RequestScope::current();
+    move || {
+        let _guard = scope.as_ref().map(RequestScope::enter);
+        f()
+    }
+}
+
+/// Restores the previously current scope when dropped.
+#[derive(Debug)]
+#[must_use = "the scope is current only while the guard lives"]
+pub struct ScopeGuard {
+    previous: Option<RequestScope>,
+}
+
+impl Drop for ScopeGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        CURRENT.with(|c| {
+            *c.borrow_mut() = previous;
+        });
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A future with a [`RequestScope`] entered during each poll.
+    #[derive(Debug)]
+    pub struct Scoped<F> {
+        scope: RequestScope,
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F> Scoped<F> {
+    /// The scope this future enters.
+    pub fn scope(&self) -> &RequestScope {
+        &self.scope
+    }
+}
+
+impl<F: Future> Future for Scoped<F> {
+    type Output = F::Output;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let _guard = this.scope.enter();
+        this.future.poll(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests;

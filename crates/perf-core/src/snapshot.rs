@@ -1,0 +1,354 @@
+//! What a [`MetricsSource`](crate::MetricsSource) answers: windows, snapshots,
+//! aggregates and time series. All durations are seconds as `f64`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{CoreError, Method, SystemSample};
+
+/// A look-back window of 1 to 1,440 whole minutes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "i64", into = "u32")]
+pub struct Window(u32);
+
+impl Window {
+    /// The shortest window.
+    pub const MIN_MINUTES: u32 = 1;
+    /// The longest window (24 h).
+    pub const MAX_MINUTES: u32 = 1_440;
+    /// The default window of the API (5 minutes).
+    pub const DEFAULT: Window = Window(5);
+
+    /// A window of `minutes`.
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidWindow`] outside 1..=1440.
+    pub fn minutes(minutes: i64) -> Result<Window, CoreError> {
+        if (i64::from(Self::MIN_MINUTES)..=i64::from(Self::MAX_MINUTES)).contains(&minutes) {
+            Ok(Window(minutes as u32))
+        } else {
+            Err(CoreError::InvalidWindow(minutes))
+        }
+    }
+
+    /// The window's length in minutes.
+    pub const fn as_minutes(self) -> u32 {
+        self.0
+    }
+
+    /// The window's length.
+    pub const fn as_duration(self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.0 as u64 * 60)
+    }
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Window::DEFAULT
+    }
+}
+
+impl TryFrom<i64> for Window {
+    type Error = CoreError;
+    fn try_from(m: i64) -> Result<Self, CoreError> {
+        Window::minutes(m)
+    }
+}
+
+impl From<Window> for u32 {
+    fn from(w: Window) -> u32 {
+        w.0
+    }
+}
+
+/// Aggregate statistics of a set of timed events over a window.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Aggregate {
+    /// Number of events.
+    pub count: u64,
+    /// Failed events (5xx and handler errors for requests, database errors for queries).
+    pub errors: u64,
+    /// Client errors (4xx); zero for queries.
+    pub client_errors: u64,
+    /// Events over the slow threshold in force when they were recorded.
+    pub slow: u64,
+    /// Sum of durations, seconds.
+    pub total_time: f64,
+    /// Mean duration, seconds (0 with no events).
+    pub avg: f64,
+    /// Shortest duration, seconds.
+    pub min: f64,
+    /// Longest duration, seconds.
+    pub max: f64,
+    /// Median, seconds (relative error at most 2 %).
+    pub p50: f64,
+    /// 90th percentile, seconds.
+    pub p90: f64,
+    /// 95th percentile, seconds.
+    pub p95: f64,
+    /// 99th percentile, seconds.
+    pub p99: f64,
+    /// Share of events whose latency histogram was still held when the
+    /// percentiles were computed (1.0 unless old detail had to be dropped).
+    pub histogram_coverage: f64,
+}
+
+impl Aggregate {
+    /// errors / count, 0 with no events.
+    pub fn error_rate(&self) -> f64 {
+        ratio(self.errors, self.count)
+    }
+    /// client_errors / count, 0 with no events.
+    pub fn client_error_rate(&self) -> f64 {
+        ratio(self.client_errors, self.count)
+    }
+}
+
+pub(crate) fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+/// Per-endpoint statistics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndpointStats {
+    /// The method.
+    pub method: Method,
+    /// The route pattern (or the unmatched/overflow key).
+    pub route: String,
+    /// Timing statistics.
+    pub stats: Aggregate,
+    /// Mean database queries per request.
+    pub queries_per_request: f64,
+    /// Mean database time per request, seconds.
+    pub query_time_per_request: f64,
+}
+
+/// Per-fingerprint query statistics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueryStats {
+    /// The normalized SQL shape.
+    pub fingerprint: String,
+    /// The SQL text first seen with this shape (truncated to 2 KiB).
+    pub example_sql: String,
+    /// Timing statistics (errors = failed queries).
+    pub stats: Aggregate,
+}
+
+/// A recent slow request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlowRequest {
+    /// When it finished.
+    pub timestamp: DateTime<Utc>,
+    /// The method.
+    pub method: Method,
+    /// The route pattern.
+    pub route: String,
+    /// The status code.
+    pub status: u16,
+    /// Its duration, seconds.
+    pub duration: f64,
+}
+
+/// A recent slow (or failed) query.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlowQuery {
+    /// When it finished.
+    pub timestamp: DateTime<Utc>,
+    /// The normalized SQL shape.
+    pub fingerprint: String,
+    /// The SQL text, truncated to 2 KiB.
+    pub sql: String,
+    /// Its duration, seconds.
+    pub duration: f64,
+    /// Whether it succeeded.
+    pub ok: bool,
+    /// The route of the request that issued it, when known.
+    pub route: Option<String>,
+}
+
+/// An N+1 finding as kept by the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NPlusOneFinding {
+    /// When it was found.
+    pub timestamp: DateTime<Utc>,
+    /// The request's route.
+    pub route: String,
+    /// The repeated query's fingerprint.
+    pub fingerprint: String,
+    /// How many times it ran in one request.
+    pub count: u32,
+    /// Their total time, seconds.
+    pub total_time: f64,
+}
+
+/// Process and machine statistics over a window.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct SystemStats {
+    /// The latest reading, if any was taken.
+    pub current: Option<SystemSample>,
+    /// Readings in the window.
+    pub samples: u64,
+    /// Mean process RSS over the window, MiB.
+    pub avg_rss_mb: f64,
+    /// Largest process RSS over the window, MiB.
+    pub max_rss_mb: f64,
+    /// Mean process CPU over the window, percent.
+    pub avg_cpu_percent: f64,
+    /// Largest process CPU over the window, percent.
+    pub max_cpu_percent: f64,
+}
+
+/// Counts of cache operations of one tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TierCounts {
+    /// Lookups that found a value here.
+    pub hits: u64,
+    /// Lookups that ended here empty-handed.
+    pub misses: u64,
+    /// Values stored.
+    pub sets: u64,
+    /// Values removed.
+    pub deletes: u64,
+    /// Failures.
+    pub errors: u64,
+}
+
+/// Cache operations over a window, per tier.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct CacheCounts {
+    /// The memory tier.
+    pub memory: TierCounts,
+    /// The Redis tier.
+    pub redis: TierCounts,
+}
+
+impl CacheCounts {
+    /// Hits over all tiers.
+    pub fn hits(&self) -> u64 {
+        self.memory.hits + self.redis.hits
+    }
+    /// Misses over all tiers.
+    pub fn misses(&self) -> u64 {
+        self.memory.misses + self.redis.misses
+    }
+    /// hits / (hits + misses), 0 without lookups.
+    pub fn hit_rate(&self) -> f64 {
+        ratio(self.hits(), self.hits() + self.misses())
+    }
+    /// Every operation counted.
+    pub fn total_operations(&self) -> u64 {
+        let t = |c: &TierCounts| c.hits + c.misses + c.sets + c.deletes + c.errors;
+        t(&self.memory) + t(&self.redis)
+    }
+}
+
+/// How many keys the store tracks and how many samples overflowed its caps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct KeyUsage {
+    /// Distinct endpoint keys held (overflow and unmatched keys included).
+    pub endpoints: usize,
+    /// Distinct query fingerprints held (overflow key included).
+    pub queries: usize,
+    /// Request samples sent to the overflow key since start.
+    pub overflowed_requests: u64,
+    /// Query samples sent to the overflow key since start.
+    pub overflowed_queries: u64,
+}
+
+/// Everything known about a window, computed in O(keys × buckets).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// When the snapshot was taken.
+    pub timestamp: DateTime<Utc>,
+    /// The window's length.
+    pub window: Window,
+    /// All requests together.
+    pub requests: Aggregate,
+    /// Per endpoint, busiest first.
+    pub endpoints: Vec<EndpointStats>,
+    /// All queries together.
+    pub queries: Aggregate,
+    /// Per fingerprint, largest total time first.
+    pub query_stats: Vec<QueryStats>,
+    /// Process and machine.
+    pub system: SystemStats,
+    /// Cache operations.
+    pub cache: CacheCounts,
+    /// Recent slow requests in the window, newest first.
+    pub slow_requests: Vec<SlowRequest>,
+    /// Recent slow or failed queries in the window, newest first.
+    pub slow_queries: Vec<SlowQuery>,
+    /// N+1 findings in the window, newest first.
+    pub n_plus_one: Vec<NPlusOneFinding>,
+    /// Key counts and overflow.
+    pub keys: KeyUsage,
+}
+
+/// Which series a time-series query reads.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SeriesKey {
+    /// All requests together.
+    Requests,
+    /// One endpoint.
+    Endpoint {
+        /// The method.
+        method: Method,
+        /// The route pattern.
+        route: String,
+    },
+    /// All queries together.
+    Queries,
+    /// One query fingerprint.
+    Query {
+        /// The fingerprint.
+        fingerprint: String,
+    },
+}
+
+/// One bucket of a request or query series.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SeriesPoint {
+    /// The bucket's start.
+    pub start: DateTime<Utc>,
+    /// Bucket width, seconds.
+    pub width: f64,
+    /// Events in the bucket.
+    pub count: u64,
+    /// Failed events.
+    pub errors: u64,
+    /// Slow events.
+    pub slow: u64,
+    /// Mean duration, seconds (0 when empty).
+    pub avg: f64,
+    /// Median, seconds.
+    pub p50: f64,
+    /// 95th percentile, seconds.
+    pub p95: f64,
+    /// 99th percentile, seconds.
+    pub p99: f64,
+    /// Longest duration, seconds.
+    pub max: f64,
+    /// Whether p50/p95/p99 were computed: true for roll-up buckets with
+    /// events, false for fine buckets, which keep no histogram.
+    pub has_percentiles: bool,
+}
+
+/// One bucket of the system and cache series.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GaugePoint {
+    /// The bucket's start.
+    pub start: DateTime<Utc>,
+    /// Bucket width, seconds.
+    pub width: f64,
+    /// System readings in the bucket.
+    pub samples: u64,
+    /// Mean process RSS, MiB (0 without readings).
+    pub rss_mb: f64,
+    /// Mean process CPU, percent.
+    pub cpu_percent: f64,
+    /// Cache hits in the bucket.
+    pub cache_hits: u64,
+    /// Cache misses in the bucket.
+    pub cache_misses: u64,
+}

@@ -1,0 +1,824 @@
+//! [`Store`]: the fixed-memory, time-bucketed metrics store.
+//!
+//! Keys are endpoints (method + route pattern) and query fingerprints. Each
+//! key owns a series (see `store/series.rs`); system readings and cache
+//! counts live in one gauge ring; recent slow requests, slow queries and N+1
+//! findings live in fixed rings. The key maps are read without locks
+//! (`arc_swap`) and copied on the rare insert of a new key.
+
+mod gauges;
+mod ring;
+mod series;
+
+use std::{
+    collections::HashMap,
+    hash::{BuildHasherDefault, Hasher},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use arc_swap::ArcSwap;
+use parking_lot::Mutex;
+
+use self::{
+    gauges::{Gauges, add_counts},
+    ring::{Ring, set_truncated},
+    series::{Acc, Collected, Geometry, Sample, Series},
+};
+use crate::{
+    Aggregate, CacheCounts, CacheEvent, Clock, CoreError, EndpointStats, GaugePoint, KeyUsage, MetricsSource, Method,
+    NPlusOneFinding, NPlusOneSample, OVERFLOW_FINGERPRINT, OVERFLOW_ROUTE, QuerySample, QueryStats, Recorder,
+    RequestSample, SeriesKey, SeriesPoint, SharedThresholds, SlowQuery, SlowRequest, Snapshot, StoreConfig,
+    SystemSample, SystemStats, Timestamp, UNMATCHED_ROUTE, Window, histogram::Dense,
+};
+
+/// Longest SQL text kept in the slow-query ring and as a fingerprint's example.
+pub const MAX_SQL_BYTES: usize = 2_048;
+/// Longest route text kept with slow queries and N+1 findings.
+pub const MAX_ROUTE_BYTES: usize = 256;
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+type EndpointMap = FxMap<Arc<str>, [Option<Arc<Series>>; 8]>;
+type QueryMap = FxMap<Arc<str>, Arc<QuerySeries>>;
+
+struct QuerySeries {
+    series: Series,
+    example_sql: Box<str>,
+}
+
+struct SlowRequestSlot {
+    at: Timestamp,
+    method: Method,
+    route: Arc<str>,
+    status: u16,
+    nanos: u64,
+}
+
+struct SlowQuerySlot {
+    at: Timestamp,
+    fingerprint: Arc<str>,
+    sql: String,
+    nanos: u64,
+    ok: bool,
+    route: String,
+    has_route: bool,
+}
+
+struct NPlusOneSlot {
+    at: Timestamp,
+    route: String,
+    fingerprint: String,
+    count: u32,
+    total_nanos: u64,
+}
+
+/// The metrics store: a [`Recorder`] and a [`MetricsSource`].
+///
+/// # Guarantees
+/// - Recording is O(1), takes no global lock, and allocates nothing once its
+///   key has been seen (a new key costs one series allocation and a copy of
+///   the key map).
+/// - Memory is fixed by [`StoreConfig`]; see the crate docs for the formula
+///   and [`Store::accounted_bytes`] for the figure.
+/// - Window queries cost O(keys × buckets), never O(requests).
+pub struct Store {
+    geometry: Geometry,
+    config: StoreConfig,
+    clock: Arc<dyn Clock>,
+    thresholds: Arc<SharedThresholds>,
+    endpoints: ArcSwap<EndpointMap>,
+    queries: ArcSwap<QueryMap>,
+    insert_lock: Mutex<()>,
+    unmatched: Arc<Series>,
+    endpoint_overflow: Arc<Series>,
+    query_overflow: Arc<QuerySeries>,
+    unmatched_route: Arc<str>,
+    overflow_route: Arc<str>,
+    overflowed_requests: AtomicU64,
+    overflowed_queries: AtomicU64,
+    gauges: Mutex<Gauges>,
+    slow_requests: Mutex<Ring<SlowRequestSlot>>,
+    slow_queries: Mutex<Ring<SlowQuerySlot>>,
+    n_plus_one: Mutex<Ring<NPlusOneSlot>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("config", &self.config)
+            .field("keys", &self.key_usage())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// A store sized by `config`, reading time from `clock` and the slow
+    /// thresholds from `thresholds` at each record.
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidConfig`] when `config` fails [`StoreConfig::validate`].
+    pub fn new(config: StoreConfig, clock: Arc<dyn Clock>, thresholds: Arc<SharedThresholds>) -> Result<Self, CoreError> {
+        config.validate()?;
+        let geometry = Geometry {
+            fine_us: config.fine_resolution.as_micros() as u64,
+            coarse_us: config.coarse_resolution.as_micros() as u64,
+            fine_n: config.fine_buckets.get() as u64,
+            coarse_n: config.coarse_buckets.get() as u64,
+            arena: config.histogram_entries.get(),
+            shards: config.shards.get().next_power_of_two(),
+        };
+        let slow_route: Arc<str> = Arc::from("");
+        Ok(Store {
+            unmatched: Arc::new(Series::new(&geometry)),
+            endpoint_overflow: Arc::new(Series::new(&geometry)),
+            query_overflow: Arc::new(QuerySeries {
+                series: Series::new(&geometry),
+                example_sql: Box::from(""),
+            }),
+            unmatched_route: Arc::from(UNMATCHED_ROUTE),
+            overflow_route: Arc::from(OVERFLOW_ROUTE),
+            endpoints: ArcSwap::from_pointee(EndpointMap::default()),
+            queries: ArcSwap::from_pointee(QueryMap::default()),
+            insert_lock: Mutex::new(()),
+            overflowed_requests: AtomicU64::new(0),
+            overflowed_queries: AtomicU64::new(0),
+            gauges: Mutex::new(Gauges::new(config.fine_buckets.get(), config.coarse_buckets.get())),
+            slow_requests: Mutex::new(Ring::new(config.slow_requests.get(), || SlowRequestSlot {
+                at: Timestamp::EPOCH,
+                method: Method::Other,
+                route: slow_route.clone(),
+                status: 0,
+                nanos: 0,
+            })),
+            slow_queries: Mutex::new(Ring::new(config.slow_queries.get(), || SlowQuerySlot {
+                at: Timestamp::EPOCH,
+                fingerprint: slow_route.clone(),
+                sql: String::with_capacity(MAX_SQL_BYTES),
+                nanos: 0,
+                ok: true,
+                route: String::with_capacity(MAX_ROUTE_BYTES),
+                has_route: false,
+            })),
+            n_plus_one: Mutex::new(Ring::new(config.n_plus_one.get(), || NPlusOneSlot {
+                at: Timestamp::EPOCH,
+                route: String::with_capacity(MAX_ROUTE_BYTES),
+                fingerprint: String::with_capacity(MAX_SQL_BYTES),
+                count: 0,
+                total_nanos: 0,
+            })),
+            geometry,
+            config,
+            clock,
+            thresholds,
+        })
+    }
+
+    /// A store with default sizing, the system clock and development thresholds.
+    pub fn with_defaults() -> Self {
+        Store::new(
+            StoreConfig::default(),
+            Arc::new(crate::SystemClock),
+            Arc::new(SharedThresholds::default()),
+        )
+        .expect("the default store configuration is valid")
+    }
+
+    /// The clock the store reads.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The thresholds the store classifies slow events with.
+    pub fn thresholds(&self) -> &Arc<SharedThresholds> {
+        &self.thresholds
+    }
+
+    /// The sizing in force.
+    pub fn config(&self) -> &StoreConfig {
+        &self.config
+    }
+
+    /// Resolves an endpoint's series once, for callers that record many
+    /// samples for it (the handle skips the key lookup).
+    pub fn endpoint(&self, method: Method, route: Option<&str>) -> EndpointHandle {
+        EndpointHandle {
+            series: self.endpoint_series(method, route),
+        }
+    }
+
+    /// Bytes held by the store's structures, computed from their sizes and
+    /// capacities. It grows only when a new key is first seen, never with
+    /// the number of samples.
+    pub fn accounted_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let per_series = Series::accounted_bytes(&self.geometry);
+        let endpoints = self.endpoints.load();
+        let queries = self.queries.load();
+        let endpoint_series: usize = endpoints.values().map(|slots| slots.iter().flatten().count()).sum();
+        let endpoint_keys: usize = endpoints
+            .keys()
+            .map(|k| k.len() + size_of::<(Arc<str>, [Option<Arc<Series>>; 8])>())
+            .sum();
+        let query_keys: usize = queries
+            .iter()
+            .map(|(k, q)| k.len() + q.example_sql.len() + size_of::<(Arc<str>, Arc<QuerySeries>)>())
+            .sum();
+        let series = (endpoint_series + queries.len() + 3) * per_series;
+        let rings = self.slow_requests.lock().slots().len() * size_of::<SlowRequestSlot>()
+            + self
+                .slow_queries
+                .lock()
+                .slots()
+                .iter()
+                .map(|s| size_of::<SlowQuerySlot>() + s.sql.capacity() + s.route.capacity())
+                .sum::<usize>()
+            + self
+                .n_plus_one
+                .lock()
+                .slots()
+                .iter()
+                .map(|s| size_of::<NPlusOneSlot>() + s.route.capacity() + s.fingerprint.capacity())
+                .sum::<usize>();
+        let gauges = {
+            let g = self.gauges.lock();
+            (g.fine.len() + g.coarse.len()) * size_of::<gauges::GaugeSlot>()
+        };
+        size_of::<Store>() + series + endpoint_keys + query_keys + rings + gauges
+    }
+
+    /// How many keys are held and how many samples overflowed.
+    pub fn key_usage(&self) -> KeyUsage {
+        let endpoints = self.endpoints.load();
+        KeyUsage {
+            endpoints: endpoints.values().map(|slots| slots.iter().flatten().count()).sum::<usize>() + 2,
+            queries: self.queries.load().len() + 1,
+            overflowed_requests: self.overflowed_requests.load(Ordering::Relaxed),
+            overflowed_queries: self.overflowed_queries.load(Ordering::Relaxed),
+        }
+    }
+
+    fn endpoint_series(&self, method: Method, route: Option<&str>) -> Arc<Series> {
+        let Some(route) = route else { return self.unmatched.clone() };
+        if let Some(s) = self.endpoints.load().get(route).and_then(|slots| slots[method.index()].as_ref()) {
+            return s.clone();
+        }
+        self.insert_endpoint(method, route)
+    }
+
+    #[cold]
+    fn insert_endpoint(&self, method: Method, route: &str) -> Arc<Series> {
+        let _guard = self.insert_lock.lock();
+        let current = self.endpoints.load_full();
+        if let Some(s) = current.get(route).and_then(|slots| slots[method.index()].as_ref()) {
+            return s.clone();
+        }
+        let held: usize = current.values().map(|slots| slots.iter().flatten().count()).sum();
+        if held >= self.config.max_endpoints.get() {
+            self.overflowed_requests.fetch_add(1, Ordering::Relaxed);
+            return self.endpoint_overflow.clone();
+        }
+        let series = Arc::new(Series::new(&self.geometry));
+        let mut next = EndpointMap::clone(&current);
+        next.entry(Arc::from(route)).or_default()[method.index()] = Some(series.clone());
+        self.endpoints.store(Arc::new(next));
+        series
+    }
+
+    fn query_series(&self, fingerprint: &str, sql: &str) -> (Arc<QuerySeries>, bool) {
+        if let Some(q) = self.queries.load().get(fingerprint) {
+            return (q.clone(), false);
+        }
+        self.insert_query(fingerprint, sql)
+    }
+
+    #[cold]
+    fn insert_query(&self, fingerprint: &str, sql: &str) -> (Arc<QuerySeries>, bool) {
+        let _guard = self.insert_lock.lock();
+        let current = self.queries.load_full();
+        if let Some(q) = current.get(fingerprint) {
+            return (q.clone(), false);
+        }
+        if current.len() >= self.config.max_queries.get() {
+            return (self.query_overflow.clone(), true);
+        }
+        let mut example = String::new();
+        set_truncated(&mut example, sql, MAX_SQL_BYTES);
+        let q = Arc::new(QuerySeries {
+            series: Series::new(&self.geometry),
+            example_sql: example.into_boxed_str(),
+        });
+        let mut next = QueryMap::clone(&current);
+        next.insert(Arc::from(fingerprint), q.clone());
+        self.queries.store(Arc::new(next));
+        (q, false)
+    }
+
+    fn record_request_into(&self, series: &Series, sample: &RequestSample<'_>) {
+        let nanos = nanos(sample.duration);
+        let slow = sample.duration.as_secs_f64() > self.thresholds.slow_request_secs();
+        series.record(
+            &Sample {
+                at_us: sample.at.as_unix_micros(),
+                nanos,
+                error: sample.is_server_error(),
+                client_error: sample.is_client_error(),
+                slow,
+                aux_count: sample.queries,
+                aux_ns: self::nanos(sample.query_time),
+            },
+            &self.geometry,
+        );
+        if slow {
+            self.push_slow_request(sample, nanos);
+        }
+    }
+
+    #[cold]
+    fn push_slow_request(&self, sample: &RequestSample<'_>, nanos: u64) {
+        let route = match sample.route {
+            None => self.unmatched_route.clone(),
+            Some(r) => self
+                .endpoints
+                .load()
+                .get_key_value(r)
+                .map_or_else(|| self.overflow_route.clone(), |(k, _)| k.clone()),
+        };
+        let mut ring = self.slow_requests.lock();
+        let slot = ring.push_slot();
+        slot.at = sample.at;
+        slot.method = sample.method;
+        slot.route = route;
+        slot.status = sample.status;
+        slot.nanos = nanos;
+    }
+
+    /// Start (inclusive) and end (exclusive) of a window in microseconds,
+    /// aligned to roll-up buckets, and whether the fine tier covers it.
+    fn window_bounds(&self, window: Window, now: Timestamp) -> (u64, u64, bool) {
+        let g = &self.geometry;
+        let now_us = now.as_unix_micros();
+        let buckets = (window.as_duration().as_micros() as u64).div_ceil(g.coarse_us).max(1);
+        let end = (now_us / g.coarse_us + 1) * g.coarse_us;
+        let start = end.saturating_sub(buckets * g.coarse_us);
+        let oldest_fine = (now_us / g.fine_us + 1).saturating_sub(g.fine_n) * g.fine_us;
+        (start, end, start >= oldest_fine)
+    }
+
+    fn each_endpoint(&self, mut f: impl FnMut(Method, &str, &Series)) {
+        let map = self.endpoints.load();
+        for (route, slots) in map.iter() {
+            for (i, s) in slots.iter().enumerate() {
+                if let Some(s) = s {
+                    f(Method::ALL[i], route, s);
+                }
+            }
+        }
+        f(Method::Other, UNMATCHED_ROUTE, &self.unmatched);
+        f(Method::Other, OVERFLOW_ROUTE, &self.endpoint_overflow);
+    }
+
+    fn each_query(&self, mut f: impl FnMut(&str, &QuerySeries)) {
+        let map = self.queries.load();
+        for (fp, q) in map.iter() {
+            f(fp, q);
+        }
+        f(OVERFLOW_FINGERPRINT, &self.query_overflow);
+    }
+
+    fn system_stats(&self, start: u64, end: u64, fine: bool) -> (SystemStats, CacheCounts) {
+        let g = self.gauges.lock();
+        let (slots, width) = if fine {
+            (&g.fine, self.geometry.fine_us)
+        } else {
+            (&g.coarse, self.geometry.coarse_us)
+        };
+        let mut stats = SystemStats {
+            current: g.last,
+            ..SystemStats::default()
+        };
+        let mut cache = CacheCounts::default();
+        let (mut rss_sum, mut cpu_sum) = (0.0, 0.0);
+        for s in slots.iter().filter(|s| s.is_live()) {
+            let t = s.epoch * width;
+            if t < start || t >= end {
+                continue;
+            }
+            stats.samples += s.samples;
+            rss_sum += s.rss_sum;
+            cpu_sum += s.cpu_sum;
+            stats.max_rss_mb = stats.max_rss_mb.max(s.rss_max);
+            stats.max_cpu_percent = stats.max_cpu_percent.max(s.cpu_max);
+            add_counts(&mut cache, &s.cache);
+        }
+        if stats.samples > 0 {
+            stats.avg_rss_mb = rss_sum / stats.samples as f64;
+            stats.avg_cpu_percent = cpu_sum / stats.samples as f64;
+        }
+        (stats, cache)
+    }
+}
+
+/// A resolved endpoint series: records without a key lookup.
+#[derive(Clone)]
+pub struct EndpointHandle {
+    series: Arc<Series>,
+}
+
+impl std::fmt::Debug for EndpointHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EndpointHandle").finish_non_exhaustive()
+    }
+}
+
+impl EndpointHandle {
+    /// Records a request for this endpoint into `store` (the store that made the handle).
+    pub fn record(&self, store: &Store, sample: &RequestSample<'_>) {
+        store.record_request_into(&self.series, sample);
+    }
+}
+
+impl Recorder for Store {
+    #[inline]
+    fn record_request(&self, sample: &RequestSample<'_>) {
+        let series = self.endpoint_series(sample.method, sample.route);
+        self.record_request_into(&series, sample);
+    }
+
+    fn record_query(&self, sample: &QuerySample<'_>) {
+        let (q, overflowed) = self.query_series(sample.fingerprint, sample.sql);
+        if overflowed {
+            self.overflowed_queries.fetch_add(1, Ordering::Relaxed);
+        }
+        let nanos = nanos(sample.duration);
+        let slow = sample.duration.as_secs_f64() > self.thresholds.slow_query_secs();
+        q.series.record(
+            &Sample {
+                at_us: sample.at.as_unix_micros(),
+                nanos,
+                error: !sample.ok,
+                client_error: false,
+                slow,
+                aux_count: 0,
+                aux_ns: 0,
+            },
+            &self.geometry,
+        );
+        if slow || !sample.ok {
+            let fingerprint = if overflowed {
+                Arc::from(OVERFLOW_FINGERPRINT)
+            } else {
+                self.queries
+                    .load()
+                    .get_key_value(sample.fingerprint)
+                    .map_or_else(|| Arc::from(OVERFLOW_FINGERPRINT), |(k, _)| k.clone())
+            };
+            let mut ring = self.slow_queries.lock();
+            let slot = ring.push_slot();
+            slot.at = sample.at;
+            slot.fingerprint = fingerprint;
+            set_truncated(&mut slot.sql, sample.sql, MAX_SQL_BYTES);
+            slot.nanos = nanos;
+            slot.ok = sample.ok;
+            slot.has_route = sample.route.is_some();
+            set_truncated(&mut slot.route, sample.route.unwrap_or(""), MAX_ROUTE_BYTES);
+        }
+    }
+
+    fn record_system(&self, sample: &SystemSample) {
+        self.gauges
+            .lock()
+            .record_system(sample, self.geometry.fine_us, self.geometry.coarse_us);
+    }
+
+    fn record_cache(&self, event: &CacheEvent) {
+        self.gauges
+            .lock()
+            .record_cache(event, self.geometry.fine_us, self.geometry.coarse_us);
+    }
+
+    fn record_n_plus_one(&self, finding: &NPlusOneSample<'_>) {
+        let mut ring = self.n_plus_one.lock();
+        let slot = ring.push_slot();
+        slot.at = finding.at;
+        set_truncated(&mut slot.route, finding.route, MAX_ROUTE_BYTES);
+        set_truncated(&mut slot.fingerprint, finding.fingerprint, MAX_SQL_BYTES);
+        slot.count = finding.count;
+        slot.total_nanos = nanos(finding.total_time);
+    }
+}
+
+impl MetricsSource for Store {
+    fn snapshot(&self, window: Window) -> Snapshot {
+        let now = self.clock.now();
+        let (start, end, fine) = self.window_bounds(window, now);
+        let g = &self.geometry;
+
+        let mut all = Collected {
+            acc: Acc::EMPTY,
+            hist: Dense::new(),
+        };
+        let mut endpoints = Vec::new();
+        self.each_endpoint(|method, route, series| {
+            let c = series.collect(start, end, fine, g);
+            if c.acc.count == 0 {
+                return;
+            }
+            all.acc.merge(&c.acc);
+            all.hist.add_dense(&c.hist);
+            let stats = aggregate(&c);
+            endpoints.push(EndpointStats {
+                method,
+                route: route.to_owned(),
+                queries_per_request: f64::from(c.acc.aux_count) / f64::from(c.acc.count),
+                query_time_per_request: c.acc.aux_ns as f64 / 1e9 / f64::from(c.acc.count),
+                stats,
+            });
+        });
+        endpoints.sort_by(|a, b| b.stats.count.cmp(&a.stats.count).then_with(|| a.route.cmp(&b.route)));
+        let requests = aggregate(&all);
+
+        let mut all_q = Collected {
+            acc: Acc::EMPTY,
+            hist: Dense::new(),
+        };
+        let mut query_stats = Vec::new();
+        self.each_query(|fp, q| {
+            let c = q.series.collect(start, end, fine, g);
+            if c.acc.count == 0 {
+                return;
+            }
+            all_q.acc.merge(&c.acc);
+            all_q.hist.add_dense(&c.hist);
+            query_stats.push(QueryStats {
+                fingerprint: fp.to_owned(),
+                example_sql: q.example_sql.to_string(),
+                stats: aggregate(&c),
+            });
+        });
+        query_stats.sort_by(|a, b| {
+            b.stats
+                .total_time
+                .total_cmp(&a.stats.total_time)
+                .then_with(|| a.fingerprint.cmp(&b.fingerprint))
+        });
+        let queries = aggregate(&all_q);
+
+        let (system, cache) = self.system_stats(start, end, fine);
+        let since = Timestamp::from_unix_micros(start);
+        let slow_requests = self
+            .slow_requests
+            .lock()
+            .iter_newest_first()
+            .filter(|s| s.at >= since)
+            .map(|s| SlowRequest {
+                timestamp: s.at.to_datetime(),
+                method: s.method,
+                route: s.route.to_string(),
+                status: s.status,
+                duration: s.nanos as f64 / 1e9,
+            })
+            .collect();
+        let slow_queries = self
+            .slow_queries
+            .lock()
+            .iter_newest_first()
+            .filter(|s| s.at >= since)
+            .map(|s| SlowQuery {
+                timestamp: s.at.to_datetime(),
+                fingerprint: s.fingerprint.to_string(),
+                sql: s.sql.clone(),
+                duration: s.nanos as f64 / 1e9,
+                ok: s.ok,
+                route: s.has_route.then(|| s.route.clone()),
+            })
+            .collect();
+        let n_plus_one = self
+            .n_plus_one
+            .lock()
+            .iter_newest_first()
+            .filter(|s| s.at >= since)
+            .map(|s| NPlusOneFinding {
+                timestamp: s.at.to_datetime(),
+                route: s.route.clone(),
+                fingerprint: s.fingerprint.clone(),
+                count: s.count,
+                total_time: s.total_nanos as f64 / 1e9,
+            })
+            .collect();
+        Snapshot {
+            timestamp: now.to_datetime(),
+            window,
+            requests,
+            endpoints,
+            queries,
+            query_stats,
+            system,
+            cache,
+            slow_requests,
+            slow_queries,
+            n_plus_one,
+            keys: self.key_usage(),
+        }
+    }
+
+    fn series(&self, key: &SeriesKey, window: Window) -> Vec<SeriesPoint> {
+        let now = self.clock.now();
+        let (start, end, fine) = self.window_bounds(window, now);
+        let g = &self.geometry;
+        let width = if fine { g.fine_us } else { g.coarse_us };
+        let mut merged: Option<Vec<series::PointAcc>> = None;
+        let mut add = |series: &Series| {
+            let pts = series.points(start, end, fine, g);
+            match merged.as_mut() {
+                None => merged = Some(pts),
+                Some(m) => {
+                    for (a, b) in m.iter_mut().zip(pts.iter()) {
+                        a.acc.merge(&b.acc);
+                        if let (Some(ha), Some(hb)) = (a.hist.as_mut(), b.hist.as_ref()) {
+                            ha.add_dense(hb);
+                        }
+                    }
+                }
+            }
+        };
+        match key {
+            SeriesKey::Requests => self.each_endpoint(|_, _, s| add(s)),
+            SeriesKey::Queries => self.each_query(|_, q| add(&q.series)),
+            SeriesKey::Endpoint { method, route } => {
+                let map = self.endpoints.load();
+                let found = match route.as_str() {
+                    UNMATCHED_ROUTE => Some(self.unmatched.clone()),
+                    OVERFLOW_ROUTE => Some(self.endpoint_overflow.clone()),
+                    r => map.get(r).and_then(|slots| slots[method.index()].clone()),
+                };
+                if let Some(s) = found {
+                    add(&s);
+                }
+            }
+            SeriesKey::Query { fingerprint } => {
+                let map = self.queries.load();
+                if let Some(q) = map.get(fingerprint.as_str()) {
+                    add(&q.series);
+                } else if fingerprint == OVERFLOW_FINGERPRINT {
+                    add(&self.query_overflow.series);
+                }
+            }
+        }
+        let points = merged.unwrap_or_else(|| {
+            let first = start / width;
+            let last = (end - 1) / width;
+            (first..=last)
+                .map(|e| series::PointAcc {
+                    start_us: e * width,
+                    acc: Acc::EMPTY,
+                    hist: None,
+                })
+                .collect()
+        });
+        points
+            .into_iter()
+            .filter(|p| p.start_us <= now.as_unix_micros())
+            .map(|p| {
+                let (p50, p95, p99) = match &p.hist {
+                    Some(h) if p.acc.count > 0 => {
+                        let [a, b, c] = h.percentiles([0.5, 0.95, 0.99], p.acc.min_ns, p.acc.max_ns);
+                        (a / 1e9, b / 1e9, c / 1e9)
+                    }
+                    _ => (0.0, 0.0, 0.0),
+                };
+                SeriesPoint {
+                    start: Timestamp::from_unix_micros(p.start_us).to_datetime(),
+                    width: width as f64 / 1e6,
+                    count: u64::from(p.acc.count),
+                    errors: u64::from(p.acc.errors),
+                    slow: u64::from(p.acc.slow),
+                    avg: if p.acc.count == 0 {
+                        0.0
+                    } else {
+                        p.acc.sum_ns as f64 / 1e9 / f64::from(p.acc.count)
+                    },
+                    p50,
+                    p95,
+                    p99,
+                    max: if p.acc.count == 0 { 0.0 } else { p.acc.max_ns as f64 / 1e9 },
+                    has_percentiles: p.hist.is_some() && p.acc.count > 0,
+                }
+            })
+            .collect()
+    }
+
+    fn gauges(&self, window: Window) -> Vec<GaugePoint> {
+        let now = self.clock.now();
+        let (start, end, fine) = self.window_bounds(window, now);
+        let width = if fine { self.geometry.fine_us } else { self.geometry.coarse_us };
+        let g = self.gauges.lock();
+        let slots = if fine { &g.fine } else { &g.coarse };
+        let first = start / width;
+        let last = (end - 1).min(now.as_unix_micros()) / width;
+        (first..=last)
+            .map(|epoch| {
+                let slot = slots[(epoch % slots.len() as u64) as usize];
+                let live = slot.is_live() && slot.epoch == epoch;
+                let samples = if live { slot.samples } else { 0 };
+                let mean = |sum: f64| if samples == 0 { 0.0 } else { sum / samples as f64 };
+                GaugePoint {
+                    start: Timestamp::from_unix_micros(epoch * width).to_datetime(),
+                    width: width as f64 / 1e6,
+                    samples,
+                    rss_mb: mean(if live { slot.rss_sum } else { 0.0 }),
+                    cpu_percent: mean(if live { slot.cpu_sum } else { 0.0 }),
+                    cache_hits: if live { slot.cache.hits() } else { 0 },
+                    cache_misses: if live { slot.cache.misses() } else { 0 },
+                }
+            })
+            .collect()
+    }
+
+    fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+}
+
+fn aggregate(c: &Collected) -> Aggregate {
+    let a = &c.acc;
+    if a.count == 0 {
+        return Aggregate {
+            histogram_coverage: 1.0,
+            ..Aggregate::default()
+        };
+    }
+    let [p50, p90, p95, p99] = c.hist.percentiles([0.5, 0.9, 0.95, 0.99], a.min_ns, a.max_ns);
+    let held = c.hist.total();
+    let count = u64::from(a.count);
+    Aggregate {
+        count,
+        errors: u64::from(a.errors),
+        client_errors: u64::from(a.client_errors),
+        slow: u64::from(a.slow),
+        total_time: a.sum_ns as f64 / 1e9,
+        avg: a.sum_ns as f64 / 1e9 / count as f64,
+        min: a.min_ns as f64 / 1e9,
+        max: a.max_ns as f64 / 1e9,
+        p50: p50 / 1e9,
+        p90: p90 / 1e9,
+        p95: p95 / 1e9,
+        p99: p99 / 1e9,
+        histogram_coverage: (held as f64 / count as f64).min(1.0),
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The Fx hash (as in rustc): fast for short keys, not DoS-resistant, which
+/// is fine because keys are route patterns and fingerprints, not user input.
+#[derive(Default, Clone, Copy)]
+struct FxHasher {
+    hash: u64,
+}
+
+const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(SEED);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]));
+        }
+        let mut tail = 0u64;
+        for (i, b) in chunks.remainder().iter().enumerate() {
+            tail |= u64::from(*b) << (8 * i);
+        }
+        self.add(tail ^ bytes.len() as u64);
+    }
+
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,461 @@
+//! One time series: write shards in front of a fine scalar ring, a roll-up
+//! scalar ring and a ring of per-roll-up-bucket histograms.
+//!
+//! Writes go to the caller's shard (a thread-affine mutex, so two threads
+//! rarely meet). When a shard's fine bucket ends, its scalars move into both
+//! rings; when its roll-up bucket ends, its dense histogram moves into the
+//! series' pending histogram, which is compacted into the histogram arena
+//! once a later roll-up bucket begins. Lock order is always shards (in index
+//! order) before `tiers`.
+
+use std::{
+    cell::Cell,
+    sync::atomic::{AtomicUsize, Ordering},
+};
+
+use parking_lot::Mutex;
+
+use crate::histogram::{BINS, Dense, bin_of, pack, unpack};
+
+pub(crate) const NONE: u64 = u64::MAX;
+
+/// Bucket geometry shared by every series of a store, in microseconds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Geometry {
+    pub(crate) fine_us: u64,
+    pub(crate) coarse_us: u64,
+    pub(crate) fine_n: u64,
+    pub(crate) coarse_n: u64,
+    pub(crate) arena: usize,
+    pub(crate) shards: usize,
+}
+
+impl Geometry {
+    pub(crate) fn ratio(&self) -> u64 {
+        self.coarse_us / self.fine_us
+    }
+}
+
+/// Scalars of one bucket. Counts saturate at u32::MAX.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Acc {
+    pub(crate) count: u32,
+    pub(crate) errors: u32,
+    pub(crate) client_errors: u32,
+    pub(crate) slow: u32,
+    pub(crate) aux_count: u32,
+    pub(crate) sum_ns: u64,
+    pub(crate) min_ns: u64,
+    pub(crate) max_ns: u64,
+    pub(crate) aux_ns: u64,
+}
+
+impl Acc {
+    pub(crate) const EMPTY: Acc = Acc {
+        count: 0,
+        errors: 0,
+        client_errors: 0,
+        slow: 0,
+        aux_count: 0,
+        sum_ns: 0,
+        min_ns: u64::MAX,
+        max_ns: 0,
+        aux_ns: 0,
+    };
+
+    #[inline]
+    fn add(&mut self, s: &Sample) {
+        self.count = self.count.saturating_add(1);
+        self.errors = self.errors.saturating_add(u32::from(s.error));
+        self.client_errors = self.client_errors.saturating_add(u32::from(s.client_error));
+        self.slow = self.slow.saturating_add(u32::from(s.slow));
+        self.aux_count = self.aux_count.saturating_add(s.aux_count);
+        self.sum_ns = self.sum_ns.saturating_add(s.nanos);
+        self.min_ns = self.min_ns.min(s.nanos);
+        self.max_ns = self.max_ns.max(s.nanos);
+        self.aux_ns = self.aux_ns.saturating_add(s.aux_ns);
+    }
+
+    pub(crate) fn merge(&mut self, o: &Acc) {
+        self.count = self.count.saturating_add(o.count);
+        self.errors = self.errors.saturating_add(o.errors);
+        self.client_errors = self.client_errors.saturating_add(o.client_errors);
+        self.slow = self.slow.saturating_add(o.slow);
+        self.aux_count = self.aux_count.saturating_add(o.aux_count);
+        self.sum_ns = self.sum_ns.saturating_add(o.sum_ns);
+        self.min_ns = self.min_ns.min(o.min_ns);
+        self.max_ns = self.max_ns.max(o.max_ns);
+        self.aux_ns = self.aux_ns.saturating_add(o.aux_ns);
+    }
+}
+
+/// One measurement on its way into a series.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sample {
+    pub(crate) at_us: u64,
+    pub(crate) nanos: u64,
+    pub(crate) error: bool,
+    pub(crate) client_error: bool,
+    pub(crate) slow: bool,
+    pub(crate) aux_count: u32,
+    pub(crate) aux_ns: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    epoch: u64,
+    acc: Acc,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct HistRef {
+    epoch: u64,
+    start: u64,
+    len: u32,
+}
+
+struct ShardState {
+    fine_epoch: u64,
+    coarse_epoch: u64,
+    acc: Acc,
+    hist: Dense,
+    hist_any: bool,
+}
+
+#[repr(align(128))]
+struct Padded(Mutex<ShardState>);
+
+struct Tiers {
+    fine: Box<[Slot]>,
+    coarse: Box<[Slot]>,
+    hists: Arena,
+    pending_epoch: u64,
+    pending: Dense,
+    scratch: Dense,
+}
+
+/// Compacted histograms of roll-up buckets in a fixed ring of packed entries.
+struct Arena {
+    refs: Box<[HistRef]>,
+    entries: Box<[u32]>,
+    written: u64,
+}
+
+/// A time series of timed events.
+pub(crate) struct Series {
+    shards: Box<[Padded]>,
+    tiers: Mutex<Tiers>,
+}
+
+/// What a window query over one series yields.
+pub(crate) struct Collected {
+    pub(crate) acc: Acc,
+    pub(crate) hist: Dense,
+}
+
+/// One bucket of a series query.
+pub(crate) struct PointAcc {
+    pub(crate) start_us: u64,
+    pub(crate) acc: Acc,
+    pub(crate) hist: Option<Dense>,
+}
+
+static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static SHARD: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+#[inline]
+fn shard_index() -> usize {
+    SHARD.with(|s| {
+        let v = s.get();
+        if v != usize::MAX {
+            return v;
+        }
+        let n = NEXT_SHARD.fetch_add(1, Ordering::Relaxed);
+        s.set(n);
+        n
+    })
+}
+
+impl Series {
+    pub(crate) fn new(g: &Geometry) -> Self {
+        let empty = Slot { epoch: NONE, acc: Acc::EMPTY };
+        let shards = (0..g.shards)
+            .map(|_| {
+                Padded(Mutex::new(ShardState {
+                    fine_epoch: NONE,
+                    coarse_epoch: NONE,
+                    acc: Acc::EMPTY,
+                    hist: Dense::new(),
+                    hist_any: false,
+                }))
+            })
+            .collect();
+        Series {
+            shards,
+            tiers: Mutex::new(Tiers {
+                fine: vec![empty; g.fine_n as usize].into_boxed_slice(),
+                coarse: vec![empty; g.coarse_n as usize].into_boxed_slice(),
+                hists: Arena {
+                    refs: vec![HistRef { epoch: NONE, start: 0, len: 0 }; g.coarse_n as usize].into_boxed_slice(),
+                    entries: vec![0; g.arena].into_boxed_slice(),
+                    written: 0,
+                },
+                pending_epoch: NONE,
+                pending: Dense::new(),
+                scratch: Dense::new(),
+            }),
+        }
+    }
+
+    /// Bytes this series holds, from its structures' sizes; constant for its life.
+    pub(crate) fn accounted_bytes(g: &Geometry) -> usize {
+        use std::mem::size_of;
+        let dense = BINS * size_of::<u32>();
+        size_of::<Series>()
+            + g.shards * (size_of::<Padded>() + dense)
+            + (g.fine_n + g.coarse_n) as usize * size_of::<Slot>()
+            + g.coarse_n as usize * size_of::<HistRef>()
+            + g.arena * size_of::<u32>()
+            + 2 * dense
+    }
+
+    #[inline]
+    pub(crate) fn record(&self, s: &Sample, g: &Geometry) {
+        let fine = s.at_us / g.fine_us;
+        let shard = &self.shards[shard_index() % self.shards.len()].0;
+        let mut st = shard.lock();
+        if st.fine_epoch != fine && (st.fine_epoch == NONE || fine > st.fine_epoch) {
+            self.roll(&mut st, fine, g);
+        }
+        // A sample older than the shard's bucket (clock skew between threads)
+        // counts in the shard's current bucket.
+        st.acc.add(s);
+        let bin = bin_of(s.nanos);
+        st.hist.bins[bin] = st.hist.bins[bin].saturating_add(1);
+        st.hist_any = true;
+    }
+
+    #[cold]
+    fn roll(&self, st: &mut ShardState, fine: u64, g: &Geometry) {
+        let coarse = fine / g.ratio();
+        let mut tiers = self.tiers.lock();
+        if st.fine_epoch != NONE && st.acc.count > 0 {
+            tiers.add_scalars(st.fine_epoch, &st.acc, g);
+        }
+        st.acc = Acc::EMPTY;
+        st.fine_epoch = fine;
+        if st.coarse_epoch != coarse {
+            if st.hist_any {
+                tiers.add_hist(st.coarse_epoch, &st.hist, g);
+                st.hist.clear();
+                st.hist_any = false;
+            }
+            st.coarse_epoch = coarse;
+        }
+    }
+
+    /// Everything recorded in `[start_us, end_us)`, using the fine tier for
+    /// scalars when `fine` is set and the roll-up tier otherwise. Histograms
+    /// come from roll-up buckets; the caller aligns `start_us` to one.
+    pub(crate) fn collect(&self, start_us: u64, end_us: u64, fine: bool, g: &Geometry) -> Collected {
+        let mut out = Collected {
+            acc: Acc::EMPTY,
+            hist: Dense::new(),
+        };
+        let guards: Vec<_> = self.shards.iter().map(|p| p.0.lock()).collect();
+        for st in &guards {
+            if st.fine_epoch != NONE && in_range(st.fine_epoch * g.fine_us, start_us, end_us) {
+                out.acc.merge(&st.acc);
+            }
+            if st.hist_any && in_range(st.coarse_epoch * g.coarse_us, start_us, end_us) {
+                out.hist.add_dense(&st.hist);
+            }
+        }
+        let tiers = self.tiers.lock();
+        let (slots, width) = if fine { (&tiers.fine, g.fine_us) } else { (&tiers.coarse, g.coarse_us) };
+        for slot in slots.iter() {
+            if slot.epoch != NONE && in_range(slot.epoch * width, start_us, end_us) {
+                out.acc.merge(&slot.acc);
+            }
+        }
+        if tiers.pending_epoch != NONE && in_range(tiers.pending_epoch * g.coarse_us, start_us, end_us) {
+            out.hist.add_dense(&tiers.pending);
+        }
+        for r in tiers.hists.refs.iter() {
+            if r.epoch != NONE && in_range(r.epoch * g.coarse_us, start_us, end_us) {
+                if let Some(entries) = tiers.hists.record(r) {
+                    out.hist.add_packed(entries);
+                }
+            }
+        }
+        drop(tiers);
+        drop(guards);
+        out
+    }
+
+    /// Per-bucket points in `[start_us, end_us)`, oldest first: fine buckets
+    /// (scalars only) when `fine` is set, roll-up buckets with histograms
+    /// otherwise. Buckets with no events are included as empty points.
+    pub(crate) fn points(&self, start_us: u64, end_us: u64, fine: bool, g: &Geometry) -> Vec<PointAcc> {
+        let width = if fine { g.fine_us } else { g.coarse_us };
+        let first = start_us / width;
+        let last = end_us.saturating_sub(1) / width;
+        let n = (last + 1).saturating_sub(first) as usize;
+        let mut points: Vec<PointAcc> = (0..n)
+            .map(|i| PointAcc {
+                start_us: (first + i as u64) * width,
+                acc: Acc::EMPTY,
+                hist: (!fine).then(Dense::new),
+            })
+            .collect();
+        let index = |epoch_start_us: u64| -> Option<usize> {
+            if !in_range(epoch_start_us, start_us, end_us) {
+                return None;
+            }
+            Some((epoch_start_us / width - first) as usize)
+        };
+        let guards: Vec<_> = self.shards.iter().map(|p| p.0.lock()).collect();
+        for st in &guards {
+            if st.fine_epoch != NONE {
+                let bucket_start = if fine { st.fine_epoch * g.fine_us } else { st.fine_epoch * g.fine_us / width * width };
+                if let Some(i) = index(bucket_start) {
+                    points[i].acc.merge(&st.acc);
+                }
+            }
+            if st.hist_any && !fine {
+                if let Some(i) = index(st.coarse_epoch * g.coarse_us) {
+                    if let Some(h) = points[i].hist.as_mut() {
+                        h.add_dense(&st.hist);
+                    }
+                }
+            }
+        }
+        let tiers = self.tiers.lock();
+        let slots = if fine { &tiers.fine } else { &tiers.coarse };
+        for slot in slots.iter() {
+            if slot.epoch != NONE {
+                if let Some(i) = index(slot.epoch * width) {
+                    points[i].acc.merge(&slot.acc);
+                }
+            }
+        }
+        if !fine {
+            if tiers.pending_epoch != NONE {
+                if let Some(i) = index(tiers.pending_epoch * g.coarse_us) {
+                    if let Some(h) = points[i].hist.as_mut() {
+                        h.add_dense(&tiers.pending);
+                    }
+                }
+            }
+            for r in tiers.hists.refs.iter() {
+                if r.epoch == NONE {
+                    continue;
+                }
+                if let (Some(i), Some(entries)) = (index(r.epoch * g.coarse_us), tiers.hists.record(r)) {
+                    if let Some(h) = points[i].hist.as_mut() {
+                        h.add_packed(entries);
+                    }
+                }
+            }
+        }
+        points
+    }
+}
+
+fn in_range(t: u64, start: u64, end: u64) -> bool {
+    t >= start && t < end
+}
+
+impl Tiers {
+    fn add_scalars(&mut self, fine_epoch: u64, acc: &Acc, g: &Geometry) {
+        merge_slot(&mut self.fine, fine_epoch, acc);
+        merge_slot(&mut self.coarse, fine_epoch / g.ratio(), acc);
+    }
+
+    fn add_hist(&mut self, epoch: u64, hist: &Dense, _g: &Geometry) {
+        if self.pending_epoch == epoch {
+            self.pending.add_dense(hist);
+        } else if self.pending_epoch == NONE || epoch > self.pending_epoch {
+            self.finalize_pending();
+            self.pending.add_dense(hist);
+            self.pending_epoch = epoch;
+        } else {
+            // A shard that was idle flushes an older roll-up bucket late: merge
+            // it into that bucket's record if the record is still held.
+            self.merge_late(epoch, hist);
+        }
+    }
+
+    fn finalize_pending(&mut self) {
+        if self.pending_epoch != NONE {
+            self.hists.write(self.pending_epoch, &self.pending);
+            self.pending.clear();
+        }
+        self.pending_epoch = NONE;
+    }
+
+    fn merge_late(&mut self, epoch: u64, hist: &Dense) {
+        let n = self.hists.refs.len() as u64;
+        let r = self.hists.refs[(epoch % n) as usize];
+        if r.epoch != NONE && r.epoch > epoch {
+            // The ring has moved past this bucket: the late detail is dropped.
+            return;
+        }
+        self.scratch.clear();
+        if r.epoch == epoch {
+            if let Some(entries) = self.hists.record(&r) {
+                self.scratch.add_packed(entries);
+            }
+        }
+        self.scratch.add_dense(hist);
+        self.hists.write(epoch, &self.scratch);
+    }
+}
+
+impl Arena {
+    /// Appends `hist`'s non-zero bins and points `epoch`'s ref at them.
+    fn write(&mut self, epoch: u64, hist: &Dense) {
+        let cap = self.entries.len() as u64;
+        let start = self.written;
+        let mut len = 0u32;
+        for (bin, &c) in hist.bins.iter().enumerate() {
+            let mut left = c;
+            while left > 0 {
+                let e = pack(bin, left);
+                let taken = unpack(e).1;
+                self.entries[(self.written % cap) as usize] = e;
+                self.written += 1;
+                len += 1;
+                left -= taken;
+            }
+        }
+        let n = self.refs.len() as u64;
+        self.refs[(epoch % n) as usize] = HistRef { epoch, start, len };
+    }
+
+    /// The entries of a record, if the ring has not overwritten them.
+    fn record(&self, r: &HistRef) -> Option<impl Iterator<Item = u32> + '_> {
+        let cap = self.entries.len() as u64;
+        if self.written - r.start > cap || u64::from(r.len) > cap {
+            return None;
+        }
+        Some((r.start..r.start + u64::from(r.len)).map(move |i| self.entries[(i % cap) as usize]))
+    }
+}
+
+fn merge_slot(slots: &mut [Slot], epoch: u64, acc: &Acc) {
+    let n = slots.len() as u64;
+    let slot = &mut slots[(epoch % n) as usize];
+    if slot.epoch == epoch {
+        slot.acc.merge(acc);
+    } else if slot.epoch == NONE || epoch > slot.epoch {
+        *slot = Slot { epoch, acc: *acc };
+    }
+    // Otherwise the ring has moved past this bucket: the late data is dropped.
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1 @@
+//! perf-http (in progress).

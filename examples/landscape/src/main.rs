@@ -1,0 +1,2 @@
+//! The landscape demo service.
+fn main() {}
