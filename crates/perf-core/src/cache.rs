@@ -170,7 +170,12 @@ impl CacheStore for NoopCache {
     fn get<'a>(&'a self, _key: &'a str) -> BoxFuture<'a, Result<Option<Arc<[u8]>>, CacheStoreError>> {
         Box::pin(async { Ok(None) })
     }
-    fn set<'a>(&'a self, _key: &'a str, _value: Arc<[u8]>, _ttl: Duration) -> BoxFuture<'a, Result<(), CacheStoreError>> {
+    fn set<'a>(
+        &'a self,
+        _key: &'a str,
+        _value: Arc<[u8]>,
+        _ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), CacheStoreError>> {
         Box::pin(async { Ok(()) })
     }
     fn delete<'a>(&'a self, _key: &'a str) -> BoxFuture<'a, Result<bool, CacheStoreError>> {

@@ -135,9 +135,7 @@ pub struct ManualClock {
 impl ManualClock {
     /// A manual clock showing `start`.
     pub fn new(start: Timestamp) -> Self {
-        ManualClock {
-            micros: AtomicU64::new(start.as_unix_micros()),
-        }
+        ManualClock { micros: AtomicU64::new(start.as_unix_micros()) }
     }
 
     /// Moves the clock forward by `d`.

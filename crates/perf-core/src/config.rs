@@ -239,7 +239,10 @@ impl PerfConfig {
         if let Some((n, v)) = get("REDIS_URL") {
             let trimmed = v.trim();
             if !trimmed.is_empty() {
-                if !(trimmed.starts_with("redis://") || trimmed.starts_with("rediss://") || trimmed.starts_with("unix://")) {
+                if !(trimmed.starts_with("redis://")
+                    || trimmed.starts_with("rediss://")
+                    || trimmed.starts_with("unix://"))
+                {
                     return Err(invalid(n, &v, "expected a redis://, rediss:// or unix:// URL"));
                 }
                 c.redis_url = Some(trimmed.to_owned());
@@ -258,11 +261,7 @@ impl PerfConfig {
 }
 
 fn invalid(name: &'static str, value: &str, reason: &str) -> CoreError {
-    CoreError::InvalidEnv {
-        name,
-        value: value.to_owned(),
-        reason: reason.to_owned(),
-    }
+    CoreError::InvalidEnv { name, value: value.to_owned(), reason: reason.to_owned() }
 }
 
 fn parse_bool(name: &'static str, v: &str) -> Result<bool, CoreError> {

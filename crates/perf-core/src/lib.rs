@@ -64,9 +64,9 @@ mod config;
 mod error;
 mod histogram;
 mod recorder;
+mod sample;
 #[cfg(feature = "system")]
 mod sampler;
-mod sample;
 mod scope;
 mod snapshot;
 mod source;
@@ -81,10 +81,12 @@ pub use crate::sampler::{SystemSampler, read_system_sample};
 pub use crate::{
     analytics::{
         Alert, AlertFilter, AlertType, AnalyticsReport, AnalyticsService, CachePerformance, ComponentScore,
-        DetailedReport, EndpointApdex, Health, HealthStatus, KeyMetrics, Recommendation, Resolution, Severity,
-        Summary, Trend, TrendDirection, TrendReport,
+        DetailedReport, EndpointApdex, Health, HealthStatus, KeyMetrics, Recommendation, Resolution, Severity, Summary,
+        Trend, TrendDirection, TrendReport,
     },
-    cache::{BoxFuture, BreakerState, CacheAdmin, CacheStats, CacheStore, Invalidator, NoopCache, RedisStatus, TierStats},
+    cache::{
+        BoxFuture, BreakerState, CacheAdmin, CacheStats, CacheStore, Invalidator, NoopCache, RedisStatus, TierStats,
+    },
     clock::{Clock, ManualClock, SystemClock, Timestamp},
     config::{PerfConfig, PerfConfigBuilder, Profile, StoreConfig},
     error::{AlertError, CacheStoreError, CoreError},

@@ -113,15 +113,7 @@ pub struct RequestSample<'a> {
 impl<'a> RequestSample<'a> {
     /// A sample with no query attribution.
     pub fn new(method: Method, route: Option<&'a str>, status: u16, duration: Duration, at: Timestamp) -> Self {
-        RequestSample {
-            method,
-            route,
-            status,
-            duration,
-            at,
-            queries: 0,
-            query_time: Duration::ZERO,
-        }
+        RequestSample { method, route, status, duration, at, queries: 0, query_time: Duration::ZERO }
     }
 
     /// Whether the status is a server error (5xx).

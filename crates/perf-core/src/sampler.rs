@@ -31,19 +31,14 @@ struct Reader {
 impl Reader {
     fn new(data_dir: PathBuf) -> Result<Self, CoreError> {
         let pid = sysinfo::get_current_pid().map_err(|e| CoreError::SamplerUnavailable(e.to_string()))?;
-        let mut sys = System::new_with_specifics(RefreshKind::nothing().with_memory(MemoryRefreshKind::nothing().with_ram()))
-            .map_err(|e| CoreError::SamplerUnavailable(e.to_string()))?;
+        let mut sys =
+            System::new_with_specifics(RefreshKind::nothing().with_memory(MemoryRefreshKind::nothing().with_ram()))
+                .map_err(|e| CoreError::SamplerUnavailable(e.to_string()))?;
         let cpus = System::physical_core_count().ok().filter(|&n| n > 0);
         sys.refresh_cpu_all();
         let logical = sys.cpus().len().max(cpus.unwrap_or(1));
         let disks = Disks::new_with_refreshed_list().map_err(|e| CoreError::SamplerUnavailable(e.to_string()))?;
-        Ok(Reader {
-            sys,
-            disks,
-            pid,
-            cpus: logical as f64,
-            data_dir,
-        })
+        Ok(Reader { sys, disks, pid, cpus: logical as f64, data_dir })
     }
 
     fn read(&mut self, clock: &dyn Clock) -> SystemSample {
@@ -53,10 +48,7 @@ impl Reader {
             true,
             ProcessRefreshKind::nothing().with_memory().with_cpu(),
         );
-        let (rss, cpu) = self
-            .sys
-            .process(self.pid)
-            .map_or((0, 0.0), |p| (p.memory(), f64::from(p.cpu_usage())));
+        let (rss, cpu) = self.sys.process(self.pid).map_or((0, 0.0), |p| (p.memory(), f64::from(p.cpu_usage())));
         self.disks.refresh(true);
         let disk = self
             .disks
@@ -117,10 +109,7 @@ impl SystemSampler {
                 }
             })
             .map_err(|e| CoreError::SamplerUnavailable(e.to_string()))?;
-        Ok(SystemSampler {
-            stop: Some(tx),
-            thread: Some(thread),
-        })
+        Ok(SystemSampler { stop: Some(tx), thread: Some(thread) })
     }
 }
 

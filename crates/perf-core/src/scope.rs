@@ -100,10 +100,7 @@ impl RequestScope {
 
     /// Wraps a future so this scope is current during each of its polls.
     pub fn instrument<F: Future>(&self, future: F) -> Scoped<F> {
-        Scoped {
-            scope: self.clone(),
-            future,
-        }
+        Scoped { scope: self.clone(), future }
     }
 
     /// Wraps a closure so it runs with this scope current, on whatever thread
@@ -142,10 +139,7 @@ impl RequestScope {
     /// Count and total time so far of fingerprint hash `fingerprint`.
     pub fn fingerprint_stats(&self, fingerprint: u64) -> Option<(u32, Duration)> {
         let table = self.inner.fingerprints.lock();
-        table
-            .iter()
-            .find(|e| e.0 == fingerprint)
-            .map(|e| (e.1, Duration::from_nanos(e.2)))
+        table.iter().find(|e| e.0 == fingerprint).map(|e| (e.1, Duration::from_nanos(e.2)))
     }
 
     /// Counts one cache lookup.

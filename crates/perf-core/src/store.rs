@@ -29,7 +29,7 @@ use self::{
     series::{Acc, Collected, Geometry, Sample, Series},
 };
 use crate::{
-    Aggregate, CacheCounts, CacheEvent, Clock, CoreError, EndpointStats, GaugePoint, KeyUsage, MetricsSource, Method,
+    Aggregate, CacheCounts, CacheEvent, Clock, CoreError, EndpointStats, GaugePoint, KeyUsage, Method, MetricsSource,
     NPlusOneFinding, NPlusOneSample, OVERFLOW_FINGERPRINT, OVERFLOW_ROUTE, QuerySample, QueryStats, Recorder,
     RequestSample, SeriesKey, SeriesPoint, SharedThresholds, SlowQuery, SlowRequest, Snapshot, StoreConfig,
     SystemSample, SystemStats, Timestamp, UNMATCHED_ROUTE, Window, histogram::Dense,
@@ -107,10 +107,7 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("config", &self.config)
-            .field("keys", &self.key_usage())
-            .finish_non_exhaustive()
+        f.debug_struct("Store").field("config", &self.config).field("keys", &self.key_usage()).finish_non_exhaustive()
     }
 }
 
@@ -120,7 +117,11 @@ impl Store {
     ///
     /// # Errors
     /// [`CoreError::InvalidConfig`] when `config` fails [`StoreConfig::validate`].
-    pub fn new(config: StoreConfig, clock: Arc<dyn Clock>, thresholds: Arc<SharedThresholds>) -> Result<Self, CoreError> {
+    pub fn new(
+        config: StoreConfig,
+        clock: Arc<dyn Clock>,
+        thresholds: Arc<SharedThresholds>,
+    ) -> Result<Self, CoreError> {
         config.validate()?;
         let geometry = Geometry {
             fine_us: config.fine_resolution.as_micros() as u64,
@@ -134,10 +135,7 @@ impl Store {
         Ok(Store {
             unmatched: Arc::new(Series::new(&geometry)),
             endpoint_overflow: Arc::new(Series::new(&geometry)),
-            query_overflow: Arc::new(QuerySeries {
-                series: Series::new(&geometry),
-                example_sql: Box::from(""),
-            }),
+            query_overflow: Arc::new(QuerySeries { series: Series::new(&geometry), example_sql: Box::from("") }),
             unmatched_route: Arc::from(UNMATCHED_ROUTE),
             overflow_route: Arc::from(OVERFLOW_ROUTE),
             endpoints: ArcSwap::from_pointee(EndpointMap::default()),
@@ -178,12 +176,8 @@ impl Store {
 
     /// A store with default sizing, the system clock and development thresholds.
     pub fn with_defaults() -> Self {
-        Store::new(
-            StoreConfig::default(),
-            Arc::new(crate::SystemClock),
-            Arc::new(SharedThresholds::default()),
-        )
-        .expect("the default store configuration is valid")
+        Store::new(StoreConfig::default(), Arc::new(crate::SystemClock), Arc::new(SharedThresholds::default()))
+            .expect("the default store configuration is valid")
     }
 
     /// The clock the store reads.
@@ -204,9 +198,7 @@ impl Store {
     /// Resolves an endpoint's series once, for callers that record many
     /// samples for it (the handle skips the key lookup).
     pub fn endpoint(&self, method: Method, route: Option<&str>) -> EndpointHandle {
-        EndpointHandle {
-            series: self.endpoint_series(method, route),
-        }
+        EndpointHandle { series: self.endpoint_series(method, route) }
     }
 
     /// Bytes held by the store's structures, computed from their sizes and
@@ -218,10 +210,8 @@ impl Store {
         let endpoints = self.endpoints.load();
         let queries = self.queries.load();
         let endpoint_series: usize = endpoints.values().map(|slots| slots.iter().flatten().count()).sum();
-        let endpoint_keys: usize = endpoints
-            .keys()
-            .map(|k| k.len() + size_of::<(Arc<str>, [Option<Arc<Series>>; 8])>())
-            .sum();
+        let endpoint_keys: usize =
+            endpoints.keys().map(|k| k.len() + size_of::<(Arc<str>, [Option<Arc<Series>>; 8])>()).sum();
         let query_keys: usize = queries
             .iter()
             .map(|(k, q)| k.len() + q.example_sql.len() + size_of::<(Arc<str>, Arc<QuerySeries>)>())
@@ -306,10 +296,7 @@ impl Store {
         }
         let mut example = String::new();
         set_truncated(&mut example, sql, MAX_SQL_BYTES);
-        let q = Arc::new(QuerySeries {
-            series: Series::new(&self.geometry),
-            example_sql: example.into_boxed_str(),
-        });
+        let q = Arc::new(QuerySeries { series: Series::new(&self.geometry), example_sql: example.into_boxed_str() });
         let mut next = QueryMap::clone(&current);
         next.insert(Arc::from(fingerprint), q.clone());
         self.queries.store(Arc::new(next));
@@ -340,11 +327,9 @@ impl Store {
     fn push_slow_request(&self, sample: &RequestSample<'_>, nanos: u64) {
         let route = match sample.route {
             None => self.unmatched_route.clone(),
-            Some(r) => self
-                .endpoints
-                .load()
-                .get_key_value(r)
-                .map_or_else(|| self.overflow_route.clone(), |(k, _)| k.clone()),
+            Some(r) => {
+                self.endpoints.load().get_key_value(r).map_or_else(|| self.overflow_route.clone(), |(k, _)| k.clone())
+            }
         };
         let mut ring = self.slow_requests.lock();
         let slot = ring.push_slot();
@@ -390,15 +375,8 @@ impl Store {
 
     fn system_stats(&self, start: u64, end: u64, fine: bool) -> (SystemStats, CacheCounts) {
         let g = self.gauges.lock();
-        let (slots, width) = if fine {
-            (&g.fine, self.geometry.fine_us)
-        } else {
-            (&g.coarse, self.geometry.coarse_us)
-        };
-        let mut stats = SystemStats {
-            current: g.last,
-            ..SystemStats::default()
-        };
+        let (slots, width) = if fine { (&g.fine, self.geometry.fine_us) } else { (&g.coarse, self.geometry.coarse_us) };
+        let mut stats = SystemStats { current: g.last, ..SystemStats::default() };
         let mut cache = CacheCounts::default();
         let (mut rss_sum, mut cpu_sum) = (0.0, 0.0);
         for s in slots.iter().filter(|s| s.is_live()) {
@@ -488,15 +466,11 @@ impl Recorder for Store {
     }
 
     fn record_system(&self, sample: &SystemSample) {
-        self.gauges
-            .lock()
-            .record_system(sample, self.geometry.fine_us, self.geometry.coarse_us);
+        self.gauges.lock().record_system(sample, self.geometry.fine_us, self.geometry.coarse_us);
     }
 
     fn record_cache(&self, event: &CacheEvent) {
-        self.gauges
-            .lock()
-            .record_cache(event, self.geometry.fine_us, self.geometry.coarse_us);
+        self.gauges.lock().record_cache(event, self.geometry.fine_us, self.geometry.coarse_us);
     }
 
     fn record_n_plus_one(&self, finding: &NPlusOneSample<'_>) {
@@ -516,10 +490,7 @@ impl MetricsSource for Store {
         let (start, end, fine) = self.window_bounds(window, now);
         let g = &self.geometry;
 
-        let mut all = Collected {
-            acc: Acc::EMPTY,
-            hist: Dense::new(),
-        };
+        let mut all = Collected { acc: Acc::EMPTY, hist: Dense::new() };
         let mut endpoints = Vec::new();
         self.each_endpoint(|method, route, series| {
             let c = series.collect(start, end, fine, g);
@@ -540,10 +511,7 @@ impl MetricsSource for Store {
         endpoints.sort_by(|a, b| b.stats.count.cmp(&a.stats.count).then_with(|| a.route.cmp(&b.route)));
         let requests = aggregate(&all);
 
-        let mut all_q = Collected {
-            acc: Acc::EMPTY,
-            hist: Dense::new(),
-        };
+        let mut all_q = Collected { acc: Acc::EMPTY, hist: Dense::new() };
         let mut query_stats = Vec::new();
         self.each_query(|fp, q| {
             let c = q.series.collect(start, end, fine, g);
@@ -559,10 +527,7 @@ impl MetricsSource for Store {
             });
         });
         query_stats.sort_by(|a, b| {
-            b.stats
-                .total_time
-                .total_cmp(&a.stats.total_time)
-                .then_with(|| a.fingerprint.cmp(&b.fingerprint))
+            b.stats.total_time.total_cmp(&a.stats.total_time).then_with(|| a.fingerprint.cmp(&b.fingerprint))
         });
         let queries = aggregate(&all_q);
 
@@ -670,13 +635,7 @@ impl MetricsSource for Store {
         let points = merged.unwrap_or_else(|| {
             let first = start / width;
             let last = (end - 1) / width;
-            (first..=last)
-                .map(|e| series::PointAcc {
-                    start_us: e * width,
-                    acc: Acc::EMPTY,
-                    hist: None,
-                })
-                .collect()
+            (first..=last).map(|e| series::PointAcc { start_us: e * width, acc: Acc::EMPTY, hist: None }).collect()
         });
         points
             .into_iter()
@@ -695,11 +654,7 @@ impl MetricsSource for Store {
                     count: u64::from(p.acc.count),
                     errors: u64::from(p.acc.errors),
                     slow: u64::from(p.acc.slow),
-                    avg: if p.acc.count == 0 {
-                        0.0
-                    } else {
-                        p.acc.sum_ns as f64 / 1e9 / f64::from(p.acc.count)
-                    },
+                    avg: if p.acc.count == 0 { 0.0 } else { p.acc.sum_ns as f64 / 1e9 / f64::from(p.acc.count) },
                     p50,
                     p95,
                     p99,
@@ -745,10 +700,7 @@ impl MetricsSource for Store {
 fn aggregate(c: &Collected) -> Aggregate {
     let a = &c.acc;
     if a.count == 0 {
-        return Aggregate {
-            histogram_coverage: 1.0,
-            ..Aggregate::default()
-        };
+        return Aggregate { histogram_coverage: 1.0, ..Aggregate::default() };
     }
     let [p50, p90, p95, p99] = c.hist.percentiles([0.5, 0.9, 0.95, 0.99], a.min_ns, a.max_ns);
     let held = c.hist.total();

@@ -67,12 +67,7 @@ impl Thresholds {
             MAX_MEMORY_THRESHOLD_MB,
             "a finite number of MiB in (0, 1048576]",
         )?;
-        check_range(
-            "error_rate_threshold",
-            self.error_rate_threshold,
-            1.0,
-            "a finite fraction in (0, 1]",
-        )
+        check_range("error_rate_threshold", self.error_rate_threshold, 1.0, "a finite fraction in (0, 1]")
     }
 
     /// These thresholds with a patch applied, validated as a whole.

@@ -24,7 +24,9 @@ impl Future for YieldNow {
 
 async fn handler(queries: u32) -> u32 {
     for _ in 0..queries {
-        RequestScope::with_current(|s| s.expect("a scope is current during polls").record_query(7, Duration::from_micros(5)));
+        RequestScope::with_current(|s| {
+            s.expect("a scope is current during polls").record_query(7, Duration::from_micros(5))
+        });
         YieldNow(false).await;
     }
     RequestScope::with_current(|s| s.map_or(0, RequestScope::query_count))

@@ -25,20 +25,8 @@ impl GaugeSlot {
         cpu_sum: 0.0,
         cpu_max: 0.0,
         cache: CacheCounts {
-            memory: TierCounts {
-                hits: 0,
-                misses: 0,
-                sets: 0,
-                deletes: 0,
-                errors: 0,
-            },
-            redis: TierCounts {
-                hits: 0,
-                misses: 0,
-                sets: 0,
-                deletes: 0,
-                errors: 0,
-            },
+            memory: TierCounts { hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0 },
+            redis: TierCounts { hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0 },
         },
     };
 

@@ -11,11 +11,7 @@ pub(crate) struct Ring<T> {
 
 impl<T> Ring<T> {
     pub(crate) fn new(capacity: usize, mut make: impl FnMut() -> T) -> Self {
-        Ring {
-            slots: (0..capacity.max(1)).map(|_| make()).collect(),
-            next: 0,
-            len: 0,
-        }
+        Ring { slots: (0..capacity.max(1)).map(|_| make()).collect(), next: 0, len: 0 }
     }
 
     /// The slot to overwrite next; the caller fills it in place.

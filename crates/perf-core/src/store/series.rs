@@ -261,10 +261,7 @@ impl Series {
     /// scalars when `fine` is set and the roll-up tier otherwise. Histograms
     /// come from roll-up buckets; the caller aligns `start_us` to one.
     pub(crate) fn collect(&self, start_us: u64, end_us: u64, fine: bool, g: &Geometry) -> Collected {
-        let mut out = Collected {
-            acc: Acc::EMPTY,
-            hist: Dense::new(),
-        };
+        let mut out = Collected { acc: Acc::EMPTY, hist: Dense::new() };
         let guards: Vec<_> = self.shards.iter().map(|p| p.0.lock()).collect();
         for st in &guards {
             if st.fine_epoch != NONE && in_range(st.fine_epoch * g.fine_us, start_us, end_us) {
@@ -305,11 +302,7 @@ impl Series {
         let last = end_us.saturating_sub(1) / width;
         let n = (last + 1).saturating_sub(first) as usize;
         let mut points: Vec<PointAcc> = (0..n)
-            .map(|i| PointAcc {
-                start_us: (first + i as u64) * width,
-                acc: Acc::EMPTY,
-                hist: (!fine).then(Dense::new),
-            })
+            .map(|i| PointAcc { start_us: (first + i as u64) * width, acc: Acc::EMPTY, hist: (!fine).then(Dense::new) })
             .collect();
         let index = |epoch_start_us: u64| -> Option<usize> {
             if !in_range(epoch_start_us, start_us, end_us) {
@@ -320,7 +313,8 @@ impl Series {
         let guards: Vec<_> = self.shards.iter().map(|p| p.0.lock()).collect();
         for st in &guards {
             if st.fine_epoch != NONE {
-                let bucket_start = if fine { st.fine_epoch * g.fine_us } else { st.fine_epoch * g.fine_us / width * width };
+                let bucket_start =
+                    if fine { st.fine_epoch * g.fine_us } else { st.fine_epoch * g.fine_us / width * width };
                 if let Some(i) = index(bucket_start) {
                     points[i].acc.merge(&st.acc);
                 }
