@@ -88,13 +88,13 @@ impl StoreConfig {
     pub fn validate(&self) -> Result<(), CoreError> {
         let fine = self.fine_resolution.as_micros();
         let coarse = self.coarse_resolution.as_micros();
-        if fine < 1_000_000 || fine % 1_000_000 != 0 {
+        if fine < 1_000_000 || !fine.is_multiple_of(1_000_000) {
             return Err(CoreError::InvalidConfig(format!(
                 "fine resolution must be a whole number of seconds, got {:?}",
                 self.fine_resolution
             )));
         }
-        if coarse < fine || coarse % fine != 0 {
+        if coarse < fine || !coarse.is_multiple_of(fine) {
             return Err(CoreError::InvalidConfig(format!(
                 "roll-up resolution must be a multiple of the fine resolution {:?}, got {:?}",
                 self.fine_resolution, self.coarse_resolution
@@ -248,13 +248,13 @@ impl PerfConfig {
                 c.redis_url = Some(trimmed.to_owned());
             }
         }
-        if let Some((n, v)) = get("PERFORMANCE_API_TOKEN") {
-            if !v.is_empty() {
-                if v.len() < 8 || v.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
-                    return Err(invalid(n, "<redacted>", "expected at least 8 characters without whitespace"));
-                }
-                c.api_token = Some(v);
+        if let Some((n, v)) = get("PERFORMANCE_API_TOKEN")
+            && !v.is_empty()
+        {
+            if v.len() < 8 || v.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
+                return Err(invalid(n, "<redacted>", "expected at least 8 characters without whitespace"));
             }
+            c.api_token = Some(v);
         }
         Ok(c)
     }

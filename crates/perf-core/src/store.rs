@@ -217,7 +217,7 @@ impl Store {
             .map(|(k, q)| k.len() + q.example_sql.len() + size_of::<(Arc<str>, Arc<QuerySeries>)>())
             .sum();
         let series = (endpoint_series + queries.len() + 3) * per_series;
-        let rings = self.slow_requests.lock().slots().len() * size_of::<SlowRequestSlot>()
+        let rings = std::mem::size_of_val(self.slow_requests.lock().slots())
             + self
                 .slow_queries
                 .lock()

@@ -41,15 +41,15 @@ fn two_interleaved_requests_on_one_thread_keep_their_own_counts() {
     let mut cx = Context::from_waker(Waker::noop());
     let (mut ra, mut rb) = (None, None);
     while ra.is_none() || rb.is_none() {
-        if ra.is_none() {
-            if let Poll::Ready(v) = fa.as_mut().poll(&mut cx) {
-                ra = Some(v);
-            }
+        if ra.is_none()
+            && let Poll::Ready(v) = fa.as_mut().poll(&mut cx)
+        {
+            ra = Some(v);
         }
-        if rb.is_none() {
-            if let Poll::Ready(v) = fb.as_mut().poll(&mut cx) {
-                rb = Some(v);
-            }
+        if rb.is_none()
+            && let Poll::Ready(v) = fb.as_mut().poll(&mut cx)
+        {
+            rb = Some(v);
         }
         assert!(RequestScope::current().is_none(), "no scope leaks between polls");
     }

@@ -282,10 +282,11 @@ impl Series {
             out.hist.add_dense(&tiers.pending);
         }
         for r in tiers.hists.refs.iter() {
-            if r.epoch != NONE && in_range(r.epoch * g.coarse_us, start_us, end_us) {
-                if let Some(entries) = tiers.hists.record(r) {
-                    out.hist.add_packed(entries);
-                }
+            if r.epoch != NONE
+                && in_range(r.epoch * g.coarse_us, start_us, end_us)
+                && let Some(entries) = tiers.hists.record(r)
+            {
+                out.hist.add_packed(entries);
             }
         }
         drop(tiers);
@@ -319,39 +320,38 @@ impl Series {
                     points[i].acc.merge(&st.acc);
                 }
             }
-            if st.hist_any && !fine {
-                if let Some(i) = index(st.coarse_epoch * g.coarse_us) {
-                    if let Some(h) = points[i].hist.as_mut() {
-                        h.add_dense(&st.hist);
-                    }
-                }
+            if st.hist_any
+                && !fine
+                && let Some(i) = index(st.coarse_epoch * g.coarse_us)
+                && let Some(h) = points[i].hist.as_mut()
+            {
+                h.add_dense(&st.hist);
             }
         }
         let tiers = self.tiers.lock();
         let slots = if fine { &tiers.fine } else { &tiers.coarse };
         for slot in slots.iter() {
-            if slot.epoch != NONE {
-                if let Some(i) = index(slot.epoch * width) {
-                    points[i].acc.merge(&slot.acc);
-                }
+            if slot.epoch != NONE
+                && let Some(i) = index(slot.epoch * width)
+            {
+                points[i].acc.merge(&slot.acc);
             }
         }
         if !fine {
-            if tiers.pending_epoch != NONE {
-                if let Some(i) = index(tiers.pending_epoch * g.coarse_us) {
-                    if let Some(h) = points[i].hist.as_mut() {
-                        h.add_dense(&tiers.pending);
-                    }
-                }
+            if tiers.pending_epoch != NONE
+                && let Some(i) = index(tiers.pending_epoch * g.coarse_us)
+                && let Some(h) = points[i].hist.as_mut()
+            {
+                h.add_dense(&tiers.pending);
             }
             for r in tiers.hists.refs.iter() {
                 if r.epoch == NONE {
                     continue;
                 }
-                if let (Some(i), Some(entries)) = (index(r.epoch * g.coarse_us), tiers.hists.record(r)) {
-                    if let Some(h) = points[i].hist.as_mut() {
-                        h.add_packed(entries);
-                    }
+                if let (Some(i), Some(entries)) = (index(r.epoch * g.coarse_us), tiers.hists.record(r))
+                    && let Some(h) = points[i].hist.as_mut()
+                {
+                    h.add_packed(entries);
                 }
             }
         }
@@ -399,10 +399,10 @@ impl Tiers {
             return;
         }
         self.scratch.clear();
-        if r.epoch == epoch {
-            if let Some(entries) = self.hists.record(&r) {
-                self.scratch.add_packed(entries);
-            }
+        if r.epoch == epoch
+            && let Some(entries) = self.hists.record(&r)
+        {
+            self.scratch.add_packed(entries);
         }
         self.scratch.add_dense(hist);
         self.hists.write(epoch, &self.scratch);
@@ -450,6 +450,3 @@ fn merge_slot(slots: &mut [Slot], epoch: u64, acc: &Acc) {
     }
     // Otherwise the ring has moved past this bucket: the late data is dropped.
 }
-
-#[cfg(test)]
-mod tests;

@@ -1,1 +1,403 @@
+use std::sync::Arc;
 
+use super::*;
+use crate::{CacheEventKind, ManualClock, SystemClock};
+
+const T0: u64 = 1_700_000_000; // a whole minute: 1_700_000_000 % 60 == 20, so shift below
+
+fn start() -> Timestamp {
+    // Align to a minute so tests know which roll-up bucket they are in.
+    Timestamp::from_unix_secs(T0 - T0 % 60)
+}
+
+fn store_with(config: StoreConfig) -> (Store, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(start()));
+    let store = Store::new(config, clock.clone(), Arc::new(SharedThresholds::default())).unwrap();
+    (store, clock)
+}
+
+fn store() -> (Store, Arc<ManualClock>) {
+    store_with(StoreConfig::default())
+}
+
+fn req(route: Option<&str>, status: u16, ms: u64, at: Timestamp) -> RequestSample<'_> {
+    RequestSample::new(Method::Get, route, status, Duration::from_millis(ms), at)
+}
+
+fn w(m: i64) -> Window {
+    Window::minutes(m).unwrap()
+}
+
+#[test]
+fn counts_errors_client_errors_and_slow_requests() {
+    let (s, c) = store();
+    s.record_request(&req(Some("/a"), 200, 10, c.now()));
+    s.record_request(&req(Some("/a"), 404, 20, c.now()));
+    s.record_request(&req(Some("/a"), 500, 30, c.now()));
+    s.record_request(&req(Some("/a"), 200, 1_500, c.now()));
+    let snap = s.snapshot(w(5));
+    let a = &snap.requests;
+    assert_eq!((a.count, a.errors, a.client_errors, a.slow), (4, 1, 1, 1));
+    assert!((a.min - 0.010).abs() < 1e-9 && (a.max - 1.5).abs() < 1e-9);
+    assert!((a.avg - 1.56 / 4.0).abs() < 1e-9);
+    assert_eq!(snap.slow_requests.len(), 1);
+    assert_eq!(snap.slow_requests[0].route, "/a");
+    assert_eq!(snap.slow_requests[0].status, 200);
+}
+
+#[test]
+fn endpoints_are_keyed_by_method_and_route() {
+    let (s, c) = store();
+    s.record_request(&RequestSample::new(Method::Get, Some("/p/{id}"), 200, Duration::from_millis(1), c.now()));
+    s.record_request(&RequestSample::new(Method::Post, Some("/p/{id}"), 201, Duration::from_millis(1), c.now()));
+    s.record_request(&RequestSample::new(Method::Get, Some("/p/{id}"), 200, Duration::from_millis(1), c.now()));
+    let snap = s.snapshot(w(1));
+    let keys: Vec<_> = snap.endpoints.iter().map(|e| (e.method, e.route.as_str(), e.stats.count)).collect();
+    assert_eq!(keys, vec![(Method::Get, "/p/{id}", 2), (Method::Post, "/p/{id}", 1)]);
+}
+
+#[test]
+fn unmatched_requests_share_one_key() {
+    let (s, c) = store();
+    s.record_request(&req(None, 404, 1, c.now()));
+    s.record_request(&RequestSample::new(Method::Post, None, 404, Duration::from_millis(1), c.now()));
+    let snap = s.snapshot(w(1));
+    assert_eq!(snap.endpoints.len(), 1);
+    assert_eq!(snap.endpoints[0].route, UNMATCHED_ROUTE);
+    assert_eq!(snap.endpoints[0].stats.count, 2);
+}
+
+#[test]
+fn keys_past_the_cap_go_to_the_overflow_key() {
+    let config = StoreConfig {
+        max_endpoints: NonZeroUsize::new(3).unwrap(),
+        max_queries: NonZeroUsize::new(2).unwrap(),
+        ..StoreConfig::default()
+    };
+    let (s, c) = store_with(config);
+    for i in 0..10 {
+        let route = format!("/r{i}");
+        s.record_request(&req(Some(&route), 200, 1, c.now()));
+        let fp = format!("SELECT {i}");
+        s.record_query(&QuerySample {
+            fingerprint: &fp,
+            sql: &fp,
+            duration: Duration::from_micros(5),
+            ok: true,
+            at: c.now(),
+            route: None,
+        });
+    }
+    let snap = s.snapshot(w(1));
+    assert_eq!(snap.endpoints.len(), 4);
+    let overflow = snap.endpoints.iter().find(|e| e.route == OVERFLOW_ROUTE).unwrap();
+    assert_eq!(overflow.stats.count, 7);
+    assert_eq!(snap.keys.overflowed_requests, 7);
+    assert_eq!(snap.query_stats.len(), 3);
+    assert_eq!(snap.keys.overflowed_queries, 8);
+    assert_eq!(snap.requests.count, 10);
+}
+
+use std::num::NonZeroUsize;
+
+#[test]
+fn windows_exclude_old_buckets() {
+    let (s, c) = store();
+    s.record_request(&req(Some("/a"), 200, 5, c.now()));
+    c.advance(Duration::from_secs(10 * 60));
+    s.record_request(&req(Some("/a"), 200, 7, c.now()));
+    assert_eq!(s.snapshot(w(5)).requests.count, 1);
+    assert_eq!(s.snapshot(w(11)).requests.count, 2);
+}
+
+#[test]
+fn long_windows_read_the_roll_up_tier() {
+    let (s, c) = store();
+    for _ in 0..5 {
+        s.record_request(&req(Some("/a"), 500, 5, c.now()));
+        c.advance(Duration::from_secs(30 * 60));
+    }
+    // Two hours later: the fine tier (1 h) no longer covers the first samples.
+    let snap = s.snapshot(w(1_440));
+    assert_eq!(snap.requests.count, 5);
+    assert_eq!(snap.requests.errors, 5);
+    assert!((snap.requests.p50 - 0.005).abs() / 0.005 < 0.02);
+    c.advance(Duration::from_secs(25 * 3600));
+    assert_eq!(s.snapshot(w(1_440)).requests.count, 0);
+}
+
+#[test]
+fn percentiles_span_shards_and_pending_buckets() {
+    let (s, c) = store();
+    let s = Arc::new(s);
+    std::thread::scope(|scope| {
+        for t in 0..4u64 {
+            let s = s.clone();
+            let now = c.now();
+            scope.spawn(move || {
+                for i in 0..250u64 {
+                    s.record_request(&req(Some("/a"), 200, 1 + (t * 250 + i) % 1000, now));
+                }
+            });
+        }
+    });
+    let snap = s.snapshot(w(1));
+    assert_eq!(snap.requests.count, 1000);
+    let p50 = snap.requests.p50;
+    assert!((p50 - 0.500).abs() / 0.500 < 0.02, "p50 {p50}");
+    // Move on two minutes: shards flush into the pending and arena histograms.
+    c.advance(Duration::from_secs(120));
+    s.record_request(&req(Some("/a"), 200, 1, c.now()));
+    c.advance(Duration::from_secs(60));
+    s.record_request(&req(Some("/a"), 200, 1, c.now()));
+    let snap = s.snapshot(w(5));
+    assert_eq!(snap.requests.count, 1002);
+    assert_eq!(snap.requests.histogram_coverage, 1.0);
+    assert!((snap.requests.p99 - 0.990).abs() / 0.990 < 0.02, "p99 {}", snap.requests.p99);
+}
+
+#[test]
+fn queries_record_failures_and_slow_text() {
+    let (s, c) = store();
+    let sql = "SELECT * FROM plants WHERE id = 1";
+    s.record_query(&QuerySample {
+        fingerprint: "SELECT * FROM plants WHERE id = ?",
+        sql,
+        duration: Duration::from_millis(250),
+        ok: true,
+        at: c.now(),
+        route: Some("GET /p"),
+    });
+    s.record_query(&QuerySample {
+        fingerprint: "SELECT * FROM plants WHERE id = ?",
+        sql,
+        duration: Duration::from_millis(1),
+        ok: false,
+        at: c.now(),
+        route: None,
+    });
+    let snap = s.snapshot(w(5));
+    assert_eq!(snap.queries.count, 2);
+    assert_eq!(snap.queries.errors, 1);
+    assert_eq!(snap.queries.slow, 1);
+    assert_eq!(snap.query_stats[0].example_sql, sql);
+    assert_eq!(snap.slow_queries.len(), 2);
+    assert!(!snap.slow_queries[0].ok);
+    assert_eq!(snap.slow_queries[1].route.as_deref(), Some("GET /p"));
+}
+
+#[test]
+fn slow_sql_is_truncated_to_2_kib_on_a_char_boundary() {
+    let (s, c) = store();
+    let sql = "é".repeat(3_000);
+    s.record_query(&QuerySample {
+        fingerprint: "x",
+        sql: &sql,
+        duration: Duration::from_secs(1),
+        ok: true,
+        at: c.now(),
+        route: None,
+    });
+    let snap = s.snapshot(w(1));
+    assert_eq!(snap.slow_queries[0].sql.len(), MAX_SQL_BYTES);
+    assert_eq!(snap.query_stats[0].example_sql.len(), MAX_SQL_BYTES);
+}
+
+#[test]
+fn slow_rings_are_bounded() {
+    let config = StoreConfig { slow_requests: NonZeroUsize::new(5).unwrap(), ..StoreConfig::default() };
+    let (s, c) = store_with(config);
+    for i in 0..20 {
+        s.record_request(&req(Some("/slow"), 200, 2_000 + i, c.now()));
+    }
+    let snap = s.snapshot(w(1));
+    assert_eq!(snap.slow_requests.len(), 5);
+    assert!((snap.slow_requests[0].duration - 2.019).abs() < 1e-9, "newest first");
+}
+
+#[test]
+fn query_attribution_is_averaged_per_request() {
+    let (s, c) = store();
+    let mut sample = req(Some("/r"), 200, 10, c.now());
+    sample.queries = 6;
+    sample.query_time = Duration::from_millis(3);
+    s.record_request(&sample);
+    sample.queries = 2;
+    s.record_request(&sample);
+    let e = &s.snapshot(w(1)).endpoints[0];
+    assert_eq!(e.queries_per_request, 4.0);
+    assert!((e.query_time_per_request - 0.003).abs() < 1e-9);
+}
+
+#[test]
+fn system_and_cache_gauges_aggregate_over_the_window() {
+    let (s, c) = store();
+    for rss in [100u64, 300] {
+        s.record_system(&SystemSample {
+            at: c.now(),
+            rss_bytes: rss * 1024 * 1024,
+            cpu_percent: 10.0,
+            ..Default::default()
+        });
+        c.advance(Duration::from_secs(5));
+    }
+    for kind in [CacheEventKind::Hit, CacheEventKind::Hit, CacheEventKind::Miss] {
+        s.record_cache(&CacheEvent { kind, tier: crate::CacheTier::Memory, at: c.now() });
+    }
+    s.record_cache(&CacheEvent { kind: CacheEventKind::Hit, tier: crate::CacheTier::Redis, at: c.now() });
+    let snap = s.snapshot(w(1));
+    assert_eq!(snap.system.samples, 2);
+    assert_eq!(snap.system.avg_rss_mb, 200.0);
+    assert_eq!(snap.system.max_rss_mb, 300.0);
+    assert_eq!(snap.system.current.unwrap().rss_bytes, 300 * 1024 * 1024);
+    assert_eq!(snap.cache.hits(), 3);
+    assert_eq!(snap.cache.hit_rate(), 0.75);
+    let g = s.gauges(w(1));
+    assert_eq!(g.iter().map(|p| p.samples).sum::<u64>(), 2);
+    assert_eq!(g.iter().map(|p| p.cache_hits).sum::<u64>(), 3);
+}
+
+#[test]
+fn series_have_one_point_per_bucket() {
+    let (s, c) = store();
+    for i in 0..3u64 {
+        s.record_request(&req(Some("/a"), if i == 2 { 500 } else { 200 }, 10 * (i + 1), c.now()));
+        c.advance(Duration::from_secs(60));
+    }
+    let key = SeriesKey::Endpoint { method: Method::Get, route: "/a".into() };
+    let fine = s.series(&key, w(5));
+    assert_eq!(fine.len(), 5 * 6 - 5); // the current minute has only its first fine bucket so far
+    assert_eq!(fine.iter().map(|p| p.count).sum::<u64>(), 3);
+    assert!(fine.iter().all(|p| !p.has_percentiles));
+    let coarse = s.series(&key, w(120));
+    let with_data: Vec<_> = coarse.iter().filter(|p| p.count > 0).collect();
+    assert_eq!(with_data.len(), 3);
+    assert!(with_data.iter().all(|p| p.has_percentiles));
+    assert!((with_data[2].p50 - 0.030).abs() / 0.030 < 0.02);
+    assert_eq!(with_data[2].errors, 1);
+    let all = s.series(&SeriesKey::Requests, w(5));
+    assert_eq!(all.iter().map(|p| p.count).sum::<u64>(), 3);
+    let unknown = s.series(&SeriesKey::Query { fingerprint: "nope".into() }, w(5));
+    assert!(unknown.iter().all(|p| p.count == 0));
+}
+
+#[test]
+fn n_plus_one_findings_are_kept() {
+    let (s, c) = store();
+    s.record_n_plus_one(&NPlusOneSample {
+        route: "GET /r",
+        fingerprint: "SELECT ?",
+        count: 7,
+        total_time: Duration::from_millis(7),
+        at: c.now(),
+    });
+    let snap = s.snapshot(w(1));
+    assert_eq!(snap.n_plus_one.len(), 1);
+    assert_eq!(snap.n_plus_one[0].count, 7);
+}
+
+#[test]
+fn memory_does_not_grow_with_samples() {
+    let (s, c) = store();
+    let routes = ["/a", "/b/{id}", "/c"];
+    let fps = ["SELECT ?", "UPDATE t SET a = ?"];
+    for r in routes {
+        s.record_request(&req(Some(r), 200, 1, c.now()));
+    }
+    for fp in fps {
+        s.record_query(&QuerySample {
+            fingerprint: fp,
+            sql: fp,
+            duration: Duration::from_secs(1),
+            ok: false,
+            at: c.now(),
+            route: Some("GET /a"),
+        });
+    }
+    s.record_n_plus_one(&NPlusOneSample {
+        route: "GET /a",
+        fingerprint: "SELECT ?",
+        count: 5,
+        total_time: Duration::ZERO,
+        at: c.now(),
+    });
+    let before = s.accounted_bytes();
+    for i in 0..1_000_000u64 {
+        if i % 1_000 == 0 {
+            c.advance(Duration::from_millis(700));
+        }
+        let r = routes[(i % 3) as usize];
+        s.record_request(&req(Some(r), if i % 97 == 0 { 500 } else { 200 }, 1 + i % 3_000, c.now()));
+        if i % 10 == 0 {
+            let fp = fps[(i % 2) as usize];
+            s.record_query(&QuerySample {
+                fingerprint: fp,
+                sql: fp,
+                duration: Duration::from_micros(i % 200_000),
+                ok: true,
+                at: c.now(),
+                route: Some("GET /a"),
+            });
+        }
+        if i % 5_000 == 0 {
+            s.record_n_plus_one(&NPlusOneSample {
+                route: "GET /a",
+                fingerprint: "SELECT ?",
+                count: 5,
+                total_time: Duration::ZERO,
+                at: c.now(),
+            });
+        }
+    }
+    assert_eq!(s.accounted_bytes(), before);
+    assert_eq!(s.snapshot(w(1_440)).requests.count, 1_000_003);
+}
+
+#[test]
+fn accounted_bytes_match_the_documented_formula() {
+    let (s, c) = store();
+    let empty = s.accounted_bytes();
+    s.record_request(&req(Some("/a"), 200, 1, c.now()));
+    let per_series = s.accounted_bytes() - empty;
+    // The crate docs promise about 230 KiB per series with the defaults on a 2-core machine.
+    let g = &s.geometry;
+    let formula =
+        g.shards * (128 + 4096) + ((g.fine_n + g.coarse_n) * 64 + g.coarse_n * 24) as usize + g.arena * 4 + 2 * 4096;
+    let diff = per_series.abs_diff(formula);
+    assert!(diff < 1024, "per series {per_series} vs formula {formula}");
+}
+
+#[test]
+fn histogram_arena_overflow_reports_partial_coverage() {
+    let config = StoreConfig { histogram_entries: NonZeroUsize::new(2_048).unwrap(), ..StoreConfig::default() };
+    let (s, c) = store_with(config);
+    // Every minute fills well over a hundred distinct bins, so the 2,048-entry
+    // ring cannot hold all twenty minutes of histograms.
+    for _ in 0..20 {
+        for i in 0..500u64 {
+            s.record_request(&req(Some("/a"), 200, 0, c.now()).with_duration(Duration::from_micros(100 + i * 1_000)));
+        }
+        c.advance(Duration::from_secs(60));
+    }
+    let snap = s.snapshot(w(30));
+    assert_eq!(snap.requests.count, 10_000);
+    let coverage = snap.requests.histogram_coverage;
+    assert!(coverage < 1.0 && coverage > 0.0, "coverage {coverage}");
+    // The newest minutes are the ones kept.
+    assert_eq!(s.snapshot(w(2)).requests.histogram_coverage, 1.0);
+    assert!(snap.requests.p50 > 0.0);
+}
+
+#[test]
+fn with_defaults_uses_the_system_clock() {
+    let s = Store::with_defaults();
+    let now = SystemClock.now();
+    assert!(s.now().duration_since(now) < Duration::from_secs(5));
+}
+
+impl<'a> RequestSample<'a> {
+    fn with_duration(mut self, d: Duration) -> Self {
+        self.duration = d;
+        self
+    }
+}

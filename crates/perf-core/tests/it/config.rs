@@ -1,0 +1,130 @@
+//! `PerfConfig::from_lookup` and the builder.
+
+use std::{collections::HashMap, time::Duration};
+
+use perf_core::{CoreError, PerfConfig, Profile, Thresholds};
+
+fn from(vars: &[(&str, &str)]) -> Result<PerfConfig, CoreError> {
+    let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    PerfConfig::from_lookup(|k| map.get(k).cloned())
+}
+
+fn check_invalid(name: &str, value: &str) {
+    match from(&[(name, value)]) {
+        Err(CoreError::InvalidEnv { name: n, value: v, .. }) => {
+            assert_eq!(n, name);
+            if name != "PERFORMANCE_API_TOKEN" {
+                assert_eq!(v, value);
+            }
+        }
+        other => panic!("{name}={value:?} gave {other:?}"),
+    }
+}
+
+#[test]
+fn empty_environment_gives_the_development_defaults() {
+    let c = from(&[]).unwrap();
+    assert_eq!(c, PerfConfig::default());
+    assert_eq!(c.thresholds, Thresholds::DEVELOPMENT);
+    assert!(c.enabled && c.memory_monitoring && c.server_timing);
+    assert_eq!(c.cache_default_timeout, Duration::from_secs(300));
+}
+
+#[test]
+fn production_profile_selects_its_thresholds() {
+    let c = from(&[("PERFORMANCE_PROFILE", "production")]).unwrap();
+    assert_eq!(c.profile, Profile::Production);
+    assert_eq!(c.thresholds, Thresholds::PRODUCTION);
+}
+
+#[test]
+fn explicit_variables_win_over_the_profile() {
+    let c = from(&[("PERFORMANCE_PROFILE", "production"), ("SLOW_QUERY_THRESHOLD", "0.2")]).unwrap();
+    assert_eq!(c.thresholds.slow_query_threshold, 0.2);
+    assert_eq!(c.thresholds.slow_request_threshold, 0.5);
+}
+
+#[test]
+fn every_variable_is_read() {
+    let c = from(&[
+        ("PERFORMANCE_MONITORING_ENABLED", "false"),
+        ("MEMORY_MONITORING_ENABLED", "0"),
+        ("SLOW_REQUEST_THRESHOLD", "2"),
+        ("SLOW_QUERY_THRESHOLD", "0.3"),
+        ("HIGH_MEMORY_THRESHOLD", "1024"),
+        ("ERROR_RATE_THRESHOLD", "1"),
+        ("CACHE_DEFAULT_TIMEOUT", "60"),
+        ("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        ("PERFORMANCE_API_TOKEN", "s3cret-token"),
+        ("ALERT_EVALUATION_INTERVAL", "3"),
+        ("SYSTEM_SAMPLE_INTERVAL", "7"),
+        ("PERFORMANCE_SERVER_TIMING", "off"),
+    ])
+    .unwrap();
+    assert!(!c.enabled && !c.memory_monitoring && !c.server_timing);
+    assert_eq!(
+        c.thresholds,
+        Thresholds {
+            slow_request_threshold: 2.0,
+            slow_query_threshold: 0.3,
+            high_memory_threshold: 1024.0,
+            error_rate_threshold: 1.0
+        }
+    );
+    assert_eq!(c.cache_default_timeout, Duration::from_secs(60));
+    assert_eq!(c.redis_url.as_deref(), Some("redis://127.0.0.1:6379/0"));
+    assert_eq!(c.api_token.as_deref(), Some("s3cret-token"));
+    assert_eq!(c.alert_evaluation_interval, Duration::from_secs(3));
+    assert_eq!(c.system_sample_interval, Duration::from_secs(7));
+}
+
+#[test]
+fn bad_booleans_are_errors() {
+    check_invalid("PERFORMANCE_MONITORING_ENABLED", "maybe");
+    check_invalid("MEMORY_MONITORING_ENABLED", "");
+}
+
+#[test]
+fn bad_thresholds_are_errors() {
+    check_invalid("SLOW_REQUEST_THRESHOLD", "fast");
+    check_invalid("SLOW_REQUEST_THRESHOLD", "-1");
+    check_invalid("SLOW_QUERY_THRESHOLD", "0");
+    check_invalid("SLOW_QUERY_THRESHOLD", "NaN");
+    check_invalid("HIGH_MEMORY_THRESHOLD", "inf");
+    check_invalid("ERROR_RATE_THRESHOLD", "1.5");
+    check_invalid("ERROR_RATE_THRESHOLD", "0");
+}
+
+#[test]
+fn bad_other_values_are_errors() {
+    check_invalid("PERFORMANCE_PROFILE", "staging");
+    check_invalid("CACHE_DEFAULT_TIMEOUT", "5m");
+    check_invalid("CACHE_DEFAULT_TIMEOUT", "0");
+    check_invalid("ALERT_EVALUATION_INTERVAL", "-3");
+    check_invalid("REDIS_URL", "localhost:6379");
+    check_invalid("PERFORMANCE_API_TOKEN", "short");
+}
+
+#[test]
+fn error_messages_name_the_variable_and_value() {
+    let e = from(&[("SLOW_QUERY_THRESHOLD", "abc")]).unwrap_err().to_string();
+    assert!(e.contains("SLOW_QUERY_THRESHOLD") && e.contains("abc"), "{e}");
+}
+
+#[test]
+fn builder_validates() {
+    assert!(PerfConfig::builder().error_rate_threshold(0.0).build().is_err());
+    assert!(PerfConfig::builder().slow_request_threshold(f64::NAN).build().is_err());
+    let c = PerfConfig::builder().profile(Profile::Production).high_memory_threshold(300.0).build().unwrap();
+    assert_eq!(c.thresholds.high_memory_threshold, 300.0);
+    assert_eq!(c.thresholds.error_rate_threshold, 0.05);
+}
+
+#[test]
+fn store_config_rejects_mismatched_resolutions() {
+    let s = perf_core::StoreConfig { coarse_resolution: Duration::from_secs(45), ..Default::default() };
+    assert!(s.validate().is_err());
+    let s = perf_core::StoreConfig { fine_resolution: Duration::from_millis(1500), ..Default::default() };
+    assert!(s.validate().is_err());
+    assert!(perf_core::StoreConfig::default().validate().is_ok());
+}
