@@ -1,0 +1,447 @@
+//! [`QueryMonitor`]: diesel instrumentation that times queries and
+//! transactions, records them through a [`Recorder`], attributes them to the
+//! current [`RequestScope`], detects N+1 patterns and invalidates cached
+//! queries when a write commits.
+
+use std::{
+    collections::HashMap,
+    fmt::{self, Write as _},
+    hash::{BuildHasherDefault, Hasher},
+    num::NonZeroU32,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use diesel::{
+    Connection,
+    connection::{Instrumentation, InstrumentationEvent},
+};
+use parking_lot::RwLock;
+use perf_core::{
+    Clock, Invalidator, NPlusOneSample, QuerySample, Recorder, RequestScope, SharedThresholds, SystemClock,
+    ThresholdStore,
+};
+
+use crate::{
+    DbError, StatementKind, capture,
+    fingerprint::{fingerprint_into, strip_binds},
+    tables_written,
+};
+
+/// The default number of runs of one SELECT shape within one request that
+/// makes an N+1 finding.
+pub const DEFAULT_N_PLUS_ONE_THRESHOLD: NonZeroU32 = NonZeroU32::new(5).expect("5 is not zero");
+
+/// The fingerprint under which whole transactions are recorded.
+pub const TRANSACTION_FINGERPRINT: &str = "TRANSACTION";
+
+/// Longest SQL text written to a slow-query log line.
+const MAX_LOGGED_SQL: usize = 2_048;
+
+/// Distinct statements whose fingerprint one connection remembers.
+const FINGERPRINT_CACHE_ENTRIES: usize = 512;
+
+/// diesel [`Instrumentation`] that records every query and transaction.
+///
+/// A `QueryMonitor` holds the shared configuration (recorder, thresholds,
+/// clock, N+1 threshold, invalidator) plus the state of one connection.
+/// **Cloning shares the configuration and starts fresh connection state**, so
+/// one monitor is installed on many connections by cloning it:
+///
+/// - one connection: `conn.set_instrumentation(monitor.clone())`;
+/// - every connection established afterwards in the process:
+///   [`QueryMonitor::install_global`];
+/// - an r2d2 pool: `Pool::builder().connection_customizer(Box::new(monitor.clone()))`
+///   (it implements `CustomizeConnection` for every diesel connection type).
+///
+/// For each finished query it records a [`QuerySample`] (failed queries with
+/// `ok = false`), counts the query in the current [`RequestScope`] (and puts
+/// the scope's label in the sample's `route`), reports an N+1 finding when
+/// one SELECT shape reaches the threshold within one scope, logs queries over
+/// the run-time slow-query threshold through `tracing` (target
+/// `perf_db::slow_query`, SQL truncated to 2 KiB), and, for writes, calls
+/// [`Invalidator::invalidate_now`] with each written table's name: at once
+/// outside a transaction, at the outermost commit inside one, and never for
+/// a rolled-back transaction or savepoint.
+///
+/// Committed or rolled-back outermost transactions are recorded too, under
+/// the fingerprint [`TRANSACTION_FINGERPRINT`] (`ok` = committed), from
+/// `BEGIN` to the end of `COMMIT`/`ROLLBACK`; they are not counted as queries
+/// in the request scope.
+///
+/// # N+1 findings
+/// A finding is reported once per (scope, fingerprint), at the moment the
+/// shape's count reaches the threshold, so the `count` in the finding equals
+/// the threshold and `total_time` is the time of those runs. Later runs of
+/// the same shape in the same request do not report again: the findings
+/// ring stays bounded by distinct (request, shape) pairs, and the request's
+/// final per-shape count stays available from
+/// [`RequestScope::fingerprint_stats`].
+///
+/// # Guarantees
+/// Never panics and never changes a query's outcome: database errors are
+/// recorded and passed on to the caller untouched.
+pub struct QueryMonitor {
+    shared: Arc<Shared>,
+    conn: ConnState,
+}
+
+#[derive(Clone)]
+struct Shared {
+    recorder: Arc<dyn Recorder>,
+    thresholds: Arc<dyn ThresholdStore>,
+    clock: Arc<dyn Clock>,
+    n_plus_one: NonZeroU32,
+    invalidator: Option<Arc<dyn Invalidator>>,
+}
+
+impl QueryMonitor {
+    /// A monitor recording into `recorder`, with the development thresholds,
+    /// the system clock, the default N+1 threshold and no invalidator.
+    pub fn new(recorder: Arc<dyn Recorder>) -> QueryMonitor {
+        QueryMonitor {
+            shared: Arc::new(Shared {
+                recorder,
+                thresholds: Arc::new(SharedThresholds::default()),
+                clock: Arc::new(SystemClock),
+                n_plus_one: DEFAULT_N_PLUS_ONE_THRESHOLD,
+                invalidator: None,
+            }),
+            conn: ConnState::default(),
+        }
+    }
+
+    fn with_shared(mut self, f: impl FnOnce(&mut Shared)) -> QueryMonitor {
+        f(Arc::make_mut(&mut self.shared));
+        self
+    }
+
+    /// Reads the slow-query threshold from `thresholds` (at every query, so
+    /// run-time changes apply at once).
+    pub fn with_thresholds(self, thresholds: Arc<dyn ThresholdStore>) -> QueryMonitor {
+        self.with_shared(|s| s.thresholds = thresholds)
+    }
+
+    /// Timestamps samples with `clock`.
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> QueryMonitor {
+        self.with_shared(|s| s.clock = clock)
+    }
+
+    /// Reports an N+1 finding when one SELECT shape runs `threshold` times in one request.
+    pub fn with_n_plus_one_threshold(self, threshold: NonZeroU32) -> QueryMonitor {
+        self.with_shared(|s| s.n_plus_one = threshold)
+    }
+
+    /// Invalidates written tables' namespaces through `invalidator` (e.g. a
+    /// [`QueryCache`](crate::QueryCache) or perf-cache's cache).
+    pub fn with_invalidator(self, invalidator: Arc<dyn Invalidator>) -> QueryMonitor {
+        self.with_shared(|s| s.invalidator = Some(invalidator))
+    }
+
+    /// The clock this monitor timestamps samples with.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.shared.clock
+    }
+
+    /// The recorder this monitor writes to.
+    pub fn recorder(&self) -> &Arc<dyn Recorder> {
+        &self.shared.recorder
+    }
+
+    /// Installs this monitor (a clone per connection) as diesel's default
+    /// instrumentation: every connection established afterwards, in any
+    /// thread, is monitored, and [`monitored`](crate::monitored) records
+    /// through it. Installing again replaces the monitor for connections
+    /// established afterwards.
+    ///
+    /// # Errors
+    /// [`DbError::InstallDefault`] if diesel refuses the default.
+    pub fn install_global(&self) -> Result<(), DbError> {
+        *GLOBAL.write() = Some(self.clone());
+        diesel::connection::set_default_instrumentation(global_instrumentation).map_err(DbError::InstallDefault)
+    }
+
+    /// The globally installed monitor, if any.
+    pub fn global() -> Option<QueryMonitor> {
+        GLOBAL.read().clone()
+    }
+
+    /// Removes the global monitor: connections established afterwards are
+    /// not monitored (connections already open keep theirs).
+    pub fn uninstall_global() {
+        *GLOBAL.write() = None;
+    }
+
+    fn finish_query(&mut self, query: &dyn fmt::Display, ok: bool) {
+        let duration = self.conn.started.take().map_or(Duration::ZERO, |t| t.elapsed());
+        let shared = &*self.shared;
+        let conn = &mut self.conn;
+        conn.sql.clear();
+        if write!(conn.sql, "{query}").is_err() && conn.sql.is_empty() {
+            conn.sql.push_str("<query text unavailable>");
+        }
+        let statement = conn.fingerprints.lookup(&conn.sql, &mut conn.scratch);
+        let at = shared.clock.now();
+        RequestScope::with_current(|scope| {
+            let route = scope.map(RequestScope::label);
+            shared.recorder.record_query(&QuerySample {
+                fingerprint: &statement.text,
+                sql: &conn.sql,
+                duration,
+                ok,
+                at,
+                route,
+            });
+            if let Some(scope) = scope {
+                let count = scope.record_query(statement.hash, duration);
+                if statement.kind == StatementKind::Select && count == shared.n_plus_one.get() {
+                    let total_time = scope.fingerprint_stats(statement.hash).map_or(duration, |(_, t)| t);
+                    shared.recorder.record_n_plus_one(&NPlusOneSample {
+                        route: scope.label(),
+                        fingerprint: &statement.text,
+                        count,
+                        total_time,
+                        at,
+                    });
+                    tracing::warn!(
+                        target: "perf_db::n_plus_one",
+                        route = scope.label(),
+                        fingerprint = &*statement.text,
+                        count,
+                        total_ms = total_time.as_secs_f64() * 1e3,
+                        "N+1 query pattern"
+                    );
+                }
+                capture::note(scope, &statement.text, &conn.sql, statement.kind, duration, ok);
+            }
+            let slow_secs = shared.thresholds.thresholds().slow_query_threshold;
+            if duration.as_secs_f64() > slow_secs {
+                tracing::warn!(
+                    target: "perf_db::slow_query",
+                    fingerprint = &*statement.text,
+                    sql = truncate(&conn.sql, MAX_LOGGED_SQL),
+                    duration_ms = duration.as_secs_f64() * 1e3,
+                    threshold_ms = slow_secs * 1e3,
+                    route,
+                    ok,
+                    "slow query"
+                );
+            }
+        });
+        if !ok {
+            tracing::debug!(target: "perf_db::query", sql = truncate(&conn.sql, MAX_LOGGED_SQL), "query failed");
+        }
+        if let Some((depth, committed)) = conn.ending.take() {
+            self.finish_transaction(depth, committed && ok, at);
+        } else if ok && !statement.written.is_empty() {
+            match self.conn.transactions.last_mut() {
+                Some(level) => {
+                    for table in statement.written.iter() {
+                        if !level.tables.contains(table) {
+                            level.tables.push(table.clone());
+                        }
+                    }
+                }
+                None => invalidate(shared, &statement.written),
+            }
+        }
+    }
+
+    fn finish_transaction(&mut self, depth: u32, committed: bool, at: perf_core::Timestamp) {
+        let keep = depth.saturating_sub(1) as usize;
+        if self.conn.transactions.len() <= keep {
+            return;
+        }
+        let level = self.conn.transactions.swap_remove(keep);
+        self.conn.transactions.truncate(keep);
+        if !committed {
+            return;
+        }
+        match self.conn.transactions.last_mut() {
+            Some(parent) => {
+                for table in level.tables {
+                    if !parent.tables.contains(&table) {
+                        parent.tables.push(table);
+                    }
+                }
+            }
+            None => {
+                invalidate(&self.shared, &level.tables);
+            }
+        }
+        if keep == 0 {
+            let duration = level.started.elapsed();
+            RequestScope::with_current(|scope| {
+                self.shared.recorder.record_query(&QuerySample {
+                    fingerprint: TRANSACTION_FINGERPRINT,
+                    sql: "BEGIN … COMMIT",
+                    duration,
+                    ok: true,
+                    at,
+                    route: scope.map(RequestScope::label),
+                });
+            });
+        }
+    }
+
+    fn record_rollback(&self, started: Instant) {
+        let duration = started.elapsed();
+        let at = self.shared.clock.now();
+        RequestScope::with_current(|scope| {
+            self.shared.recorder.record_query(&QuerySample {
+                fingerprint: TRANSACTION_FINGERPRINT,
+                sql: "BEGIN … ROLLBACK",
+                duration,
+                ok: false,
+                at,
+                route: scope.map(RequestScope::label),
+            });
+        });
+    }
+}
+
+impl Clone for QueryMonitor {
+    /// Shares the configuration; the clone starts with fresh connection state.
+    fn clone(&self) -> Self {
+        QueryMonitor { shared: self.shared.clone(), conn: ConnState::default() }
+    }
+}
+
+impl fmt::Debug for QueryMonitor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QueryMonitor")
+            .field("n_plus_one_threshold", &self.shared.n_plus_one)
+            .field("has_invalidator", &self.shared.invalidator.is_some())
+            .field("open_transactions", &self.conn.transactions.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Instrumentation for QueryMonitor {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        match event {
+            InstrumentationEvent::StartQuery { .. } => self.conn.started = Some(Instant::now()),
+            InstrumentationEvent::FinishQuery { query, error, .. } => self.finish_query(&query, error.is_none()),
+            InstrumentationEvent::BeginTransaction { depth, .. } => {
+                let keep = (depth.get() as usize).saturating_sub(1);
+                self.conn.transactions.truncate(keep);
+                self.conn.transactions.push(TxLevel { started: Instant::now(), tables: Vec::new() });
+            }
+            InstrumentationEvent::CommitTransaction { depth, .. } => self.conn.ending = Some((depth.get(), true)),
+            InstrumentationEvent::RollbackTransaction { depth, .. } => {
+                if depth.get() == 1
+                    && let Some(level) = self.conn.transactions.first()
+                {
+                    self.record_rollback(level.started);
+                }
+                self.conn.ending = Some((depth.get(), false));
+            }
+            _ => {}
+        }
+    }
+}
+
+impl<C: Connection + 'static> diesel::r2d2::CustomizeConnection<C, diesel::r2d2::Error> for QueryMonitor {
+    fn on_acquire(&self, conn: &mut C) -> Result<(), diesel::r2d2::Error> {
+        conn.set_instrumentation(self.clone());
+        Ok(())
+    }
+}
+
+static GLOBAL: RwLock<Option<QueryMonitor>> = RwLock::new(None);
+
+fn global_instrumentation() -> Option<Box<dyn Instrumentation>> {
+    GLOBAL.read().as_ref().map(|m| Box::new(m.clone()) as Box<dyn Instrumentation>)
+}
+
+fn invalidate(shared: &Shared, tables: &[String]) {
+    let Some(invalidator) = &shared.invalidator else { return };
+    for table in tables {
+        if let Err(error) = invalidator.invalidate_now(table) {
+            tracing::warn!(target: "perf_db::cache", table = table.as_str(), %error, "cache invalidation failed");
+        }
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Per-connection state.
+#[derive(Default)]
+struct ConnState {
+    started: Option<Instant>,
+    sql: String,
+    scratch: String,
+    fingerprints: FingerprintCache,
+    transactions: Vec<TxLevel>,
+    ending: Option<(u32, bool)>,
+}
+
+struct TxLevel {
+    started: Instant,
+    tables: Vec<String>,
+}
+
+/// What the monitor needs to know about one statement text.
+pub(crate) struct Statement {
+    pub(crate) text: Box<str>,
+    pub(crate) hash: u64,
+    pub(crate) kind: StatementKind,
+    pub(crate) written: Box<[String]>,
+}
+
+/// Statement analyses keyed by bare SQL text (without binds), so a repeated
+/// statement costs one hash lookup instead of a re-parse.
+#[derive(Default)]
+struct FingerprintCache {
+    map: HashMap<Box<str>, Arc<Statement>, BuildHasherDefault<Fnv>>,
+}
+
+impl FingerprintCache {
+    fn lookup(&mut self, sql: &str, scratch: &mut String) -> Arc<Statement> {
+        let bare = strip_binds(sql);
+        if let Some(s) = self.map.get(bare) {
+            return s.clone();
+        }
+        let hash = fingerprint_into(bare, scratch);
+        let kind = StatementKind::of(bare);
+        let written = if kind.is_write() { tables_written(bare).into_boxed_slice() } else { Box::default() };
+        let statement = Arc::new(Statement { text: scratch.as_str().into(), hash, kind, written });
+        if self.map.len() >= FINGERPRINT_CACHE_ENTRIES {
+            // Statements built with varying text (e.g. literals inlined) would
+            // otherwise grow the map without bound.
+            self.map.clear();
+        }
+        self.map.insert(bare.into(), statement.clone());
+        statement
+    }
+}
+
+/// FNV-1a as a `Hasher`, for short keys on the query path.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
