@@ -1,1 +1,30 @@
-//! perf-cache (in progress).
+//! Memory and Redis caching for perfkit, plus a tiered cache that keeps
+//! answering from memory when Redis is down.
+//!
+//! Implements [`perf_core::CacheStore`], [`perf_core::CacheAdmin`] and
+//! [`perf_core::Invalidator`]; knows nothing about HTTP or diesel.
+//!
+//! ```
+//! use std::{sync::Arc, time::Duration};
+//! use perf_cache::MemoryCache;
+//!
+//! let cache = MemoryCache::new()?;
+//! cache.insert("users:42", Arc::from(&b"alice"[..]), Duration::from_secs(60))?;
+//! assert_eq!(cache.lookup("users:42").as_deref(), Some(&b"alice"[..]));
+//!
+//! // O(1) invalidation of everything in the `users` namespace.
+//! cache.invalidate_namespace("users")?;
+//! assert!(cache.lookup("users:42").is_none());
+//! # Ok::<(), perf_cache::CacheError>(())
+//! ```
+mod error;
+mod key;
+mod memory;
+mod pattern;
+
+pub use crate::{
+    error::CacheError,
+    key::{MAX_KEY_BYTES, MAX_NAMESPACE_BYTES},
+    memory::{ENTRY_OVERHEAD_BYTES, MemoryCache, MemoryCacheBuilder, MemoryConfig},
+    pattern::MAX_PATTERN_BYTES,
+};

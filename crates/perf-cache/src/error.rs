@@ -1,0 +1,108 @@
+//! [`CacheError`]: everything that can go wrong inside perf-cache, and its
+//! conversion into the core [`CacheStoreError`] that crosses the traits.
+
+use std::time::Duration;
+
+use perf_core::CacheStoreError;
+use thiserror::Error;
+
+/// Errors of the perf-cache crate.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum CacheError {
+    /// A key that is empty or too long.
+    #[error("invalid cache key {key:?}: {reason}")]
+    InvalidKey {
+        /// The key refused (truncated to 64 bytes).
+        key: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// A glob pattern that is too long or malformed.
+    #[error("invalid cache pattern {pattern:?}: {reason}")]
+    InvalidPattern {
+        /// The pattern refused (truncated to 64 bytes).
+        pattern: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// A namespace name that is empty, too long or contains `:`.
+    #[error("invalid cache namespace {namespace:?}: {reason}")]
+    InvalidNamespace {
+        /// The namespace refused (truncated to 64 bytes).
+        namespace: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// A configuration value that makes no sense.
+    #[error("invalid cache configuration: {0}")]
+    InvalidConfig(String),
+    /// Redis answered with an error or the connection failed.
+    #[error("redis {op} failed")]
+    Redis {
+        /// The operation that failed.
+        op: &'static str,
+        /// The client's error.
+        #[source]
+        source: redis::RedisError,
+    },
+    /// Redis did not answer within the per-operation timeout.
+    #[error("redis {op} timed out after {after:?}")]
+    Timeout {
+        /// The operation that timed out.
+        op: &'static str,
+        /// The timeout.
+        after: Duration,
+    },
+    /// The Redis circuit breaker is open: the operation was not attempted.
+    #[error("redis circuit breaker is open")]
+    BreakerOpen,
+    /// A value could not be encoded or decoded with postcard.
+    #[error("cache value could not be encoded or decoded")]
+    Codec(#[source] postcard::Error),
+    /// A value read from Redis did not carry perf-cache's envelope.
+    #[error("cache value read from redis is not in perf-cache's format")]
+    BadEnvelope,
+    /// The operation needs a tokio runtime and none is running.
+    #[error("no tokio runtime is running: build this cache inside one")]
+    NoRuntime,
+    /// The background maintenance thread could not be started.
+    #[error("could not start the cache maintenance thread")]
+    Spawn(#[source] std::io::Error),
+    /// A default cache was already installed in this process.
+    #[error("a default cache is already installed")]
+    AlreadyInstalled,
+}
+
+impl CacheError {
+    /// Whether this failure says Redis is unreachable or stalled (as opposed
+    /// to bad input), i.e. whether it should count against the breaker.
+    pub fn is_backend_failure(&self) -> bool {
+        matches!(self, CacheError::Redis { .. } | CacheError::Timeout { .. } | CacheError::BreakerOpen)
+    }
+}
+
+pub(crate) fn truncate(s: &str) -> String {
+    let mut end = s.len().min(64);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
+impl From<CacheError> for CacheStoreError {
+    fn from(e: CacheError) -> Self {
+        match e {
+            CacheError::InvalidKey { key, reason } => CacheStoreError::InvalidKey { key, reason: reason.to_owned() },
+            CacheError::InvalidNamespace { namespace, reason } => {
+                CacheStoreError::InvalidKey { key: namespace, reason: format!("invalid namespace: {reason}") }
+            }
+            CacheError::InvalidPattern { pattern, reason } => {
+                CacheStoreError::InvalidPattern { pattern, reason: reason.to_owned() }
+            }
+            CacheError::Codec(source) => CacheStoreError::Codec(source.to_string()),
+            CacheError::BadEnvelope => CacheStoreError::Codec("value is not in perf-cache's format".into()),
+            other => CacheStoreError::Backend { message: other.to_string(), source: Some(Box::new(other)) },
+        }
+    }
+}
