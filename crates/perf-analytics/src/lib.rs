@@ -19,6 +19,8 @@
 //! assert_eq!(h.score, 100.0);
 //! assert_eq!(h.status, HealthStatus::Healthy);
 //! ```
+mod alerts;
+mod engine;
 mod error;
 mod health;
 
@@ -26,6 +28,8 @@ mod health;
 mod fixtures;
 
 pub use crate::{
+    alerts::{AlertRules, Detection, OVERALL_KEY, PROCESS_KEY, check, detect},
+    engine::{AlertEngine, EngineSettings, Outcome},
     error::AnalyticsError,
     health::{
         CACHE_TARGET_HIT_RATE, HEALTHY_CUTOFF, UNHEALTHY_CUTOFF, ZERO_SCORE_RATIO, apdex, apdex_of, apdex_target,
