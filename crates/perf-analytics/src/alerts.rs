@@ -69,17 +69,16 @@ pub fn detect(snapshot: &Snapshot, thresholds: &Thresholds, rules: &AlertRules) 
             out.push(d);
         }
     }
-    if let Some(mb) = current_memory_mb(&snapshot.system) {
-        if let Some(d) = check(AlertType::HighMemory, PROCESS_KEY, mb, t.high_memory_threshold) {
-            out.push(d);
-        }
+    if let Some(mb) = current_memory_mb(&snapshot.system)
+        && let Some(d) = check(AlertType::HighMemory, PROCESS_KEY, mb, t.high_memory_threshold)
+    {
+        out.push(d);
     }
-    if snapshot.requests.count >= rules.min_requests.max(1) {
-        if let Some(d) =
+    if snapshot.requests.count >= rules.min_requests.max(1)
+        && let Some(d) =
             check(AlertType::HighErrorRate, OVERALL_KEY, snapshot.requests.error_rate(), t.error_rate_threshold)
-        {
-            out.push(d);
-        }
+    {
+        out.push(d);
     }
     for e in snapshot.endpoints.iter().filter(|e| e.stats.count >= rules.min_requests.max(1)) {
         let key = endpoint_name(e);
