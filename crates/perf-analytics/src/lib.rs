@@ -23,6 +23,8 @@ mod alerts;
 mod engine;
 mod error;
 mod health;
+mod stats;
+mod trends;
 
 #[cfg(test)]
 mod fixtures;
@@ -35,5 +37,10 @@ pub use crate::{
         CACHE_TARGET_HIT_RATE, HEALTHY_CUTOFF, UNHEALTHY_CUTOFF, ZERO_SCORE_RATIO, apdex, apdex_of, apdex_target,
         cache_hit_rate, current_memory_mb, endpoint_name, health, memory_mb, score_hit_rate, score_lower_is_better,
         status_of,
+    },
+    stats::{MannKendall, mann_kendall, median, theil_sen},
+    trends::{
+        Better, TrendPoint, TrendSettings, collect_trends, gauge_trends, memory_trend, request_trends,
+        series_with_percentiles, trend,
     },
 };

@@ -1,0 +1,265 @@
+//! Trend verdicts: improving, stable, degrading or insufficient data, from a
+//! Theil–Sen slope and a Mann–Kendall test over a window's buckets.
+//!
+//! # Metrics
+//!
+//! Overall: `avg_response_time`, `p95_response_time`, `error_rate` (all
+//! requests), `memory_mb` (process RSS), `query_time` (mean query time),
+//! `cache_hit_rate`. Per endpoint (the [`TrendSettings::top_endpoints`]
+//! busiest, default 10, so the cost stays flat however many endpoints the
+//! store holds): `avg_response_time`, `p95_response_time`, `error_rate`.
+//! Every metric is lower-is-better except the cache hit rate.
+//!
+//! # Method
+//!
+//! 1. One value per non-empty bucket of the window, oldest first, weighted by
+//!    its events (requests, queries, readings or lookups). Empty buckets are
+//!    skipped, not read as zero.
+//! 2. More than [`TrendSettings::max_points`] buckets (default 60) are merged
+//!    into that many equal runs of consecutive buckets (weighted means), which
+//!    bounds the O(n²) statistics and damps bucket noise.
+//! 3. Fewer than [`TrendSettings::min_points`] points (default 8) give
+//!    `insufficient_data` with no slope or p-value: no guess.
+//! 4. The Theil–Sen slope (in metric units per hour) and the two-sided
+//!    Mann–Kendall p-value (normal approximation, tie-corrected) are
+//!    computed. The trend is significant when p < [`TrendSettings::alpha`]
+//!    (default 0.05), the slope is non-zero, and the change the slope implies
+//!    over the points' span is at least [`TrendSettings::min_relative_change`]
+//!    (default 5 %) of the median level, so a statistically clear but
+//!    negligible drift stays `stable`.
+//! 5. A significant rise of a lower-is-better metric is `degrading`, a fall
+//!    `improving`; the reverse for the cache hit rate.
+//!
+//! # Percentiles
+//!
+//! Fine buckets (10 s by default) carry no percentiles, only roll-up buckets
+//! (1 min) do. For `p95_response_time` over a window the fine tier serves,
+//! the series is read again over a longer window (61 minutes, then doubling
+//! up to 24 h) until roll-up buckets answer, and only the buckets inside the
+//! asked window are kept. A 5-minute window therefore has at most 5 p95
+//! points: `insufficient_data`. Merged runs of p95 values use the
+//! count-weighted mean of the bucket p95s, an approximation of the run's p95.
+
+use perf_core::{GaugePoint, MetricsSource, SeriesKey, SeriesPoint, Snapshot, Trend, TrendDirection, Window};
+
+use crate::{health::endpoint_name, stats};
+
+/// How trends are computed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrendSettings {
+    /// Fewest points that give a verdict (default 8).
+    pub min_points: usize,
+    /// Most points the statistics run on; longer series are merged (default 60).
+    pub max_points: usize,
+    /// Significance level of the Mann–Kendall test (default 0.05).
+    pub alpha: f64,
+    /// Smallest change over the span, relative to the median level, that
+    /// counts as a trend (default 0.05).
+    pub min_relative_change: f64,
+    /// How many of the busiest endpoints get their own trends (default 10).
+    pub top_endpoints: usize,
+}
+
+impl Default for TrendSettings {
+    fn default() -> Self {
+        TrendSettings { min_points: 8, max_points: 60, alpha: 0.05, min_relative_change: 0.05, top_endpoints: 10 }
+    }
+}
+
+/// Which way is better for a metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Better {
+    /// Response times, error rates, memory, query time.
+    Lower,
+    /// Cache hit rate.
+    Higher,
+}
+
+/// One bucket's contribution to a trend: time in hours, value, weight.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrendPoint {
+    /// Time, hours since any fixed origin.
+    pub hours: f64,
+    /// The metric's value in the bucket.
+    pub value: f64,
+    /// How many events the value summarizes (for merging).
+    pub weight: f64,
+}
+
+/// The verdict for one metric from its per-bucket points (oldest first,
+/// empty buckets as `None`); see the module docs for the method.
+pub fn trend(
+    metric: &str,
+    scope: &str,
+    points: &[Option<TrendPoint>],
+    better: Better,
+    settings: &TrendSettings,
+) -> Trend {
+    let merged = merge(points, settings.max_points.max(2));
+    let mut t = Trend {
+        metric: metric.to_owned(),
+        scope: scope.to_owned(),
+        direction: TrendDirection::InsufficientData,
+        slope_per_hour: None,
+        p_value: None,
+        points: merged.len(),
+    };
+    if merged.len() < settings.min_points.max(2) {
+        return t;
+    }
+    let origin = merged[0].hours;
+    let xy: Vec<(f64, f64)> = merged.iter().map(|p| (p.hours - origin, p.value)).collect();
+    let ys: Vec<f64> = merged.iter().map(|p| p.value).collect();
+    let Some(slope) = stats::theil_sen(&xy) else { return t };
+    let mk = stats::mann_kendall(&ys);
+    let span = xy.last().map_or(0.0, |p| p.0);
+    let mut levels: Vec<f64> = ys.iter().map(|y| y.abs()).collect();
+    let level = stats::median(&mut levels).unwrap_or(0.0);
+    let material = level <= 0.0 || (slope * span).abs() >= settings.min_relative_change * level;
+    let significant = mk.p_value < settings.alpha && slope != 0.0 && material;
+    t.slope_per_hour = Some(slope);
+    t.p_value = Some(mk.p_value);
+    t.direction = if !significant {
+        TrendDirection::Stable
+    } else if (slope > 0.0) == (better == Better::Lower) {
+        TrendDirection::Degrading
+    } else {
+        TrendDirection::Improving
+    };
+    t
+}
+
+/// Trends of a request series: `avg_response_time` and `error_rate` from
+/// `series`, `p95_response_time` from `p95_series` (roll-up buckets).
+pub fn request_trends(
+    scope: &str,
+    series: &[SeriesPoint],
+    p95_series: &[SeriesPoint],
+    settings: &TrendSettings,
+) -> Vec<Trend> {
+    let avg: Vec<_> = series.iter().map(|p| (p.count > 0).then(|| point(p, p.avg, p.count))).collect();
+    let p95: Vec<_> = p95_series.iter().map(|p| p.has_percentiles.then(|| point(p, p.p95, p.count))).collect();
+    let err: Vec<_> =
+        series.iter().map(|p| (p.count > 0).then(|| point(p, p.errors as f64 / p.count as f64, p.count))).collect();
+    vec![
+        trend("avg_response_time", scope, &avg, Better::Lower, settings),
+        trend("p95_response_time", scope, &p95, Better::Lower, settings),
+        trend("error_rate", scope, &err, Better::Lower, settings),
+    ]
+}
+
+/// `memory_mb` and `cache_hit_rate` trends from the system and cache series.
+pub fn gauge_trends(gauges: &[GaugePoint], settings: &TrendSettings) -> Vec<Trend> {
+    vec![memory_trend(gauges, settings), cache_trend(gauges, settings)]
+}
+
+/// The `memory_mb` trend of the process RSS.
+pub fn memory_trend(gauges: &[GaugePoint], settings: &TrendSettings) -> Trend {
+    let mem: Vec<_> =
+        gauges.iter().map(|g| (g.samples > 0).then(|| gauge_point(g, g.rss_mb, g.samples as f64))).collect();
+    trend("memory_mb", "overall", &mem, Better::Lower, settings)
+}
+
+fn cache_trend(gauges: &[GaugePoint], settings: &TrendSettings) -> Trend {
+    let hit: Vec<_> = gauges
+        .iter()
+        .map(|g| {
+            let lookups = g.cache_hits + g.cache_misses;
+            (lookups > 0).then(|| gauge_point(g, g.cache_hits as f64 / lookups as f64, lookups as f64))
+        })
+        .collect();
+    trend("cache_hit_rate", "overall", &hit, Better::Higher, settings)
+}
+
+/// Every trend of the module docs over `window`, reading series from `source`.
+pub fn collect_trends(
+    source: &dyn MetricsSource,
+    snapshot: &Snapshot,
+    window: Window,
+    settings: &TrendSettings,
+) -> Vec<Trend> {
+    let mut out = Vec::with_capacity(6 + 3 * settings.top_endpoints);
+    let overall = source.series(&SeriesKey::Requests, window);
+    let overall_p95 = series_with_percentiles(source, &SeriesKey::Requests, window, &overall);
+    out.extend(request_trends("overall", &overall, &overall_p95, settings));
+    let gauges = source.gauges(window);
+    out.push(memory_trend(&gauges, settings));
+    let queries = source.series(&SeriesKey::Queries, window);
+    let qt: Vec<_> = queries.iter().map(|p| (p.count > 0).then(|| point(p, p.avg, p.count))).collect();
+    out.push(trend("query_time", "overall", &qt, Better::Lower, settings));
+    out.push(cache_trend(&gauges, settings));
+    for e in snapshot.endpoints.iter().take(settings.top_endpoints) {
+        let key = SeriesKey::Endpoint { method: e.method, route: e.route.clone() };
+        let series = source.series(&key, window);
+        let p95 = series_with_percentiles(source, &key, window, &series);
+        out.extend(request_trends(&endpoint_name(e), &series, &p95, settings));
+    }
+    out
+}
+
+/// `series` itself when it carries percentiles (or holds no events), else
+/// the roll-up buckets of the same key inside the window, read over longer
+/// windows until the roll-up tier answers.
+pub fn series_with_percentiles(
+    source: &dyn MetricsSource,
+    key: &SeriesKey,
+    window: Window,
+    series: &[SeriesPoint],
+) -> Vec<SeriesPoint> {
+    if series.iter().any(|p| p.has_percentiles) || series.iter().all(|p| p.count == 0) {
+        return series.to_vec();
+    }
+    let Some(from) = series.first().map(|p| p.start) else { return Vec::new() };
+    let mut minutes = i64::from(window.as_minutes()).max(61);
+    loop {
+        let Ok(w) = Window::minutes(minutes.min(i64::from(Window::MAX_MINUTES))) else { return Vec::new() };
+        let longer = source.series(key, w);
+        if longer.iter().any(|p| p.has_percentiles) {
+            return longer.into_iter().filter(|p| p.start >= from).collect();
+        }
+        if minutes >= i64::from(Window::MAX_MINUTES) {
+            return Vec::new();
+        }
+        minutes *= 2;
+    }
+}
+
+fn point(p: &SeriesPoint, value: f64, count: u64) -> TrendPoint {
+    TrendPoint { hours: p.start.timestamp() as f64 / 3600.0, value, weight: count as f64 }
+}
+
+fn gauge_point(g: &GaugePoint, value: f64, weight: f64) -> TrendPoint {
+    TrendPoint { hours: g.start.timestamp() as f64 / 3600.0, value, weight }
+}
+
+/// Merges buckets into at most `max` runs of equal length (weighted means of
+/// the non-empty buckets of each run), dropping runs without data.
+fn merge(points: &[Option<TrendPoint>], max: usize) -> Vec<TrendPoint> {
+    let per_run = points.len().div_ceil(max).max(1);
+    if per_run == 1 {
+        return points.iter().flatten().copied().collect();
+    }
+    points
+        .chunks(per_run)
+        .filter_map(|run| {
+            let (mut w, mut wx, mut wy, mut n, mut sx, mut sy) = (0.0, 0.0, 0.0, 0usize, 0.0, 0.0);
+            for p in run.iter().flatten() {
+                let weight = p.weight.max(0.0);
+                w += weight;
+                wx += weight * p.hours;
+                wy += weight * p.value;
+                n += 1;
+                sx += p.hours;
+                sy += p.value;
+            }
+            match (n, w > 0.0) {
+                (0, _) => None,
+                (_, true) => Some(TrendPoint { hours: wx / w, value: wy / w, weight: w }),
+                (n, false) => Some(TrendPoint { hours: sx / n as f64, value: sy / n as f64, weight: 0.0 }),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
