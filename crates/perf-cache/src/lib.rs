@@ -17,14 +17,20 @@
 //! assert!(cache.lookup("users:42").is_none());
 //! # Ok::<(), perf_cache::CacheError>(())
 //! ```
+mod breaker;
 mod error;
 mod key;
 mod memory;
 mod pattern;
+mod pending;
+mod redis_tier;
+mod tiered;
 
 pub use crate::{
     error::CacheError,
     key::{MAX_KEY_BYTES, MAX_NAMESPACE_BYTES},
     memory::{ENTRY_OVERHEAD_BYTES, MemoryCache, MemoryCacheBuilder, MemoryConfig},
     pattern::MAX_PATTERN_BYTES,
+    redis_tier::{RedisCache, RedisConfig},
+    tiered::{TieredCache, TieredConfig},
 };

@@ -1,0 +1,115 @@
+//! Invalidations made while Redis was unreachable, kept (bounded) so they
+//! reach Redis before its values are trusted again.
+//!
+//! Up to `max` operations are kept in order. Past that, the queue collapses
+//! into an overflow summary: the namespaces to bump (up to 256), or, when an
+//! operation cannot be expressed as a namespace (a key without namespace, a
+//! pattern clear) or too many namespaces piled up, a clear of every entry.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use crate::key::namespace_of;
+
+const MAX_OVERFLOW_NAMESPACES: usize = 256;
+
+/// One invalidation to apply to Redis and publish to other instances.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Op {
+    /// Remove one key.
+    Delete(String),
+    /// Remove the entries matching a (validated) glob, or all with `None`.
+    Clear(Option<String>),
+    /// Bump a namespace's generation.
+    Invalidate(String),
+}
+
+/// The queue of pending operations.
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    ops: VecDeque<Op>,
+    overflow: Option<Overflow>,
+}
+
+/// What is left to do once individual operations were dropped.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Overflow {
+    pub(crate) namespaces: BTreeSet<String>,
+    pub(crate) clear_all: bool,
+}
+
+impl Overflow {
+    fn fold(&mut self, op: Op) {
+        if self.clear_all {
+            return;
+        }
+        let ns = match op {
+            Op::Delete(key) => namespace_of(&key).map(str::to_owned),
+            Op::Invalidate(ns) => Some(ns),
+            Op::Clear(_) => None,
+        };
+        match ns {
+            Some(ns) if self.namespaces.len() < MAX_OVERFLOW_NAMESPACES || self.namespaces.contains(&ns) => {
+                self.namespaces.insert(ns);
+            }
+            _ => {
+                self.clear_all = true;
+                self.namespaces.clear();
+            }
+        }
+    }
+}
+
+impl Pending {
+    /// Queues `op`, collapsing into the overflow summary past `max` ops.
+    pub(crate) fn push(&mut self, op: Op, max: usize) {
+        if let Some(overflow) = &mut self.overflow {
+            overflow.fold(op);
+            return;
+        }
+        if self.ops.len() < max {
+            self.ops.push_back(op);
+            return;
+        }
+        let mut overflow = Overflow::default();
+        for queued in self.ops.drain(..) {
+            overflow.fold(queued);
+        }
+        overflow.fold(op);
+        self.overflow = Some(overflow);
+    }
+
+    /// Takes everything queued.
+    pub(crate) fn take(&mut self) -> (Vec<Op>, Option<Overflow>) {
+        (self.ops.drain(..).collect(), self.overflow.take())
+    }
+
+    /// Puts back what a failed replay did not apply, ahead of anything
+    /// queued since.
+    pub(crate) fn restore(&mut self, ops: Vec<Op>, overflow: Option<Overflow>, max: usize) {
+        let newer = std::mem::take(self);
+        if let Some(o) = overflow {
+            self.overflow = Some(o);
+        }
+        for op in ops.into_iter().chain(newer.ops) {
+            self.push(op, max);
+        }
+        if let Some(newer_overflow) = newer.overflow {
+            let mine = self.overflow.get_or_insert_with(Overflow::default);
+            mine.clear_all |= newer_overflow.clear_all;
+            for ns in newer_overflow.namespaces {
+                mine.fold(Op::Invalidate(ns));
+            }
+            for op in self.ops.drain(..) {
+                mine.fold(op);
+            }
+        }
+    }
+
+    /// Queued operations (an overflow summary counts as one).
+    pub(crate) fn len(&self) -> usize {
+        self.ops.len() + usize::from(self.overflow.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests;

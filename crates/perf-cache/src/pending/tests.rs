@@ -1,0 +1,54 @@
+//! Tests of the pending-invalidation queue.
+
+use super::*;
+
+#[test]
+fn keeps_ops_in_order_up_to_max() {
+    let mut p = Pending::default();
+    p.push(Op::Delete("users:1".into()), 3);
+    p.push(Op::Invalidate("projects".into()), 3);
+    assert_eq!(p.len(), 2);
+    let (ops, overflow) = p.take();
+    assert_eq!(ops, vec![Op::Delete("users:1".into()), Op::Invalidate("projects".into())]);
+    assert_eq!(overflow, None);
+    assert_eq!(p.len(), 0);
+}
+
+#[test]
+fn overflow_collapses_to_namespaces() {
+    let mut p = Pending::default();
+    for i in 0..10 {
+        p.push(Op::Delete(format!("users:{i}")), 4);
+    }
+    p.push(Op::Invalidate("projects".into()), 4);
+    assert_eq!(p.len(), 1);
+    let (ops, overflow) = p.take();
+    assert!(ops.is_empty());
+    let overflow = overflow.unwrap();
+    assert!(!overflow.clear_all);
+    assert_eq!(overflow.namespaces.into_iter().collect::<Vec<_>>(), vec!["projects".to_owned(), "users".to_owned()]);
+}
+
+#[test]
+fn overflow_with_plain_key_or_clear_means_clear_all() {
+    let mut p = Pending::default();
+    for i in 0..5 {
+        p.push(Op::Delete(format!("plain{i}")), 2);
+    }
+    let (_, overflow) = p.take();
+    assert!(overflow.unwrap().clear_all);
+    let mut p = Pending::default();
+    p.push(Op::Clear(Some("users:*".into())), 0);
+    assert!(p.take().1.unwrap().clear_all);
+}
+
+#[test]
+fn restore_puts_failed_ops_before_newer_ones() {
+    let mut p = Pending::default();
+    p.push(Op::Delete("a:1".into()), 10);
+    let (ops, overflow) = p.take();
+    p.push(Op::Delete("b:1".into()), 10);
+    p.restore(ops, overflow, 10);
+    let (ops, _) = p.take();
+    assert_eq!(ops, vec![Op::Delete("a:1".into()), Op::Delete("b:1".into())]);
+}

@@ -1,0 +1,594 @@
+//! [`TieredCache`]: the memory tier (L1) in front of the Redis tier (L2),
+//! write-through, with a circuit breaker, replay of invalidations missed
+//! during an outage and cross-instance invalidation over Redis pub/sub.
+//!
+//! # Fallback
+//!
+//! Every Redis operation is bounded by the Redis tier's `op_timeout`. A
+//! timeout, a failed write or invalidation, or `failure_threshold`
+//! consecutive failed reads open the breaker; from then on every operation
+//! is served by memory alone, without touching Redis and without failing.
+//! A background probe pings Redis with exponential backoff; once it answers
+//! (and the invalidation subscription is up again), the invalidations
+//! queued meanwhile are applied to Redis and published, and only then does
+//! the breaker close.
+//!
+//! # Coherence
+//!
+//! Deletes, clears and namespace invalidations are published on the
+//! channel `<prefix>invalidations`; every other instance applies them to its
+//! memory tier. When the subscription drops, the instance clears its memory
+//! tier as soon as it is subscribed again, since any of its copies could have
+//! missed a message. Memory copies of values read from Redis live at most
+//! `l1_ttl` (default 60 s) and never past the value's own expiry.
+//!
+//! Not guaranteed: a value read from Redis just before another instance
+//! deletes it may be put into memory just after the delete message was
+//! applied, and is then served until `l1_ttl` passes (the usual
+//! cache-aside race, bounded by `l1_ttl`). While Redis is unreachable,
+//! instances cannot tell each other about invalidations.
+
+use std::{
+    sync::{
+        Arc, Weak,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use futures_util::StreamExt;
+use parking_lot::Mutex;
+use perf_core::{
+    BoxFuture, BreakerState, CacheAdmin, CacheEvent, CacheEventKind, CacheStats, CacheStore, CacheStoreError, CacheTier,
+    Invalidator, Recorder, RedisStatus, RequestScope,
+};
+use tokio::sync::watch;
+
+use crate::{
+    CacheError, MemoryCache, MemoryConfig, RedisCache, RedisConfig,
+    breaker::{Backoff, Breaker},
+    key::{check_key, check_namespace},
+    memory::hit_rate,
+    pattern::Pattern,
+    pending::{Op, Overflow, Pending},
+};
+
+/// Settings of a [`TieredCache`].
+#[derive(Debug, Clone)]
+pub struct TieredConfig {
+    /// The memory tier.
+    pub memory: MemoryConfig,
+    /// The Redis tier.
+    pub redis: RedisConfig,
+    /// Longest life of a memory copy (default 60 s); zero keeps values read
+    /// from Redis out of memory.
+    pub l1_ttl: Duration,
+    /// Consecutive failed reads that open the breaker (default 3).
+    pub failure_threshold: u32,
+    /// First probe delay after the breaker opened (default 100 ms).
+    pub probe_min: Duration,
+    /// Longest probe delay (default 5 s).
+    pub probe_max: Duration,
+    /// Invalidations kept individually while Redis is unreachable (default
+    /// 1,024); past that they collapse into namespace bumps or a clear.
+    pub max_pending: usize,
+}
+
+impl TieredConfig {
+    /// Defaults around a Redis at `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        TieredConfig {
+            memory: MemoryConfig::default(),
+            redis: RedisConfig::new(url),
+            l1_ttl: Duration::from_secs(60),
+            failure_threshold: 3,
+            probe_min: Duration::from_millis(100),
+            probe_max: Duration::from_secs(5),
+            max_pending: 1024,
+        }
+    }
+}
+
+/// Memory in front of Redis, serving from memory alone while Redis is
+/// down or stalled. Cloning is cheap; clones share everything.
+///
+/// # Guarantees
+/// - No operation fails because Redis did; errors are only for bad input.
+/// - While the breaker is open no Redis call is made at all, so an outage
+///   costs at most one `op_timeout` per operation already in flight.
+/// - Background tasks (probe, subscriber) stop when the last clone drops.
+#[derive(Clone)]
+pub struct TieredCache {
+    inner: Arc<TieredInner>,
+}
+
+struct TieredInner {
+    memory: MemoryCache,
+    redis: RedisCache,
+    breaker: Breaker,
+    pending: Mutex<Pending>,
+    config: TieredConfig,
+    id: String,
+    recorder: Option<Arc<dyn Recorder>>,
+    runtime: tokio::runtime::Handle,
+    shutdown: watch::Receiver<bool>,
+    _shutdown_tx: watch::Sender<bool>,
+    subscribed: AtomicBool,
+    resyncs: AtomicU64,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    sets: AtomicU64,
+    deletes: AtomicU64,
+}
+
+impl std::fmt::Debug for TieredCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TieredCache")
+            .field("breaker", &self.inner.breaker.state())
+            .field("memory", &self.inner.memory)
+            .field("redis", &self.inner.redis)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TieredCache {
+    /// Builds the cache and starts its subscriber task on the current tokio
+    /// runtime. Redis may be down: the cache starts serving from memory.
+    ///
+    /// # Errors
+    /// [`CacheError::NoRuntime`] outside a tokio runtime; configuration
+    /// errors of either tier.
+    pub fn new(config: TieredConfig, recorder: Option<Arc<dyn Recorder>>) -> Result<TieredCache, CacheError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| CacheError::NoRuntime)?;
+        let memory = MemoryCache::builder().config(config.memory.clone()).build()?;
+        let redis = RedisCache::new(config.redis.clone())?;
+        let (tx, rx) = watch::channel(false);
+        let inner = Arc::new(TieredInner {
+            memory,
+            redis,
+            breaker: Breaker::new(config.failure_threshold),
+            pending: Mutex::new(Pending::default()),
+            id: instance_id(),
+            recorder,
+            runtime,
+            shutdown: rx,
+            _shutdown_tx: tx,
+            subscribed: AtomicBool::new(false),
+            resyncs: AtomicU64::new(0),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            sets: AtomicU64::new(0),
+            deletes: AtomicU64::new(0),
+            config,
+        });
+        inner.runtime.spawn(subscriber(Arc::downgrade(&inner), inner.shutdown.clone()));
+        Ok(TieredCache { inner })
+    }
+
+    /// The memory tier.
+    pub fn memory(&self) -> &MemoryCache {
+        &self.inner.memory
+    }
+
+    /// The Redis tier.
+    pub fn redis(&self) -> &RedisCache {
+        &self.inner.redis
+    }
+
+    /// The breaker's state now.
+    pub fn breaker_state(&self) -> BreakerState {
+        self.inner.breaker.state()
+    }
+
+    /// How many times the breaker opened.
+    pub fn breaker_openings(&self) -> u64 {
+        self.inner.breaker.times_opened()
+    }
+
+    /// Invalidations waiting for Redis (an overflow summary counts as one).
+    pub fn pending_invalidations(&self) -> usize {
+        self.inner.pending.lock().len()
+    }
+
+    /// Whether the invalidation subscription is up.
+    pub fn is_subscribed(&self) -> bool {
+        self.inner.subscribed.load(Ordering::Acquire)
+    }
+
+    /// How many times the memory tier was cleared after the subscription
+    /// came back from a drop.
+    pub fn resyncs(&self) -> u64 {
+        self.inner.resyncs.load(Ordering::Relaxed)
+    }
+
+    /// The value under `key`: from memory, else from Redis (copied into
+    /// memory), else `None`. Reports one hit or one miss.
+    ///
+    /// # Errors
+    /// [`CacheError::InvalidKey`] only.
+    pub async fn fetch(&self, key: &str) -> Result<Option<Arc<[u8]>>, CacheError> {
+        check_key(key)?;
+        let inner = &self.inner;
+        if let Some(v) = inner.memory.peek(key) {
+            inner.count_lookup(true, CacheTier::Memory);
+            return Ok(Some(v));
+        }
+        if !inner.breaker.allows() {
+            inner.count_lookup(false, CacheTier::Memory);
+            return Ok(None);
+        }
+        match inner.redis.fetch_raw(key).await {
+            Ok(Some(found)) => {
+                inner.breaker.record_success();
+                let now_ms = inner.memory.now().as_unix_micros() / 1000;
+                let left = Duration::from_millis(found.expires_ms.saturating_sub(now_ms));
+                let l1_ttl = left.min(inner.config.l1_ttl);
+                if !l1_ttl.is_zero() {
+                    // A failure here only means the copy is not kept.
+                    let _ = inner.memory.insert_inner(key, found.value.clone(), l1_ttl);
+                }
+                inner.count_lookup(true, CacheTier::Redis);
+                Ok(Some(found.value))
+            }
+            Ok(None) => {
+                inner.breaker.record_success();
+                inner.count_lookup(false, CacheTier::Redis);
+                Ok(None)
+            }
+            Err(e) => {
+                inner.redis_failed(&e, false);
+                inner.count_lookup(false, CacheTier::Memory);
+                Ok(None)
+            }
+        }
+    }
+
+    /// Stores `value` in memory and Redis. While Redis is unreachable the
+    /// value lives in memory only, and Redis's older copy is removed before
+    /// the breaker closes again.
+    ///
+    /// # Errors
+    /// [`CacheError::InvalidKey`] only.
+    pub async fn store(&self, key: &str, value: Arc<[u8]>, ttl: Duration) -> Result<(), CacheError> {
+        check_key(key)?;
+        let inner = &self.inner;
+        inner.sets.fetch_add(1, Ordering::Relaxed);
+        inner.memory.insert_inner(key, value.clone(), ttl.min(inner.config.l1_ttl.max(Duration::from_millis(1))))?;
+        inner.report(CacheEventKind::Set, CacheTier::Memory);
+        if inner.breaker.allows() {
+            match inner.redis.store_raw(key, &value, ttl).await {
+                Ok(()) => {
+                    inner.breaker.record_success();
+                    inner.report(CacheEventKind::Set, CacheTier::Redis);
+                    return Ok(());
+                }
+                Err(e) => inner.redis_failed(&e, true),
+            }
+        }
+        inner.queue(Op::Delete(key.to_owned()));
+        Ok(())
+    }
+
+    /// Removes `key` from both tiers and from every instance's memory.
+    ///
+    /// # Errors
+    /// [`CacheError::InvalidKey`] only.
+    pub async fn remove(&self, key: &str) -> Result<bool, CacheError> {
+        check_key(key)?;
+        self.inner.deletes.fetch_add(1, Ordering::Relaxed);
+        let removed = self.inner.memory.remove_inner(key);
+        self.inner.report(CacheEventKind::Delete, CacheTier::Memory);
+        self.inner.remote(Op::Delete(key.to_owned())).await;
+        Ok(removed)
+    }
+
+    /// Drops every entry of `namespace` on both tiers and every instance, in
+    /// O(1) per tier.
+    ///
+    /// # Errors
+    /// [`CacheError::InvalidNamespace`] only.
+    pub async fn invalidate_namespace(&self, namespace: &str) -> Result<(), CacheError> {
+        self.inner.memory.invalidate_namespace(namespace)?;
+        self.inner.remote(Op::Invalidate(namespace.to_owned())).await;
+        Ok(())
+    }
+
+    /// Removes entries matching `pattern` (all with `None`) on both tiers and
+    /// every instance; returns how many memory entries were removed here.
+    ///
+    /// # Errors
+    /// [`CacheError::InvalidPattern`] before anything is removed.
+    pub async fn clear_matching(&self, pattern: Option<&str>) -> Result<u64, CacheError> {
+        let parsed = pattern.map(Pattern::parse).transpose()?;
+        let removed = self.inner.memory.clear_parsed(parsed.as_ref());
+        self.inner.remote(Op::Clear(pattern.map(str::to_owned))).await;
+        Ok(removed)
+    }
+
+    /// Statistics of both tiers, the serving tier and the breaker state.
+    pub fn snapshot(&self) -> CacheStats {
+        let inner = &*self.inner;
+        let (hits, misses) = (inner.hits.load(Ordering::Relaxed), inner.misses.load(Ordering::Relaxed));
+        let breaker = inner.breaker.state();
+        let serving = if breaker == BreakerState::Closed { CacheTier::Redis } else { CacheTier::Memory };
+        CacheStats {
+            hits,
+            misses,
+            hit_rate: hit_rate(hits, misses),
+            total_operations: hits
+                + misses
+                + inner.sets.load(Ordering::Relaxed)
+                + inner.deletes.load(Ordering::Relaxed),
+            serving_tier: serving.as_str().to_owned(),
+            memory: inner.memory.tier_stats(),
+            redis: Some(RedisStatus {
+                available: inner.breaker.available(),
+                breaker,
+                stats: inner.redis.tier_stats(),
+            }),
+        }
+    }
+}
+
+impl TieredInner {
+    fn count_lookup(&self, hit: bool, tier: CacheTier) {
+        let counter = if hit { &self.hits } else { &self.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+        RequestScope::with_current(|s| {
+            if let Some(s) = s {
+                s.record_cache(hit);
+            }
+        });
+        self.report(if hit { CacheEventKind::Hit } else { CacheEventKind::Miss }, tier);
+    }
+
+    fn report(&self, kind: CacheEventKind, tier: CacheTier) {
+        if let Some(r) = &self.recorder {
+            r.record_cache(&CacheEvent { kind, tier, at: self.memory.now() });
+        }
+    }
+
+    /// Counts a Redis failure; starts the probe if this opened the breaker.
+    fn redis_failed(self: &Arc<Self>, e: &CacheError, write: bool) {
+        tracing::debug!(error = %e, "redis tier failed");
+        self.report(CacheEventKind::Error, CacheTier::Redis);
+        let immediate = write || matches!(e, CacheError::Timeout { .. });
+        if self.breaker.record_failure(immediate) {
+            tracing::warn!(error = %e, "redis unreachable: serving from memory until it is back");
+            self.start_probe();
+        }
+    }
+
+    fn start_probe(self: &Arc<Self>) {
+        self.runtime.spawn(probe(Arc::downgrade(self), self.shutdown.clone()));
+    }
+
+    fn queue(&self, op: Op) {
+        self.pending.lock().push(op, self.config.max_pending);
+    }
+
+    /// Applies `op` to Redis and publishes it, or queues it when Redis is
+    /// unreachable.
+    async fn remote(self: &Arc<Self>, op: Op) {
+        if !self.breaker.allows() {
+            self.queue(op);
+            return;
+        }
+        match self.apply(&op).await {
+            Ok(()) => self.breaker.record_success(),
+            Err(e) => {
+                self.redis_failed(&e, true);
+                self.queue(op);
+            }
+        }
+    }
+
+    async fn apply(&self, op: &Op) -> Result<(), CacheError> {
+        match op {
+            Op::Delete(key) => {
+                self.redis.remove(key).await?;
+                self.redis.publish(&self.message('d', key)).await
+            }
+            Op::Clear(pattern) => {
+                let parsed = pattern.as_deref().map(Pattern::parse).transpose()?;
+                self.redis.clear_parsed(parsed.as_ref()).await?;
+                match pattern {
+                    Some(p) => self.redis.publish(&self.message('c', p)).await,
+                    None => self.redis.publish(&self.message('a', "")).await,
+                }
+            }
+            Op::Invalidate(ns) => {
+                self.redis.bump_namespace(ns).await?;
+                self.redis.publish(&self.message('n', ns)).await
+            }
+        }
+    }
+
+    async fn apply_overflow(&self, overflow: &Overflow) -> Result<(), CacheError> {
+        if overflow.clear_all {
+            return self.apply(&Op::Clear(None)).await;
+        }
+        for ns in &overflow.namespaces {
+            self.apply(&Op::Invalidate(ns.clone())).await?;
+        }
+        Ok(())
+    }
+
+    /// Applies every queued invalidation in order; on failure puts the rest
+    /// back.
+    async fn replay(&self) -> Result<(), CacheError> {
+        let (ops, overflow) = self.pending.lock().take();
+        if let Some(o) = &overflow {
+            if let Err(e) = self.apply_overflow(o).await {
+                self.pending.lock().restore(ops, overflow, self.config.max_pending);
+                return Err(e);
+            }
+        }
+        for (i, op) in ops.iter().enumerate() {
+            if let Err(e) = self.apply(op).await {
+                self.pending.lock().restore(ops[i..].to_vec(), None, self.config.max_pending);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn message(&self, kind: char, arg: &str) -> String {
+        format!("{}|{kind}|{arg}", self.id)
+    }
+
+    /// Applies another instance's invalidation to the memory tier.
+    fn on_message(&self, payload: &[u8]) {
+        let Ok(text) = std::str::from_utf8(payload) else { return };
+        let mut parts = text.splitn(3, '|');
+        let (Some(from), Some(kind), Some(arg)) = (parts.next(), parts.next(), parts.next()) else { return };
+        if from == self.id {
+            return;
+        }
+        match kind {
+            "d" => {
+                self.memory.remove_inner(arg);
+            }
+            "c" => {
+                if let Ok(p) = Pattern::parse(arg) {
+                    self.memory.clear_parsed(Some(&p));
+                }
+            }
+            "a" => {
+                self.memory.clear_parsed(None);
+            }
+            "n" => {
+                let _ = self.memory.invalidate_namespace(arg);
+            }
+            _ => {}
+        }
+    }
+}
+
+async fn probe(weak: Weak<TieredInner>, mut shutdown: watch::Receiver<bool>) {
+    let Some(inner) = weak.upgrade() else { return };
+    let mut backoff = Backoff::new(inner.config.probe_min, inner.config.probe_max);
+    drop(inner);
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(backoff.next_delay()) => {}
+            _ = shutdown.changed() => return,
+        }
+        let Some(inner) = weak.upgrade() else { return };
+        inner.breaker.half_open();
+        let ready = inner.redis.ping().await.is_ok()
+            && inner.subscribed.load(Ordering::Acquire)
+            && inner.replay().await.is_ok();
+        if ready {
+            inner.breaker.close();
+            tracing::info!("redis is back: breaker closed");
+            return;
+        }
+        inner.breaker.reopen();
+    }
+}
+
+async fn subscriber(weak: Weak<TieredInner>, mut shutdown: watch::Receiver<bool>) {
+    let Some(inner) = weak.upgrade() else { return };
+    let client = inner.redis.client().clone();
+    let channel = inner.redis.config().channel_name();
+    let connect_timeout = inner.redis.config().op_timeout.max(Duration::from_secs(1));
+    let mut backoff = Backoff::new(inner.config.probe_min, inner.config.probe_max.min(Duration::from_secs(2)));
+    drop(inner);
+    let mut missed = false;
+    loop {
+        let attempt = async {
+            let mut pubsub = client.get_async_pubsub().await?;
+            pubsub.subscribe(&channel).await?;
+            Ok::<_, redis::RedisError>(pubsub)
+        };
+        let result = tokio::select! {
+            r = tokio::time::timeout(connect_timeout, attempt) => r,
+            _ = shutdown.changed() => return,
+        };
+        if let Ok(Ok(pubsub)) = result {
+            {
+                let Some(inner) = weak.upgrade() else { return };
+                if missed {
+                    inner.memory.clear_parsed(None);
+                    inner.resyncs.fetch_add(1, Ordering::Relaxed);
+                }
+                inner.subscribed.store(true, Ordering::Release);
+            }
+            backoff.reset();
+            let mut stream = pubsub.into_on_message();
+            loop {
+                tokio::select! {
+                    msg = stream.next() => match msg {
+                        Some(msg) => {
+                            let Some(inner) = weak.upgrade() else { return };
+                            inner.on_message(msg.get_payload_bytes());
+                        }
+                        None => break,
+                    },
+                    _ = shutdown.changed() => return,
+                }
+            }
+            let Some(inner) = weak.upgrade() else { return };
+            inner.subscribed.store(false, Ordering::Release);
+        }
+        missed = true;
+        tokio::select! {
+            () = tokio::time::sleep(backoff.next_delay()) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+fn instance_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.write_u32(std::process::id());
+    format!("{:016x}", h.finish())
+}
+
+impl CacheAdmin for TieredCache {
+    fn stats(&self) -> BoxFuture<'_, Result<CacheStats, CacheStoreError>> {
+        Box::pin(async move { Ok(self.snapshot()) })
+    }
+
+    fn clear<'a>(&'a self, pattern: Option<&'a str>) -> BoxFuture<'a, Result<u64, CacheStoreError>> {
+        Box::pin(async move { Ok(self.clear_matching(pattern).await?) })
+    }
+}
+
+impl CacheStore for TieredCache {
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Arc<[u8]>>, CacheStoreError>> {
+        Box::pin(async move { Ok(self.fetch(key).await?) })
+    }
+
+    fn set<'a>(&'a self, key: &'a str, value: Arc<[u8]>, ttl: Duration) -> BoxFuture<'a, Result<(), CacheStoreError>> {
+        Box::pin(async move { Ok(self.store(key, value, ttl).await?) })
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool, CacheStoreError>> {
+        Box::pin(async move { Ok(self.remove(key).await?) })
+    }
+
+    fn invalidate<'a>(&'a self, namespace: &'a str) -> BoxFuture<'a, Result<(), CacheStoreError>> {
+        Box::pin(async move { Ok(self.invalidate_namespace(namespace).await?) })
+    }
+}
+
+impl Invalidator for TieredCache {
+    /// Invalidates the memory tier now; Redis and other instances follow on
+    /// the cache's runtime.
+    fn invalidate_now(&self, namespace: &str) -> Result<(), CacheStoreError> {
+        check_namespace(namespace).map_err(CacheStoreError::from)?;
+        self.inner.memory.invalidate_namespace(namespace)?;
+        let this = self.clone();
+        let namespace = namespace.to_owned();
+        self.inner.runtime.spawn(async move { this.inner.remote(Op::Invalidate(namespace)).await });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
