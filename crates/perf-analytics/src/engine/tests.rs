@@ -1,14 +1,7 @@
 //! Tests of the alert lifecycle: open, update, escalate, ease, auto-resolve,
 //! manual resolve, re-open and bounded history.
 
-use std::{
-    num::NonZeroUsize,
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
-    time::Duration,
-};
+use std::{num::NonZeroUsize, time::Duration};
 
 use perf_core::{AlertError, AlertFilter, AlertType, Resolution, Severity, Timestamp};
 
@@ -205,67 +198,4 @@ fn open_alerts_are_never_dropped_by_the_bound() {
     e.apply(&ds, t(0));
     assert_eq!(e.open_count(), 4);
     assert_eq!(e.len(), 4);
-}
-
-/// Counts tracing events by message.
-#[derive(Default)]
-struct Events {
-    opened: AtomicUsize,
-    escalated: AtomicUsize,
-    resolved: AtomicUsize,
-}
-
-struct Counter(Arc<Events>);
-
-struct MessageVisitor(String);
-
-impl tracing::field::Visit for MessageVisitor {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            self.0 = format!("{value:?}");
-        }
-    }
-}
-
-impl tracing::Subscriber for Counter {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        let mut v = MessageVisitor(String::new());
-        event.record(&mut v);
-        let counter = match v.0.as_str() {
-            "alert opened" => &self.0.opened,
-            "alert escalated" => &self.0.escalated,
-            "alert resolved" => &self.0.resolved,
-            _ => return,
-        };
-        counter.fetch_add(1, Ordering::SeqCst);
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
-#[test]
-fn lifecycle_emits_tracing_events() {
-    let events = Arc::new(Events::default());
-    tracing::subscriber::with_default(Counter(events.clone()), || {
-        // Other tests may have cached "no interest" for these call sites
-        // before this subscriber existed; recompute it with this one in place.
-        tracing::callsite::rebuild_interest_cache();
-        let e = AlertEngine::default();
-        e.apply(&[slow("GET /a", 1.2), slow("GET /b", 1.2)], t(0));
-        e.apply(&[slow("GET /a", 2.5), slow("GET /b", 1.2)], t(10));
-        e.apply(&[slow("GET /b", 1.2)], t(70));
-        let id = e.list(AlertFilter::Open)[0].id;
-        e.resolve(id, t(71)).unwrap_or_else(|err| panic!("{err}"));
-    });
-    assert_eq!(events.opened.load(Ordering::SeqCst), 2);
-    assert_eq!(events.escalated.load(Ordering::SeqCst), 1);
-    assert_eq!(events.resolved.load(Ordering::SeqCst), 2);
 }
