@@ -239,6 +239,17 @@ impl Store {
         size_of::<Store>() + series + endpoint_keys + query_keys + rings + gauges
     }
 
+    /// The aggregate of one endpoint over `window`; `None` for an endpoint
+    /// never seen. Costs O(buckets in the window).
+    pub fn endpoint_aggregate(&self, method: Method, route: Option<&str>, window: Window) -> Option<Aggregate> {
+        let series = match route {
+            None => self.unmatched.clone(),
+            Some(r) => self.endpoints.load().get(r).and_then(|slots| slots[method.index()].clone())?,
+        };
+        let (start, end, fine) = self.window_bounds(window, self.clock.now());
+        Some(aggregate(&series.collect(start, end, fine, &self.geometry)))
+    }
+
     /// How many keys are held and how many samples overflowed.
     pub fn key_usage(&self) -> KeyUsage {
         let endpoints = self.endpoints.load();
@@ -421,6 +432,15 @@ impl EndpointHandle {
 impl Recorder for Store {
     #[inline]
     fn record_request(&self, sample: &RequestSample<'_>) {
+        // Fast path: record through the map guard, without touching the
+        // series' reference count (which two threads would fight over).
+        if let Some(route) = sample.route {
+            let map = self.endpoints.load();
+            if let Some(series) = map.get(route).and_then(|slots| slots[sample.method.index()].as_ref()) {
+                self.record_request_into(series, sample);
+                return;
+            }
+        }
         let series = self.endpoint_series(sample.method, sample.route);
         self.record_request_into(&series, sample);
     }

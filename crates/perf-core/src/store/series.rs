@@ -115,6 +115,10 @@ struct HistRef {
 }
 
 struct ShardState {
+    /// Start and end (exclusive) of the fine bucket in microseconds, so the
+    /// common case needs a compare instead of a division.
+    fine_start_us: u64,
+    fine_end_us: u64,
     fine_epoch: u64,
     coarse_epoch: u64,
     acc: Acc,
@@ -185,6 +189,8 @@ impl Series {
         let shards = (0..g.shards)
             .map(|_| {
                 Padded(Mutex::new(ShardState {
+                    fine_start_us: u64::MAX,
+                    fine_end_us: 0,
                     fine_epoch: NONE,
                     coarse_epoch: NONE,
                     acc: Acc::EMPTY,
@@ -224,11 +230,13 @@ impl Series {
 
     #[inline]
     pub(crate) fn record(&self, s: &Sample, g: &Geometry) {
-        let fine = s.at_us / g.fine_us;
-        let shard = &self.shards[shard_index() % self.shards.len()].0;
+        let shard = &self.shards[shard_index() & (self.shards.len() - 1)].0;
         let mut st = shard.lock();
-        if st.fine_epoch != fine && (st.fine_epoch == NONE || fine > st.fine_epoch) {
-            self.roll(&mut st, fine, g);
+        if s.at_us >= st.fine_end_us || s.at_us < st.fine_start_us {
+            let fine = s.at_us / g.fine_us;
+            if st.fine_epoch == NONE || fine > st.fine_epoch {
+                self.roll(&mut st, fine, g);
+            }
         }
         // A sample older than the shard's bucket (clock skew between threads)
         // counts in the shard's current bucket.
@@ -247,6 +255,8 @@ impl Series {
         }
         st.acc = Acc::EMPTY;
         st.fine_epoch = fine;
+        st.fine_start_us = fine * g.fine_us;
+        st.fine_end_us = st.fine_start_us + g.fine_us;
         if st.coarse_epoch != coarse {
             if st.hist_any {
                 tiers.add_hist(st.coarse_epoch, &st.hist, g);
