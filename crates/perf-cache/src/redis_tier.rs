@@ -202,14 +202,19 @@ impl RedisCache {
         result
     }
 
-    /// Sends `PING`.
+    /// Sends `PING` (not counted in the error counter).
     ///
     /// # Errors
     /// [`CacheError::Redis`] or [`CacheError::Timeout`].
     pub async fn ping(&self) -> Result<(), CacheError> {
+        // A health check, not a cache operation: not counted as an error.
         let mut conn = self.inner.conn.clone();
-        let _: String = self.run("ping", redis::cmd("PING").query_async(&mut conn)).await?;
-        Ok(())
+        let after = self.inner.config.op_timeout;
+        match tokio::time::timeout(after, redis::cmd("PING").query_async::<String>(&mut conn)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(source)) => Err(CacheError::Redis { op: "ping", source }),
+            Err(_) => Err(CacheError::Timeout { op: "ping", after }),
+        }
     }
 
     /// The value under `key`, if present and not invalidated; counts and
