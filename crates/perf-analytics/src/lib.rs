@@ -23,6 +23,7 @@ mod alerts;
 mod engine;
 mod error;
 mod health;
+mod recommend;
 mod stats;
 mod trends;
 
@@ -38,6 +39,7 @@ pub use crate::{
         cache_hit_rate, current_memory_mb, endpoint_name, health, memory_mb, score_hit_rate, score_lower_is_better,
         status_of,
     },
+    recommend::{RecommendSettings, recommend},
     stats::{MannKendall, mann_kendall, median, theil_sen},
     trends::{
         Better, TrendPoint, TrendSettings, collect_trends, gauge_trends, memory_trend, request_trends,

@@ -1,0 +1,173 @@
+//! Tests of each recommendation rule and its evidence.
+
+use perf_core::{NPlusOneFinding, Recommendation, Severity, Thresholds, Trend, TrendDirection};
+
+use super::*;
+use crate::fixtures::{at, empty, endpoint, flat, query, with_cache, with_memory, with_requests};
+
+const DEV: Thresholds = Thresholds::DEVELOPMENT;
+
+fn run(s: &Snapshot, trend: Option<&Trend>) -> Vec<Recommendation> {
+    recommend(s, &DEV, trend, &RecommendSettings::default())
+}
+
+fn evidence(r: &Recommendation, name: &str) -> f64 {
+    r.evidence.iter().find(|(n, _)| n == name).map_or(f64::NAN, |(_, v)| *v)
+}
+
+fn rules(rs: &[Recommendation]) -> Vec<&str> {
+    rs.iter().map(|r| r.rule.as_str()).collect()
+}
+
+#[test]
+fn healthy_snapshot_has_no_recommendations() {
+    let s = with_cache(with_memory(with_requests(empty(), flat(10, 0, 0.05)), 100.0), 90, 10);
+    assert!(run(&s, None).is_empty());
+}
+
+#[test]
+fn low_hit_rate_with_evidence() {
+    let r = run(&with_cache(empty(), 30, 70), None);
+    assert_eq!(rules(&r), ["low_cache_hit_rate"]);
+    assert_eq!(r[0].subject, "cache");
+    assert_eq!(evidence(&r[0], "hit_rate"), 0.3);
+    assert_eq!(evidence(&r[0], "hits"), 30.0);
+    assert_eq!(evidence(&r[0], "misses"), 70.0);
+    assert_eq!(r[0].severity, Severity::High); // 0.8 / 0.3 = 2.67x
+    assert!(r[0].message.contains("30 %"), "{}", r[0].message);
+}
+
+#[test]
+fn hit_rate_at_the_limit_or_with_few_lookups_is_fine() {
+    assert!(run(&with_cache(empty(), 50, 50), None).is_empty());
+    assert!(run(&with_cache(empty(), 0, 19), None).is_empty());
+}
+
+#[test]
+fn zero_hit_rate_is_critical() {
+    let r = run(&with_cache(empty(), 0, 20), None);
+    assert_eq!(r[0].severity, Severity::Critical);
+}
+
+#[test]
+fn busy_get_endpoint_without_cache_suggests_caching() {
+    let r = run(&with_requests(empty(), flat(50, 0, 0.05)), None);
+    assert_eq!(rules(&r), ["enable_caching"]);
+    assert_eq!(r[0].subject, "GET /a");
+    assert!(r[0].message.starts_with("Consider enabling response caching"), "{}", r[0].message);
+    assert!(run(&with_requests(empty(), flat(49, 0, 0.05)), None).is_empty());
+}
+
+#[test]
+fn slow_endpoints_worst_first_with_evidence() {
+    let mut s = empty();
+    let mut a = flat(20, 0, 1.2);
+    a.slow = 20;
+    let mut b = flat(10, 0, 3.5);
+    b.slow = 10;
+    s.endpoints = vec![endpoint("/a", a), endpoint("/b", b), endpoint("/fast", flat(100, 0, 0.1))];
+    s.cache = with_cache(empty(), 90, 10).cache;
+    let r = run(&s, None);
+    assert_eq!(rules(&r), ["slow_endpoint", "slow_endpoint"]);
+    assert_eq!(r[0].subject, "GET /b");
+    assert_eq!(r[0].severity, Severity::Critical);
+    assert_eq!(evidence(&r[0], "p95"), 3.5);
+    assert_eq!(evidence(&r[0], "requests"), 10.0);
+    assert_eq!(evidence(&r[0], "threshold"), 1.0);
+    assert_eq!((r[1].subject.as_str(), r[1].severity), ("GET /a", Severity::Low));
+}
+
+#[test]
+fn slow_endpoint_dominated_by_queries_says_so() {
+    let mut s = empty();
+    let mut e = endpoint("/db", flat(5, 0, 2.0));
+    e.queries_per_request = 40.0;
+    e.query_time_per_request = 1.6;
+    s.endpoints = vec![e];
+    let r = run(&s, None);
+    assert!(r[0].message.contains("80 % of its time is database work"), "{}", r[0].message);
+    assert_eq!(evidence(&r[0], "queries_per_request"), 40.0);
+}
+
+#[test]
+fn slow_queries_costliest_first_capped() {
+    let mut s = empty();
+    s.query_stats = (0..8).map(|i| query(&format!("SELECT {i}"), flat(10 + i, 0, 0.2))).collect();
+    s.query_stats.push(query("SELECT fast", flat(1_000, 0, 0.001)));
+    let r = run(&s, None);
+    assert_eq!(r.len(), 5);
+    assert!(r.iter().all(|r| r.rule == "slow_query" && r.severity == Severity::Medium));
+    assert_eq!(r[0].subject, "SELECT 7"); // 17 runs × 0.2 s: the largest total
+    assert_eq!(evidence(&r[0], "count"), 17.0);
+    assert!((evidence(&r[0], "total_time") - 3.4).abs() < 1e-9);
+}
+
+#[test]
+fn n_plus_one_grouped_per_route_and_fingerprint() {
+    let mut s = empty();
+    let finding = |route: &str, fp: &str, count: u32, total: f64| NPlusOneFinding {
+        timestamp: at(0),
+        route: route.into(),
+        fingerprint: fp.into(),
+        count,
+        total_time: total,
+    };
+    s.n_plus_one = vec![
+        finding("/projects", "SELECT tasks WHERE project_id = ?", 25, 0.2),
+        finding("/projects", "SELECT tasks WHERE project_id = ?", 40, 0.3),
+        finding("/users", "SELECT roles WHERE user_id = ?", 12, 0.05),
+    ];
+    let r = run(&s, None);
+    assert_eq!(rules(&r), ["n_plus_one", "n_plus_one"]);
+    let p = &r[0];
+    assert_eq!(p.subject, "/projects SELECT tasks WHERE project_id = ?");
+    assert_eq!(p.severity, Severity::Critical); // 40 / 10 = 4x
+    assert_eq!(evidence(p, "max_count"), 40.0);
+    assert_eq!(evidence(p, "occurrences"), 2.0);
+    assert!((evidence(p, "total_time") - 0.5).abs() < 1e-9);
+    assert_eq!(r[1].severity, Severity::Low); // 12 / 10 = 1.2x
+}
+
+#[test]
+fn high_memory_level() {
+    let r = run(&with_memory(empty(), 1_200.0), None);
+    assert_eq!(rules(&r), ["high_memory"]);
+    assert_eq!(r[0].severity, Severity::High);
+    assert_eq!(evidence(&r[0], "rss_mb"), 1_200.0);
+}
+
+fn memory_trend(direction: TrendDirection, slope: f64) -> Trend {
+    Trend {
+        metric: "memory_mb".into(),
+        scope: "overall".into(),
+        direction,
+        slope_per_hour: Some(slope),
+        p_value: Some(0.001),
+        points: 30,
+    }
+}
+
+#[test]
+fn rising_memory_from_a_degrading_trend() {
+    let s = with_memory(empty(), 300.0);
+    let r = run(&s, Some(&memory_trend(TrendDirection::Degrading, 450.0)));
+    assert_eq!(rules(&r), ["rising_memory"]);
+    assert_eq!(evidence(&r[0], "slope_mb_per_hour"), 450.0);
+    assert_eq!(evidence(&r[0], "projected_mb"), 750.0);
+    assert_eq!(r[0].severity, Severity::Low); // 750 / 500 = 1.5x: exactly 1.5 is low
+    assert!(run(&s, Some(&memory_trend(TrendDirection::Stable, 450.0))).is_empty());
+    let r = run(&s, Some(&memory_trend(TrendDirection::Degrading, 1.0)));
+    assert_eq!(r[0].severity, Severity::Low, "under the threshold still advises, at least low");
+}
+
+#[test]
+fn sorted_by_severity() {
+    let mut s = with_cache(with_memory(empty(), 600.0), 10, 90); // high_memory low, cache critical
+    let mut e = flat(5, 0, 2.2);
+    e.slow = 5;
+    s.endpoints = vec![endpoint("/x", e)]; // high
+    let r = run(&s, None);
+    let sev: Vec<Severity> = r.iter().map(|r| r.severity).collect();
+    assert_eq!(rules(&r), ["low_cache_hit_rate", "slow_endpoint", "high_memory"]);
+    assert_eq!(sev, [Severity::Critical, Severity::High, Severity::Low]);
+}
