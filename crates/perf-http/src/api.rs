@@ -1,0 +1,650 @@
+//! [`PerfApi`]: the JSON API under `/api/performance`, mounted by one
+//! `service()` call. The spec's endpoints (metrics, analytics, summary,
+//! alerts, thresholds, cache) keep the spec's field names; endpoints,
+//! queries, timeseries, trends, report and openapi.json go beyond it.
+
+use std::collections::HashMap;
+
+use actix_web::{
+    HttpRequest, HttpResponse, ResponseError as _, Route,
+    dev::{AppService, HttpServiceFactory},
+    http::header,
+    web,
+};
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt as _;
+use perf_core::{
+    AlertFilter, Method, NPlusOneFinding, SeriesKey, SeriesPoint, SlowQuery, Snapshot, ThresholdsPatch, Window,
+};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use crate::{
+    HttpError, PerfState,
+    auth::{Access, authorize},
+};
+
+/// Where [`PerfApi`] mounts by default.
+pub const API_PREFIX: &str = "/api/performance";
+/// The largest request body the API reads, in bytes.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// The longest cache pattern accepted by `POST cache/clear`, in bytes.
+pub const MAX_PATTERN_BYTES: usize = 256;
+
+const OPENAPI: &str = include_str!("openapi.json");
+
+/// The performance API as an actix service factory: `App::new().service(perf.api())`.
+///
+/// Every endpoint answers JSON; errors are `{"error": {"code", "message"}}`
+/// (see [`HttpError`]). When `PERFORMANCE_API_TOKEN` is configured, every
+/// endpoint needs `Authorization: Bearer <token>`; without it, the mutating
+/// endpoints answer 403.
+#[derive(Debug, Clone)]
+pub struct PerfApi {
+    state: PerfState,
+    prefix: String,
+}
+
+impl PerfApi {
+    /// The API over `state`, mounted at [`API_PREFIX`].
+    pub fn new(state: PerfState) -> Self {
+        PerfApi { state, prefix: API_PREFIX.to_owned() }
+    }
+
+    /// Mounts the API at `prefix` instead (the monitor's exclusions are not
+    /// changed: exclude the new prefix there too).
+    pub fn at(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+}
+
+impl HttpServiceFactory for PerfApi {
+    fn register(self, config: &mut AppService) {
+        let scope = web::scope(&self.prefix)
+            .app_data(web::Data::new(self.state))
+            .service(resource("/metrics", web::get().to(metrics)))
+            .service(resource("/analytics", web::get().to(analytics)))
+            .service(resource("/summary", web::get().to(summary)))
+            .service(resource("/alerts", web::get().to(alerts)))
+            .service(resource("/alerts/{id}/resolve", web::post().to(resolve_alert)))
+            .service(
+                web::resource("/thresholds")
+                    .route(web::get().to(get_thresholds))
+                    .route(web::put().to(put_thresholds))
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(resource("/cache/stats", web::get().to(cache_stats)))
+            .service(resource("/cache/clear", web::post().to(cache_clear)))
+            .service(resource("/endpoints", web::get().to(endpoints)))
+            .service(resource("/queries", web::get().to(queries)))
+            .service(resource("/timeseries", web::get().to(timeseries)))
+            .service(resource("/trends", web::get().to(trends)))
+            .service(resource("/report", web::get().to(report)))
+            .service(resource("/openapi.json", web::get().to(openapi)))
+            .default_service(web::to(not_found));
+        scope.register(config);
+    }
+}
+
+fn resource(path: &str, route: Route) -> actix_web::Resource {
+    web::resource(path).route(route).default_service(web::to(method_not_allowed))
+}
+
+type Result<T, E = HttpError> = std::result::Result<T, E>;
+type Data = web::Data<PerfState>;
+
+// ---- response shapes ----------------------------------------------------
+
+/// `GET metrics`: the spec's three groups plus cache, CPU and key usage.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct MetricsBody {
+    timestamp: DateTime<Utc>,
+    period_minutes: u32,
+    requests: RequestMetrics,
+    database: DatabaseMetrics,
+    memory: MemoryMetrics,
+    cpu: CpuMetrics,
+    cache: CacheMetrics,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct RequestMetrics {
+    total_requests: u64,
+    avg_response_time: f64,
+    max_response_time: f64,
+    min_response_time: f64,
+    error_rate: f64,
+    client_error_rate: f64,
+    error_count: u64,
+    client_error_count: u64,
+    slow_request_count: u64,
+    p50_response_time: f64,
+    p95_response_time: f64,
+    p99_response_time: f64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct DatabaseMetrics {
+    total_queries: u64,
+    avg_query_time: f64,
+    max_query_time: f64,
+    slow_query_count: u64,
+    failed_query_count: u64,
+    p95_query_time: f64,
+    total_query_time: f64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct MemoryMetrics {
+    current_memory_mb: f64,
+    avg_memory_mb: f64,
+    max_memory_mb: f64,
+    samples: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct CpuMetrics {
+    current_percent: f64,
+    avg_percent: f64,
+    max_percent: f64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct CacheMetrics {
+    hits: u64,
+    misses: u64,
+    hit_rate: f64,
+    total_operations: u64,
+}
+
+const MIB: f64 = 1_048_576.0;
+
+impl MetricsBody {
+    pub(crate) fn from_snapshot(s: &Snapshot) -> Self {
+        let r = &s.requests;
+        let q = &s.queries;
+        let current = s.system.current;
+        MetricsBody {
+            timestamp: s.timestamp,
+            period_minutes: s.window.as_minutes(),
+            requests: RequestMetrics {
+                total_requests: r.count,
+                avg_response_time: r.avg,
+                max_response_time: r.max,
+                min_response_time: r.min,
+                error_rate: r.error_rate(),
+                client_error_rate: r.client_error_rate(),
+                error_count: r.errors,
+                client_error_count: r.client_errors,
+                slow_request_count: r.slow,
+                p50_response_time: r.p50,
+                p95_response_time: r.p95,
+                p99_response_time: r.p99,
+            },
+            database: DatabaseMetrics {
+                total_queries: q.count,
+                avg_query_time: q.avg,
+                max_query_time: q.max,
+                slow_query_count: q.slow,
+                failed_query_count: q.errors,
+                p95_query_time: q.p95,
+                total_query_time: q.total_time,
+            },
+            memory: MemoryMetrics {
+                current_memory_mb: current.map_or(0.0, |c| c.rss_bytes as f64 / MIB),
+                avg_memory_mb: s.system.avg_rss_mb,
+                max_memory_mb: s.system.max_rss_mb,
+                samples: s.system.samples,
+            },
+            cpu: CpuMetrics {
+                current_percent: current.map_or(0.0, |c| c.cpu_percent),
+                avg_percent: s.system.avg_cpu_percent,
+                max_percent: s.system.max_cpu_percent,
+            },
+            cache: CacheMetrics {
+                hits: s.cache.hits(),
+                misses: s.cache.misses(),
+                hit_rate: s.cache.hit_rate(),
+                total_operations: s.cache.total_operations(),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct AlertsBody {
+    alerts: Vec<perf_core::Alert>,
+    count: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct ResolvedBody {
+    resolved: bool,
+    alert: perf_core::Alert,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClearRequest {
+    #[serde(default)]
+    pattern: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct ClearedBody {
+    cleared: u64,
+    pattern: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct EndpointRow {
+    method: Method,
+    route: String,
+    count: u64,
+    avg: f64,
+    p50: f64,
+    p95: f64,
+    p99: f64,
+    max: f64,
+    error_rate: f64,
+    client_error_rate: f64,
+    slow_count: u64,
+    queries_per_request: f64,
+    query_time_per_request: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct EndpointsBody {
+    timestamp: DateTime<Utc>,
+    period_minutes: u32,
+    endpoints: Vec<EndpointRow>,
+}
+
+#[derive(Debug, Serialize)]
+struct QueryRow {
+    fingerprint: String,
+    example_sql: String,
+    count: u64,
+    total_time: f64,
+    avg: f64,
+    p95: f64,
+    max: f64,
+    error_count: u64,
+    slow_count: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct QueriesBody {
+    timestamp: DateTime<Utc>,
+    period_minutes: u32,
+    top_queries: Vec<QueryRow>,
+    slow_queries: Vec<SlowQuery>,
+    n_plus_one: Vec<NPlusOneFinding>,
+}
+
+#[derive(Debug, Serialize)]
+struct TimeseriesBody<P> {
+    timestamp: DateTime<Utc>,
+    period_minutes: u32,
+    metric: &'static str,
+    method: Option<Method>,
+    route: Option<String>,
+    fingerprint: Option<String>,
+    points: Vec<P>,
+}
+
+// ---- handlers -----------------------------------------------------------
+
+async fn metrics(req: HttpRequest, state: Data) -> Result<HttpResponse> {
+    authorize(&req, &state, Access::Read)?;
+    let window = window_param(&query_params(&req)?)?;
+    Ok(json(&MetricsBody::from_snapshot(&state.source().snapshot(window))))
+}
+
+async fn analytics(req: HttpRequest, state: Data) -> Result<HttpResponse> {
+    authorize(&req, &state, Access::Read)?;
+    let window = window_param(&query_params(&req)?)?;
+    let analytics = state.analytics().ok_or(HttpError::AnalyticsUnavailable)?;
+    Ok(json(&analytics.analytics(window)))
+}
+
+async fn summary(req: HttpRequest, state: Data) -> Result<HttpResponse> {
+    authorize(&req, &state, Access::Read)?;
+    let analytics = state.analytics().ok_or(HttpError::AnalyticsUnavailable)?;
+    Ok(json(&analytics.summary()))
+}
+
+async fn alerts(req: HttpRequest, state: Data) -> Result<HttpResponse> {
+    authorize(&req, &state, Access::Read)?;
+    let params = query_params(&req)?;
+    let filter = match params.get("resolved").map(String::as_str) {
+        None => AlertFilter::All,
+        Some("true") => AlertFilter::Resolved,
+        Some("false") => AlertFilter::Open,
+        Some(other) => {
+            return Err(HttpError::InvalidQuery {
+                name: "resolved".into(),
+                reason: format!("expected true or false, got {:?}", clip(other)),
+            });
+        }
+    };
+    let analytics = state.analytics().ok_or(HttpError::AnalyticsUnavailable)?;
+    let alerts = analytics.alerts(filter);
+    Ok(json(&AlertsBody { count: alerts.len(), alerts }))
+}
+
+async fn resolve_alert(req: HttpRequest, state: Data) -> Result<HttpResponse> {
+    authorize(&req, &state, Access::Mutate)?;
+    let raw = req.match_info().get("id").unwrap_or("");
+    let id: u64 = raw.parse().map_err(|_| HttpError::InvalidAlertId(clip(raw).to_owned()))?;
+    let analytics = state.analytics().ok_or(HttpError::AnalyticsUnavailable)?;
+    let alert = analytics.resolve_alert(id)?;
+    Ok(json(&ResolvedBody { resolved: true, alert }))
+}
+
+async fn get_thresholds(req: HttpRequest, state: Data) -> Result<HttpResponse> {
+    authorize(&req, &state, Access::Read)?;
+    Ok(json(&state.thresholds().thresholds()))
+}
+
+async fn put_thresholds(req: HttpRequest, payload: web::Payload, state: Data) -> Result<HttpResponse> {
+    authorize(&req, &state, Access::Mutate)?;
+    let patch: ThresholdsPatch = read_json(&req, payload)
+        .await?
+        .ok_or_else(|| HttpError::InvalidBody("expected a JSON object with at least one threshold".into()))?;
+    if patch == ThresholdsPatch::default() {
+        return Err(HttpError::InvalidBody(
+            "expected at least one of slow_request_threshold, slow_query_threshold, high_memory_threshold, \
+             error_rate_threshold"
+                .into(),
+        ));
+    }
+    let updated = state.thresholds().update_thresholds(&patch).map_err(HttpError::InvalidThreshold)?;
+    tracing::info!(?updated, "performance thresholds updated");
+    Ok(json(&updated))
+}
+
+async fn cache_stats(req: HttpRequest, state: Data) -> Result<HttpResponse> {
+    authorize(&req, &state, Access::Read)?;
+    Ok(json(&state.cache().stats().await?))
+}
+
+async fn cache_clear(req: HttpRequest, payload: web::Payload, state: Data) -> Result<HttpResponse> {
+    authorize(&req, &state, Access::Mutate)?;
+    let body: Option<ClearRequest> = read_json(&req, payload).await?;
+    let pattern = body.and_then(|b| b.pattern);
+    if let Some(p) = pattern.as_deref() {
+        validate_pattern(p)?;
+    }
+    let cleared = state.cache().clear(pattern.as_deref()).await?;
+    tracing::info!(pattern = pattern.as_deref().unwrap_or("*"), cleared, "cache cleared through the API");
+    Ok(json(&ClearedBody { cleared, pattern }))
+}
+
+async fn endpoints(req: HttpRequest, state: Data) -> Result<HttpResponse> {
+    authorize(&req, &state, Access::Read)?;
+    let window = window_param(&query_params(&req)?)?;
+    let snap = state.source().snapshot(window);
+    let endpoints = snap
+        .endpoints
+        .iter()
+        .map(|e| EndpointRow {
+            method: e.method,
+            route: e.route.clone(),
+            count: e.stats.count,
+            avg: e.stats.avg,
+            p50: e.stats.p50,
+            p95: e.stats.p95,
+            p99: e.stats.p99,
+            max: e.stats.max,
+            error_rate: e.stats.error_rate(),
+            client_error_rate: e.stats.client_error_rate(),
+            slow_count: e.stats.slow,
+            queries_per_request: e.queries_per_request,
+            query_time_per_request: e.query_time_per_request,
+        })
+        .collect();
+    Ok(json(&EndpointsBody { timestamp: snap.timestamp, period_minutes: window.as_minutes(), endpoints }))
+}
+
+async fn queries(req: HttpRequest, state: Data) -> Result<HttpResponse> {
+    authorize(&req, &state, Access::Read)?;
+    let params = query_params(&req)?;
+    let window = window_param(&params)?;
+    let limit = match params.get("limit") {
+        None => 20,
+        Some(raw) => match raw.parse::<usize>() {
+            Ok(n) if (1..=1_000).contains(&n) => n,
+            _ => {
+                return Err(HttpError::InvalidQuery {
+                    name: "limit".into(),
+                    reason: format!("expected a whole number between 1 and 1000, got {:?}", clip(raw)),
+                });
+            }
+        },
+    };
+    let snap = state.source().snapshot(window);
+    let top_queries = snap
+        .query_stats
+        .iter()
+        .take(limit)
+        .map(|q| QueryRow {
+            fingerprint: q.fingerprint.clone(),
+            example_sql: q.example_sql.clone(),
+            count: q.stats.count,
+            total_time: q.stats.total_time,
+            avg: q.stats.avg,
+            p95: q.stats.p95,
+            max: q.stats.max,
+            error_count: q.stats.errors,
+            slow_count: q.stats.slow,
+        })
+        .collect();
+    Ok(json(&QueriesBody {
+        timestamp: snap.timestamp,
+        period_minutes: window.as_minutes(),
+        top_queries,
+        slow_queries: snap.slow_queries.into_iter().take(limit).collect(),
+        n_plus_one: snap.n_plus_one.into_iter().take(limit).collect(),
+    }))
+}
+
+async fn timeseries(req: HttpRequest, state: Data) -> Result<HttpResponse> {
+    authorize(&req, &state, Access::Read)?;
+    let params = query_params(&req)?;
+    let window = window_param(&params)?;
+    let timestamp = state.source().now().to_datetime();
+    let period_minutes = window.as_minutes();
+    let route = params.get("route").cloned();
+    let fingerprint = params.get("fingerprint").cloned();
+    let metric = params.get("metric").map_or("requests", String::as_str);
+    match metric {
+        "requests" => {
+            let method = match params.get("method") {
+                Some(m) => Some(parse_method(m)?),
+                None => route.as_ref().map(|_| Method::Get),
+            };
+            let key = match (&route, method) {
+                (Some(r), Some(m)) => SeriesKey::Endpoint { method: m, route: r.clone() },
+                _ => SeriesKey::Requests,
+            };
+            let points: Vec<SeriesPoint> = state.source().series(&key, window);
+            Ok(json(&TimeseriesBody {
+                timestamp,
+                period_minutes,
+                metric: "requests",
+                method: route.as_ref().and(method),
+                route,
+                fingerprint: None,
+                points,
+            }))
+        }
+        "queries" => {
+            let key = match &fingerprint {
+                Some(f) => SeriesKey::Query { fingerprint: f.clone() },
+                None => SeriesKey::Queries,
+            };
+            let points = state.source().series(&key, window);
+            Ok(json(&TimeseriesBody {
+                timestamp,
+                period_minutes,
+                metric: "queries",
+                method: None,
+                route: None,
+                fingerprint,
+                points,
+            }))
+        }
+        "system" => Ok(json(&TimeseriesBody {
+            timestamp,
+            period_minutes,
+            metric: "system",
+            method: None,
+            route: None,
+            fingerprint: None,
+            points: state.source().gauges(window),
+        })),
+        other => Err(HttpError::InvalidQuery {
+            name: "metric".into(),
+            reason: format!("expected requests, queries or system, got {:?}", clip(other)),
+        }),
+    }
+}
+
+async fn trends(req: HttpRequest, state: Data) -> Result<HttpResponse> {
+    authorize(&req, &state, Access::Read)?;
+    let window = window_param_or(&query_params(&req)?, Window::minutes(60).unwrap_or_default())?;
+    let analytics = state.analytics().ok_or(HttpError::AnalyticsUnavailable)?;
+    Ok(json(&analytics.trends(window)))
+}
+
+async fn report(req: HttpRequest, state: Data) -> Result<HttpResponse> {
+    authorize(&req, &state, Access::Read)?;
+    let window = window_param_or(&query_params(&req)?, Window::minutes(60).unwrap_or_default())?;
+    let analytics = state.analytics().ok_or(HttpError::AnalyticsUnavailable)?;
+    Ok(json(&analytics.report(window)))
+}
+
+async fn openapi(req: HttpRequest, state: Data) -> Result<HttpResponse> {
+    authorize(&req, &state, Access::Read)?;
+    Ok(HttpResponse::Ok().content_type("application/json").body(OPENAPI))
+}
+
+async fn not_found(req: HttpRequest) -> HttpResponse {
+    HttpError::NotFound(clip(req.path()).to_owned()).error_response()
+}
+
+async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    HttpError::MethodNotAllowed { method: req.method().to_string(), path: clip(req.path()).to_owned() }.error_response()
+}
+
+// ---- helpers ------------------------------------------------------------
+
+fn json<T: Serialize>(value: &T) -> HttpResponse {
+    HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(value)
+}
+
+fn query_params(req: &HttpRequest) -> Result<HashMap<String, String>> {
+    web::Query::<HashMap<String, String>>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .map_err(|e| HttpError::InvalidQuery { name: "query string".into(), reason: e.to_string() })
+}
+
+fn window_param(params: &HashMap<String, String>) -> Result<Window> {
+    window_param_or(params, Window::DEFAULT)
+}
+
+fn window_param_or(params: &HashMap<String, String>, default: Window) -> Result<Window> {
+    let Some(raw) = params.get("minutes") else { return Ok(default) };
+    raw.parse::<i64>()
+        .ok()
+        .and_then(|m| Window::minutes(m).ok())
+        .ok_or_else(|| HttpError::InvalidWindow(clip(raw).into()))
+}
+
+fn parse_method(raw: &str) -> Result<Method> {
+    match Method::parse(&raw.to_ascii_uppercase()) {
+        Method::Other if raw != "*" => Err(HttpError::InvalidQuery {
+            name: "method".into(),
+            reason: format!("expected an HTTP method such as GET, got {:?}", clip(raw)),
+        }),
+        m => Ok(m),
+    }
+}
+
+/// At most 64 bytes of `s` (on a char boundary), for echoing bad input.
+fn clip(s: &str) -> &str {
+    let mut end = s.len().min(64);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Reads at most [`MAX_BODY_BYTES`] and parses it as `T`; `None` for an
+/// empty (or all-whitespace) body.
+async fn read_json<T: DeserializeOwned>(req: &HttpRequest, mut payload: web::Payload) -> Result<Option<T>> {
+    let declared =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(HttpError::PayloadTooLarge { limit: MAX_BODY_BYTES });
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| HttpError::Payload(e.to_string()))?;
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(HttpError::PayloadTooLarge { limit: MAX_BODY_BYTES });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(&body).map(Some).map_err(|e| {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Data => HttpError::InvalidBody(e.to_string()),
+            Category::Syntax | Category::Eof => HttpError::MalformedJson(e.to_string()),
+            Category::Io => HttpError::Payload(e.to_string()),
+        }
+    })
+}
+
+/// Checks a glob pattern before it reaches the cache: 1 to
+/// [`MAX_PATTERN_BYTES`] bytes, no whitespace or control characters,
+/// balanced `[...]` classes and no dangling escape.
+pub(crate) fn validate_pattern(pattern: &str) -> Result<()> {
+    let refuse = |reason: &str| HttpError::InvalidPattern { pattern: clip(pattern).to_owned(), reason: reason.into() };
+    if pattern.is_empty() {
+        return Err(refuse("pattern is empty"));
+    }
+    if pattern.len() > MAX_PATTERN_BYTES {
+        return Err(refuse(&format!("pattern is longer than {MAX_PATTERN_BYTES} bytes")));
+    }
+    if pattern.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(refuse("pattern contains whitespace or control characters"));
+    }
+    let mut chars = pattern.chars();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if chars.next().is_none() {
+                    return Err(refuse("pattern ends with an unfinished escape"));
+                }
+            }
+            '[' if in_class => return Err(refuse("nested '[' in a character class")),
+            '[' => in_class = true,
+            ']' if in_class => in_class = false,
+            ']' => return Err(refuse("unmatched ']'")),
+            _ => {}
+        }
+    }
+    if in_class {
+        return Err(refuse("unclosed '[' character class"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,401 @@
+//! [`PerfMonitor`]: the monitoring middleware. One `wrap()` times every
+//! request, attributes its queries and cache lookups through a
+//! [`RequestScope`], records a [`RequestSample`] and can add a
+//! `Server-Timing` header.
+//!
+//! What is recorded, per request:
+//! - method ([`Method::parse`]) and route pattern from `match_pattern()`,
+//!   never the raw path; requests that match no route share one key;
+//! - the status: of the response, or of the error an inner service
+//!   returned (`Err(e)` → `e.as_response_error().status_code()`);
+//! - the time from the request reaching the middleware to the response head;
+//! - the queries and query time the request's scope counted.
+//!
+//! A request whose future is dropped before it completes is recorded too:
+//! with status 500 when a poll of the handler panicked, and
+//! with 499 (the de-facto "client closed request" code) otherwise, e.g. when
+//! the client disconnected or an outer timeout cancelled it. With
+//! [`PerfMonitor::timeout`], requests slower than the limit are answered
+//! with a 504 error and recorded as such.
+
+use std::{
+    cell::RefCell,
+    collections::HashMap,
+    fmt::Write as _,
+    future::{Future, Ready, ready},
+    pin::Pin,
+    rc::Rc,
+    sync::Arc,
+    task::{Context, Poll},
+    time::{Duration, Instant},
+};
+
+use actix_web::{
+    Error,
+    dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready},
+    http::header::{HeaderName, HeaderValue},
+};
+use perf_core::{Clock, Method, Recorder, RequestSample, RequestScope, ThresholdStore, UNMATCHED_ROUTE};
+
+use crate::{HttpError, PerfState};
+
+/// Paths the monitor skips by default: the perf API, `/metrics` and the dashboard.
+pub const DEFAULT_EXCLUDED_PATHS: [&str; 3] = ["/api/performance", "/metrics", "/performance"];
+
+/// Most distinct route patterns whose scope labels a worker keeps ready.
+const MAX_CACHED_ROUTES: usize = 1_024;
+
+static SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
+
+/// The monitoring middleware factory (an actix [`Transform`]).
+///
+/// Build it from a [`PerfState`] made once outside `HttpServer::new`; every
+/// worker's copy records into the same recorder.
+///
+/// # Examples
+/// ```
+/// use actix_web::{App, web};
+/// use perf_core::PerfConfig;
+/// use perf_http::PerfState;
+/// let perf = PerfState::builder(PerfConfig::default()).build()?;
+/// let monitor = perf.monitor().exclude("/health").server_timing(false);
+/// let _app = App::new().wrap(monitor).route("/", web::get().to(|| async { "hi" }));
+/// # Ok::<(), perf_http::HttpError>(())
+/// ```
+#[derive(Clone)]
+pub struct PerfMonitor {
+    settings: Arc<Settings>,
+}
+
+#[derive(Clone)]
+struct Settings {
+    recorder: Arc<dyn Recorder>,
+    thresholds: Arc<dyn ThresholdStore>,
+    clock: Arc<dyn Clock>,
+    enabled: bool,
+    server_timing: bool,
+    excluded: Vec<Box<str>>,
+    timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for PerfMonitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PerfMonitor")
+            .field("enabled", &self.settings.enabled)
+            .field("server_timing", &self.settings.server_timing)
+            .field("excluded", &self.settings.excluded)
+            .field("timeout", &self.settings.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PerfMonitor {
+    /// A monitor recording into `state`'s recorder, with its configuration:
+    /// enabled per `PerfConfig::enabled`, `Server-Timing` per
+    /// `PerfConfig::server_timing`, [`DEFAULT_EXCLUDED_PATHS`] skipped, no timeout.
+    pub fn new(state: &PerfState) -> Self {
+        let config = state.config();
+        PerfMonitor {
+            settings: Arc::new(Settings {
+                recorder: state.recorder().clone(),
+                thresholds: state.thresholds().clone(),
+                clock: state.clock().clone(),
+                enabled: config.enabled,
+                server_timing: config.server_timing,
+                excluded: DEFAULT_EXCLUDED_PATHS.iter().map(|p| Box::from(*p)).collect(),
+                timeout: None,
+            }),
+        }
+    }
+
+    /// Skips requests whose path is `prefix` or lies under it (`/health`
+    /// skips `/health` and `/health/db`, not `/healthz`).
+    pub fn exclude(mut self, prefix: &str) -> Self {
+        let prefix = prefix.trim_end_matches('/');
+        Arc::make_mut(&mut self.settings).excluded.push(Box::from(prefix));
+        self
+    }
+
+    /// Replaces the excluded prefixes (an empty list monitors everything).
+    pub fn excluded_paths<I, P>(mut self, prefixes: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: AsRef<str>,
+    {
+        Arc::make_mut(&mut self.settings).excluded =
+            prefixes.into_iter().map(|p| Box::from(p.as_ref().trim_end_matches('/'))).collect();
+        self
+    }
+
+    /// Turns monitoring on or off; off makes the middleware a pass-through.
+    pub fn enabled(mut self, on: bool) -> Self {
+        Arc::make_mut(&mut self.settings).enabled = on;
+        self
+    }
+
+    /// Turns the `Server-Timing` response header on or off.
+    pub fn server_timing(mut self, on: bool) -> Self {
+        Arc::make_mut(&mut self.settings).server_timing = on;
+        self
+    }
+
+    /// Answers requests still running after `limit` with a 504 error (and
+    /// records them); the handler's future is dropped.
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        Arc::make_mut(&mut self.settings).timeout = Some(limit);
+        self
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for PerfMonitor
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+{
+    type Response = ServiceResponse<B>;
+    type Error = Error;
+    type Transform = PerfMonitorMiddleware<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(PerfMonitorMiddleware {
+            service,
+            settings: Rc::new(Settings::clone(&self.settings)),
+            routes: RefCell::new(RouteTable::new()),
+        }))
+    }
+}
+
+/// The monitoring service: one per worker, made by [`PerfMonitor`].
+pub struct PerfMonitorMiddleware<S> {
+    service: S,
+    settings: Rc<Settings>,
+    routes: RefCell<RouteTable>,
+}
+
+impl<S> std::fmt::Debug for PerfMonitorMiddleware<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PerfMonitorMiddleware").finish_non_exhaustive()
+    }
+}
+
+impl<S, B> Service<ServiceRequest> for PerfMonitorMiddleware<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+{
+    type Response = ServiceResponse<B>;
+    type Error = Error;
+    type Future = PerfMonitorFuture<S::Future>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let settings = &self.settings;
+        if !settings.enabled || settings.is_excluded(req.path()) {
+            return PerfMonitorFuture { inner: self.service.call(req), track: None };
+        }
+        let start = Instant::now();
+        let method = Method::parse(req.method().as_str());
+        let (route, label) = self.routes.borrow_mut().resolve(method, req.match_pattern());
+        let scope = RequestScope::new(label);
+        let inner = {
+            let _entered = scope.enter();
+            self.service.call(req)
+        };
+        let sleep = settings.timeout.map(|limit| Box::pin(actix_web::rt::time::sleep(limit)));
+        PerfMonitorFuture {
+            inner,
+            track: Some(Tracking {
+                settings: settings.clone(),
+                start,
+                method,
+                route,
+                scope,
+                sleep,
+                in_poll: false,
+                done: false,
+            }),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of a monitored request: polls the inner service's future
+    /// with the request's scope entered, and records the request when it
+    /// completes, fails, times out or is dropped.
+    pub struct PerfMonitorFuture<F> {
+        #[pin]
+        inner: F,
+        track: Option<Tracking>,
+    }
+}
+
+impl<F> std::fmt::Debug for PerfMonitorFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PerfMonitorFuture").field("monitored", &self.track.is_some()).finish_non_exhaustive()
+    }
+}
+
+impl<F, B> Future for PerfMonitorFuture<F>
+where
+    F: Future<Output = Result<ServiceResponse<B>, Error>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Some(track) = this.track.as_mut() else { return this.inner.poll(cx) };
+        // `in_poll` stays set only if the inner poll unwinds: a panic.
+        track.in_poll = true;
+        let polled = {
+            let _entered = track.scope.enter();
+            this.inner.poll(cx)
+        };
+        track.in_poll = false;
+        match polled {
+            Poll::Ready(Ok(mut res)) => {
+                let elapsed = track.finish(res.status().as_u16());
+                if track.settings.server_timing {
+                    if let Some(value) = server_timing_value(elapsed, &track.scope) {
+                        res.headers_mut().append(SERVER_TIMING.clone(), value);
+                    }
+                }
+                *this.track = None;
+                Poll::Ready(Ok(res))
+            }
+            Poll::Ready(Err(e)) => {
+                track.finish(e.as_response_error().status_code().as_u16());
+                *this.track = None;
+                Poll::Ready(Err(e))
+            }
+            Poll::Pending => {
+                if let Some(sleep) = track.sleep.as_mut() {
+                    if sleep.as_mut().poll(cx).is_ready() {
+                        let limit = track.settings.timeout.unwrap_or_default();
+                        track.finish(504);
+                        *this.track = None;
+                        return Poll::Ready(Err(HttpError::Timeout(limit).into()));
+                    }
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// The state of one monitored request. Records the request exactly once:
+/// through [`Tracking::finish`], or when dropped unfinished.
+struct Tracking {
+    settings: Rc<Settings>,
+    start: Instant,
+    method: Method,
+    route: Option<Rc<str>>,
+    scope: RequestScope,
+    sleep: Option<Pin<Box<actix_web::rt::time::Sleep>>>,
+    in_poll: bool,
+    done: bool,
+}
+
+impl Tracking {
+    fn finish(&mut self, status: u16) -> Duration {
+        let elapsed = self.start.elapsed();
+        self.done = true;
+        let settings = &self.settings;
+        let route = self.route.as_deref();
+        let mut sample = RequestSample::new(self.method, route, status, elapsed, settings.clock.now());
+        sample.queries = self.scope.query_count();
+        sample.query_time = self.scope.query_time();
+        settings.recorder.record_request(&sample);
+        if elapsed.as_secs_f64() > settings.thresholds.thresholds().slow_request_threshold {
+            log_slow(self.method, route, status, elapsed, sample.queries);
+        }
+        elapsed
+    }
+}
+
+impl Drop for Tracking {
+    fn drop(&mut self) {
+        if !self.done {
+            let status = if self.in_poll || std::thread::panicking() { 500 } else { 499 };
+            self.finish(status);
+        }
+    }
+}
+
+#[cold]
+fn log_slow(method: Method, route: Option<&str>, status: u16, elapsed: Duration, queries: u32) {
+    tracing::warn!(
+        method = method.as_str(),
+        route = route.unwrap_or(UNMATCHED_ROUTE),
+        status,
+        duration_ms = elapsed.as_secs_f64() * 1e3,
+        queries,
+        "slow request"
+    );
+}
+
+/// `total;dur=12.345, db;dur=1.200;desc="3 queries", cache;desc="2 hits 1 misses"`.
+fn server_timing_value(total: Duration, scope: &RequestScope) -> Option<HeaderValue> {
+    let mut value = String::with_capacity(96);
+    let _ = write!(value, "total;dur={:.3}", total.as_secs_f64() * 1e3);
+    let queries = scope.query_count();
+    if queries > 0 {
+        let _ = write!(value, ", db;dur={:.3};desc=\"{queries} queries\"", scope.query_time().as_secs_f64() * 1e3);
+    }
+    let (hits, misses) = (scope.cache_hits(), scope.cache_misses());
+    if hits + misses > 0 {
+        let _ = write!(value, ", cache;desc=\"{hits} hits {misses} misses\"");
+    }
+    HeaderValue::try_from(value).ok()
+}
+
+impl Settings {
+    fn is_excluded(&self, path: &str) -> bool {
+        self.excluded
+            .iter()
+            .any(|prefix| path.strip_prefix(&**prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')))
+    }
+}
+
+/// Per-worker table of route patterns to the shared route text and the
+/// ready-made scope labels (`"GET /api/projects/{id}"`), so a request costs
+/// no label allocation once its route has been seen.
+struct RouteTable {
+    routes: HashMap<String, RouteSlot>,
+    unmatched: [Option<Arc<str>>; 8],
+}
+
+struct RouteSlot {
+    route: Rc<str>,
+    labels: [Option<Arc<str>>; 8],
+}
+
+impl RouteTable {
+    fn new() -> Self {
+        RouteTable { routes: HashMap::new(), unmatched: Default::default() }
+    }
+
+    fn resolve(&mut self, method: Method, pattern: Option<String>) -> (Option<Rc<str>>, Arc<str>) {
+        let i = method.index();
+        let Some(pattern) = pattern else {
+            let label =
+                self.unmatched[i].get_or_insert_with(|| Arc::from(format!("{} {UNMATCHED_ROUTE}", method.as_str())));
+            return (None, label.clone());
+        };
+        if let Some(slot) = self.routes.get_mut(pattern.as_str()) {
+            let label = slot.labels[i].get_or_insert_with(|| Arc::from(format!("{} {pattern}", method.as_str())));
+            return (Some(slot.route.clone()), label.clone());
+        }
+        let label: Arc<str> = Arc::from(format!("{} {pattern}", method.as_str()));
+        let route: Rc<str> = Rc::from(pattern.as_str());
+        if self.routes.len() < MAX_CACHED_ROUTES {
+            let mut labels: [Option<Arc<str>>; 8] = Default::default();
+            labels[i] = Some(label.clone());
+            self.routes.insert(pattern, RouteSlot { route: route.clone(), labels });
+        }
+        (Some(route), label)
+    }
+}
+
+#[cfg(test)]
+mod tests;

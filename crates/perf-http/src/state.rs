@@ -1,0 +1,232 @@
+//! [`PerfState`]: the shared handles (recorder, metrics source, thresholds,
+//! analytics, cache admin, configuration) that the middleware and the API
+//! read, built once outside `HttpServer::new` and cloned into every worker.
+
+use std::sync::Arc;
+
+use perf_core::{
+    AnalyticsService, CacheAdmin, Clock, MetricsSource, NoopCache, PerfConfig, Recorder, SharedThresholds, Store,
+    SystemClock, ThresholdStore,
+};
+
+use crate::{HttpError, PerfApi, PerfMetrics, PerfMonitor};
+
+/// Everything the perfkit middleware and endpoints share. Cheap to clone (one `Arc`).
+///
+/// Build it once, before `HttpServer::new`, so every worker records into and
+/// reads from the same store.
+///
+/// # Examples
+/// ```
+/// use perf_core::PerfConfig;
+/// use perf_http::PerfState;
+/// let perf = PerfState::builder(PerfConfig::default()).build()?;
+/// let _monitor = perf.monitor(); // .wrap(...)
+/// let _api = perf.api(); // .service(...)
+/// # Ok::<(), perf_http::HttpError>(())
+/// ```
+#[derive(Clone)]
+pub struct PerfState {
+    inner: Arc<StateInner>,
+}
+
+struct StateInner {
+    recorder: Arc<dyn Recorder>,
+    source: Arc<dyn MetricsSource>,
+    thresholds: Arc<dyn ThresholdStore>,
+    analytics: Option<Arc<dyn AnalyticsService>>,
+    cache: Arc<dyn CacheAdmin>,
+    clock: Arc<dyn Clock>,
+    config: PerfConfig,
+}
+
+impl std::fmt::Debug for PerfState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PerfState")
+            .field("enabled", &self.inner.config.enabled)
+            .field("analytics", &self.inner.analytics.is_some())
+            .field("token", &self.inner.config.api_token.as_ref().map(|_| "<set>"))
+            .finish_non_exhaustive()
+    }
+}
+
+impl PerfState {
+    /// A builder starting from `config`.
+    pub fn builder(config: PerfConfig) -> PerfStateBuilder {
+        PerfStateBuilder {
+            config,
+            store: None,
+            recorder: None,
+            source: None,
+            thresholds: None,
+            analytics: None,
+            cache: None,
+            clock: None,
+        }
+    }
+
+    /// The monitoring middleware over this state: `App::new().wrap(perf.monitor())`.
+    pub fn monitor(&self) -> PerfMonitor {
+        PerfMonitor::new(self)
+    }
+
+    /// The JSON API under `/api/performance`: `App::new().service(perf.api())`.
+    pub fn api(&self) -> PerfApi {
+        PerfApi::new(self.clone())
+    }
+
+    /// The Prometheus endpoint at `/metrics`: `App::new().service(perf.metrics())`.
+    pub fn metrics(&self) -> PerfMetrics {
+        PerfMetrics::new(self.clone())
+    }
+
+    /// Where request samples go.
+    pub fn recorder(&self) -> &Arc<dyn Recorder> {
+        &self.inner.recorder
+    }
+
+    /// Where the API reads metrics.
+    pub fn source(&self) -> &Arc<dyn MetricsSource> {
+        &self.inner.source
+    }
+
+    /// The run-time thresholds.
+    pub fn thresholds(&self) -> &Arc<dyn ThresholdStore> {
+        &self.inner.thresholds
+    }
+
+    /// The analytics service, when one was wired.
+    pub fn analytics(&self) -> Option<&Arc<dyn AnalyticsService>> {
+        self.inner.analytics.as_ref()
+    }
+
+    /// The cache the API reports on and clears.
+    pub fn cache(&self) -> &Arc<dyn CacheAdmin> {
+        &self.inner.cache
+    }
+
+    /// The clock request timestamps come from.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PerfConfig {
+        &self.inner.config
+    }
+}
+
+/// Builds a [`PerfState`]. Parts not given get defaults: a new [`Store`]
+/// sized by the configuration (recorder, source and thresholds), the system
+/// clock, a [`NoopCache`], and no analytics (its endpoints answer 501).
+pub struct PerfStateBuilder {
+    config: PerfConfig,
+    store: Option<Arc<Store>>,
+    recorder: Option<Arc<dyn Recorder>>,
+    source: Option<Arc<dyn MetricsSource>>,
+    thresholds: Option<Arc<dyn ThresholdStore>>,
+    analytics: Option<Arc<dyn AnalyticsService>>,
+    cache: Option<Arc<dyn CacheAdmin>>,
+    clock: Option<Arc<dyn Clock>>,
+}
+
+impl std::fmt::Debug for PerfStateBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PerfStateBuilder").finish_non_exhaustive()
+    }
+}
+
+impl PerfStateBuilder {
+    /// Uses `store` as recorder and metrics source, and its clock and
+    /// thresholds (unless set separately).
+    pub fn store(mut self, store: Arc<Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+    /// Sends request samples to `recorder` instead of the store.
+    pub fn recorder(mut self, recorder: Arc<dyn Recorder>) -> Self {
+        self.recorder = Some(recorder);
+        self
+    }
+    /// Reads metrics from `source` instead of the store.
+    pub fn source(mut self, source: Arc<dyn MetricsSource>) -> Self {
+        self.source = Some(source);
+        self
+    }
+    /// Reads and updates thresholds through `thresholds`.
+    pub fn thresholds(mut self, thresholds: Arc<dyn ThresholdStore>) -> Self {
+        self.thresholds = Some(thresholds);
+        self
+    }
+    /// Serves analytics, summary, alerts, trends and the report from `analytics`.
+    pub fn analytics(mut self, analytics: Arc<dyn AnalyticsService>) -> Self {
+        self.analytics = Some(analytics);
+        self
+    }
+    /// Reports on and clears `cache`.
+    pub fn cache(mut self, cache: Arc<dyn CacheAdmin>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+    /// Timestamps requests with `clock`.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// The state.
+    ///
+    /// # Errors
+    /// [`HttpError::Internal`] when no store was given and the configuration's
+    /// store sizing or thresholds are invalid.
+    pub fn build(self) -> Result<PerfState, HttpError> {
+        let store = match self.store {
+            Some(s) => Some(s),
+            None if self.recorder.is_some() && self.source.is_some() => None,
+            None => {
+                let clock: Arc<dyn Clock> = self.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
+                let thresholds = match self.thresholds.as_ref() {
+                    Some(t) => SharedThresholds::new(t.thresholds()),
+                    None => SharedThresholds::new(self.config.thresholds),
+                }
+                .map_err(|e| HttpError::Internal(e.to_string()))?;
+                let store = Store::new(self.config.store.clone(), clock, Arc::new(thresholds))
+                    .map_err(|e| HttpError::Internal(e.to_string()))?;
+                Some(Arc::new(store))
+            }
+        };
+        let recorder: Arc<dyn Recorder> = match (self.recorder, &store) {
+            (Some(r), _) => r,
+            (None, Some(s)) => s.clone(),
+            (None, None) => return Err(HttpError::Internal("no recorder configured".into())),
+        };
+        let source: Arc<dyn MetricsSource> = match (self.source, &store) {
+            (Some(r), _) => r,
+            (None, Some(s)) => s.clone(),
+            (None, None) => return Err(HttpError::Internal("no metrics source configured".into())),
+        };
+        let thresholds: Arc<dyn ThresholdStore> = match (self.thresholds, &store) {
+            (Some(t), _) => t,
+            (None, Some(s)) => s.thresholds().clone(),
+            (None, None) => {
+                Arc::new(SharedThresholds::new(self.config.thresholds).map_err(|e| HttpError::Internal(e.to_string()))?)
+            }
+        };
+        let clock: Arc<dyn Clock> = match (self.clock, &store) {
+            (Some(c), _) => c,
+            (None, Some(s)) => s.clock().clone(),
+            (None, None) => Arc::new(SystemClock),
+        };
+        Ok(PerfState {
+            inner: Arc::new(StateInner {
+                recorder,
+                source,
+                thresholds,
+                analytics: self.analytics,
+                cache: self.cache.unwrap_or_else(|| Arc::new(NoopCache)),
+                clock,
+                config: self.config,
+            }),
+        })
+    }
+}

@@ -1,0 +1,233 @@
+//! Fakes of the core traits that other crates fill in production, and helpers
+//! to build a state over a real `perf_core::Store` driven by a `ManualClock`.
+
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
+use perf_core::{
+    Alert, AlertError, AlertFilter, AlertType, AnalyticsReport, AnalyticsService, BoxFuture, CacheAdmin,
+    CachePerformance, CacheStats, CacheStore, CacheStoreError, DetailedReport, Health, HealthStatus, KeyMetrics,
+    ManualClock, PerfConfig, Resolution, SharedThresholds, Store, StoreConfig, Summary, TierStats, Timestamp,
+    TrendReport, Window,
+};
+use perf_http::PerfState;
+
+pub(crate) const T0: u64 = 1_700_000_000;
+
+fn at() -> DateTime<Utc> {
+    Timestamp::from_unix_secs(T0).to_datetime()
+}
+
+/// Analytics with two alerts (ids 1 open, 2 resolved) and fixed documents.
+pub(crate) struct FakeAnalytics {
+    pub(crate) alerts: Mutex<Vec<Alert>>,
+}
+
+impl FakeAnalytics {
+    pub(crate) fn new() -> Self {
+        let alert = |id, resolved| Alert {
+            id,
+            alert_type: AlertType::SlowRequest,
+            severity: perf_core::Severity::High,
+            message: format!("alert {id}"),
+            key: "GET /slow".into(),
+            value: 2.5,
+            threshold: 1.0,
+            created_at: at(),
+            last_seen: at(),
+            resolved,
+            resolved_at: resolved.then(at),
+            resolution: resolved.then_some(Resolution::Auto),
+        };
+        FakeAnalytics { alerts: Mutex::new(vec![alert(1, false), alert(2, true)]) }
+    }
+}
+
+impl AnalyticsService for FakeAnalytics {
+    fn analytics(&self, window: Window) -> AnalyticsReport {
+        AnalyticsReport {
+            timestamp: at(),
+            period_minutes: window.as_minutes(),
+            health_score: 85.0,
+            status: HealthStatus::Healthy,
+            components: vec![],
+            alerts: self.alerts(AlertFilter::Open),
+            recommendations: vec!["Consider enabling response caching".into()],
+            recommendation_details: vec![],
+            cache_performance: CachePerformance { hit_rate: 0.75, total_operations: 500 },
+            apdex: vec![],
+        }
+    }
+    fn summary(&self) -> Summary {
+        Summary {
+            status: HealthStatus::Healthy,
+            health_score: 85.0,
+            active_alerts: self.alerts(AlertFilter::Open).len(),
+            key_metrics: KeyMetrics {
+                avg_response_time: 0.25,
+                error_rate: 0.02,
+                cache_hit_rate: 0.75,
+                memory_usage_mb: 185.5,
+            },
+        }
+    }
+    fn alerts(&self, filter: AlertFilter) -> Vec<Alert> {
+        self.alerts
+            .lock()
+            .iter()
+            .filter(|a| match filter {
+                AlertFilter::All => true,
+                AlertFilter::Open => !a.resolved,
+                AlertFilter::Resolved => a.resolved,
+            })
+            .cloned()
+            .collect()
+    }
+    fn resolve_alert(&self, id: u64) -> Result<Alert, AlertError> {
+        let mut alerts = self.alerts.lock();
+        let a = alerts.iter_mut().find(|a| a.id == id).ok_or(AlertError::NotFound(id))?;
+        a.resolved = true;
+        a.resolved_at = Some(at());
+        a.resolution = Some(Resolution::Manual);
+        Ok(a.clone())
+    }
+    fn trends(&self, window: Window) -> TrendReport {
+        TrendReport { timestamp: at(), period_minutes: window.as_minutes(), trends: vec![] }
+    }
+    fn report(&self, window: Window) -> DetailedReport {
+        DetailedReport {
+            timestamp: at(),
+            period_minutes: window.as_minutes(),
+            health: Health { score: 85.0, status: HealthStatus::Healthy, components: vec![] },
+            alerts: vec![],
+            trends: vec![],
+            top_endpoints: vec![],
+            top_queries: vec![],
+            n_plus_one: vec![],
+            cache: Default::default(),
+            cache_performance: CachePerformance::default(),
+            system: Default::default(),
+            recommendations: vec![],
+        }
+    }
+}
+
+/// A map-backed cache with glob clears (`*` only) and TTLs ignored.
+#[derive(Default)]
+pub(crate) struct FakeCache {
+    pub(crate) entries: Mutex<BTreeMap<String, Arc<[u8]>>>,
+    pub(crate) gets: AtomicU64,
+    pub(crate) fail: std::sync::atomic::AtomicBool,
+}
+
+impl FakeCache {
+    pub(crate) fn keys(&self) -> Vec<String> {
+        self.entries.lock().keys().cloned().collect()
+    }
+    fn failing(&self) -> Result<(), CacheStoreError> {
+        if self.fail.load(Ordering::Relaxed) {
+            Err(CacheStoreError::Backend { message: "down".into(), source: None })
+        } else {
+            Ok(())
+        }
+    }
+}
+
+fn glob(pattern: &str, key: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == key,
+        Some((head, tail)) => key.starts_with(head) && key[head.len()..].ends_with(tail.trim_start_matches('*')),
+    }
+}
+
+impl CacheAdmin for FakeCache {
+    fn stats(&self) -> BoxFuture<'_, Result<CacheStats, CacheStoreError>> {
+        Box::pin(async move {
+            self.failing()?;
+            let n = self.entries.lock().len() as u64;
+            Ok(CacheStats {
+                hits: 3,
+                misses: 1,
+                hit_rate: 0.75,
+                total_operations: 4,
+                serving_tier: "memory".into(),
+                memory: TierStats { entries: Some(n), bytes: Some(n * 10), ..TierStats::default() },
+                redis: None,
+            })
+        })
+    }
+    fn clear<'a>(&'a self, pattern: Option<&'a str>) -> BoxFuture<'a, Result<u64, CacheStoreError>> {
+        Box::pin(async move {
+            self.failing()?;
+            let mut entries = self.entries.lock();
+            let before = entries.len();
+            entries.retain(|k, _| pattern.is_some_and(|p| !glob(p, k)));
+            Ok((before - entries.len()) as u64)
+        })
+    }
+}
+
+impl CacheStore for FakeCache {
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Arc<[u8]>>, CacheStoreError>> {
+        Box::pin(async move {
+            self.gets.fetch_add(1, Ordering::Relaxed);
+            self.failing()?;
+            Ok(self.entries.lock().get(key).cloned())
+        })
+    }
+    fn set<'a>(&'a self, key: &'a str, value: Arc<[u8]>, _ttl: Duration) -> BoxFuture<'a, Result<(), CacheStoreError>> {
+        Box::pin(async move {
+            self.failing()?;
+            self.entries.lock().insert(key.to_owned(), value);
+            Ok(())
+        })
+    }
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool, CacheStoreError>> {
+        Box::pin(async move { Ok(self.entries.lock().remove(key).is_some()) })
+    }
+    fn invalidate<'a>(&'a self, namespace: &'a str) -> BoxFuture<'a, Result<(), CacheStoreError>> {
+        Box::pin(async move {
+            let prefix = format!("{namespace}:");
+            self.entries.lock().retain(|k, _| !k.starts_with(&prefix));
+            Ok(())
+        })
+    }
+}
+
+/// The parts of a test state.
+pub(crate) struct Parts {
+    pub(crate) state: PerfState,
+    pub(crate) store: Arc<Store>,
+    pub(crate) clock: Arc<ManualClock>,
+    pub(crate) analytics: Arc<FakeAnalytics>,
+    pub(crate) cache: Arc<FakeCache>,
+}
+
+/// A state over a real store with a manual clock, fake analytics and cache.
+pub(crate) fn parts(config: PerfConfig) -> Parts {
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_secs(T0)));
+    let thresholds = Arc::new(SharedThresholds::new(config.thresholds).unwrap());
+    let store = Arc::new(Store::new(StoreConfig::default(), clock.clone(), thresholds).unwrap());
+    let analytics = Arc::new(FakeAnalytics::new());
+    let cache = Arc::new(FakeCache::default());
+    let state = PerfState::builder(config)
+        .store(store.clone())
+        .analytics(analytics.clone())
+        .cache(cache.clone())
+        .build()
+        .unwrap();
+    Parts { state, store, clock, analytics, cache }
+}
+
+/// A configuration with a token.
+pub(crate) fn with_token(token: &str) -> PerfConfig {
+    PerfConfig::builder().api_token(token).build().unwrap()
+}

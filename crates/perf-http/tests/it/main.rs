@@ -1,0 +1,8 @@
+//! Integration tests of perf-http through actix's test utilities.
+#![allow(clippy::unwrap_used)]
+
+mod api;
+mod fakes;
+mod monitor;
+mod prometheus;
+mod response_cache;

@@ -1,0 +1,261 @@
+//! The monitoring middleware: what it records, for which requests, and the
+//! headers it adds.
+
+use std::{
+    io::{Read as _, Write as _},
+    net::TcpStream,
+    sync::Arc,
+    time::Duration,
+};
+
+use actix_web::{
+    App, HttpResponse, HttpServer,
+    body::MessageBody,
+    dev::{Service as _, ServiceRequest, ServiceResponse},
+    error::{ErrorForbidden, ErrorInternalServerError},
+    middleware::{Next, from_fn},
+    test, web,
+};
+use futures_util::FutureExt as _;
+use perf_core::{
+    Method, MetricsSource as _, PerfConfig, RequestScope, UNMATCHED_ROUTE, Window, testing::RecordingRecorder,
+};
+use perf_http::PerfState;
+use std::future::Future as _;
+
+use crate::fakes::{T0, parts};
+
+async fn ok() -> HttpResponse {
+    HttpResponse::Ok().body("ok")
+}
+
+fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/items/{id}", web::get().to(ok))
+        .route("/boom", web::get().to(|| async { HttpResponse::InternalServerError().finish() }))
+        .route("/bad", web::get().to(|| async { HttpResponse::BadRequest().finish() }))
+        .route("/fails", web::get().to(|| async { Err::<HttpResponse, _>(ErrorInternalServerError("handler failed")) }))
+        .route("/hang", web::get().to(|| std::future::pending::<HttpResponse>()))
+        .route("/panics", web::get().to(panicking))
+        .route("/query", web::get().to(query_in_handler))
+        .route("/blocking", web::get().to(query_in_block));
+}
+
+async fn panicking() -> HttpResponse {
+    let fail = std::hint::black_box(true);
+    assert!(!fail, "handler panicked on purpose");
+    HttpResponse::Ok().finish()
+}
+
+async fn query_in_handler() -> HttpResponse {
+    let scope = RequestScope::current().expect("the monitor enters a scope");
+    assert_eq!(scope.label(), "GET /query");
+    scope.record_query(7, Duration::from_millis(5));
+    scope.record_cache(true);
+    HttpResponse::Ok().finish()
+}
+
+async fn query_in_block() -> HttpResponse {
+    perf_http::block(|| RequestScope::with_current(|s| s.map(|s| s.record_query(9, Duration::from_millis(2)))))
+        .await
+        .unwrap();
+    HttpResponse::Ok().finish()
+}
+
+fn recording(config: PerfConfig) -> (PerfState, Arc<RecordingRecorder>) {
+    let p = parts(config.clone());
+    let rec = Arc::new(RecordingRecorder::default());
+    let state = PerfState::builder(config)
+        .recorder(rec.clone())
+        .source(p.store.clone())
+        .clock(p.clock.clone())
+        .build()
+        .unwrap();
+    (state, rec)
+}
+
+async fn get(state: &PerfState, uri: &str) -> ServiceResponse {
+    let app = test::init_service(App::new().wrap(state.monitor()).configure(routes)).await;
+    test::call_service(&app, test::TestRequest::get().uri(uri).to_request()).await
+}
+
+#[actix_web::test]
+async fn records_method_route_pattern_status_and_time() {
+    let (state, rec) = recording(PerfConfig::default());
+    let res = get(&state, "/items/42").await;
+    assert_eq!(res.status(), 200);
+    let r = rec.requests.lock()[0].clone();
+    assert_eq!(r.method, Method::Get);
+    assert_eq!(r.route.as_deref(), Some("/items/{id}"));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.at.as_unix_micros(), T0 * 1_000_000);
+}
+
+#[actix_web::test]
+async fn unmatched_paths_share_one_key() {
+    let p = parts(PerfConfig::default());
+    let app = test::init_service(App::new().wrap(p.state.monitor()).configure(routes)).await;
+    for uri in ["/nope", "/other/path", "/x/y/z"] {
+        let res = test::call_service(&app, test::TestRequest::get().uri(uri).to_request()).await;
+        assert_eq!(res.status(), 404);
+    }
+    let snap = p.store.snapshot(Window::DEFAULT);
+    assert_eq!(snap.endpoints.len(), 1);
+    assert_eq!(snap.endpoints[0].route, UNMATCHED_ROUTE);
+    assert_eq!(snap.endpoints[0].stats.count, 3);
+    assert_eq!(snap.requests.client_errors, 3);
+}
+
+#[actix_web::test]
+async fn server_errors_and_handler_errors_count_as_errors_and_4xx_apart() {
+    let p = parts(PerfConfig::default());
+    let app = test::init_service(App::new().wrap(p.state.monitor()).configure(routes)).await;
+    for uri in ["/boom", "/fails", "/bad", "/items/1"] {
+        test::call_service(&app, test::TestRequest::get().uri(uri).to_request()).await;
+    }
+    let snap = p.store.snapshot(Window::DEFAULT);
+    assert_eq!(snap.requests.count, 4);
+    assert_eq!(snap.requests.errors, 2);
+    assert_eq!(snap.requests.client_errors, 1);
+}
+
+#[actix_web::test]
+async fn errors_returned_by_inner_middleware_are_recorded_with_their_status() {
+    let (state, rec) = recording(PerfConfig::default());
+    async fn deny(_req: ServiceRequest, _next: Next<impl MessageBody>) -> Result<ServiceResponse, actix_web::Error> {
+        Err(ErrorForbidden("denied"))
+    }
+    let app = test::init_service(App::new().wrap(from_fn(deny)).wrap(state.monitor()).configure(routes)).await;
+    let err = test::try_call_service(&app, test::TestRequest::get().uri("/items/1").to_request()).await.unwrap_err();
+    assert_eq!(err.as_response_error().status_code(), 403);
+    let r = rec.requests.lock()[0].clone();
+    assert_eq!((r.status, r.route.as_deref()), (403, Some("/items/{id}")));
+}
+
+#[actix_web::test]
+async fn panicking_requests_are_recorded_as_500() {
+    let (state, rec) = recording(PerfConfig::default());
+    let app = test::init_service(App::new().wrap(state.monitor()).configure(routes)).await;
+    let call = app.call(test::TestRequest::get().uri("/panics").to_request());
+    let outcome = std::panic::AssertUnwindSafe(call).catch_unwind().await;
+    assert!(outcome.is_err(), "the handler panics");
+    let r = rec.requests.lock()[0].clone();
+    assert_eq!((r.status, r.route.as_deref()), (500, Some("/panics")));
+}
+
+#[actix_web::test]
+async fn abandoned_requests_are_recorded_as_499() {
+    let (state, rec) = recording(PerfConfig::default());
+    let app = test::init_service(App::new().wrap(state.monitor()).configure(routes)).await;
+    let mut call = Box::pin(app.call(test::TestRequest::get().uri("/hang").to_request()));
+    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(call.as_mut().poll(cx))).await;
+    assert!(first.is_pending());
+    assert!(rec.requests.lock().is_empty(), "nothing is recorded while the request runs");
+    drop(call);
+    let r = rec.requests.lock()[0].clone();
+    assert_eq!((r.status, r.route.as_deref()), (499, Some("/hang")));
+}
+
+#[actix_web::test]
+async fn timed_out_requests_get_504_and_are_recorded() {
+    let (state, rec) = recording(PerfConfig::default());
+    let monitor = state.monitor().timeout(Duration::from_millis(20));
+    let app = test::init_service(App::new().wrap(monitor).configure(routes)).await;
+    let err = test::try_call_service(&app, test::TestRequest::get().uri("/hang").to_request()).await.unwrap_err();
+    assert_eq!(err.as_response_error().status_code(), 504);
+    assert_eq!(rec.requests.lock().len(), 1);
+    assert_eq!(rec.requests.lock()[0].status, 504);
+}
+
+#[actix_web::test]
+async fn handlers_see_the_request_scope_and_queries_are_attributed() {
+    let (state, rec) = recording(PerfConfig::default());
+    let res = get(&state, "/query").await;
+    let timing = res.headers().get("server-timing").unwrap().to_str().unwrap().to_owned();
+    assert!(timing.starts_with("total;dur="), "{timing}");
+    assert!(timing.contains("db;dur=5.000;desc=\"1 queries\""), "{timing}");
+    assert!(timing.contains("cache;desc=\"1 hits 0 misses\""), "{timing}");
+    let r = rec.requests.lock()[0].clone();
+    assert_eq!((r.queries, r.query_time), (1, Duration::from_millis(5)));
+}
+
+#[actix_web::test]
+async fn block_keeps_attribution_on_the_blocking_pool() {
+    let (state, rec) = recording(PerfConfig::default());
+    get(&state, "/blocking").await;
+    let r = rec.requests.lock()[0].clone();
+    assert_eq!((r.queries, r.query_time), (1, Duration::from_millis(2)));
+}
+
+#[actix_web::test]
+async fn excluded_paths_are_not_recorded() {
+    let (state, rec) = recording(PerfConfig::default());
+    let app = test::init_service(
+        App::new()
+            .wrap(state.monitor().exclude("/health"))
+            .service(state.api())
+            .route("/health", web::get().to(ok))
+            .route("/healthz", web::get().to(ok)),
+    )
+    .await;
+    for uri in ["/api/performance/thresholds", "/health", "/healthz"] {
+        let res = test::call_service(&app, test::TestRequest::get().uri(uri).to_request()).await;
+        assert_eq!(res.status(), 200, "{uri}");
+        assert_eq!(res.headers().contains_key("server-timing"), uri == "/healthz", "{uri}");
+    }
+    let recorded: Vec<_> = rec.requests.lock().iter().map(|r| r.route.clone()).collect();
+    assert_eq!(recorded, vec![Some("/healthz".to_owned())]);
+}
+
+#[actix_web::test]
+async fn disabled_monitoring_is_a_pass_through() {
+    let (state, rec) = recording(PerfConfig::builder().enabled(false).build().unwrap());
+    let res = get(&state, "/items/1").await;
+    assert_eq!(res.status(), 200);
+    assert!(!res.headers().contains_key("server-timing"));
+    assert!(rec.requests.lock().is_empty());
+}
+
+#[actix_web::test]
+async fn server_timing_can_be_turned_off_by_config() {
+    let (state, rec) = recording(PerfConfig::builder().server_timing(false).build().unwrap());
+    let res = get(&state, "/items/1").await;
+    assert!(!res.headers().contains_key("server-timing"));
+    assert_eq!(rec.requests.lock().len(), 1);
+}
+
+#[core::prelude::v1::test]
+fn workers_share_one_set_of_totals() {
+    let p = parts(PerfConfig::default());
+    let state = p.state.clone();
+    let system = actix_web::rt::System::new();
+    let (addr, handle) = system.block_on(async move {
+        let server = HttpServer::new(move || App::new().wrap(state.monitor()).configure(routes))
+            .workers(2)
+            .bind(("127.0.0.1", 0))
+            .unwrap();
+        let addr = server.addrs()[0];
+        let server = server.run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        (addr, handle)
+    });
+    let client = std::thread::spawn(move || {
+        for i in 0..20 {
+            let mut s = TcpStream::connect(addr).unwrap();
+            write!(s, "GET /items/{i} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).unwrap();
+            assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+        }
+    });
+    system.block_on(async move {
+        while !client.is_finished() {
+            actix_web::rt::time::sleep(Duration::from_millis(5)).await;
+        }
+        client.join().unwrap();
+        handle.stop(true).await;
+    });
+    let snap = p.store.snapshot(Window::DEFAULT);
+    assert_eq!(snap.requests.count, 20);
+    assert_eq!(snap.endpoints[0].route, "/items/{id}");
+}

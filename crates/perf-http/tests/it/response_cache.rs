@@ -1,0 +1,1 @@
+//! The response-caching middleware.
