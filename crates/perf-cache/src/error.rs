@@ -69,6 +69,9 @@ pub enum CacheError {
     /// The background maintenance thread could not be started.
     #[error("could not start the cache maintenance thread")]
     Spawn(#[source] std::io::Error),
+    /// The backend behind a [`crate::Cache`] failed.
+    #[error("cache backend failed")]
+    Store(#[source] CacheStoreError),
     /// A default cache was already installed in this process.
     #[error("a default cache is already installed")]
     AlreadyInstalled,
@@ -101,6 +104,7 @@ impl From<CacheError> for CacheStoreError {
                 CacheStoreError::InvalidPattern { pattern, reason: reason.to_owned() }
             }
             CacheError::Codec(source) => CacheStoreError::Codec(source.to_string()),
+            CacheError::Store(inner) => inner,
             CacheError::BadEnvelope => CacheStoreError::Codec("value is not in perf-cache's format".into()),
             other => CacheStoreError::Backend { message: other.to_string(), source: Some(Box::new(other)) },
         }

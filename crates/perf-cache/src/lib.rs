@@ -19,18 +19,25 @@
 //! ```
 mod breaker;
 mod error;
+mod function;
 mod key;
 mod memory;
 mod pattern;
 mod pending;
 mod redis_tier;
 mod tiered;
+mod typed;
 
 pub use crate::{
     error::CacheError,
+    function::{
+        CacheableResult, cached, cached_result, default_cache, function_key, install_default, invalidate_after,
+        invalidate_after_ok, invalidate_after_ok_sync, invalidate_after_sync, invalidate_now,
+    },
     key::{MAX_KEY_BYTES, MAX_NAMESPACE_BYTES},
     memory::{ENTRY_OVERHEAD_BYTES, MemoryCache, MemoryCacheBuilder, MemoryConfig},
     pattern::MAX_PATTERN_BYTES,
     redis_tier::{RedisCache, RedisConfig},
     tiered::{TieredCache, TieredConfig},
+    typed::{Cache, CacheBackend},
 };

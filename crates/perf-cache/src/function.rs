@@ -1,0 +1,166 @@
+//! The process-wide default cache and the function API under the
+//! `#[cached]` and `#[invalidate_on_change]` attributes, for people who
+//! prefer calling functions to attributes.
+//!
+//! ```
+//! use std::{sync::Arc, time::Duration};
+//! use perf_cache::{Cache, MemoryCache, cached, function_key, install_default};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! install_default(Cache::new(Arc::new(MemoryCache::new()?)))?;
+//! async fn load_user(id: u64) -> String {
+//!     let key = function_key("user_data", &(id,));
+//!     cached(key, Duration::from_secs(600), async move { format!("user {id}") }).await
+//! }
+//! assert_eq!(load_user(7).await, "user 7");
+//! # Ok::<(), perf_cache::CacheError>(())
+//! # }).unwrap();
+//! ```
+
+use std::{convert::Infallible, future::Future, hash::BuildHasher, sync::OnceLock, time::Duration};
+
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::{Cache, CacheError};
+
+static DEFAULT: OnceLock<Cache> = OnceLock::new();
+
+/// Keys longer than this (prefix included) are replaced by a hash.
+const MAX_PLAIN_KEY: usize = 200;
+
+/// Installs the process-wide default cache used by `#[cached]`,
+/// `#[invalidate_on_change]` and the functions of this module.
+///
+/// # Errors
+/// [`CacheError::AlreadyInstalled`] if one was installed before.
+pub fn install_default(cache: Cache) -> Result<(), CacheError> {
+    DEFAULT.set(cache).map_err(|_| CacheError::AlreadyInstalled)
+}
+
+/// The installed default cache, if any.
+pub fn default_cache() -> Option<&'static Cache> {
+    DEFAULT.get()
+}
+
+/// The key of a cached function call: `prefix:` followed by the hex of the
+/// arguments' postcard encoding, or of two fixed-seed 64-bit hashes of it
+/// when that would be long. The prefix is the key's namespace, so
+/// invalidating `prefix` drops every cached call.
+pub fn function_key<A: Serialize + ?Sized>(prefix: &str, args: &A) -> String {
+    use std::fmt::Write;
+    let bytes = match postcard::to_stdvec(args) {
+        Ok(b) => b,
+        // An argument that cannot be encoded: fall back to a key no encoded
+        // call can produce; the call is still cached, under one shared key.
+        Err(_) => return format!("{prefix}:!"),
+    };
+    let mut key = String::with_capacity(prefix.len() + 1 + bytes.len() * 2);
+    key.push_str(prefix);
+    key.push(':');
+    if prefix.len() + 1 + bytes.len() * 2 <= MAX_PLAIN_KEY {
+        for b in &bytes {
+            let _ = write!(key, "{b:02x}");
+        }
+    } else {
+        let h1 = foldhash::quality::FixedState::with_seed(0x9e37_79b9_7f4a_7c15).hash_one(&bytes);
+        let h2 = foldhash::quality::FixedState::with_seed(0xc2b2_ae3d_27d4_eb4f).hash_one(&bytes);
+        let _ = write!(key, "#{h1:016x}{h2:016x}");
+    }
+    key
+}
+
+/// Runs `fut` through the default cache: the cached value under `key` if
+/// there is one, else `fut`'s output, stored for `ttl`. Without a default
+/// cache, just runs `fut`.
+pub async fn cached<R, F>(key: String, ttl: Duration, fut: F) -> R
+where
+    R: Serialize + DeserializeOwned,
+    F: Future<Output = R>,
+{
+    let Some(cache) = default_cache() else { return fut.await };
+    match cache.get_or_compute(&key, ttl, || async move { Ok::<R, Infallible>(fut.await) }).await {
+        Ok(v) => v,
+        Err(never) => match never {},
+    }
+}
+
+/// A `Result` whose `Ok` values can be cached.
+pub trait CacheableResult {
+    /// The success type.
+    type Ok: Serialize + DeserializeOwned;
+    /// The error type.
+    type Err;
+    /// Into a plain `Result`.
+    fn into_result(self) -> Result<Self::Ok, Self::Err>;
+    /// From a plain `Result`.
+    fn from_result(r: Result<Self::Ok, Self::Err>) -> Self;
+}
+
+impl<T: Serialize + DeserializeOwned, E> CacheableResult for Result<T, E> {
+    type Ok = T;
+    type Err = E;
+    fn into_result(self) -> Result<T, E> {
+        self
+    }
+    fn from_result(r: Result<T, E>) -> Self {
+        r
+    }
+}
+
+/// Like [`cached`] for a fallible computation: only `Ok` is cached; an
+/// `Err` is returned and the next call computes again.
+pub async fn cached_result<R, F>(key: String, ttl: Duration, fut: F) -> R
+where
+    R: CacheableResult,
+    F: Future<Output = R>,
+{
+    let Some(cache) = default_cache() else { return fut.await };
+    R::from_result(cache.get_or_compute(&key, ttl, || async move { fut.await.into_result() }).await)
+}
+
+/// Invalidates `namespaces` in the default cache now (memory at once,
+/// Redis and other instances shortly after). Does nothing without a
+/// default cache; an unusable namespace name is logged and skipped.
+pub fn invalidate_now(namespaces: &[&str]) {
+    let Some(cache) = default_cache() else { return };
+    for ns in namespaces {
+        if let Err(e) = cache.backend().invalidate_now(ns) {
+            tracing::warn!(error = %e, namespace = ns, "cache invalidation failed");
+        }
+    }
+}
+
+/// Awaits `fut`, then invalidates `namespaces` (see [`invalidate_now`]).
+pub async fn invalidate_after<R, F: Future<Output = R>>(namespaces: &[&str], fut: F) -> R {
+    let out = fut.await;
+    invalidate_now(namespaces);
+    out
+}
+
+/// Awaits `fut`, then invalidates `namespaces` if it returned `Ok`.
+pub async fn invalidate_after_ok<T, E, F: Future<Output = Result<T, E>>>(namespaces: &[&str], fut: F) -> Result<T, E> {
+    let out = fut.await;
+    if out.is_ok() {
+        invalidate_now(namespaces);
+    }
+    out
+}
+
+/// Runs `f`, then invalidates `namespaces`.
+pub fn invalidate_after_sync<R>(namespaces: &[&str], f: impl FnOnce() -> R) -> R {
+    let out = f();
+    invalidate_now(namespaces);
+    out
+}
+
+/// Runs `f`, then invalidates `namespaces` if it returned `Ok`.
+pub fn invalidate_after_ok_sync<T, E>(namespaces: &[&str], f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+    let out = f();
+    if out.is_ok() {
+        invalidate_now(namespaces);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
