@@ -67,7 +67,7 @@ impl CapturedQueries {
             }
         }
         counts.retain(|(_, n)| *n >= threshold.get());
-        counts.sort_by(|a, b| b.1.cmp(&a.1));
+        counts.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
         counts
     }
 
@@ -231,19 +231,20 @@ impl Drop for Capture {
 }
 
 /// Called by the monitor for each query finished inside a scope.
-pub(crate) fn note(scope: &RequestScope, fingerprint: &str, sql: &str, kind: StatementKind, duration: Duration, ok: bool) {
+pub(crate) fn note(
+    scope: &RequestScope,
+    fingerprint: &str,
+    sql: &str,
+    kind: StatementKind,
+    duration: Duration,
+    ok: bool,
+) {
     if ACTIVE.load(Ordering::Relaxed) == 0 {
         return;
     }
     let key = scope.label().as_ptr() as usize;
     let log = CAPTURES.lock().iter().find(|(k, _)| *k == key).map(|(_, log)| log.clone());
     if let Some(log) = log {
-        log.lock().push(CapturedQuery {
-            sql: sql.to_owned(),
-            fingerprint: fingerprint.to_owned(),
-            kind,
-            duration,
-            ok,
-        });
+        log.lock().push(CapturedQuery { sql: sql.to_owned(), fingerprint: fingerprint.to_owned(), kind, duration, ok });
     }
 }

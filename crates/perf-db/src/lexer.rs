@@ -104,9 +104,9 @@ impl<'a> Lexer<'a> {
         let mut i = start;
         while i < b.len() {
             let c = b[i];
-            if c.is_ascii_alphanumeric() || c == b'_' || c == b'.' {
-                i += 1;
-            } else if (c == b'+' || c == b'-') && matches!(b[i - 1], b'e' | b'E') && !is_hex(&b[start..i]) {
+            let exponent_sign =
+                (c == b'+' || c == b'-') && i > start && matches!(b[i - 1], b'e' | b'E') && !is_hex(&b[start..i]);
+            if c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || exponent_sign {
                 i += 1;
             } else {
                 break;
@@ -240,7 +240,10 @@ impl<'a> Iterator for Lexer<'a> {
 }
 
 fn is_op_byte(c: u8) -> bool {
-    matches!(c, b'=' | b'<' | b'>' | b'!' | b'+' | b'-' | b'*' | b'/' | b'%' | b'|' | b'&' | b'^' | b'~' | b':' | b'#' | b'@')
+    matches!(
+        c,
+        b'=' | b'<' | b'>' | b'!' | b'+' | b'-' | b'*' | b'/' | b'%' | b'|' | b'&' | b'^' | b'~' | b':' | b'#' | b'@'
+    )
 }
 
 fn is_hex(num: &[u8]) -> bool {

@@ -1,5 +1,40 @@
 //! diesel query instrumentation for perfkit: timings, SQL fingerprints, slow
 //! queries, per-request attribution, N+1 detection and cached queries.
+//!
+//! [`QueryMonitor`] implements diesel's `Instrumentation`: it times every
+//! query and transaction on SQLite and PostgreSQL and hands a
+//! [`perf_core::QuerySample`] per query (grouped by its [`Fingerprint`]) to a
+//! [`perf_core::Recorder`]. Queries finished while a [`perf_core::RequestScope`]
+//! is current (also in `web::block(perf_core::bind_current(..))`) are
+//! counted in it and attributed to its route; one SELECT shape repeated
+//! within a scope is reported as an N+1 finding. Writes invalidate the
+//! tables they touch in a [`QueryCache`] (or any [`perf_core::Invalidator`])
+//! when they commit, which keeps [`LoadCached::load_cached`] results fresh.
+//! [`capture_queries`] turns all this into query-count assertions for tests.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use diesel::{connection::SimpleConnection, prelude::*, sqlite::SqliteConnection};
+//! use perf_core::{RequestScope, testing::RecordingRecorder};
+//! use perf_db::QueryMonitor;
+//!
+//! let recorder = Arc::new(RecordingRecorder::default());
+//! let mut conn = SqliteConnection::establish(":memory:")?;
+//! conn.set_instrumentation(QueryMonitor::new(recorder.clone()));
+//!
+//! let scope = RequestScope::new("GET /api/items");
+//! {
+//!     let _current = scope.enter();
+//!     conn.batch_execute("CREATE TABLE items (id INTEGER PRIMARY KEY)")?;
+//!     diesel::sql_query("SELECT id FROM items WHERE id IN (1, 2, 3)").execute(&mut conn)?;
+//! }
+//! assert_eq!(scope.query_count(), 2);
+//! let queries = recorder.queries.lock();
+//! assert_eq!(queries[1].fingerprint, "SELECT id FROM items WHERE id IN (...)");
+//! assert_eq!(queries[1].route.as_deref(), Some("GET /api/items"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+mod cache;
 mod capture;
 mod error;
 mod fingerprint;
@@ -9,6 +44,7 @@ mod monitored;
 mod statement;
 
 pub use crate::{
+    cache::{LoadCached, QueryCache},
     capture::{CapturedQueries, CapturedQuery, capture_queries, capture_queries_async},
     error::DbError,
     fingerprint::{Fingerprint, fingerprint_hash, fingerprint_into, strip_binds},

@@ -85,8 +85,7 @@ pub fn tables_read(sql: &str) -> Vec<String> {
         let from = is_word(t, "from") && !(i > 0 && is_word(tokens[i - 1], "delete"));
         if from || is_word(t, "join") {
             let mut j = i + 1;
-            loop {
-                let Some((name, next)) = table_name(&tokens, j) else { break };
+            while let Some((name, next)) = table_name(&tokens, j) {
                 push_unique(&mut out, name);
                 j = skip_alias(&tokens, next);
                 if tokens.get(j).is_some_and(|t| t.kind == TokenKind::Comma) {
@@ -204,9 +203,38 @@ fn skip_alias(tokens: &[Token<'_>], mut i: usize) -> usize {
 
 fn is_clause_word(word: &str) -> bool {
     const WORDS: &[&str] = &[
-        "select", "where", "group", "order", "having", "limit", "offset", "join", "inner", "left", "right", "full",
-        "outer", "cross", "natural", "on", "using", "union", "except", "intersect", "as", "set", "values", "returning",
-        "lateral", "window", "for", "from", "into", "default", "natural", "only",
+        "select",
+        "where",
+        "group",
+        "order",
+        "having",
+        "limit",
+        "offset",
+        "join",
+        "inner",
+        "left",
+        "right",
+        "full",
+        "outer",
+        "cross",
+        "natural",
+        "on",
+        "using",
+        "union",
+        "except",
+        "intersect",
+        "as",
+        "set",
+        "values",
+        "returning",
+        "lateral",
+        "window",
+        "for",
+        "from",
+        "into",
+        "default",
+        "natural",
+        "only",
     ];
     WORDS.iter().any(|w| w.eq_ignore_ascii_case(word))
 }

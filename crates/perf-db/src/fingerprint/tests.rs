@@ -33,7 +33,10 @@ fn prefixed_and_dollar_quoted_strings_become_placeholders() {
 
 #[test]
 fn numbers_become_placeholders() {
-    check("SELECT * FROM t WHERE a = 42 AND b > 3.5e-3 AND c = 0x1F", "SELECT * FROM t WHERE a = ? AND b > ? AND c = ?");
+    check(
+        "SELECT * FROM t WHERE a = 42 AND b > 3.5e-3 AND c = 0x1F",
+        "SELECT * FROM t WHERE a = ? AND b > ? AND c = ?",
+    );
 }
 
 #[test]
@@ -139,7 +142,10 @@ fn trailing_semicolons_go() {
 
 #[test]
 fn operators_keep_their_text() {
-    check("SELECT * FROM t WHERE a<>1 AND b>=2 AND c || 'x' LIKE '%y'", "SELECT * FROM t WHERE a <> ? AND b >= ? AND c || ? LIKE ?");
+    check(
+        "SELECT * FROM t WHERE a<>1 AND b>=2 AND c || 'x' LIKE '%y'",
+        "SELECT * FROM t WHERE a <> ? AND b >= ? AND c || ? LIKE ?",
+    );
 }
 
 #[test]

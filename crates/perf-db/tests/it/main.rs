@@ -1,0 +1,133 @@
+//! Integration tests of perf-db against real SQLite (bundled, in memory) and
+//! the real PostgreSQL (`PERF_TEST_DATABASE_URL`).
+#![allow(clippy::unwrap_used)]
+
+mod attribution;
+mod cache;
+mod capture;
+mod global;
+mod postgres;
+mod sqlite;
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use diesel::{
+    QueryableByName,
+    pg::PgConnection,
+    prelude::*,
+    sql_types::{Integer, Text},
+    sqlite::SqliteConnection,
+};
+use parking_lot::Mutex;
+use perf_core::{
+    BoxFuture, CacheAdmin, CacheStats, CacheStore, CacheStoreError, SharedThresholds, Store, StoreConfig, SystemClock,
+    Thresholds, TierStats, testing::RecordingRecorder,
+};
+use perf_db::QueryMonitor;
+use serde::{Deserialize, Serialize};
+
+/// A row of the test tables.
+#[derive(Debug, Clone, PartialEq, QueryableByName, Serialize, Deserialize)]
+pub struct Item {
+    /// Primary key.
+    #[diesel(sql_type = Integer)]
+    pub id: i32,
+    /// Name.
+    #[diesel(sql_type = Text)]
+    pub name: String,
+}
+
+/// An in-memory SQLite connection.
+pub fn sqlite() -> SqliteConnection {
+    SqliteConnection::establish(":memory:").unwrap()
+}
+
+/// A connection to the test PostgreSQL.
+pub fn pg() -> PgConnection {
+    let url =
+        std::env::var("PERF_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    PgConnection::establish(&url).unwrap()
+}
+
+/// A table name unique to this process and call, so tests can run in parallel.
+pub fn unique_table(prefix: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!("{prefix}_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A monitor recording into a fresh `RecordingRecorder`.
+pub fn recording_monitor() -> (QueryMonitor, Arc<RecordingRecorder>) {
+    let recorder = Arc::new(RecordingRecorder::default());
+    (QueryMonitor::new(recorder.clone()), recorder)
+}
+
+/// A real store with its thresholds, on the system clock (the monitor's default).
+pub fn store(thresholds: Thresholds) -> (Arc<Store>, Arc<SharedThresholds>) {
+    let thresholds = Arc::new(SharedThresholds::new(thresholds).unwrap());
+    (Arc::new(Store::new(StoreConfig::default(), Arc::new(SystemClock), thresholds.clone()).unwrap()), thresholds)
+}
+
+/// The fingerprints recorded so far whose SQL mentions `needle`.
+pub fn fingerprints_mentioning(recorder: &RecordingRecorder, needle: &str) -> Vec<String> {
+    recorder.queries.lock().iter().filter(|q| q.sql.contains(needle)).map(|q| q.fingerprint.clone()).collect()
+}
+
+/// A minimal map-backed [`CacheStore`] for the cached-query tests (perf-cache
+/// provides the production stores). TTLs are accepted and not enforced.
+#[derive(Default)]
+pub struct MapStore {
+    /// Stored values by key.
+    pub entries: Mutex<HashMap<String, Arc<[u8]>>>,
+}
+
+impl CacheAdmin for MapStore {
+    fn stats(&self) -> BoxFuture<'_, Result<CacheStats, CacheStoreError>> {
+        Box::pin(async {
+            Ok(CacheStats {
+                hits: 0,
+                misses: 0,
+                hit_rate: 0.0,
+                total_operations: 0,
+                serving_tier: "memory".into(),
+                memory: TierStats::default(),
+                redis: None,
+            })
+        })
+    }
+    fn clear<'a>(&'a self, _pattern: Option<&'a str>) -> BoxFuture<'a, Result<u64, CacheStoreError>> {
+        Box::pin(async {
+            let mut entries = self.entries.lock();
+            let n = entries.len() as u64;
+            entries.clear();
+            Ok(n)
+        })
+    }
+}
+
+impl CacheStore for MapStore {
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Arc<[u8]>>, CacheStoreError>> {
+        Box::pin(async move { Ok(self.entries.lock().get(key).cloned()) })
+    }
+    fn set<'a>(&'a self, key: &'a str, value: Arc<[u8]>, _ttl: Duration) -> BoxFuture<'a, Result<(), CacheStoreError>> {
+        Box::pin(async move {
+            self.entries.lock().insert(key.to_owned(), value);
+            Ok(())
+        })
+    }
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool, CacheStoreError>> {
+        Box::pin(async move { Ok(self.entries.lock().remove(key).is_some()) })
+    }
+    fn invalidate<'a>(&'a self, namespace: &'a str) -> BoxFuture<'a, Result<(), CacheStoreError>> {
+        Box::pin(async move {
+            self.entries.lock().retain(|k, _| !k.starts_with(namespace));
+            Ok(())
+        })
+    }
+}
