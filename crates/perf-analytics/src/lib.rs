@@ -22,8 +22,10 @@
 mod alerts;
 mod engine;
 mod error;
+mod evaluator;
 mod health;
 mod recommend;
+mod service;
 mod stats;
 mod trends;
 
@@ -34,12 +36,14 @@ pub use crate::{
     alerts::{AlertRules, Detection, OVERALL_KEY, PROCESS_KEY, check, detect},
     engine::{AlertEngine, EngineSettings, Outcome},
     error::AnalyticsError,
+    evaluator::AlertEvaluator,
     health::{
         CACHE_TARGET_HIT_RATE, HEALTHY_CUTOFF, UNHEALTHY_CUTOFF, ZERO_SCORE_RATIO, apdex, apdex_of, apdex_target,
         cache_hit_rate, current_memory_mb, endpoint_name, health, memory_mb, score_hit_rate, score_lower_is_better,
         status_of,
     },
     recommend::{RecommendSettings, recommend},
+    service::{Analytics, AnalyticsSettings, SUMMARY_WINDOW},
     stats::{MannKendall, mann_kendall, median, theil_sen},
     trends::{
         Better, TrendPoint, TrendSettings, collect_trends, gauge_trends, memory_trend, request_trends,

@@ -2,4 +2,5 @@
 //! under a process-wide subscriber, and the background evaluator.
 #![allow(clippy::unwrap_used)]
 
+mod evaluator;
 mod events;

@@ -1,0 +1,225 @@
+//! Tests of the service over a real store driven by a manual clock.
+
+use std::{sync::Arc, time::Duration};
+
+use perf_core::{
+    AlertError, AlertFilter, AlertType, AnalyticsService, CacheEvent, CacheEventKind, CacheTier, Clock, HealthStatus,
+    ManualClock, Method, NPlusOneSample, QuerySample, Recorder, RequestSample, Resolution, Severity, SharedThresholds,
+    Store, StoreConfig, SystemSample, ThresholdStore, ThresholdsPatch, Timestamp, TrendDirection, Window,
+};
+
+use super::*;
+
+struct Fixture {
+    clock: Arc<ManualClock>,
+    store: Arc<Store>,
+    thresholds: Arc<SharedThresholds>,
+    analytics: Analytics,
+}
+
+fn fixture() -> Fixture {
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_secs(1_700_000_000)));
+    let thresholds = Arc::new(SharedThresholds::default());
+    let store = Arc::new(
+        Store::new(StoreConfig::default(), clock.clone(), thresholds.clone()).unwrap_or_else(|e| panic!("{e}")),
+    );
+    let analytics = Analytics::new(store.clone(), thresholds.clone(), clock.clone());
+    Fixture { clock, store, thresholds, analytics }
+}
+
+impl Fixture {
+    fn request(&self, route: &str, status: u16, ms: u64) {
+        self.store.record_request(&RequestSample::new(
+            Method::Get,
+            Some(route),
+            status,
+            Duration::from_millis(ms),
+            self.clock.now(),
+        ));
+    }
+    fn requests(&self, route: &str, n: usize, status: u16, ms: u64) {
+        for _ in 0..n {
+            self.request(route, status, ms);
+        }
+    }
+    fn advance(&self, secs: u64) {
+        self.clock.advance(Duration::from_secs(secs));
+    }
+    fn open(&self) -> Vec<perf_core::Alert> {
+        self.analytics.alerts(AlertFilter::Open)
+    }
+}
+
+#[test]
+fn evaluation_opens_alerts_from_recorded_traffic() {
+    let f = fixture();
+    f.requests("/slow", 20, 200, 2_500); // p95 2.5 s: high
+    f.requests("/ok", 20, 200, 10);
+    let out = f.analytics.evaluate();
+    assert_eq!(out.opened, 1);
+    let open = f.open();
+    assert_eq!(open.len(), 1);
+    assert_eq!((open[0].alert_type, open[0].key.as_str()), (AlertType::SlowRequest, "GET /slow"));
+    assert_eq!(open[0].severity, Severity::High);
+    assert!((open[0].value - 2.5).abs() < 2.5 * 0.02, "{}", open[0].value);
+    assert_eq!(open[0].created_at, f.clock.now().to_datetime());
+}
+
+#[test]
+fn alert_escalates_then_auto_resolves_after_traffic_recovers() {
+    let f = fixture();
+    f.requests("/slow", 20, 200, 1_200);
+    f.analytics.evaluate();
+    let id = f.open()[0].id;
+    assert_eq!(f.open()[0].severity, Severity::Low);
+    f.advance(10);
+    f.requests("/slow", 200, 200, 4_000);
+    assert_eq!(f.analytics.evaluate().escalated, 1);
+    assert_eq!((f.open()[0].id, f.open()[0].severity), (id, Severity::Critical));
+    // Traffic stops; after the 2-minute alert window the condition is clear,
+    // and after 60 s more the alert resolves itself.
+    f.advance(130);
+    let out = f.analytics.evaluate();
+    assert_eq!(out.resolved, 1, "{out:?}");
+    let all = f.analytics.alerts(AlertFilter::Resolved);
+    assert_eq!(all[0].resolution, Some(Resolution::Auto));
+    assert_eq!(f.analytics.summary().active_alerts, 0);
+}
+
+#[test]
+fn resolve_alert_through_the_trait() {
+    let f = fixture();
+    f.requests("/err", 20, 500, 10);
+    f.analytics.evaluate();
+    let open = f.open();
+    assert_eq!(open.len(), 2, "overall and endpoint: {open:?}");
+    let id = open[0].id;
+    let service: &dyn AnalyticsService = &f.analytics;
+    let resolved = service.resolve_alert(id).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(resolved.resolution, Some(Resolution::Manual));
+    assert_eq!(service.resolve_alert(12_345), Err(AlertError::NotFound(12_345)));
+    assert_eq!(service.alerts(AlertFilter::Open).len(), 1);
+    // The condition persists: the next evaluation re-opens it with a new id.
+    f.advance(10);
+    assert_eq!(f.analytics.evaluate().opened, 1);
+    assert!(f.open().iter().all(|a| a.id != id));
+}
+
+#[test]
+fn evaluation_reads_thresholds_in_force() {
+    let f = fixture();
+    f.requests("/a", 20, 200, 600);
+    assert_eq!(f.analytics.evaluate().opened, 0);
+    f.thresholds
+        .update_thresholds(&ThresholdsPatch { slow_request_threshold: Some(0.5), ..ThresholdsPatch::default() })
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(f.analytics.evaluate().opened, 1);
+}
+
+#[test]
+fn summary_key_metrics_match_the_store() {
+    let f = fixture();
+    f.requests("/a", 8, 200, 100);
+    f.requests("/a", 2, 500, 100);
+    for kind in [CacheEventKind::Hit, CacheEventKind::Hit, CacheEventKind::Hit, CacheEventKind::Miss] {
+        f.store.record_cache(&CacheEvent { kind, tier: CacheTier::Memory, at: f.clock.now() });
+    }
+    f.store.record_system(&SystemSample { at: f.clock.now(), rss_bytes: 300 * 1_048_576, ..SystemSample::default() });
+    let s = f.analytics.summary();
+    assert!((s.key_metrics.avg_response_time - 0.1).abs() < 1e-9);
+    assert!((s.key_metrics.error_rate - 0.2).abs() < 1e-12);
+    assert!((s.key_metrics.cache_hit_rate - 0.75).abs() < 1e-12);
+    assert!((s.key_metrics.memory_usage_mb - 300.0).abs() < 1e-9);
+    // Error rate 2x its threshold scores 50 on its 25 %; cache 0.75/0.8.
+    assert!(s.health_score < 100.0 && s.health_score > 50.0, "{s:?}");
+    assert_eq!(s.active_alerts, 0);
+}
+
+#[test]
+fn analytics_report_carries_spec_fields() {
+    let f = fixture();
+    f.requests("/a", 60, 200, 20);
+    let r = f.analytics.analytics(Window::DEFAULT);
+    assert_eq!(r.period_minutes, 5);
+    assert_eq!(r.status, HealthStatus::Healthy);
+    assert_eq!(r.timestamp, f.clock.now().to_datetime());
+    assert_eq!(r.cache_performance.total_operations, 0);
+    assert_eq!(r.apdex.len(), 1);
+    assert_eq!(r.apdex[0].apdex, Some(1.0));
+    // 60 GET requests and no cache: the spec's caching advice, with evidence.
+    assert_eq!(r.recommendations.len(), r.recommendation_details.len());
+    assert!(r.recommendations[0].starts_with("Consider enabling response caching"), "{:?}", r.recommendations);
+    assert_eq!(r.recommendation_details[0].subject, "GET /a");
+    let json = serde_json::to_value(&r).unwrap_or_default();
+    for field in ["timestamp", "health_score", "alerts", "recommendations", "cache_performance"] {
+        assert!(json.get(field).is_some(), "missing {field} in {json}");
+    }
+}
+
+#[test]
+fn detailed_report_gathers_everything() {
+    let f = fixture();
+    for minute in 0..20u64 {
+        for _ in 0..6 {
+            f.requests("/fast", 5, 200, 10);
+            f.requests("/slow", 2, 200, 1_500 + minute * 50);
+            f.store.record_query(&QuerySample {
+                fingerprint: "SELECT * FROM tasks WHERE project_id = ?",
+                sql: "SELECT * FROM tasks WHERE project_id = 7",
+                duration: Duration::from_millis(150),
+                ok: true,
+                at: f.clock.now(),
+                route: Some("/slow"),
+            });
+            f.store.record_system(&SystemSample {
+                at: f.clock.now(),
+                rss_bytes: (200 + minute * 10) * 1_048_576,
+                ..SystemSample::default()
+            });
+            f.advance(10);
+        }
+    }
+    f.store.record_n_plus_one(&NPlusOneSample {
+        route: "/slow",
+        fingerprint: "SELECT * FROM tasks WHERE project_id = ?",
+        count: 30,
+        total_time: Duration::from_millis(90),
+        at: f.clock.now(),
+    });
+    f.analytics.evaluate();
+    let window = Window::minutes(20).unwrap_or_default();
+    let r = f.analytics.report(window);
+    assert_eq!(r.top_endpoints[0].route, "/slow", "slowest by p95 first");
+    assert_eq!(r.top_queries[0].fingerprint, "SELECT * FROM tasks WHERE project_id = ?");
+    assert_eq!(r.n_plus_one.len(), 1);
+    assert!(!r.alerts.is_empty());
+    assert!(r.system.samples > 0);
+    assert!(r.health.score < 100.0);
+    let trend = |metric: &str, scope: &str| {
+        r.trends.iter().find(|t| t.metric == metric && t.scope == scope).map(|t| t.direction)
+    };
+    assert_eq!(trend("memory_mb", "overall"), Some(TrendDirection::Degrading));
+    assert_eq!(trend("avg_response_time", "GET /slow"), Some(TrendDirection::Degrading));
+    let rules: Vec<&str> = r.recommendations.iter().map(|r| r.rule.as_str()).collect();
+    for rule in ["slow_endpoint", "slow_query", "n_plus_one", "rising_memory"] {
+        assert!(rules.contains(&rule), "{rule} missing from {rules:?}");
+    }
+}
+
+#[test]
+fn trends_report_names_window() {
+    let f = fixture();
+    let r = f.analytics.trends(Window::DEFAULT);
+    assert_eq!(r.period_minutes, 5);
+    assert_eq!(r.trends.len(), 6, "overall only without endpoints: {:?}", r.trends);
+    assert!(r.trends.iter().all(|t| t.direction == TrendDirection::InsufficientData));
+}
+
+#[test]
+fn wait_for_evaluations_returns_once_reached() {
+    let f = fixture();
+    assert!(!f.analytics.wait_for_evaluations(1, Duration::ZERO));
+    f.analytics.evaluate();
+    assert!(f.analytics.wait_for_evaluations(1, Duration::ZERO));
+    assert_eq!(f.analytics.evaluations(), 1);
+}
