@@ -600,14 +600,18 @@ async fn read_json<T: DeserializeOwned>(req: &HttpRequest, mut payload: web::Pay
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    serde_json::from_slice(&body).map(Some).map_err(|e| {
+    let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {
-            Category::Data => HttpError::InvalidBody(e.to_string()),
-            Category::Syntax | Category::Eof => HttpError::MalformedJson(e.to_string()),
             Category::Io => HttpError::Payload(e.to_string()),
+            Category::Syntax | Category::Eof | Category::Data => HttpError::MalformedJson(e.to_string()),
         }
-    })
+    })?;
+    // Only objects: serde would otherwise accept a struct written as an array.
+    if !value.is_object() {
+        return Err(HttpError::InvalidBody("expected a JSON object".into()));
+    }
+    T::deserialize(value).map(Some).map_err(|e| HttpError::InvalidBody(e.to_string()))
 }
 
 /// Checks a glob pattern before it reaches the cache: 1 to
