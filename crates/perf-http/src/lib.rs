@@ -40,12 +40,14 @@
 mod api;
 mod auth;
 mod block;
+mod dashboard;
 mod error;
 mod monitor;
 mod prometheus;
 mod response_cache;
 mod state;
 
+pub use crate::dashboard::{DASHBOARD_PATH, PerfDashboard};
 pub use crate::{
     api::{API_PREFIX, MAX_BODY_BYTES, MAX_PATTERN_BYTES, PerfApi},
     block::block,

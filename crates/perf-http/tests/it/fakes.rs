@@ -13,10 +13,10 @@ use std::{
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 use perf_core::{
-    Alert, AlertError, AlertFilter, AlertType, AnalyticsReport, AnalyticsService, BoxFuture, CacheAdmin,
-    CachePerformance, CacheStats, CacheStore, CacheStoreError, DetailedReport, Health, HealthStatus, KeyMetrics,
-    ManualClock, PerfConfig, Resolution, SharedThresholds, Store, StoreConfig, Summary, TierStats, Timestamp,
-    TrendReport, Window,
+    Aggregate, Alert, AlertError, AlertFilter, AlertType, AnalyticsReport, AnalyticsService, BoxFuture, CacheAdmin,
+    CachePerformance, CacheStats, CacheStore, CacheStoreError, ComponentScore, DetailedReport, EndpointApdex,
+    EndpointStats, Health, HealthStatus, KeyMetrics, ManualClock, PerfConfig, QueryStats, Recommendation, Resolution,
+    SharedThresholds, Store, StoreConfig, Summary, TierStats, Timestamp, Trend, TrendDirection, TrendReport, Window,
 };
 use perf_http::PerfState;
 
@@ -58,12 +58,12 @@ impl AnalyticsService for FakeAnalytics {
             period_minutes: window.as_minutes(),
             health_score: 85.0,
             status: HealthStatus::Healthy,
-            components: vec![],
+            components: vec![component()],
             alerts: self.alerts(AlertFilter::Open),
             recommendations: vec!["Consider enabling response caching".into()],
-            recommendation_details: vec![],
+            recommendation_details: vec![recommendation()],
             cache_performance: CachePerformance { hit_rate: 0.75, total_operations: 500 },
-            apdex: vec![],
+            apdex: vec![EndpointApdex { endpoint: "GET /a/{id}".into(), apdex: Some(0.9), target: 0.5 }],
         }
     }
     fn summary(&self) -> Summary {
@@ -106,17 +106,55 @@ impl AnalyticsService for FakeAnalytics {
         DetailedReport {
             timestamp: at(),
             period_minutes: window.as_minutes(),
-            health: Health { score: 85.0, status: HealthStatus::Healthy, components: vec![] },
-            alerts: vec![],
-            trends: vec![],
-            top_endpoints: vec![],
-            top_queries: vec![],
+            health: Health { score: 85.0, status: HealthStatus::Healthy, components: vec![component()] },
+            alerts: self.alerts(AlertFilter::All),
+            trends: vec![Trend {
+                metric: "avg_response_time".into(),
+                scope: "overall".into(),
+                direction: TrendDirection::Stable,
+                slope_per_hour: Some(0.01),
+                p_value: None,
+                points: 12,
+            }],
+            top_endpoints: vec![EndpointStats {
+                method: perf_core::Method::Get,
+                route: "/a/{id}".into(),
+                stats: Aggregate { count: 3, avg: 0.1, ..Aggregate::default() },
+                queries_per_request: 1.0,
+                query_time_per_request: 0.01,
+            }],
+            top_queries: vec![QueryStats {
+                fingerprint: "SELECT ?".into(),
+                example_sql: "SELECT 1".into(),
+                stats: Aggregate::default(),
+            }],
             n_plus_one: vec![],
             cache: Default::default(),
             cache_performance: CachePerformance::default(),
             system: Default::default(),
-            recommendations: vec![],
+            recommendations: vec![recommendation()],
         }
+    }
+}
+
+fn component() -> ComponentScore {
+    ComponentScore {
+        name: "response_time".into(),
+        score: Some(90.0),
+        weight: 0.3,
+        effective_weight: 0.3,
+        value: Some(0.2),
+        threshold: None,
+    }
+}
+
+fn recommendation() -> Recommendation {
+    Recommendation {
+        rule: "slow_endpoint".into(),
+        severity: perf_core::Severity::Medium,
+        message: "Cache GET /a/{id}".into(),
+        subject: "GET /a/{id}".into(),
+        evidence: vec![("p95".into(), 1.2)],
     }
 }
 

@@ -4,5 +4,6 @@
 mod api;
 mod fakes;
 mod monitor;
+mod openapi;
 mod prometheus;
 mod response_cache;
