@@ -137,26 +137,39 @@ pub async fn invalidate_after<R, F: Future<Output = R>>(namespaces: &[&str], fut
     out
 }
 
-/// Awaits `fut`, then invalidates `namespaces` if it returned `Ok`.
-pub async fn invalidate_after_ok<T, E, F: Future<Output = Result<T, E>>>(namespaces: &[&str], fut: F) -> Result<T, E> {
+/// An outcome that can tell success from failure: `Result` (success is
+/// `Ok`).
+pub trait Outcome {
+    /// Whether the operation succeeded.
+    fn succeeded(&self) -> bool;
+}
+
+impl<T, E> Outcome for Result<T, E> {
+    fn succeeded(&self) -> bool {
+        self.is_ok()
+    }
+}
+
+/// Awaits `fut`, then invalidates `namespaces` if it succeeded.
+pub async fn invalidate_after_ok<R: Outcome, F: Future<Output = R>>(namespaces: &[&str], fut: F) -> R {
     let out = fut.await;
-    if out.is_ok() {
+    if out.succeeded() {
         invalidate_now(namespaces);
     }
     out
 }
 
 /// Runs `f`, then invalidates `namespaces`.
-pub fn invalidate_after_sync<R>(namespaces: &[&str], f: impl FnOnce() -> R) -> R {
+pub fn invalidate_after_sync<R, F: FnOnce() -> R>(namespaces: &[&str], f: F) -> R {
     let out = f();
     invalidate_now(namespaces);
     out
 }
 
-/// Runs `f`, then invalidates `namespaces` if it returned `Ok`.
-pub fn invalidate_after_ok_sync<T, E>(namespaces: &[&str], f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+/// Runs `f`, then invalidates `namespaces` if it succeeded.
+pub fn invalidate_after_ok_sync<R: Outcome, F: FnOnce() -> R>(namespaces: &[&str], f: F) -> R {
     let out = f();
-    if out.is_ok() {
+    if out.succeeded() {
         invalidate_now(namespaces);
     }
     out

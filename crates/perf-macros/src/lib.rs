@@ -1,1 +1,62 @@
-//! Attribute macros for perfkit.
+//! Attribute macros for perfkit: `#[cached]` and `#[invalidate_on_change]`
+//! (re-exported by perf-cache) and `#[monitored]` (re-exported by perf-db).
+//!
+//! The macros only generate calls into the public function APIs of
+//! perf-cache (`perf_cache::cached`, `perf_cache::invalidate_after_ok`, …)
+//! and perf-db (`perf_db::monitored`, `perf_db::monitored_async`), so
+//! anything they do can also be written by hand.
+//!
+//! ```
+//! use perf_cache::{Cache, MemoryCache, cached, install_default};
+//! # use std::sync::Arc;
+//!
+//! #[cached(ttl = 600, prefix = "user_data")]
+//! async fn user_name(id: u64) -> Result<String, std::io::Error> {
+//!     Ok(format!("user {id}"))
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! install_default(Cache::new(Arc::new(MemoryCache::new()?)))?;
+//! assert_eq!(user_name(7).await?, "user 7"); // computed
+//! assert_eq!(user_name(7).await?, "user 7"); // served from the cache
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+mod expand;
+
+use proc_macro::TokenStream;
+
+/// Caches an async fn's result in the default cache (`perf_cache::install_default`).
+///
+/// `#[cached(ttl = 600, prefix = "user_data")]`: `ttl` in seconds (default
+/// 300), `prefix` (default: the fn's name) is the key's namespace, so
+/// `#[invalidate_on_change("user_data")]` drops every cached call. The key
+/// is the prefix plus the postcard encoding of all arguments, which must
+/// therefore implement `serde::Serialize`; the output must implement
+/// `Serialize + DeserializeOwned`. For a fn returning `Result`, only `Ok`
+/// is cached. Concurrent calls with the same arguments run the body once.
+/// Methods (`self`) are refused: the key could not tell receivers apart.
+#[proc_macro_attribute]
+pub fn cached(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand::cached(attr.into(), item.into()).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+/// Invalidates namespaces of the default cache after the fn ran successfully.
+///
+/// `#[invalidate_on_change("users", "projects")]` on a sync or async fn:
+/// after the body returns (with `Ok`, when it returns a `Result`), every
+/// listed namespace is invalidated in the default cache.
+#[proc_macro_attribute]
+pub fn invalidate_on_change(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand::invalidate_on_change(attr.into(), item.into()).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+/// Times a fn as a named unit of work through perf-db.
+///
+/// `#[monitored]` or `#[monitored(name = "x")]` (default: the fn's name).
+/// A sync fn's body becomes `::perf_db::monitored("<name>", || { <body> })`;
+/// an async fn's body `::perf_db::monitored_async("<name>", async move { <body> }).await`.
+#[proc_macro_attribute]
+pub fn monitored(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand::monitored(attr.into(), item.into()).unwrap_or_else(syn::Error::into_compile_error).into()
+}

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod fault;
+mod macros;
 mod redis_tier;
 mod tiered;
 
