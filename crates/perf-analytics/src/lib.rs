@@ -3,21 +3,41 @@
 //! alerts, trends with a robust slope and a significance test,
 //! rule-based recommendations with their evidence, and the detailed report.
 //!
-//! Everything here is a pure function of a [`perf_core::Snapshot`] (or a
-//! series), the [`perf_core::Thresholds`] and the time, plus an alert engine
-//! that keeps state between evaluations. It reads metrics only through
-//! [`perf_core::MetricsSource`] and knows nothing about HTTP or databases.
+//! The rules are pure functions of a [`perf_core::Snapshot`] (or a series),
+//! the [`perf_core::Thresholds`] and the time: [`health`], [`apdex`],
+//! [`detect`], [`trend`], [`recommend`]. [`AlertEngine`] keeps alerts between
+//! evaluations (one open alert per type and key, escalating, easing and
+//! resolving itself after a hold-down). [`Analytics`] puts them together
+//! behind [`perf_core::AnalyticsService`], reading metrics only through
+//! [`perf_core::MetricsSource`]; [`AlertEvaluator`] runs its evaluation on a
+//! background thread every `ALERT_EVALUATION_INTERVAL`. The crate knows
+//! nothing about HTTP or databases.
 //!
 //! ```
-//! use perf_analytics::health;
-//! use perf_core::{HealthStatus, MetricsSource, Store, Thresholds, Window};
+//! use std::{sync::Arc, time::Duration};
+//! use perf_analytics::Analytics;
+//! use perf_core::{
+//!     AlertFilter, AlertType, AnalyticsService, Clock, HealthStatus, ManualClock, Method, Recorder,
+//!     RequestSample, SharedThresholds, Store, StoreConfig, Timestamp,
+//! };
 //!
-//! let store = Store::with_defaults();
-//! let snapshot = store.snapshot(Window::DEFAULT);
-//! let h = health(&snapshot, &Thresholds::DEVELOPMENT);
-//! // No data in any component: nothing says the service is unwell.
-//! assert_eq!(h.score, 100.0);
-//! assert_eq!(h.status, HealthStatus::Healthy);
+//! let clock = Arc::new(ManualClock::new(Timestamp::from_unix_secs(1_700_000_000)));
+//! let thresholds = Arc::new(SharedThresholds::default()); // 1 s slow-request threshold
+//! let store = Arc::new(Store::new(StoreConfig::default(), clock.clone(), thresholds.clone())?);
+//! for _ in 0..20 {
+//!     let slow = RequestSample::new(Method::Get, Some("/api/report"), 200, Duration::from_millis(2_500), clock.now());
+//!     store.record_request(&slow);
+//! }
+//! let analytics = Analytics::new(store, thresholds, clock);
+//! analytics.evaluate(); // what the background evaluator does every 10 s
+//!
+//! let alerts = analytics.alerts(AlertFilter::Open);
+//! assert_eq!(alerts[0].alert_type, AlertType::SlowRequest);
+//! assert_eq!(alerts[0].key, "GET /api/report");
+//! let summary = analytics.summary();
+//! assert_eq!(summary.active_alerts, 1);
+//! assert_eq!(summary.status, HealthStatus::Degraded); // p95 at 2.5x costs most of the 30 % weight
+//! # Ok::<(), perf_core::CoreError>(())
 //! ```
 mod alerts;
 mod engine;
