@@ -8,10 +8,11 @@
 use std::{hint::black_box, sync::Arc, time::Duration};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use perf_analytics::Analytics;
+use perf_analytics::{AlertRules, Analytics, RecommendSettings, apdex, detect, health, recommend};
 use perf_core::{
     AnalyticsService, CacheEvent, CacheEventKind, CacheTier, Clock, ManualClock, Method, MetricsSource, NPlusOneSample,
-    QuerySample, Recorder, RequestSample, SharedThresholds, Store, StoreConfig, SystemSample, Timestamp, Window,
+    QuerySample, Recorder, RequestSample, SharedThresholds, Store, StoreConfig, SystemSample, Thresholds, Timestamp,
+    Window,
 };
 
 const ENDPOINTS: usize = 1_000;
@@ -78,6 +79,18 @@ fn full_analysis(c: &mut Criterion) {
     g.bench_function("analytics_1h", |b| b.iter(|| black_box(analytics.analytics(black_box(hour)))));
     g.bench_function("report_1h", |b| b.iter(|| black_box(analytics.report(black_box(hour)))));
     g.bench_function("evaluate_alerts", |b| b.iter(|| black_box(analytics.evaluate())));
+    // The rules alone on a ready snapshot: what this crate adds to the store's cost.
+    let snapshot = store.snapshot(hour);
+    let thresholds = Thresholds::DEVELOPMENT;
+    g.bench_function("rules_on_snapshot_1h", |b| {
+        b.iter(|| {
+            let s = black_box(&snapshot);
+            black_box(health(s, &thresholds));
+            black_box(apdex(s, &thresholds));
+            black_box(detect(s, &thresholds, &AlertRules::default()));
+            black_box(recommend(s, &thresholds, None, &RecommendSettings::default()));
+        })
+    });
     g.finish();
 }
 

@@ -60,29 +60,33 @@ pub fn detect(snapshot: &Snapshot, thresholds: &Thresholds, rules: &AlertRules) 
     let t = thresholds;
     for e in snapshot.endpoints.iter().filter(|e| e.stats.count > 0) {
         let key = endpoint_name(e);
-        if let Some(d) = check(AlertType::SlowRequest, &key, e.stats.p95, t.slow_request_threshold) {
+        if let Some(d) = check_threshold(AlertType::SlowRequest, &key, e.stats.p95, t.slow_request_threshold) {
             out.push(d);
         }
     }
     for q in snapshot.query_stats.iter().filter(|q| q.stats.count > 0) {
-        if let Some(d) = check(AlertType::SlowQuery, &q.fingerprint, q.stats.p95, t.slow_query_threshold) {
+        if let Some(d) = check_threshold(AlertType::SlowQuery, &q.fingerprint, q.stats.p95, t.slow_query_threshold) {
             out.push(d);
         }
     }
     if let Some(mb) = current_memory_mb(&snapshot.system)
-        && let Some(d) = check(AlertType::HighMemory, PROCESS_KEY, mb, t.high_memory_threshold)
+        && let Some(d) = check_threshold(AlertType::HighMemory, PROCESS_KEY, mb, t.high_memory_threshold)
     {
         out.push(d);
     }
     if snapshot.requests.count >= rules.min_requests.max(1)
-        && let Some(d) =
-            check(AlertType::HighErrorRate, OVERALL_KEY, snapshot.requests.error_rate(), t.error_rate_threshold)
+        && let Some(d) = check_threshold(
+            AlertType::HighErrorRate,
+            OVERALL_KEY,
+            snapshot.requests.error_rate(),
+            t.error_rate_threshold,
+        )
     {
         out.push(d);
     }
     for e in snapshot.endpoints.iter().filter(|e| e.stats.count >= rules.min_requests.max(1)) {
         let key = endpoint_name(e);
-        if let Some(d) = check(AlertType::HighErrorRate, &key, e.stats.error_rate(), t.error_rate_threshold) {
+        if let Some(d) = check_threshold(AlertType::HighErrorRate, &key, e.stats.error_rate(), t.error_rate_threshold) {
             out.push(d);
         }
     }
@@ -90,7 +94,7 @@ pub fn detect(snapshot: &Snapshot, thresholds: &Thresholds, rules: &AlertRules) 
 }
 
 /// A detection when `value` exceeds `threshold`.
-pub fn check(alert_type: AlertType, key: &str, value: f64, threshold: f64) -> Option<Detection> {
+pub fn check_threshold(alert_type: AlertType, key: &str, value: f64, threshold: f64) -> Option<Detection> {
     let ratio = value / threshold;
     let severity = Severity::from_ratio(ratio)?;
     Some(Detection {

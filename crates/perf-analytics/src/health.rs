@@ -37,7 +37,9 @@
 //! interpolated linearly through (min, 0), (p50, 0.5), (p90, 0.9), (p95, 0.95),
 //! (p99, 0.99) and (max, 1). The estimate is exact when T lies outside
 //! [min, max] and otherwise off by at most the share between two known
-//! percentiles. Apdex = (satisfied + tolerating / 2) / requests.
+//! percentiles. Apdex = (satisfied + tolerating / 2) / requests. Failed
+//! requests are scored by their latency like any other: the store does not
+//! say how fast its failures were, so they are not moved to frustrated.
 
 use perf_core::{
     Aggregate, CacheCounts, ComponentScore, EndpointApdex, EndpointStats, Health, HealthStatus, Snapshot, SystemStats,

@@ -53,7 +53,7 @@ mod trends;
 mod fixtures;
 
 pub use crate::{
-    alerts::{AlertRules, Detection, OVERALL_KEY, PROCESS_KEY, check, detect},
+    alerts::{AlertRules, Detection, OVERALL_KEY, PROCESS_KEY, check_threshold, detect},
     engine::{AlertEngine, EngineSettings, Outcome},
     error::AnalyticsError,
     evaluator::AlertEvaluator,

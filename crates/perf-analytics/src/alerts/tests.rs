@@ -9,8 +9,13 @@ const DEV: Thresholds = Thresholds::DEVELOPMENT;
 
 /// Severity of a slow-request detection at `ratio` × the 1 s threshold.
 fn check_ratio(ratio: f64, expected: Option<Severity>) {
-    let got = check(AlertType::SlowRequest, "GET /a", ratio * DEV.slow_request_threshold, DEV.slow_request_threshold)
-        .map(|d| d.severity);
+    let got = check_threshold(
+        AlertType::SlowRequest,
+        "GET /a",
+        ratio * DEV.slow_request_threshold,
+        DEV.slow_request_threshold,
+    )
+    .map(|d| d.severity);
     assert_eq!(got, expected, "ratio {ratio}");
 }
 

@@ -6,7 +6,7 @@ use std::{num::NonZeroUsize, time::Duration};
 use perf_core::{AlertError, AlertFilter, AlertType, Resolution, Severity, Timestamp};
 
 use super::*;
-use crate::alerts::{Detection, check};
+use crate::alerts::{Detection, check_threshold};
 
 fn t(secs: u64) -> Timestamp {
     Timestamp::from_unix_secs(1_700_000_000 + secs)
@@ -14,7 +14,7 @@ fn t(secs: u64) -> Timestamp {
 
 /// A slow-request detection for `key` at `ratio` × 1 s.
 fn slow(key: &str, ratio: f64) -> Detection {
-    check(AlertType::SlowRequest, key, ratio, 1.0).unwrap_or_else(|| panic!("ratio {ratio} must alert"))
+    check_threshold(AlertType::SlowRequest, key, ratio, 1.0).unwrap_or_else(|| panic!("ratio {ratio} must alert"))
 }
 
 #[test]
@@ -54,7 +54,7 @@ fn duplicate_detections_in_one_evaluation_count_once() {
 #[test]
 fn same_key_different_type_are_separate_alerts() {
     let e = AlertEngine::default();
-    let err = check(AlertType::HighErrorRate, "GET /a", 0.5, 0.1).unwrap_or_else(|| panic!("must alert"));
+    let err = check_threshold(AlertType::HighErrorRate, "GET /a", 0.5, 0.1).unwrap_or_else(|| panic!("must alert"));
     e.apply(&[slow("GET /a", 1.2), err], t(0));
     assert_eq!(e.open_count(), 2);
 }

@@ -7,7 +7,7 @@
 
 use std::{cell::RefCell, collections::HashMap, sync::Once};
 
-use perf_analytics::{AlertEngine, check};
+use perf_analytics::{AlertEngine, check_threshold};
 use perf_core::{AlertFilter, AlertType, Timestamp};
 
 thread_local! {
@@ -61,7 +61,7 @@ fn t(secs: u64) -> Timestamp {
 #[test]
 fn lifecycle_emits_tracing_events() {
     install();
-    let slow = |key: &str, ratio: f64| check(AlertType::SlowRequest, key, ratio, 1.0).unwrap();
+    let slow = |key: &str, ratio: f64| check_threshold(AlertType::SlowRequest, key, ratio, 1.0).unwrap();
     let e = AlertEngine::default();
     e.apply(&[slow("GET /a", 1.2), slow("GET /b", 1.2)], t(0));
     e.apply(&[slow("GET /a", 2.5), slow("GET /b", 1.2)], t(10));
