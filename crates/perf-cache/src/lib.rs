@@ -33,8 +33,8 @@ pub use perf_macros::{cached, invalidate_on_change};
 pub use crate::{
     error::CacheError,
     function::{
-        CacheableResult, cached, cached_result, default_cache, function_key, install_default, invalidate_after,
-        invalidate_after_ok, invalidate_after_ok_sync, invalidate_after_sync, invalidate_now, Outcome,
+        CacheableResult, Outcome, cached, cached_result, default_cache, function_key, install_default,
+        invalidate_after, invalidate_after_ok, invalidate_after_ok_sync, invalidate_after_sync, invalidate_now,
     },
     key::{MAX_KEY_BYTES, MAX_NAMESPACE_BYTES},
     memory::{ENTRY_OVERHEAD_BYTES, MemoryCache, MemoryCacheBuilder, MemoryConfig},

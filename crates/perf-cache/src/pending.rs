@@ -105,6 +105,11 @@ impl Pending {
         }
     }
 
+    /// Whether nothing is queued.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ops.is_empty() && self.overflow.is_none()
+    }
+
     /// Queued operations (an overflow summary counts as one).
     pub(crate) fn len(&self) -> usize {
         self.ops.len() + usize::from(self.overflow.is_some())

@@ -36,8 +36,8 @@ use std::{
 };
 
 use perf_core::{
-    BoxFuture, BreakerState, CacheAdmin, CacheEvent, CacheEventKind, CacheStats, CacheStore, CacheStoreError, CacheTier,
-    Invalidator, Recorder, RedisStatus, RequestScope, SystemClock, TierStats, Clock,
+    BoxFuture, BreakerState, CacheAdmin, CacheEvent, CacheEventKind, CacheStats, CacheStore, CacheStoreError,
+    CacheTier, Clock, Invalidator, Recorder, RedisStatus, RequestScope, SystemClock, TierStats,
 };
 use redis::{
     AsyncCommands, Client, RedisResult,
@@ -348,7 +348,13 @@ impl RedisCache {
             let (next, keys): (u64, Vec<Vec<u8>>) = self
                 .run(
                     "scan",
-                    redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(&matcher).arg("COUNT").arg(SCAN_BATCH).query_async(&mut conn),
+                    redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(&matcher)
+                        .arg("COUNT")
+                        .arg(SCAN_BATCH)
+                        .query_async(&mut conn),
                 )
                 .await?;
             if !keys.is_empty() {
@@ -402,10 +408,8 @@ fn decode(raw: &[u8], generation: Option<u64>) -> Result<Option<Fetched>, CacheE
         (TAG_PLAIN, None) => rest,
         (TAG_NAMESPACED, Some(current)) => {
             let bar = rest.iter().position(|&b| b == b'|').ok_or(CacheError::BadEnvelope)?;
-            let stored: u64 = std::str::from_utf8(&rest[..bar])
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .ok_or(CacheError::BadEnvelope)?;
+            let stored: u64 =
+                std::str::from_utf8(&rest[..bar]).ok().and_then(|s| s.parse().ok()).ok_or(CacheError::BadEnvelope)?;
             if stored != current {
                 return Ok(None);
             }

@@ -39,8 +39,8 @@ use std::{
 use futures_util::StreamExt;
 use parking_lot::Mutex;
 use perf_core::{
-    BoxFuture, BreakerState, CacheAdmin, CacheEvent, CacheEventKind, CacheStats, CacheStore, CacheStoreError, CacheTier,
-    Invalidator, Recorder, RedisStatus, RequestScope,
+    BoxFuture, BreakerState, CacheAdmin, CacheEvent, CacheEventKind, CacheStats, CacheStore, CacheStoreError,
+    CacheTier, Invalidator, Recorder, RedisStatus, RequestScope,
 };
 use tokio::sync::watch;
 
@@ -321,11 +321,7 @@ impl TieredCache {
                 + inner.deletes.load(Ordering::Relaxed),
             serving_tier: serving.as_str().to_owned(),
             memory: inner.memory.tier_stats(),
-            redis: Some(RedisStatus {
-                available: inner.breaker.available(),
-                breaker,
-                stats: inner.redis.tier_stats(),
-            }),
+            redis: Some(RedisStatus { available: inner.breaker.available(), breaker, stats: inner.redis.tier_stats() }),
         }
     }
 }
@@ -363,8 +359,23 @@ impl TieredInner {
         self.runtime.spawn(probe(Arc::downgrade(self), self.shutdown.clone()));
     }
 
-    fn queue(&self, op: Op) {
-        self.pending.lock().push(op, self.config.max_pending);
+    /// Queues `op` for the probe's replay. The breaker closes only while
+    /// holding the queue's lock and with the queue empty, so an op queued
+    /// just as it closed is noticed here and replayed right away.
+    fn queue(self: &Arc<Self>, op: Op) {
+        let closed_meanwhile = {
+            let mut pending = self.pending.lock();
+            pending.push(op, self.config.max_pending);
+            self.breaker.allows()
+        };
+        if closed_meanwhile {
+            let me = Arc::clone(self);
+            self.runtime.spawn(async move {
+                if let Err(e) = me.replay().await {
+                    me.redis_failed(&e, true);
+                }
+            });
+        }
     }
 
     /// Applies `op` to Redis and publishes it, or queues it when Redis is
@@ -418,11 +429,11 @@ impl TieredInner {
     /// back.
     async fn replay(&self) -> Result<(), CacheError> {
         let (ops, overflow) = self.pending.lock().take();
-        if let Some(o) = &overflow {
-            if let Err(e) = self.apply_overflow(o).await {
-                self.pending.lock().restore(ops, overflow, self.config.max_pending);
-                return Err(e);
-            }
+        if let Some(o) = &overflow
+            && let Err(e) = self.apply_overflow(o).await
+        {
+            self.pending.lock().restore(ops, overflow, self.config.max_pending);
+            return Err(e);
         }
         for (i, op) in ops.iter().enumerate() {
             if let Err(e) = self.apply(op).await {
@@ -480,9 +491,14 @@ async fn probe(weak: Weak<TieredInner>, mut shutdown: watch::Receiver<bool>) {
             && inner.subscribed.load(Ordering::Acquire)
             && inner.replay().await.is_ok();
         if ready {
-            inner.breaker.close();
-            tracing::info!("redis is back: breaker closed");
-            return;
+            let pending = inner.pending.lock();
+            // Ops queued while the replay ran go in the next round.
+            if pending.is_empty() {
+                inner.breaker.close();
+                drop(pending);
+                tracing::info!("redis is back: breaker closed");
+                return;
+            }
         }
         inner.breaker.reopen();
     }

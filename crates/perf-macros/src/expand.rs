@@ -73,10 +73,18 @@ pub(crate) fn invalidate_on_change(attr: TokenStream, item: TokenStream) -> syn:
     let result = is_result(&func.sig.output);
     let ItemFn { attrs, vis, sig, block } = func;
     let body = match (sig.asyncness.is_some(), result) {
-        (true, true) => quote!(::perf_cache::invalidate_after_ok::<#ret, _>(&[#(#namespaces),*], async move #block).await),
-        (true, false) => quote!(::perf_cache::invalidate_after::<#ret, _>(&[#(#namespaces),*], async move #block).await),
-        (false, true) => quote!(::perf_cache::invalidate_after_ok_sync::<#ret, _>(&[#(#namespaces),*], || -> #ret #block)),
-        (false, false) => quote!(::perf_cache::invalidate_after_sync::<#ret, _>(&[#(#namespaces),*], || -> #ret #block)),
+        (true, true) => {
+            quote!(::perf_cache::invalidate_after_ok::<#ret, _>(&[#(#namespaces),*], async move #block).await)
+        }
+        (true, false) => {
+            quote!(::perf_cache::invalidate_after::<#ret, _>(&[#(#namespaces),*], async move #block).await)
+        }
+        (false, true) => {
+            quote!(::perf_cache::invalidate_after_ok_sync::<#ret, _>(&[#(#namespaces),*], || -> #ret #block))
+        }
+        (false, false) => {
+            quote!(::perf_cache::invalidate_after_sync::<#ret, _>(&[#(#namespaces),*], || -> #ret #block))
+        }
     };
     Ok(quote! {
         #(#attrs)*

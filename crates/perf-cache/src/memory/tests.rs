@@ -6,7 +6,9 @@ use std::{
     time::Duration,
 };
 
-use perf_core::{CacheEventKind, CacheStore, CacheTier, ManualClock, RequestScope, Timestamp, testing::RecordingRecorder};
+use perf_core::{
+    CacheEventKind, CacheStore, CacheTier, ManualClock, RequestScope, Timestamp, testing::RecordingRecorder,
+};
 
 use super::*;
 

@@ -8,10 +8,7 @@ fn check(pattern: &str, text: &str, expected: bool) {
 }
 
 fn refused(pattern: &str) {
-    assert!(
-        matches!(Pattern::parse(pattern), Err(CacheError::InvalidPattern { .. })),
-        "{pattern:?} should be refused"
-    );
+    assert!(matches!(Pattern::parse(pattern), Err(CacheError::InvalidPattern { .. })), "{pattern:?} should be refused");
 }
 
 #[test]

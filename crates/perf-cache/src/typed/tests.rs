@@ -77,9 +77,8 @@ async fn errors_are_returned_not_cached() {
 async fn undecodable_value_is_recomputed() {
     let c = cache();
     c.set("k", "not a number", Duration::from_secs(60)).await.unwrap();
-    let r: Result<User, String> = c
-        .get_or_compute("k", Duration::from_secs(60), || async { Ok(User { id: 1, name: "x".into() }) })
-        .await;
+    let r: Result<User, String> =
+        c.get_or_compute("k", Duration::from_secs(60), || async { Ok(User { id: 1, name: "x".into() }) }).await;
     assert_eq!(r.unwrap().id, 1);
     assert_eq!(c.get::<User>("k").await.unwrap().unwrap().id, 1);
 }
