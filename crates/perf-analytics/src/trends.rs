@@ -39,6 +39,13 @@
 //! asked window are kept. A 5-minute window therefore has at most 5 p95
 //! points: `insufficient_data`. Merged runs of p95 values use the
 //! count-weighted mean of the bucket p95s, an approximation of the run's p95.
+//!
+//! # Cost
+//!
+//! The store computes a latency histogram per roll-up bucket per key, so an
+//! aggregate series over roll-ups costs about keys × buckets histograms; see
+//! [`TrendSettings::max_rollup_cost`] for the limit that keeps a 24-hour
+//! trend report over 1,000 endpoints from taking seconds.
 
 use perf_core::{GaugePoint, MetricsSource, SeriesKey, SeriesPoint, Snapshot, Trend, TrendDirection, Window};
 
@@ -58,11 +65,26 @@ pub struct TrendSettings {
     pub min_relative_change: f64,
     /// How many of the busiest endpoints get their own trends (default 10).
     pub top_endpoints: usize,
+    /// Largest cost, in keys × roll-up buckets, of reading an aggregate
+    /// series (all requests or all queries) over roll-up buckets (default
+    /// 100,000, e.g. 1,000 endpoints × 100 minutes). Reading roll-ups costs
+    /// the store a latency histogram per bucket per key, so 1,000 endpoints
+    /// over 24 h would take seconds; past the budget those overall trends
+    /// are `insufficient_data` with 0 points. Per-endpoint trends, memory
+    /// and cache are not limited.
+    pub max_rollup_cost: u64,
 }
 
 impl Default for TrendSettings {
     fn default() -> Self {
-        TrendSettings { min_points: 8, max_points: 60, alpha: 0.05, min_relative_change: 0.05, top_endpoints: 10 }
+        TrendSettings {
+            min_points: 8,
+            max_points: 60,
+            alpha: 0.05,
+            min_relative_change: 0.05,
+            top_endpoints: 10,
+            max_rollup_cost: 100_000,
+        }
     }
 }
 
@@ -172,6 +194,10 @@ fn cache_trend(gauges: &[GaugePoint], settings: &TrendSettings) -> Trend {
 }
 
 /// Every trend of the module docs over `window`, reading series from `source`.
+///
+/// Aggregate series (all requests, all queries) over roll-up buckets are
+/// read only within [`TrendSettings::max_rollup_cost`]; beyond it their
+/// trends are reported as `insufficient_data` with 0 points.
 pub fn collect_trends(
     source: &dyn MetricsSource,
     snapshot: &Snapshot,
@@ -179,19 +205,33 @@ pub fn collect_trends(
     settings: &TrendSettings,
 ) -> Vec<Trend> {
     let mut out = Vec::with_capacity(6 + 3 * settings.top_endpoints);
-    let overall = source.series(&SeriesKey::Requests, window);
-    let overall_p95 = series_with_percentiles(source, &SeriesKey::Requests, window, &overall);
-    out.extend(request_trends("overall", &overall, &overall_p95, settings));
+    let budget = Budget { keys: snapshot.endpoints.len() as u64, max: settings.max_rollup_cost };
+    let empty: [Option<TrendPoint>; 0] = [];
+    if budget.allows(window.as_minutes()) {
+        let overall = source.series(&SeriesKey::Requests, window);
+        let overall_p95 = percentile_series(source, &SeriesKey::Requests, window, &overall, budget);
+        out.extend(request_trends("overall", &overall, &overall_p95, settings));
+    } else {
+        for metric in ["avg_response_time", "p95_response_time", "error_rate"] {
+            out.push(trend(metric, "overall", &empty, Better::Lower, settings));
+        }
+    }
     let gauges = source.gauges(window);
     out.push(memory_trend(&gauges, settings));
-    let queries = source.series(&SeriesKey::Queries, window);
-    let qt: Vec<_> = queries.iter().map(|p| (p.count > 0).then(|| point(p, p.avg, p.count))).collect();
-    out.push(trend("query_time", "overall", &qt, Better::Lower, settings));
+    let query_budget = Budget { keys: snapshot.query_stats.len() as u64, ..budget };
+    if query_budget.allows(window.as_minutes()) {
+        let queries = source.series(&SeriesKey::Queries, window);
+        let qt: Vec<_> = queries.iter().map(|p| (p.count > 0).then(|| point(p, p.avg, p.count))).collect();
+        out.push(trend("query_time", "overall", &qt, Better::Lower, settings));
+    } else {
+        out.push(trend("query_time", "overall", &empty, Better::Lower, settings));
+    }
     out.push(cache_trend(&gauges, settings));
+    let one = Budget { keys: 1, max: u64::MAX };
     for e in snapshot.endpoints.iter().take(settings.top_endpoints) {
         let key = SeriesKey::Endpoint { method: e.method, route: e.route.clone() };
         let series = source.series(&key, window);
-        let p95 = series_with_percentiles(source, &key, window, &series);
+        let p95 = percentile_series(source, &key, window, &series, one);
         out.extend(request_trends(&endpoint_name(e), &series, &p95, settings));
     }
     out
@@ -206,21 +246,56 @@ pub fn series_with_percentiles(
     window: Window,
     series: &[SeriesPoint],
 ) -> Vec<SeriesPoint> {
+    percentile_series(source, key, window, series, Budget { keys: 1, max: u64::MAX })
+}
+
+/// The longest window the fine tier serves with the default store sizing.
+const DEFAULT_FINE_MINUTES: u32 = 60;
+
+/// A cost limit for reading an aggregate over roll-up buckets.
+#[derive(Clone, Copy)]
+struct Budget {
+    keys: u64,
+    max: u64,
+}
+
+impl Budget {
+    /// Whether a read over `minutes` fits: windows the default fine tier
+    /// serves always do; longer ones cost about keys × minutes roll-up buckets.
+    fn allows(self, minutes: u32) -> bool {
+        minutes <= DEFAULT_FINE_MINUTES || self.allows_rollups(minutes)
+    }
+
+    fn allows_rollups(self, minutes: u32) -> bool {
+        self.keys.saturating_mul(u64::from(minutes)) <= self.max
+    }
+}
+
+fn percentile_series(
+    source: &dyn MetricsSource,
+    key: &SeriesKey,
+    window: Window,
+    series: &[SeriesPoint],
+    budget: Budget,
+) -> Vec<SeriesPoint> {
     if series.iter().any(|p| p.has_percentiles) || series.iter().all(|p| p.count == 0) {
         return series.to_vec();
     }
     let Some(from) = series.first().map(|p| p.start) else { return Vec::new() };
-    let mut minutes = i64::from(window.as_minutes()).max(61);
+    let mut minutes = window.as_minutes().clamp(DEFAULT_FINE_MINUTES + 1, Window::MAX_MINUTES);
     loop {
-        let Ok(w) = Window::minutes(minutes.min(i64::from(Window::MAX_MINUTES))) else { return Vec::new() };
+        if !budget.allows_rollups(minutes) {
+            return Vec::new();
+        }
+        let Ok(w) = Window::minutes(i64::from(minutes)) else { return Vec::new() };
         let longer = source.series(key, w);
         if longer.iter().any(|p| p.has_percentiles) {
             return longer.into_iter().filter(|p| p.start >= from).collect();
         }
-        if minutes >= i64::from(Window::MAX_MINUTES) {
+        if minutes >= Window::MAX_MINUTES {
             return Vec::new();
         }
-        minutes *= 2;
+        minutes = (minutes * 2).min(Window::MAX_MINUTES);
     }
 }
 

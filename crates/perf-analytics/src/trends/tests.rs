@@ -220,3 +220,28 @@ fn top_endpoints_bounds_per_endpoint_trends() {
     let trends = collect_trends(&store, &snapshot, window, &settings);
     assert_eq!(trends.len(), 6 + 3, "{trends:?}");
 }
+
+#[test]
+fn aggregate_rollups_past_the_budget_are_not_read() {
+    let (_clock, store) = degrading_store();
+    let window = Window::minutes(30).unwrap_or_default();
+    let snapshot = store.snapshot(window);
+    // Two endpoints × 61 minutes of roll-ups for the overall p95 is over a budget of 100.
+    let settings = TrendSettings { max_rollup_cost: 100, ..TrendSettings::default() };
+    let trends = collect_trends(&store, &snapshot, window, &settings);
+    let get = |metric: &str, scope: &str| {
+        trends.iter().find(|t| t.metric == metric && t.scope == scope).unwrap_or_else(|| panic!("{trends:?}")).clone()
+    };
+    let p95 = get("p95_response_time", "overall");
+    assert_eq!((p95.direction, p95.points), (TrendDirection::InsufficientData, 0));
+    // The fine-tier overall series is still read, and endpoints are not limited.
+    assert_eq!(get("avg_response_time", "overall").direction, TrendDirection::Degrading);
+    assert_eq!(get("p95_response_time", "GET /slow").direction, TrendDirection::Degrading);
+    // A window past the fine tier skips the overall request series entirely.
+    let long = Window::minutes(120).unwrap_or_default();
+    let trends = collect_trends(&store, &store.snapshot(long), long, &settings);
+    let avg = trends.iter().find(|t| t.metric == "avg_response_time" && t.scope == "overall");
+    assert_eq!(avg.map(|t| (t.direction, t.points)), Some((TrendDirection::InsufficientData, 0)));
+    let slow = trends.iter().find(|t| t.metric == "avg_response_time" && t.scope == "GET /slow");
+    assert_eq!(slow.map(|t| t.direction), Some(TrendDirection::Degrading), "{trends:?}");
+}
