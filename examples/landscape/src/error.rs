@@ -1,0 +1,69 @@
+//! [`AppError`]: every failure of the service, answered as
+//! `{"error": {"code", "message"}}` like the perf API.
+
+use actix_web::{HttpResponse, ResponseError, http::StatusCode};
+use serde_json::json;
+
+/// What can go wrong while answering a request.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppError {
+    /// The path names nothing.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is malformed; `code` says which part.
+    #[error("{message}")]
+    BadRequest {
+        /// A stable machine-readable code.
+        code: &'static str,
+        /// What was wrong, with the bad value.
+        message: String,
+    },
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[from] diesel::result::Error),
+    /// No connection could be taken from the pool.
+    #[error("database unavailable: {0}")]
+    Pool(#[from] diesel::r2d2::PoolError),
+    /// The blocking task was cancelled.
+    #[error("background task failed: {0}")]
+    Blocking(#[from] actix_web::error::BlockingError),
+}
+
+impl AppError {
+    /// A 400 with `code` and `message`.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        AppError::BadRequest { code, message: message.into() }
+    }
+
+    /// The stable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::NotFound(_) => "not_found",
+            AppError::BadRequest { code, .. } => code,
+            AppError::Database(_) => "database_error",
+            AppError::Pool(_) => "database_unavailable",
+            AppError::Blocking(_) => "internal_error",
+        }
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            AppError::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Database(_) | AppError::Blocking(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if self.status_code().is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        HttpResponse::build(self.status_code())
+            .insert_header(("cache-control", "no-store"))
+            .json(json!({"error": {"code": self.code(), "message": self.to_string()}}))
+    }
+}

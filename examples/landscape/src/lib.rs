@@ -1,0 +1,232 @@
+//! The landscape demo: a project manager for a landscape-architecture firm
+//! (projects, sites, a plant catalogue, tasks), wired with every perfkit
+//! crate the way we recommend wiring your own actix-web + diesel service.
+//!
+//! - one [`perf_core::Store`] is the recorder and the metrics source;
+//! - perf-db's [`perf_db::QueryMonitor`] instruments every pooled connection;
+//! - perf-cache's memory cache (or the tiered Redis + memory cache when
+//!   `REDIS_URL` is set) caches plant pages and dashboard responses;
+//! - perf-analytics' [`perf_analytics::Analytics`] and its alert evaluator
+//!   serve the health score, alerts, trends and the report;
+//! - perf-core's [`perf_core::SystemSampler`] records memory and CPU;
+//! - perf-http's [`perf_http::PerfState`] monitors every request and serves
+//!   `/api/performance/*`, `/metrics` and the dashboard at `/performance`.
+//!
+//! `main.rs` is [`Settings::from_env`] then [`run`]; tests build the same
+//! app with [`Landscape::new`] and [`build_app`].
+mod db;
+mod error;
+mod handlers;
+mod models;
+mod repo;
+mod schema;
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+use actix_web::{
+    App, HttpServer,
+    body::MessageBody,
+    dev::{ServiceFactory, ServiceRequest, ServiceResponse},
+    web,
+};
+use perf_analytics::{AlertEvaluator, Analytics};
+use perf_cache::{Cache, CacheBackend, MemoryCache, TieredCache, TieredConfig};
+use perf_core::{
+    CacheAdmin, CacheStore, Invalidator, PerfConfig, Recorder, SharedThresholds, Store, SystemClock, SystemSampler,
+};
+use perf_db::QueryMonitor;
+use perf_http::{PerfState, ResponseCache};
+
+pub use crate::{
+    db::{Db, PLANTINGS_PER_SITE, SEEDED_PLANTS, SEEDED_PROJECTS, SITES_PER_PROJECT, TASKS_PER_SITE, plant_catalogue},
+    error::AppError,
+    models::{Dashboard, Plant, PlantPage, Planting, PlantingLine, Project, ProjectReport, Site, SiteReport, Task},
+};
+
+/// How long a `/api/dashboard` response stays cached (writes to projects drop it sooner).
+pub const DASHBOARD_TTL: Duration = Duration::from_secs(60);
+
+/// Where and how the service runs, read from the environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `BIND`: the listen address (default `127.0.0.1:8080`; port 0 picks a free one).
+    pub bind: String,
+    /// `DATA_DIR`: where the SQLite file lives (default `./data`).
+    pub data_dir: PathBuf,
+    /// `DATABASE_URL`: a `postgres://` URL to use PostgreSQL instead of SQLite.
+    pub database_url: Option<String>,
+    /// Every perf-core variable (`REDIS_URL`, `PERFORMANCE_API_TOKEN`,
+    /// `ALERT_EVALUATION_INTERVAL`, thresholds, ...).
+    pub perf: PerfConfig,
+}
+
+impl Settings {
+    /// Reads `BIND`, `DATA_DIR`, `DATABASE_URL` and [`PerfConfig::from_env`].
+    ///
+    /// # Errors
+    /// When a perf-core variable is invalid.
+    pub fn from_env() -> anyhow::Result<Settings> {
+        let var = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        Ok(Settings {
+            bind: var("BIND").unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
+            data_dir: var("DATA_DIR").map_or_else(|| PathBuf::from("data"), PathBuf::from),
+            database_url: var("DATABASE_URL"),
+            perf: PerfConfig::from_env()?,
+        })
+    }
+}
+
+/// The running parts of the service: database pool, caches, store,
+/// analytics and the background sampler and alert evaluator (stopped when
+/// this is dropped). Build it once, outside `HttpServer::new`.
+pub struct Landscape {
+    perf: PerfState,
+    state: web::Data<handlers::AppState>,
+    response_cache: ResponseCache,
+    store: Arc<Store>,
+    _sampler: Option<SystemSampler>,
+    _evaluator: AlertEvaluator,
+}
+
+impl std::fmt::Debug for Landscape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Landscape")
+            .field("database", &self.state.db.backend())
+            .field("cache", &self.state.cache_tier)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Landscape {
+    /// Opens (and migrates and seeds) the database and starts the
+    /// monitoring. Call it inside a tokio runtime when `REDIS_URL` is set.
+    ///
+    /// # Errors
+    /// When the database cannot be opened or a setting is invalid.
+    pub fn new(settings: &Settings) -> anyhow::Result<Landscape> {
+        let config = settings.perf.clone();
+        let thresholds = Arc::new(SharedThresholds::new(config.thresholds)?);
+        let store = Arc::new(Store::new(config.store.clone(), Arc::new(SystemClock), thresholds)?);
+        let recorder: Arc<dyn Recorder> = store.clone();
+
+        let caches = match config.redis_url.as_deref() {
+            Some(url) => caches(Arc::new(TieredCache::new(TieredConfig::new(url), Some(recorder.clone()))?), "tiered"),
+            None => caches(Arc::new(MemoryCache::builder().recorder(recorder.clone()).build()?), "memory"),
+        };
+
+        let monitor = QueryMonitor::new(recorder.clone())
+            .with_thresholds(store.thresholds().clone())
+            .with_clock(store.clock().clone())
+            .with_invalidator(caches.invalidator.clone());
+        let db = Db::open(settings.database_url.as_deref(), &settings.data_dir, monitor)?;
+
+        let analytics = Arc::new(Analytics::new(store.clone(), store.thresholds().clone(), store.clock().clone()));
+        let evaluator = AlertEvaluator::from_config(analytics.clone(), &config)?;
+        let sampler = if config.memory_monitoring {
+            std::fs::create_dir_all(&settings.data_dir)?;
+            match SystemSampler::spawn(
+                recorder.clone(),
+                store.clock().clone(),
+                config.system_sample_interval,
+                &settings.data_dir,
+            ) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::warn!(error = %e, "system sampling unavailable; memory and CPU will not be shown");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+
+        let perf =
+            PerfState::builder(config).store(store.clone()).analytics(analytics).cache(caches.admin.clone()).build()?;
+        let response_cache =
+            ResponseCache::new(caches.store.clone()).namespace(handlers::DASHBOARD_NAMESPACE).ttl(DASHBOARD_TTL);
+        let state = web::Data::new(handlers::AppState {
+            db,
+            cache: caches.typed,
+            store: caches.store,
+            cache_tier: caches.tier,
+        });
+        Ok(Landscape { perf, state, response_cache, store, _sampler: sampler, _evaluator: evaluator })
+    }
+
+    /// The perfkit state (monitor, API, metrics, dashboard).
+    pub fn perf(&self) -> &PerfState {
+        &self.perf
+    }
+
+    /// The metrics store.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// The database pool.
+    pub fn db(&self) -> &Db {
+        &self.state.db
+    }
+}
+
+/// The whole application: the perfkit monitor around every route, the perf
+/// API, `/metrics`, the dashboard and the demo's own routes.
+pub fn build_app(
+    landscape: &Landscape,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody + use<>>,
+        Error = actix_web::Error,
+        InitError = (),
+    > + use<>,
+> {
+    let perf = &landscape.perf;
+    let response_cache = landscape.response_cache.clone();
+    App::new()
+        .wrap(perf.monitor())
+        .app_data(landscape.state.clone())
+        .app_data(web::JsonConfig::default().limit(16 * 1024).error_handler(handlers::json_error))
+        .service(perf.api())
+        .service(perf.metrics())
+        .service(perf.dashboard())
+        .configure(move |cfg| handlers::routes(cfg, response_cache))
+        .default_service(web::to(handlers::not_found))
+}
+
+/// Starts the service on `settings.bind` and serves until interrupted.
+/// Logs the dashboard URL once listening.
+///
+/// # Errors
+/// When the service cannot start or the address cannot be bound.
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let landscape = Arc::new(Landscape::new(&settings)?);
+    let app_landscape = landscape.clone();
+    let server = HttpServer::new(move || build_app(&app_landscape))
+        .bind(&settings.bind)
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
+    let addrs: Vec<SocketAddr> = server.addrs();
+    for addr in &addrs {
+        tracing::info!(
+            database = landscape.db().backend(),
+            cache = landscape.state.cache_tier,
+            "landscape listening on http://{addr} - dashboard at http://{addr}/performance"
+        );
+    }
+    server.run().await?;
+    Ok(())
+}
+
+/// The same cache seen through each trait the parts need.
+struct Caches {
+    store: Arc<dyn CacheStore>,
+    admin: Arc<dyn CacheAdmin>,
+    invalidator: Arc<dyn Invalidator>,
+    typed: Cache,
+    tier: &'static str,
+}
+
+fn caches<C: CacheBackend + 'static>(cache: Arc<C>, tier: &'static str) -> Caches {
+    Caches { store: cache.clone(), admin: cache.clone(), invalidator: cache.clone(), typed: Cache::new(cache), tier }
+}
