@@ -223,3 +223,34 @@ fn wait_for_evaluations_returns_once_reached() {
     assert!(f.analytics.wait_for_evaluations(1, Duration::ZERO));
     assert_eq!(f.analytics.evaluations(), 1);
 }
+
+#[test]
+fn alert_window_spans_the_previous_minute() {
+    let f = fixture();
+    // Align to the start of a minute, record slow traffic, then step into the next minute.
+    let now = f.clock.now().as_unix_micros();
+    f.clock.set(Timestamp::from_unix_micros(now - now % 60_000_000));
+    f.requests("/slow", 20, 200, 2_000);
+    f.advance(65);
+    assert_eq!(f.analytics.evaluate().opened, 1, "the 2-minute window still holds the previous minute");
+    // Two minutes later that minute has left the window: the condition is clear.
+    f.advance(60);
+    let out = f.analytics.evaluate();
+    assert_eq!((out.opened, out.unchanged), (0, 0), "{out:?}");
+    assert_eq!(out.resolved, 1, "last seen 60 s ago: the hold-down has passed");
+}
+
+#[test]
+fn usable_as_a_shared_trait_object() {
+    let f = fixture();
+    f.requests("/err", 20, 500, 10);
+    f.analytics.evaluate();
+    let service: Arc<dyn AnalyticsService> = Arc::new(f.analytics);
+    let report = service.analytics(Window::DEFAULT);
+    assert_eq!(report.alerts.len(), 2);
+    assert!(report.alerts.iter().all(|a| a.alert_type == AlertType::HighErrorRate));
+    assert_eq!(report.alerts, service.alerts(AlertFilter::Open));
+    // Fast but always failing: response time keeps its 0.30 / 0.55 share, errors score 0.
+    assert!((report.health_score - 100.0 * 0.30 / 0.55).abs() < 1e-9, "{report:?}");
+    assert_eq!(report.status, HealthStatus::Degraded);
+}
