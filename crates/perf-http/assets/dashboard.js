@@ -1,1 +1,451 @@
+// The perfkit dashboard: reads the JSON API every few seconds and renders
+// it with plain DOM calls and hand-written SVG. No dependencies, no
+// network beyond this service. Every value shown is also kept in a data-*
+// attribute so tests (and curious people) can read it back.
+(function () {
+  "use strict";
 
+  var REFRESH_MS = 5000;
+  var TOKEN_KEY = "perfkit-api-token";
+  var SVG_NS = "http://www.w3.org/2000/svg";
+  var body = document.body;
+  var API = body.dataset.api || "/api/performance";
+  var tokenRequired = body.dataset.tokenRequired === "true";
+  var refreshes = 0;
+  var windowMinutes = 5;
+
+  function $(id) { return document.getElementById(id); }
+
+  // ---- token ------------------------------------------------------------
+
+  function token() {
+    try { return window.sessionStorage.getItem(TOKEN_KEY) || ""; } catch (e) { return ""; }
+  }
+
+  function askToken(reason) {
+    var t = window.prompt(reason || "PERFORMANCE_API_TOKEN for this service:", "");
+    if (t === null) { return null; }
+    t = t.trim();
+    try { window.sessionStorage.setItem(TOKEN_KEY, t); } catch (e) { /* private mode: keep nothing */ }
+    return t;
+  }
+
+  function headers(extra) {
+    var h = { "Accept": "application/json" };
+    var t = token();
+    if (t) { h["Authorization"] = "Bearer " + t; }
+    for (var k in extra || {}) { h[k] = extra[k]; }
+    return h;
+  }
+
+  function api(path, options) {
+    var opts = options || {};
+    return fetch(API + path, {
+      method: opts.method || "GET",
+      headers: headers(opts.headers),
+      body: opts.body,
+      cache: "no-store",
+      credentials: "same-origin"
+    }).then(function (res) {
+      return res.text().then(function (text) {
+        var data = null;
+        try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+        if (!res.ok) {
+          var err = new Error((data && data.error && data.error.message) || ("HTTP " + res.status));
+          err.status = res.status;
+          err.code = data && data.error && data.error.code;
+          throw err;
+        }
+        return data;
+      });
+    });
+  }
+
+  // ---- formatting ---------------------------------------------------------
+
+  function ms(seconds) {
+    if (typeof seconds !== "number" || !isFinite(seconds)) { return "–"; }
+    var v = seconds * 1000;
+    return (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)) + " ms";
+  }
+  function pct(ratio) {
+    if (typeof ratio !== "number" || !isFinite(ratio)) { return "–"; }
+    return (ratio * 100).toFixed(ratio < 0.1 && ratio > 0 ? 2 : 1) + " %";
+  }
+  function num(n) { return typeof n === "number" ? n.toLocaleString("en-US") : "–"; }
+  function mb(n) { return typeof n === "number" ? n.toFixed(1) + " MiB" : "–"; }
+  function time(iso) {
+    if (!iso) { return "–"; }
+    var d = new Date(iso);
+    return isNaN(d.getTime()) ? iso : d.toLocaleTimeString();
+  }
+
+  function setText(id, text, attrs) {
+    var el = $(id);
+    if (!el) { return; }
+    el.textContent = text;
+    for (var k in attrs || {}) { el.setAttribute("data-" + k, String(attrs[k])); }
+  }
+
+  function cell(tr, text, cls) {
+    var td = document.createElement("td");
+    td.textContent = text;
+    if (cls) { td.className = cls; }
+    tr.appendChild(td);
+    return td;
+  }
+
+  function fillTable(tableId, emptyId, rows, render) {
+    var table = $(tableId);
+    var tbody = table.tBodies[0];
+    while (tbody.firstChild) { tbody.removeChild(tbody.firstChild); }
+    rows.forEach(function (row) {
+      var tr = document.createElement("tr");
+      render(tr, row);
+      tbody.appendChild(tr);
+    });
+    table.setAttribute("data-rows", String(rows.length));
+    table.hidden = rows.length === 0;
+    if (emptyId) { $(emptyId).hidden = rows.length !== 0; }
+  }
+
+  // ---- SVG charts ---------------------------------------------------------
+
+  function svgEl(name, attrs, text) {
+    var el = document.createElementNS(SVG_NS, name);
+    for (var k in attrs) { el.setAttribute(k, String(attrs[k])); }
+    if (text !== undefined) { el.textContent = text; }
+    return el;
+  }
+
+  function clear(svg) { while (svg.firstChild) { svg.removeChild(svg.firstChild); } }
+
+  // Plot area inside the viewBox, leaving room for labels.
+  function frame(svg) {
+    var vb = svg.viewBox.baseVal;
+    var f = { x: 40, y: 8, w: vb.width - 48, h: vb.height - 24 };
+    svg.appendChild(svgEl("line", { "class": "axis", x1: f.x, y1: f.y + f.h, x2: f.x + f.w, y2: f.y + f.h }));
+    svg.appendChild(svgEl("line", { "class": "axis", x1: f.x, y1: f.y, x2: f.x, y2: f.y + f.h }));
+    return f;
+  }
+
+  function yLabels(svg, f, max, fmt) {
+    svg.appendChild(svgEl("text", { "class": "label", x: f.x - 4, y: f.y + 8, "text-anchor": "end" }, fmt(max)));
+    svg.appendChild(svgEl("text", { "class": "label", x: f.x - 4, y: f.y + f.h, "text-anchor": "end" }, fmt(0)));
+  }
+
+  function xLabels(svg, f, points) {
+    if (!points.length) { return; }
+    svg.appendChild(svgEl("text", { "class": "label", x: f.x, y: f.y + f.h + 12 }, time(points[0].start)));
+    svg.appendChild(svgEl("text", { "class": "label", x: f.x + f.w, y: f.y + f.h + 12, "text-anchor": "end" },
+      time(points[points.length - 1].start)));
+  }
+
+  function niceMax(v) {
+    if (!(v > 0)) { return 1; }
+    var p = Math.pow(10, Math.floor(Math.log10(v)));
+    var m = v / p;
+    return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
+  }
+
+  // Bars: one <rect> per bucket, data-count and data-start on each.
+  function barChart(svg, points, valueOf, fmt) {
+    clear(svg);
+    var f = frame(svg);
+    var max = niceMax(Math.max.apply(null, points.map(valueOf).concat([0])));
+    yLabels(svg, f, max, fmt);
+    xLabels(svg, f, points);
+    var w = points.length ? f.w / points.length : 0;
+    points.forEach(function (p) {
+      var v = valueOf(p);
+      var h = f.h * v / max;
+      var i = points.indexOf(p);
+      svg.appendChild(svgEl("rect", {
+        "class": "bar-rect", x: (f.x + i * w + 0.5).toFixed(2), y: (f.y + f.h - h).toFixed(2),
+        width: Math.max(w - 1, 0.5).toFixed(2), height: h.toFixed(2),
+        "data-start": p.start, "data-count": p.count, "data-value": v
+      }));
+    });
+  }
+
+  // Lines: one <polyline> per series and a dot per point with data-value.
+  function lineChart(svg, points, series, fmt) {
+    clear(svg);
+    var f = frame(svg);
+    var all = [0];
+    series.forEach(function (s) { points.forEach(function (p) { all.push(s.value(p)); }); });
+    var max = niceMax(Math.max.apply(null, all));
+    yLabels(svg, f, max, fmt);
+    xLabels(svg, f, points);
+    var step = points.length > 1 ? f.w / (points.length - 1) : 0;
+    series.forEach(function (s, si) {
+      var coords = points.map(function (p, i) {
+        var x = points.length > 1 ? f.x + i * step : f.x + f.w / 2;
+        return [x, f.y + f.h - f.h * s.value(p) / max];
+      });
+      if (coords.length > 1) {
+        svg.appendChild(svgEl("polyline", {
+          "class": "line " + s.cls, "data-series": s.cls,
+          points: coords.map(function (c) { return c[0].toFixed(1) + "," + c[1].toFixed(1); }).join(" ")
+        }));
+      }
+      coords.forEach(function (c, i) {
+        svg.appendChild(svgEl("circle", {
+          "class": "dot " + s.cls, cx: c[0].toFixed(1), cy: c[1].toFixed(1), r: 2.5,
+          "data-series": s.cls, "data-start": points[i].start, "data-value": s.value(points[i])
+        }));
+      });
+      svg.appendChild(svgEl("text", { "class": "legend label " + s.cls, x: f.x + 8 + si * 48, y: f.y + 10 }, s.cls));
+    });
+  }
+
+  // ---- sections -------------------------------------------------------------
+
+  function renderSummary(s) {
+    var score = Math.round(s.health_score * 10) / 10;
+    setText("health-score", String(score), { score: s.health_score });
+    setText("health-status", s.status, { status: s.status });
+    var bar = $("health-bar");
+    bar.style.width = Math.max(0, Math.min(100, s.health_score)) + "%";
+    bar.style.background = s.status === "healthy" ? "var(--good)" : s.status === "degraded" ? "var(--warn)" : "var(--bad)";
+    setText("summary-avg", ms(s.key_metrics.avg_response_time), { value: s.key_metrics.avg_response_time });
+    setText("summary-error-rate", pct(s.key_metrics.error_rate), { value: s.key_metrics.error_rate });
+    setText("summary-alerts", String(s.active_alerts), { value: s.active_alerts });
+  }
+
+  function renderMetrics(m) {
+    var r = m.requests;
+    setText("window-label", "last " + m.period_minutes + " min");
+    setText("metric-total-requests", num(r.total_requests), { value: r.total_requests });
+    setText("metric-percentiles", ms(r.p50_response_time) + " / " + ms(r.p95_response_time) + " / " + ms(r.p99_response_time),
+      { p50: r.p50_response_time, p95: r.p95_response_time, p99: r.p99_response_time });
+    setText("metric-error-rate", pct(r.error_rate), { value: r.error_rate });
+    setText("metric-slow", num(r.slow_request_count), { value: r.slow_request_count });
+    setText("metric-queries", num(m.database.total_queries), { value: m.database.total_queries });
+    setText("metric-slow-queries", num(m.database.slow_query_count), { value: m.database.slow_query_count });
+    setText("memory-current", mb(m.memory.current_memory_mb), { mb: m.memory.current_memory_mb });
+    setText("memory-max", mb(m.memory.max_memory_mb), { mb: m.memory.max_memory_mb });
+    setText("cpu-current", m.cpu.current_percent.toFixed(1) + " %", { percent: m.cpu.current_percent });
+    setText("cpu-avg", m.cpu.avg_percent.toFixed(1) + " %", { percent: m.cpu.avg_percent });
+  }
+
+  function renderCache(c) {
+    setText("cache-hit-rate", pct(c.hit_rate), { "hit-rate": c.hit_rate });
+    setText("cache-tier", c.serving_tier, { tier: c.serving_tier });
+    setText("cache-hits", num(c.hits), { value: c.hits });
+    setText("cache-misses", num(c.misses), { value: c.misses });
+    var entries = c.memory && c.memory.entries;
+    setText("cache-entries", entries === null || entries === undefined ? "–" : num(entries), { value: entries === null ? "" : entries });
+    if (c.redis) {
+      var state = c.redis.available ? "up (breaker " + c.redis.breaker + ")" : "down (breaker " + c.redis.breaker + ")";
+      setText("cache-redis", state, { state: c.redis.available ? "up" : "down", breaker: c.redis.breaker });
+    } else {
+      setText("cache-redis", "not configured", { state: "none" });
+    }
+  }
+
+  function renderAlerts(body) {
+    var open = body.alerts.filter(function (a) { return !a.resolved; });
+    setText("alerts-count", String(open.length), { count: open.length });
+    fillTable("alerts-table", "alerts-empty", open, function (tr, a) {
+      tr.setAttribute("data-alert-id", a.id);
+      tr.setAttribute("data-severity", a.severity);
+      tr.setAttribute("data-type", a.type);
+      tr.setAttribute("data-key", a.key);
+      cell(tr, a.severity, "sev sev-" + a.severity);
+      cell(tr, a.type);
+      cell(tr, a.key, "code");
+      cell(tr, a.message);
+      cell(tr, String(Math.round(a.value * 1000) / 1000), "num");
+      cell(tr, String(a.threshold), "num");
+      cell(tr, time(a.created_at));
+      var td = document.createElement("td");
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "resolve";
+      button.textContent = "Resolve";
+      button.setAttribute("data-alert-id", a.id);
+      button.addEventListener("click", function () { resolveAlert(a.id, button); });
+      td.appendChild(button);
+      tr.appendChild(td);
+    });
+  }
+
+  function resolveAlert(id, button) {
+    if (!token() && askToken("Resolving an alert needs the PERFORMANCE_API_TOKEN:") === null) { return; }
+    button.disabled = true;
+    api("/alerts/" + encodeURIComponent(id) + "/resolve", { method: "POST" }).then(function () {
+      status("Alert " + id + " resolved", "ok");
+      refresh();
+    }, function (err) {
+      button.disabled = false;
+      if (err.status === 401) {
+        try { window.sessionStorage.removeItem(TOKEN_KEY); } catch (e) { /* ignore */ }
+        status("The token was refused; try again", "error");
+      } else if (err.status === 403) {
+        status("Resolving alerts needs PERFORMANCE_API_TOKEN to be configured on the service", "error");
+      } else {
+        status("Could not resolve alert " + id + ": " + err.message, "error");
+      }
+    });
+  }
+
+  function renderEndpoints(body) {
+    var rows = body.endpoints.slice().sort(function (a, b) { return b.count - a.count || (a.route < b.route ? -1 : 1); });
+    fillTable("endpoints-table", "endpoints-empty", rows, function (tr, e) {
+      tr.setAttribute("data-method", e.method);
+      tr.setAttribute("data-route", e.route);
+      tr.setAttribute("data-count", e.count);
+      tr.setAttribute("data-p50", e.p50);
+      tr.setAttribute("data-p95", e.p95);
+      tr.setAttribute("data-p99", e.p99);
+      tr.setAttribute("data-error-rate", e.error_rate);
+      cell(tr, e.method);
+      cell(tr, e.route, "code");
+      cell(tr, num(e.count), "num");
+      cell(tr, ms(e.avg), "num");
+      cell(tr, ms(e.p50), "num");
+      cell(tr, ms(e.p95), "num");
+      cell(tr, ms(e.p99), "num");
+      cell(tr, ms(e.max), "num");
+      cell(tr, pct(e.error_rate), "num");
+      cell(tr, num(e.slow_count), "num");
+      cell(tr, e.queries_per_request.toFixed(1), "num");
+    });
+  }
+
+  function renderQueries(body) {
+    fillTable("n-plus-one-table", "n-plus-one-empty", body.n_plus_one, function (tr, n) {
+      tr.setAttribute("data-route", n.route);
+      tr.setAttribute("data-fingerprint", n.fingerprint);
+      tr.setAttribute("data-count", n.count);
+      cell(tr, n.route, "code");
+      cell(tr, n.fingerprint, "code");
+      cell(tr, String(n.count), "num");
+      cell(tr, ms(n.total_time), "num");
+      cell(tr, time(n.timestamp));
+    });
+    fillTable("slow-queries-table", "slow-queries-empty", body.slow_queries, function (tr, q) {
+      tr.setAttribute("data-fingerprint", q.fingerprint);
+      tr.setAttribute("data-route", q.route || "");
+      tr.setAttribute("data-duration", q.duration);
+      cell(tr, q.route || "–", "code");
+      cell(tr, q.sql, "code");
+      cell(tr, ms(q.duration), "num");
+      cell(tr, q.ok ? "ok" : "failed");
+      cell(tr, time(q.timestamp));
+    });
+    fillTable("top-queries-table", null, body.top_queries, function (tr, q) {
+      tr.setAttribute("data-fingerprint", q.fingerprint);
+      tr.setAttribute("data-count", q.count);
+      cell(tr, q.fingerprint, "code");
+      cell(tr, num(q.count), "num");
+      cell(tr, ms(q.total_time), "num");
+      cell(tr, ms(q.avg), "num");
+      cell(tr, ms(q.p95), "num");
+      cell(tr, num(q.error_count), "num");
+    });
+  }
+
+  function renderRequestSeries(body) {
+    var points = body.points;
+    var total = 0, errors = 0;
+    points.forEach(function (p) { total += p.count; errors += p.errors; });
+    var rate = $("chart-requests");
+    barChart(rate, points, function (p) { return p.width > 0 ? p.count / p.width : 0; },
+      function (v) { return v.toFixed(v < 10 ? 1 : 0); });
+    rate.setAttribute("data-total", String(total));
+    rate.setAttribute("data-points", String(points.length));
+    var err = $("chart-errors");
+    lineChart(err, points, [{ cls: "errors", value: function (p) { return p.count ? 100 * p.errors / p.count : 0; } }],
+      function (v) { return v.toFixed(0) + "%"; });
+    err.setAttribute("data-errors", String(errors));
+    err.setAttribute("data-points", String(points.length));
+  }
+
+  function renderLatencySeries(body) {
+    // Roll-up buckets carry percentiles; show the last 30 that have any.
+    var points = body.points.filter(function (p) { return p.has_percentiles; }).slice(-30);
+    var svg = $("chart-latency");
+    lineChart(svg, points, [
+      { cls: "p50", value: function (p) { return p.p50 * 1000; } },
+      { cls: "p95", value: function (p) { return p.p95 * 1000; } },
+      { cls: "p99", value: function (p) { return p.p99 * 1000; } }
+    ], function (v) { return v.toFixed(v < 10 ? 1 : 0); });
+    var count = 0;
+    points.forEach(function (p) { count += p.count; });
+    svg.setAttribute("data-points", String(points.length));
+    svg.setAttribute("data-total", String(count));
+  }
+
+  function renderSystemSeries(body) {
+    var points = body.points.filter(function (p) { return p.samples > 0; });
+    var svg = $("chart-system");
+    lineChart(svg, points, [{ cls: "memory", value: function (p) { return p.rss_mb; } }],
+      function (v) { return v.toFixed(0); });
+    svg.setAttribute("data-points", String(points.length));
+  }
+
+  // ---- refresh loop -----------------------------------------------------------
+
+  function status(text, state) { setText("status-line", text, { state: state }); }
+
+  function refresh() {
+    var w = "?minutes=" + windowMinutes;
+    var fine = "?metric=requests&minutes=" + Math.max(windowMinutes, 10);
+    var jobs = [
+      api("/summary").then(renderSummary),
+      api("/metrics" + w).then(renderMetrics),
+      api("/cache/stats").then(renderCache),
+      api("/alerts?resolved=false").then(renderAlerts),
+      api("/endpoints" + w).then(renderEndpoints),
+      api("/queries" + w).then(renderQueries),
+      api("/timeseries" + fine).then(renderRequestSeries),
+      // Windows longer than the fine tier (1 h) come in 1-minute roll-ups with percentiles.
+      api("/timeseries?metric=requests&minutes=120").then(renderLatencySeries),
+      api("/timeseries?metric=system&minutes=" + Math.max(windowMinutes, 10)).then(renderSystemSeries)
+    ];
+    var settled = jobs.map(function (p) {
+      return p.then(function () { return null; }, function (e) { return e; });
+    });
+    return Promise.all(settled).then(function (errors) {
+      var failed = errors.filter(function (e) { return e; });
+      refreshes += 1;
+      body.setAttribute("data-refreshes", String(refreshes));
+      var now = new Date();
+      setText("updated-at", now.toLocaleTimeString(), { time: now.toISOString() });
+      var unauthorized = failed.some(function (e) { return e.status === 401; });
+      var analyticsOff = failed.length > 0 && failed.every(function (e) { return e.status === 501; });
+      if (unauthorized) {
+        status("This service needs an API token: use the API token button", "error");
+      } else if (failed.length && !analyticsOff) {
+        status("Some panels failed to load: " + failed[0].message, "error");
+      } else {
+        status("Live", "ok");
+        body.setAttribute("data-loaded", "true");
+      }
+    });
+  }
+
+  function start() {
+    $("refresh-seconds").textContent = String(REFRESH_MS / 1000);
+    $("token-button").addEventListener("click", function () {
+      if (askToken() !== null) { refresh(); }
+    });
+    $("window-select").addEventListener("change", function (e) {
+      windowMinutes = parseInt(e.target.value, 10) || 5;
+      refresh();
+    });
+    if (tokenRequired && !token()) {
+      status("This service needs an API token: use the API token button", "error");
+    }
+    refresh();
+    window.setInterval(refresh, REFRESH_MS);
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();
