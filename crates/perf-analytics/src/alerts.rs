@@ -58,9 +58,11 @@ pub struct Detection {
 pub fn detect(snapshot: &Snapshot, thresholds: &Thresholds, rules: &AlertRules) -> Vec<Detection> {
     let mut out = Vec::new();
     let t = thresholds;
-    for e in snapshot.endpoints.iter().filter(|e| e.stats.count > 0) {
-        let key = endpoint_name(e);
-        if let Some(d) = check_threshold(AlertType::SlowRequest, &key, e.stats.p95, t.slow_request_threshold) {
+    // The endpoint's name is only built for the few endpoints over a threshold.
+    for e in snapshot.endpoints.iter().filter(|e| e.stats.count > 0 && e.stats.p95 > t.slow_request_threshold) {
+        if let Some(d) =
+            check_threshold(AlertType::SlowRequest, &endpoint_name(e), e.stats.p95, t.slow_request_threshold)
+        {
             out.push(d);
         }
     }
@@ -84,9 +86,13 @@ pub fn detect(snapshot: &Snapshot, thresholds: &Thresholds, rules: &AlertRules) 
     {
         out.push(d);
     }
-    for e in snapshot.endpoints.iter().filter(|e| e.stats.count >= rules.min_requests.max(1)) {
-        let key = endpoint_name(e);
-        if let Some(d) = check_threshold(AlertType::HighErrorRate, &key, e.stats.error_rate(), t.error_rate_threshold) {
+    for e in snapshot
+        .endpoints
+        .iter()
+        .filter(|e| e.stats.count >= rules.min_requests.max(1) && e.stats.error_rate() > t.error_rate_threshold)
+    {
+        let (key, rate) = (endpoint_name(e), e.stats.error_rate());
+        if let Some(d) = check_threshold(AlertType::HighErrorRate, &key, rate, t.error_rate_threshold) {
             out.push(d);
         }
     }
