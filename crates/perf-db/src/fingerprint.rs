@@ -198,43 +198,51 @@ fn push_unquoted(out: &mut String, inner: &str) {
 /// Keywords after which `(` is written with a space (`IN (`), unlike a
 /// function or table name (`count(*)`).
 fn is_keyword(word: &str) -> bool {
-    const KEYWORDS: &[&str] = &[
-        "ALL",
-        "AND",
-        "ANY",
-        "AS",
-        "BETWEEN",
-        "BY",
-        "CASE",
-        "DISTINCT",
-        "ELSE",
-        "EXCEPT",
-        "EXISTS",
-        "FROM",
-        "HAVING",
-        "IN",
-        "INTERSECT",
-        "IS",
-        "JOIN",
-        "LIKE",
-        "LIMIT",
-        "NOT",
-        "OFFSET",
-        "ON",
-        "OR",
-        "OVER",
-        "RETURNING",
-        "SELECT",
-        "SET",
-        "THEN",
-        "UNION",
-        "USING",
-        "VALUES",
-        "WHEN",
-        "WHERE",
-        "WITH",
-    ];
-    word.len() <= 9 && KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(word))
+    let b = word.as_bytes();
+    if !(2..=9).contains(&b.len()) {
+        return false;
+    }
+    let mut up = [0u8; 9];
+    for (d, s) in up.iter_mut().zip(b) {
+        *d = s.to_ascii_uppercase();
+    }
+    matches!(
+        &up[..b.len()],
+        b"ALL"
+            | b"AND"
+            | b"ANY"
+            | b"AS"
+            | b"BETWEEN"
+            | b"BY"
+            | b"CASE"
+            | b"DISTINCT"
+            | b"ELSE"
+            | b"EXCEPT"
+            | b"EXISTS"
+            | b"FROM"
+            | b"HAVING"
+            | b"IN"
+            | b"INTERSECT"
+            | b"IS"
+            | b"JOIN"
+            | b"LIKE"
+            | b"LIMIT"
+            | b"NOT"
+            | b"OFFSET"
+            | b"ON"
+            | b"OR"
+            | b"OVER"
+            | b"RETURNING"
+            | b"SELECT"
+            | b"SET"
+            | b"THEN"
+            | b"UNION"
+            | b"USING"
+            | b"VALUES"
+            | b"WHEN"
+            | b"WHERE"
+            | b"WITH"
+    )
 }
 
 #[cfg(test)]

@@ -52,3 +52,6 @@ pub use crate::{
     monitored::{MONITORED_PREFIX, monitored, monitored_async},
     statement::{StatementKind, tables_read, tables_written},
 };
+/// Times a fn as a named unit: `#[monitored]` or `#[monitored(name = "x")]`;
+/// expands to a call of [`monitored()`] (sync fn) or [`monitored_async`] (async fn).
+pub use perf_macros::monitored;

@@ -7,6 +7,16 @@ use perf_db::{QueryMonitor, monitored, monitored_async};
 
 use crate::{recording_monitor, sqlite};
 
+#[perf_db::monitored]
+fn annotated_sync(x: i32) -> i32 {
+    x * 2
+}
+
+#[perf_db::monitored(name = "renamed_unit")]
+async fn annotated_async(x: i32) -> Result<i32, String> {
+    Ok(x * 2)
+}
+
 #[actix_web::test]
 async fn global_monitor_covers_new_connections_and_monitored_units() {
     let (monitor, recorder) = recording_monitor();
@@ -29,6 +39,14 @@ async fn global_monitor_covers_new_connections_and_monitored_units() {
         assert_eq!(unit.route.as_deref(), Some("GET /units"));
     }
     assert_eq!(scope.query_count(), 0, "a unit is not a query of the request");
+
+    assert_eq!(annotated_sync(3), 6);
+    assert_eq!(annotated_async(4).await, Ok(8));
+    {
+        let queries = recorder.queries.lock();
+        assert!(queries.iter().any(|q| q.fingerprint == "monitored:annotated_sync"));
+        assert!(queries.iter().any(|q| q.fingerprint == "monitored:renamed_unit"));
+    }
 
     QueryMonitor::uninstall_global();
     let mut later = sqlite();

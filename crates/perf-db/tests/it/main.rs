@@ -6,6 +6,7 @@ mod attribution;
 mod cache;
 mod capture;
 mod global;
+mod logging;
 mod postgres;
 mod sqlite;
 

@@ -1,0 +1,92 @@
+//! Slow queries and N+1 findings are logged through `tracing`.
+
+use std::sync::Arc;
+
+use diesel::{Connection, connection::SimpleConnection};
+use parking_lot::Mutex;
+use perf_core::{SharedThresholds, Thresholds};
+use perf_db::QueryMonitor;
+use tracing::{
+    Event, Metadata, Subscriber,
+    field::{Field, Visit},
+    span::{Attributes, Id, Record},
+};
+
+use crate::{recording_monitor, sqlite};
+
+/// Keeps `target: field=value ...` for every event.
+#[derive(Default, Clone)]
+struct Collect(Arc<Mutex<Vec<String>>>);
+
+struct Line<'a>(&'a mut String);
+
+impl Visit for Line<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.push_str(&format!(" {}={value:?}", field.name()));
+    }
+}
+
+impl Subscriber for Collect {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, event: &Event<'_>) {
+        let mut line = event.metadata().target().to_owned();
+        event.record(&mut Line(&mut line));
+        self.0.lock().push(line);
+    }
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
+
+fn monitor(slow_secs: f64) -> QueryMonitor {
+    let thresholds = Arc::new(
+        SharedThresholds::new(Thresholds { slow_query_threshold: slow_secs, ..Thresholds::DEVELOPMENT }).unwrap(),
+    );
+    recording_monitor().0.with_thresholds(thresholds)
+}
+
+#[test]
+fn slow_queries_are_logged_with_fingerprint_and_sql() {
+    let collect = Collect::default();
+    let mut conn = sqlite();
+    conn.set_instrumentation(monitor(1e-9));
+    tracing::subscriber::with_default(collect.clone(), || {
+        conn.batch_execute("SELECT 'secret' AS logged_marker").unwrap();
+    });
+    let lines = collect.0.lock();
+    let line = lines.iter().find(|l| l.starts_with("perf_db::slow_query")).unwrap();
+    assert!(line.contains("fingerprint=\"SELECT ? AS logged_marker\""), "{line}");
+    assert!(line.contains("sql=\"SELECT 'secret' AS logged_marker\""), "{line}");
+}
+
+#[test]
+fn fast_queries_are_not_logged_as_slow() {
+    let collect = Collect::default();
+    let mut conn = sqlite();
+    conn.set_instrumentation(monitor(3_600.0));
+    tracing::subscriber::with_default(collect.clone(), || {
+        conn.batch_execute("SELECT 1").unwrap();
+    });
+    assert!(!collect.0.lock().iter().any(|l| l.starts_with("perf_db::slow_query")));
+}
+
+#[test]
+fn logged_sql_is_truncated_to_2_kib() {
+    let collect = Collect::default();
+    let mut conn = sqlite();
+    conn.set_instrumentation(monitor(1e-9));
+    let long = format!("SELECT '{}' AS long_marker", "x".repeat(5_000));
+    tracing::subscriber::with_default(collect.clone(), || {
+        conn.batch_execute(&long).unwrap();
+    });
+    let lines = collect.0.lock();
+    let line = lines.iter().find(|l| l.starts_with("perf_db::slow_query")).unwrap();
+    let sql = line.split(" sql=\"").nth(1).unwrap().split('"').next().unwrap();
+    assert_eq!(sql.len(), 2_048);
+}
