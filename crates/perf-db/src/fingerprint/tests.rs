@@ -177,3 +177,33 @@ fn hash_is_stable_across_runs() {
     assert_eq!(fingerprint_hash(""), 0xcbf2_9ce4_8422_2325);
     assert_eq!(fingerprint_hash("a"), 0xaf63_dc4c_8601_ec8c);
 }
+
+#[test]
+fn arbitrary_input_never_panics() {
+    // A deterministic generator over fragments that stress the lexer:
+    // quotes, comments, multi-byte characters, placeholders, operators.
+    const PIECES: &[&str] = &[
+        "SELECT", " ", "'", "\"", "`", "$", "$1", "?", "--", "/*", "*/", "\n", "(", ")", ",", ".", ";", "-", "+", "e",
+        "1", "0x", ".5", "IN", "VALUES", "é", "日本", "::", "$$", "$a$", "E'", "\\", "=", "<>", "[", "}",
+    ];
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut buf = String::new();
+    for _ in 0..20_000 {
+        let mut sql = String::new();
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let len = (state % 24) as usize;
+        for _ in 0..len {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            sql.push_str(PIECES[(state % PIECES.len() as u64) as usize]);
+        }
+        let hash = fingerprint_into(&sql, &mut buf);
+        assert_eq!(hash, fingerprint_hash(&buf), "{sql:?}");
+        let _ = crate::StatementKind::of(&sql);
+        let _ = crate::tables_read(&sql);
+        let _ = crate::tables_written(&sql);
+    }
+}

@@ -143,3 +143,49 @@ fn pg_cached_query_sees_writes_and_ignores_rollbacks() {
     sql_query(format!("DELETE FROM {} WHERE id = 1", f.table)).execute(&mut f.conn).unwrap();
     assert_eq!(load(&mut f).len(), 2);
 }
+
+#[actix_web::test]
+async fn pg_queries_in_web_block_are_attributed_to_the_request() {
+    use actix_web::{App, HttpResponse, test as web_test, web};
+
+    type Db = web::Data<(Arc<parking_lot::Mutex<PgConnection>>, String)>;
+
+    async fn handler(db: Db) -> HttpResponse {
+        let scope = RequestScope::new("GET /pg/block");
+        let (conn, table) = db.get_ref().clone();
+        // `bind_current` must run inside the instrumented future, where the
+        // scope is current: hence the `async move` block.
+        let rows = scope
+            .instrument(async move {
+                web::block(bind_current(move || {
+                    let mut conn = conn.lock();
+                    (1..=2)
+                        .map(|id| {
+                            sql_query(format!("SELECT id, name FROM {table} WHERE id = $1"))
+                                .bind::<Integer, _>(id)
+                                .load::<Item>(&mut *conn)
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                }))
+                .await
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        HttpResponse::Ok().body(format!("{},{}", rows.len(), scope.query_count()))
+    }
+
+    let mut f = Fixture::new(2, None);
+    let conn = Arc::new(parking_lot::Mutex::new(std::mem::replace(&mut f.conn, pg())));
+    let app = web_test::init_service(
+        App::new().app_data(web::Data::new((conn.clone(), f.table.clone()))).route("/", web::get().to(handler)),
+    )
+    .await;
+    let body = web_test::call_and_read_body(&app, web_test::TestRequest::get().uri("/").to_request()).await;
+    assert_eq!(&body[..], b"2,2");
+    let expected = format!("SELECT id, name FROM {} WHERE id = ?", f.table);
+    let queries = f.recorder.queries.lock();
+    let selects: Vec<_> = queries.iter().filter(|q| q.fingerprint == expected).collect();
+    assert_eq!(selects.len(), 2);
+    assert!(selects.iter().all(|q| q.route.as_deref() == Some("GET /pg/block")));
+}
