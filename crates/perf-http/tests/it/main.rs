@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod api;
+mod dashboard;
 mod fakes;
 mod monitor;
 mod openapi;
