@@ -42,37 +42,74 @@ pub(crate) fn bin_value(bin: usize) -> f64 {
     lower as f64 + (width as f64 - 1.0) / 2.0
 }
 
-/// A dense histogram used to merge buckets at query time and to collect a
-/// shard's current bucket.
+/// A dense histogram used to collect a shard's current bucket and to merge
+/// buckets at query time. It tracks the range of bins in use so merging,
+/// clearing and percentile scans touch only that range.
 #[derive(Clone)]
 pub(crate) struct Dense {
-    pub(crate) bins: Box<[u32; BINS]>,
+    bins: Box<[u32; BINS]>,
+    /// Lowest bin in use; `BINS` when empty.
+    lo: usize,
+    /// Highest bin in use; 0 when empty.
+    hi: usize,
 }
 
 impl Dense {
     pub(crate) fn new() -> Self {
-        Dense { bins: Box::new([0; BINS]) }
+        Dense { bins: Box::new([0; BINS]), lo: BINS, hi: 0 }
+    }
+
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lo > self.hi
+    }
+
+    #[inline]
+    pub(crate) fn record(&mut self, bin: usize) {
+        self.bins[bin] = self.bins[bin].saturating_add(1);
+        self.lo = self.lo.min(bin);
+        self.hi = self.hi.max(bin);
+    }
+
+    /// The non-zero bins with their counts, lowest first.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (usize, u32)> + '_ {
+        let range = if self.is_empty() { 0..0 } else { self.lo..self.hi + 1 };
+        range.filter_map(|b| (self.bins[b] > 0).then_some((b, self.bins[b])))
     }
 
     pub(crate) fn total(&self) -> u64 {
-        self.bins.iter().map(|&c| u64::from(c)).sum()
+        self.iter().map(|(_, c)| u64::from(c)).sum()
     }
 
-    pub(crate) fn add_packed(&mut self, entries: impl IntoIterator<Item = u32>) {
-        for e in entries {
+    /// Adds packed entries, which are in ascending bin order (as
+    /// `Arena::write` produces them).
+    pub(crate) fn add_packed(&mut self, entries: &[u32]) {
+        let (Some(&first), Some(&last)) = (entries.first(), entries.last()) else { return };
+        for &e in entries {
             let (bin, count) = unpack(e);
             self.bins[bin] = self.bins[bin].saturating_add(count);
         }
+        self.lo = self.lo.min(unpack(first).0);
+        self.hi = self.hi.max(unpack(last).0);
     }
 
     pub(crate) fn add_dense(&mut self, other: &Dense) {
-        for (a, b) in self.bins.iter_mut().zip(other.bins.iter()) {
-            *a = a.saturating_add(*b);
+        if other.is_empty() {
+            return;
         }
+        for b in other.lo..=other.hi {
+            self.bins[b] = self.bins[b].saturating_add(other.bins[b]);
+        }
+        self.lo = self.lo.min(other.lo);
+        self.hi = self.hi.max(other.hi);
     }
 
     pub(crate) fn clear(&mut self) {
-        self.bins.fill(0);
+        if !self.is_empty() {
+            self.bins[self.lo..=self.hi].fill(0);
+        }
+        self.lo = BINS;
+        self.hi = 0;
     }
 
     /// Nearest-rank percentiles for each `q` in `qs` (fractions in (0, 1]),
@@ -86,10 +123,7 @@ impl Dense {
         let ranks = qs.map(|q| ((q * total as f64).ceil() as u64).clamp(1, total));
         let mut seen = 0u64;
         let mut next = 0;
-        for (bin, &c) in self.bins.iter().enumerate() {
-            if c == 0 {
-                continue;
-            }
+        for (bin, c) in self.iter() {
             seen += u64::from(c);
             while next < N && ranks[next] <= seen {
                 out[next] = bin_value(bin).clamp(min as f64, max.max(min) as f64);

@@ -247,7 +247,9 @@ impl Store {
             Some(r) => self.endpoints.load().get(r).and_then(|slots| slots[method.index()].clone())?,
         };
         let (start, end, fine) = self.window_bounds(window, self.clock.now());
-        Some(aggregate(&series.collect(start, end, fine, &self.geometry)))
+        let mut out = Collected::new();
+        series.collect_into(start, end, fine, &self.geometry, &mut out);
+        Some(aggregate(&out))
     }
 
     /// How many keys are held and how many samples overflowed.
@@ -510,46 +512,46 @@ impl MetricsSource for Store {
         let (start, end, fine) = self.window_bounds(window, now);
         let g = &self.geometry;
 
-        let mut all = Collected { acc: Acc::EMPTY, hist: Dense::new() };
+        let mut all = Collected::new();
+        let mut one = Collected::new();
         let mut endpoints = Vec::new();
         self.each_endpoint(|method, route, series| {
-            let c = series.collect(start, end, fine, g);
-            if c.acc.count == 0 {
+            one.reset();
+            series.collect_into(start, end, fine, g, &mut one);
+            if one.acc.count == 0 {
                 return;
             }
-            all.acc.merge(&c.acc);
-            all.hist.add_dense(&c.hist);
-            let stats = aggregate(&c);
+            all.merge(&one);
             endpoints.push(EndpointStats {
                 method,
                 route: route.to_owned(),
-                queries_per_request: f64::from(c.acc.aux_count) / f64::from(c.acc.count),
-                query_time_per_request: c.acc.aux_ns as f64 / 1e9 / f64::from(c.acc.count),
-                stats,
+                queries_per_request: f64::from(one.acc.aux_count) / f64::from(one.acc.count),
+                query_time_per_request: one.acc.aux_ns as f64 / 1e9 / f64::from(one.acc.count),
+                stats: aggregate(&one),
             });
         });
         endpoints.sort_by(|a, b| b.stats.count.cmp(&a.stats.count).then_with(|| a.route.cmp(&b.route)));
         let requests = aggregate(&all);
 
-        let mut all_q = Collected { acc: Acc::EMPTY, hist: Dense::new() };
+        all.reset();
         let mut query_stats = Vec::new();
         self.each_query(|fp, q| {
-            let c = q.series.collect(start, end, fine, g);
-            if c.acc.count == 0 {
+            one.reset();
+            q.series.collect_into(start, end, fine, g, &mut one);
+            if one.acc.count == 0 {
                 return;
             }
-            all_q.acc.merge(&c.acc);
-            all_q.hist.add_dense(&c.hist);
+            all.merge(&one);
             query_stats.push(QueryStats {
                 fingerprint: fp.to_owned(),
                 example_sql: q.example_sql.to_string(),
-                stats: aggregate(&c),
+                stats: aggregate(&one),
             });
         });
         query_stats.sort_by(|a, b| {
             b.stats.total_time.total_cmp(&a.stats.total_time).then_with(|| a.fingerprint.cmp(&b.fingerprint))
         });
-        let queries = aggregate(&all_q);
+        let queries = aggregate(&all);
 
         let (system, cache) = self.system_stats(start, end, fine);
         let since = Timestamp::from_unix_micros(start);
@@ -614,52 +616,36 @@ impl MetricsSource for Store {
         let (start, end, fine) = self.window_bounds(window, now);
         let g = &self.geometry;
         let width = if fine { g.fine_us } else { g.coarse_us };
-        let mut merged: Option<Vec<series::PointAcc>> = None;
-        let mut add = |series: &Series| {
-            let pts = series.points(start, end, fine, g);
-            match merged.as_mut() {
-                None => merged = Some(pts),
-                Some(m) => {
-                    for (a, b) in m.iter_mut().zip(pts.iter()) {
-                        a.acc.merge(&b.acc);
-                        if let (Some(ha), Some(hb)) = (a.hist.as_mut(), b.hist.as_ref()) {
-                            ha.add_dense(hb);
-                        }
-                    }
-                }
-            }
-        };
+        let first = start / width;
+        let last = (end - 1).min(now.as_unix_micros()) / width;
+        let mut points: Vec<series::PointAcc> = (first..=last)
+            .map(|e| series::PointAcc { start_us: e * width, acc: Acc::EMPTY, hist: (!fine).then(Dense::new) })
+            .collect();
+        let mut add = |series: &Series| series.points_into(start, end, fine, g, &mut points);
         match key {
             SeriesKey::Requests => self.each_endpoint(|_, _, s| add(s)),
             SeriesKey::Queries => self.each_query(|_, q| add(&q.series)),
             SeriesKey::Endpoint { method, route } => {
-                let map = self.endpoints.load();
                 let found = match route.as_str() {
                     UNMATCHED_ROUTE => Some(self.unmatched.clone()),
                     OVERFLOW_ROUTE => Some(self.endpoint_overflow.clone()),
-                    r => map.get(r).and_then(|slots| slots[method.index()].clone()),
+                    r => self.endpoints.load().get(r).and_then(|slots| slots[method.index()].clone()),
                 };
                 if let Some(s) = found {
                     add(&s);
                 }
             }
             SeriesKey::Query { fingerprint } => {
-                let map = self.queries.load();
-                if let Some(q) = map.get(fingerprint.as_str()) {
+                let found = self.queries.load().get(fingerprint.as_str()).cloned();
+                if let Some(q) = found {
                     add(&q.series);
                 } else if fingerprint == OVERFLOW_FINGERPRINT {
                     add(&self.query_overflow.series);
                 }
             }
         }
-        let points = merged.unwrap_or_else(|| {
-            let first = start / width;
-            let last = (end - 1) / width;
-            (first..=last).map(|e| series::PointAcc { start_us: e * width, acc: Acc::EMPTY, hist: None }).collect()
-        });
         points
             .into_iter()
-            .filter(|p| p.start_us <= now.as_unix_micros())
             .map(|p| {
                 let (p50, p95, p99) = match &p.hist {
                     Some(h) if p.acc.count > 0 => {

@@ -39,15 +39,31 @@ fn pack_round_trips_and_splits_large_counts() {
     assert_eq!(unpack(pack(1023, 5)), (1023, 5));
     assert_eq!(unpack(pack(3, COUNT_MAX + 10)), (3, COUNT_MAX));
     let mut back = Dense::new();
-    back.add_packed([pack(7, COUNT_MAX), pack(7, 10)]);
-    assert_eq!(back.bins[7], COUNT_MAX + 10);
+    back.add_packed(&[pack(7, COUNT_MAX), pack(7, 10)]);
+    assert_eq!(back.iter().collect::<Vec<_>>(), vec![(7, COUNT_MAX + 10)]);
 }
 
 #[test]
 fn percentiles_use_nearest_rank() {
     let mut d = Dense::new();
     for v in 1..=10u64 {
-        d.bins[bin_of(v)] += 1;
+        d.record(bin_of(v));
     }
     assert_eq!(d.percentiles([0.5, 0.9, 1.0], 1, 10), [5.0, 9.0, 10.0]);
+}
+
+#[test]
+fn range_tracking_survives_merge_and_clear() {
+    let mut a = Dense::new();
+    assert!(a.is_empty() && a.total() == 0);
+    a.record(100);
+    a.record(40);
+    let mut b = Dense::new();
+    b.record(900);
+    b.add_dense(&a);
+    assert_eq!(b.iter().map(|(bin, _)| bin).collect::<Vec<_>>(), vec![40, 100, 900]);
+    b.clear();
+    assert!(b.is_empty() && b.total() == 0);
+    b.record(5);
+    assert_eq!(b.iter().collect::<Vec<_>>(), vec![(5, 1)]);
 }

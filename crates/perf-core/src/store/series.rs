@@ -123,7 +123,6 @@ struct ShardState {
     coarse_epoch: u64,
     acc: Acc,
     hist: Dense,
-    hist_any: bool,
 }
 
 #[repr(align(128))]
@@ -151,10 +150,26 @@ pub(crate) struct Series {
     tiers: Mutex<Tiers>,
 }
 
-/// What a window query over one series yields.
+/// What a window query over one or more series yields.
 pub(crate) struct Collected {
     pub(crate) acc: Acc,
     pub(crate) hist: Dense,
+}
+
+impl Collected {
+    pub(crate) fn new() -> Self {
+        Collected { acc: Acc::EMPTY, hist: Dense::new() }
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.acc = Acc::EMPTY;
+        self.hist.clear();
+    }
+
+    pub(crate) fn merge(&mut self, other: &Collected) {
+        self.acc.merge(&other.acc);
+        self.hist.add_dense(&other.hist);
+    }
 }
 
 /// One bucket of a series query.
@@ -195,7 +210,6 @@ impl Series {
                     coarse_epoch: NONE,
                     acc: Acc::EMPTY,
                     hist: Dense::new(),
-                    hist_any: false,
                 }))
             })
             .collect();
@@ -241,9 +255,7 @@ impl Series {
         // A sample older than the shard's bucket (clock skew between threads)
         // counts in the shard's current bucket.
         st.acc.add(s);
-        let bin = bin_of(s.nanos);
-        st.hist.bins[bin] = st.hist.bins[bin].saturating_add(1);
-        st.hist_any = true;
+        st.hist.record(bin_of(s.nanos));
     }
 
     #[cold]
@@ -258,115 +270,128 @@ impl Series {
         st.fine_start_us = fine * g.fine_us;
         st.fine_end_us = st.fine_start_us + g.fine_us;
         if st.coarse_epoch != coarse {
-            if st.hist_any {
+            if !st.hist.is_empty() {
                 tiers.add_hist(st.coarse_epoch, &st.hist, g);
                 st.hist.clear();
-                st.hist_any = false;
             }
             st.coarse_epoch = coarse;
         }
     }
 
-    /// Everything recorded in `[start_us, end_us)`, using the fine tier for
-    /// scalars when `fine` is set and the roll-up tier otherwise. Histograms
-    /// come from roll-up buckets; the caller aligns `start_us` to one.
-    pub(crate) fn collect(&self, start_us: u64, end_us: u64, fine: bool, g: &Geometry) -> Collected {
-        let mut out = Collected { acc: Acc::EMPTY, hist: Dense::new() };
+    /// Merges everything recorded in `[start_us, end_us)` into `out`, using
+    /// the fine tier for scalars when `fine` is set and the roll-up tier
+    /// otherwise. Histograms come from roll-up buckets; the caller aligns
+    /// `start_us` to one. Touches only the buckets inside the window.
+    pub(crate) fn collect_into(&self, start_us: u64, end_us: u64, fine: bool, g: &Geometry, out: &mut Collected) {
         let guards: Vec<_> = self.shards.iter().map(|p| p.0.lock()).collect();
         for st in &guards {
             if st.fine_epoch != NONE && in_range(st.fine_epoch * g.fine_us, start_us, end_us) {
                 out.acc.merge(&st.acc);
             }
-            if st.hist_any && in_range(st.coarse_epoch * g.coarse_us, start_us, end_us) {
+            if !st.hist.is_empty() && in_range(st.coarse_epoch * g.coarse_us, start_us, end_us) {
                 out.hist.add_dense(&st.hist);
             }
         }
         let tiers = self.tiers.lock();
         let (slots, width) = if fine { (&tiers.fine, g.fine_us) } else { (&tiers.coarse, g.coarse_us) };
-        for slot in slots.iter() {
-            if slot.epoch != NONE && in_range(slot.epoch * width, start_us, end_us) {
+        for (epoch, slot) in ring_iter(slots, epochs(start_us, end_us, width, slots.len())) {
+            if slot.epoch == epoch {
                 out.acc.merge(&slot.acc);
             }
         }
         if tiers.pending_epoch != NONE && in_range(tiers.pending_epoch * g.coarse_us, start_us, end_us) {
             out.hist.add_dense(&tiers.pending);
         }
-        for r in tiers.hists.refs.iter() {
-            if r.epoch != NONE
-                && in_range(r.epoch * g.coarse_us, start_us, end_us)
-                && let Some(entries) = tiers.hists.record(r)
+        let refs = &tiers.hists.refs;
+        for (epoch, r) in ring_iter(refs, epochs(start_us, end_us, g.coarse_us, refs.len())) {
+            if r.epoch == epoch
+                && let Some((a, b)) = tiers.hists.record(r)
             {
-                out.hist.add_packed(entries);
+                out.hist.add_packed(a);
+                out.hist.add_packed(b);
             }
         }
         drop(tiers);
         drop(guards);
-        out
     }
 
-    /// Per-bucket points in `[start_us, end_us)`, oldest first: fine buckets
-    /// (scalars only) when `fine` is set, roll-up buckets with histograms
-    /// otherwise. Buckets with no events are included as empty points.
-    pub(crate) fn points(&self, start_us: u64, end_us: u64, fine: bool, g: &Geometry) -> Vec<PointAcc> {
+    /// Merges per-bucket figures of `[start_us, end_us)` into `points`, which
+    /// holds one point per bucket of width `width` from `start_us / width`:
+    /// fine buckets (scalars only) when `fine` is set, roll-up buckets with
+    /// histograms otherwise (when the points carry histograms).
+    pub(crate) fn points_into(&self, start_us: u64, end_us: u64, fine: bool, g: &Geometry, points: &mut [PointAcc]) {
         let width = if fine { g.fine_us } else { g.coarse_us };
         let first = start_us / width;
-        let last = end_us.saturating_sub(1) / width;
-        let n = (last + 1).saturating_sub(first) as usize;
-        let mut points: Vec<PointAcc> = (0..n)
-            .map(|i| PointAcc { start_us: (first + i as u64) * width, acc: Acc::EMPTY, hist: (!fine).then(Dense::new) })
-            .collect();
-        let index = |epoch_start_us: u64| -> Option<usize> {
-            if !in_range(epoch_start_us, start_us, end_us) {
-                return None;
-            }
-            Some((epoch_start_us / width - first) as usize)
+        let index = |bucket_start_us: u64| -> Option<usize> {
+            in_range(bucket_start_us, start_us, end_us).then(|| (bucket_start_us / width - first) as usize)
         };
         let guards: Vec<_> = self.shards.iter().map(|p| p.0.lock()).collect();
         for st in &guards {
-            if st.fine_epoch != NONE {
-                let bucket_start =
-                    if fine { st.fine_epoch * g.fine_us } else { st.fine_epoch * g.fine_us / width * width };
-                if let Some(i) = index(bucket_start) {
-                    points[i].acc.merge(&st.acc);
-                }
+            if st.fine_epoch != NONE
+                && let Some(p) = index(st.fine_epoch * g.fine_us / width * width).and_then(|i| points.get_mut(i))
+            {
+                p.acc.merge(&st.acc);
             }
-            if st.hist_any
-                && !fine
-                && let Some(i) = index(st.coarse_epoch * g.coarse_us)
-                && let Some(h) = points[i].hist.as_mut()
+            if !fine
+                && !st.hist.is_empty()
+                && let Some(h) =
+                    index(st.coarse_epoch * g.coarse_us).and_then(|i| points.get_mut(i)).and_then(|p| p.hist.as_mut())
             {
                 h.add_dense(&st.hist);
             }
         }
         let tiers = self.tiers.lock();
         let slots = if fine { &tiers.fine } else { &tiers.coarse };
-        for slot in slots.iter() {
-            if slot.epoch != NONE
-                && let Some(i) = index(slot.epoch * width)
+        for (epoch, slot) in ring_iter(slots, epochs(start_us, end_us, width, slots.len())) {
+            if slot.epoch == epoch
+                && let Some(p) = index(epoch * width).and_then(|i| points.get_mut(i))
             {
-                points[i].acc.merge(&slot.acc);
+                p.acc.merge(&slot.acc);
             }
         }
         if !fine {
             if tiers.pending_epoch != NONE
-                && let Some(i) = index(tiers.pending_epoch * g.coarse_us)
-                && let Some(h) = points[i].hist.as_mut()
+                && let Some(h) = index(tiers.pending_epoch * g.coarse_us)
+                    .and_then(|i| points.get_mut(i))
+                    .and_then(|p| p.hist.as_mut())
             {
                 h.add_dense(&tiers.pending);
             }
-            for r in tiers.hists.refs.iter() {
-                if r.epoch == NONE {
+            let refs = &tiers.hists.refs;
+            for (epoch, r) in ring_iter(refs, epochs(start_us, end_us, g.coarse_us, refs.len())) {
+                if r.epoch != epoch {
                     continue;
                 }
-                if let (Some(i), Some(entries)) = (index(r.epoch * g.coarse_us), tiers.hists.record(r))
-                    && let Some(h) = points[i].hist.as_mut()
-                {
-                    h.add_packed(entries);
+                let target = index(epoch * g.coarse_us).and_then(|i| points.get_mut(i)).and_then(|p| p.hist.as_mut());
+                if let (Some(h), Some((a, b))) = (target, tiers.hists.record(r)) {
+                    h.add_packed(a);
+                    h.add_packed(b);
                 }
             }
         }
-        points
     }
+}
+
+/// Pairs each epoch of `epochs` with its slot in `ring`, stepping through
+/// the ring instead of dividing for every slot.
+fn ring_iter<T>(ring: &[T], epochs: std::ops::Range<u64>) -> impl Iterator<Item = (u64, &T)> {
+    let mut idx = (epochs.start % ring.len() as u64) as usize;
+    epochs.map(move |e| {
+        let item = &ring[idx];
+        idx += 1;
+        if idx == ring.len() {
+            idx = 0;
+        }
+        (e, item)
+    })
+}
+
+/// The bucket indices of width `width` starting inside `[start_us, end_us)`,
+/// at most `ring` of them (the newest), since older ones are not held.
+fn epochs(start_us: u64, end_us: u64, width: u64, ring: usize) -> std::ops::Range<u64> {
+    let first = start_us.div_ceil(width);
+    let end = end_us.div_ceil(width);
+    first.max(end.saturating_sub(ring as u64))..end
 }
 
 fn in_range(t: u64, start: u64, end: u64) -> bool {
@@ -410,9 +435,10 @@ impl Tiers {
         }
         self.scratch.clear();
         if r.epoch == epoch
-            && let Some(entries) = self.hists.record(&r)
+            && let Some((a, b)) = self.hists.record(&r)
         {
-            self.scratch.add_packed(entries);
+            self.scratch.add_packed(a);
+            self.scratch.add_packed(b);
         }
         self.scratch.add_dense(hist);
         self.hists.write(epoch, &self.scratch);
@@ -425,7 +451,7 @@ impl Arena {
         let cap = self.entries.len() as u64;
         let start = self.written;
         let mut len = 0u32;
-        for (bin, &c) in hist.bins.iter().enumerate() {
+        for (bin, c) in hist.iter() {
             let mut left = c;
             while left > 0 {
                 let e = pack(bin, left);
@@ -440,13 +466,17 @@ impl Arena {
         self.refs[(epoch % n) as usize] = HistRef { epoch, start, len };
     }
 
-    /// The entries of a record, if the ring has not overwritten them.
-    fn record(&self, r: &HistRef) -> Option<impl Iterator<Item = u32> + '_> {
+    /// The entries of a record as two contiguous slices (the second is
+    /// empty unless the record wraps), if the ring has not overwritten them.
+    fn record(&self, r: &HistRef) -> Option<(&[u32], &[u32])> {
         let cap = self.entries.len() as u64;
         if self.written - r.start > cap || u64::from(r.len) > cap {
             return None;
         }
-        Some((r.start..r.start + u64::from(r.len)).map(move |i| self.entries[(i % cap) as usize]))
+        let begin = (r.start % cap) as usize;
+        let len = r.len as usize;
+        let first = len.min(self.entries.len() - begin);
+        Some((&self.entries[begin..begin + first], &self.entries[..len - first]))
     }
 }
 
