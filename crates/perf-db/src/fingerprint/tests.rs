@@ -207,3 +207,13 @@ fn arbitrary_input_never_panics() {
         let _ = crate::tables_written(&sql);
     }
 }
+
+#[test]
+fn strip_binds_cuts_at_the_last_marker() {
+    assert_eq!(strip_binds("SELECT ? -- binds: [1]"), "SELECT ?");
+    assert_eq!(strip_binds("SELECT ' -- binds: ' -- binds: [\"x\"]"), "SELECT ' -- binds: '");
+    assert_eq!(strip_binds(" -- binds: "), "");
+    assert_eq!(strip_binds("SELECT 1"), "SELECT 1");
+    assert_eq!(strip_binds("-- b"), "-- b");
+    assert_eq!(strip_binds(""), "");
+}
