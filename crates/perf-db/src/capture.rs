@@ -231,20 +231,97 @@ impl Drop for Capture {
 }
 
 /// Called by the monitor for each query finished inside a scope.
-pub(crate) fn note(
-    scope: &RequestScope,
-    fingerprint: &str,
-    sql: &str,
-    kind: StatementKind,
-    duration: Duration,
-    ok: bool,
-) {
+pub(crate) fn note(scope: &RequestScope, query: &NotedQuery<'_>) {
     if ACTIVE.load(Ordering::Relaxed) == 0 {
         return;
     }
     let key = scope.label().as_ptr() as usize;
     let log = CAPTURES.lock().iter().find(|(k, _)| *k == key).map(|(_, log)| log.clone());
     if let Some(log) = log {
-        log.lock().push(CapturedQuery { sql: sql.to_owned(), fingerprint: fingerprint.to_owned(), kind, duration, ok });
+        log.lock().push(query.to_owned());
+    }
+}
+
+/// A finished query as the monitor sees it, before it is copied into a capture.
+pub(crate) struct NotedQuery<'a> {
+    pub(crate) fingerprint: &'a str,
+    pub(crate) sql: &'a str,
+    pub(crate) kind: StatementKind,
+    pub(crate) duration: Duration,
+    pub(crate) ok: bool,
+}
+
+impl NotedQuery<'_> {
+    fn to_owned(&self) -> CapturedQuery {
+        CapturedQuery {
+            sql: self.sql.to_owned(),
+            fingerprint: self.fingerprint.to_owned(),
+            kind: self.kind,
+            duration: self.duration,
+            ok: self.ok,
+        }
+    }
+}
+
+/// The captures open on one [`QueryMonitor`](crate::QueryMonitor): they see
+/// every query of the monitor's connections, whatever scope is current.
+#[derive(Debug, Default)]
+pub(crate) struct MonitorCaptures {
+    active: AtomicUsize,
+    logs: Mutex<Vec<(usize, Log)>>,
+    next: AtomicUsize,
+}
+
+impl MonitorCaptures {
+    /// Copies `query` into every open capture (one atomic load when none is open).
+    pub(crate) fn note(&self, query: &NotedQuery<'_>) {
+        if self.active.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        for (_, log) in self.logs.lock().iter() {
+            log.lock().push(query.to_owned());
+        }
+    }
+
+    /// Runs `f` with a capture open.
+    pub(crate) fn capture<R>(&self, f: impl FnOnce() -> R) -> (R, CapturedQueries) {
+        let open = self.open();
+        let result = f();
+        (result, open.finish())
+    }
+
+    /// Awaits `future` with a capture open.
+    pub(crate) async fn capture_async<F: Future>(&self, future: F) -> (F::Output, CapturedQueries) {
+        let open = self.open();
+        let result = future.await;
+        (result, open.finish())
+    }
+
+    fn open(&self) -> OpenCapture<'_> {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let log: Log = Arc::default();
+        self.logs.lock().push((id, log.clone()));
+        self.active.fetch_add(1, Ordering::SeqCst);
+        OpenCapture { owner: self, id, log }
+    }
+}
+
+/// Closes its capture when dropped, also on unwinding.
+struct OpenCapture<'a> {
+    owner: &'a MonitorCaptures,
+    id: usize,
+    log: Log,
+}
+
+impl OpenCapture<'_> {
+    fn finish(self) -> CapturedQueries {
+        CapturedQueries { queries: std::mem::take(&mut *self.log.lock()) }
+    }
+}
+
+impl Drop for OpenCapture<'_> {
+    fn drop(&mut self) {
+        self.owner.logs.lock().retain(|(id, _)| *id != self.id);
+        self.owner.active.fetch_sub(1, Ordering::SeqCst);
     }
 }

@@ -23,7 +23,8 @@ use perf_core::{
 };
 
 use crate::{
-    DbError, StatementKind, capture,
+    CapturedQueries, DbError, StatementKind,
+    capture::{self, MonitorCaptures, NotedQuery},
     fingerprint::{fingerprint_into, strip_binds},
     tables_written,
 };
@@ -93,6 +94,7 @@ struct Shared {
     clock: Arc<dyn Clock>,
     n_plus_one: NonZeroU32,
     invalidator: Option<Arc<dyn Invalidator>>,
+    captures: Arc<MonitorCaptures>,
 }
 
 impl QueryMonitor {
@@ -106,6 +108,7 @@ impl QueryMonitor {
                 clock: Arc::new(SystemClock),
                 n_plus_one: DEFAULT_N_PLUS_ONE_THRESHOLD,
                 invalidator: None,
+                captures: Arc::default(),
             }),
             conn: ConnState::default(),
         }
@@ -136,6 +139,20 @@ impl QueryMonitor {
     /// [`QueryCache`](crate::QueryCache) or perf-cache's cache).
     pub fn with_invalidator(self, invalidator: Arc<dyn Invalidator>) -> QueryMonitor {
         self.with_shared(|s| s.invalidator = Some(invalidator))
+    }
+
+    /// Runs `f` and returns its result with every query that finished on
+    /// this monitor's connections meanwhile, on any thread and in any request
+    /// scope: the way to assert on the queries of a whole request served by
+    /// an app whose pool uses this monitor. Queries of other tests sharing
+    /// the monitor would be seen too, so give each test its own monitor.
+    pub fn capture<R>(&self, f: impl FnOnce() -> R) -> (R, CapturedQueries) {
+        self.shared.captures.capture(f)
+    }
+
+    /// [`QueryMonitor::capture`] for a future, e.g. `test::call_service(&app, req)`.
+    pub async fn capture_async<F: std::future::Future>(&self, future: F) -> (F::Output, CapturedQueries) {
+        self.shared.captures.capture_async(future).await
     }
 
     /// The clock this monitor timestamps samples with.
@@ -182,6 +199,7 @@ impl QueryMonitor {
         }
         let statement = conn.fingerprints.lookup(&conn.sql, &mut conn.scratch);
         let at = shared.clock.now();
+        let noted = NotedQuery { fingerprint: &statement.text, sql: &conn.sql, kind: statement.kind, duration, ok };
         RequestScope::with_current(|scope| {
             let route = scope.map(RequestScope::label);
             shared.recorder.record_query(&QuerySample {
@@ -212,8 +230,9 @@ impl QueryMonitor {
                         "N+1 query pattern"
                     );
                 }
-                capture::note(scope, &statement.text, &conn.sql, statement.kind, duration, ok);
+                capture::note(scope, &noted);
             }
+            shared.captures.note(&noted);
             let slow_secs = shared.thresholds.thresholds().slow_query_threshold;
             if duration.as_secs_f64() > slow_secs {
                 tracing::warn!(

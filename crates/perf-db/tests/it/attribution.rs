@@ -117,3 +117,28 @@ fn scope_counts_each_fingerprint_by_its_hash() {
     let (count, _) = scope.fingerprint_stats(fingerprint_hash(SELECT_ONE)).unwrap();
     assert_eq!(count, 4);
 }
+
+#[actix_web::test]
+async fn monitor_capture_sees_a_whole_request_despite_its_own_scope() {
+    let mut conn = sqlite();
+    conn.batch_execute(
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+         INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd'), (5, 'e'), (6, 'f');",
+    )
+    .unwrap();
+    let (monitor, _recorder) = recording_monitor();
+    conn.set_instrumentation(monitor.clone());
+    let app = web_test::init_service(
+        App::new().app_data(web::Data::new(Arc::new(Mutex::new(conn)))).route("/items/{n}", web::get().to(load_items)),
+    )
+    .await;
+    let request = web_test::TestRequest::get().uri("/items/6").to_request();
+    let (response, queries) = monitor.capture_async(web_test::call_service(&app, request)).await;
+    assert!(response.status().is_success());
+    assert_eq!(queries.len(), 6);
+    let err = queries.assert_no_n_plus_one(perf_db::DEFAULT_N_PLUS_ONE_THRESHOLD).unwrap_err().to_string();
+    assert!(err.contains(&format!("6× {SELECT_ONE}")), "{err}");
+    // Closed captures see nothing more.
+    let (_, after) = monitor.capture(|| ());
+    assert!(after.is_empty());
+}
