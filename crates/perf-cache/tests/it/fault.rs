@@ -113,3 +113,51 @@ async fn frozen_redis_costs_one_timeout_and_replays_invalidations() {
     assert_eq!((failed, missed), (0, 0));
     assert_eq!(fresh.fetch("items:219").await.unwrap(), Some(v(219)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_pending_invalidations_collapse_into_namespace_bumps() {
+    let server = OwnRedis::start().await;
+    let prefix = unique_prefix("overflow");
+    let mut cfg = config(&server.url(), &prefix);
+    cfg.max_pending = 4;
+    let cache = TieredCache::new(cfg.clone(), None).unwrap();
+    assert!(wait_for(|| async { cache.is_subscribed() }).await);
+    for i in 0..10 {
+        cache.store(&format!("users:{i}"), v(i), Duration::from_secs(60)).await.unwrap();
+    }
+    cache.store("projects:1", v(1), Duration::from_secs(60)).await.unwrap();
+
+    server.freeze();
+    for i in 0..10 {
+        assert!(cache.remove(&format!("users:{i}")).await.is_ok());
+    }
+    assert_eq!(cache.pending_invalidations(), 1, "ten deletes collapsed into one summary");
+
+    server.thaw();
+    assert!(wait_for(|| async { cache.breaker_state() == BreakerState::Closed }).await);
+    let fresh = TieredCache::new(cfg, None).unwrap();
+    for i in 0..10 {
+        assert_eq!(fresh.fetch(&format!("users:{i}")).await.unwrap(), None, "users was bumped");
+    }
+    assert_eq!(fresh.fetch("projects:1").await.unwrap(), Some(v(1)), "other namespaces untouched");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_subscription_drops_memory_copies() {
+    let server = OwnRedis::start().await;
+    let cache = TieredCache::new(config(&server.url(), &unique_prefix("resub")), None).unwrap();
+    assert!(wait_for(|| async { cache.is_subscribed() }).await);
+    cache.store("users:1", v(1), Duration::from_secs(60)).await.unwrap();
+    assert_eq!(cache.memory().len(), 1);
+
+    // Kill only the subscription connection; Redis itself stays up.
+    let mut admin = crate::raw_connection(&server.url()).await;
+    let killed: u64 = redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("pubsub").query_async(&mut admin).await.unwrap();
+    assert_eq!(killed, 1);
+
+    assert!(wait_for(|| async { cache.resyncs() == 1 && cache.is_subscribed() }).await);
+    assert!(cache.memory().is_empty(), "copies that could have missed a message are gone");
+    // The value is still in Redis and comes back from there.
+    assert_eq!(cache.fetch("users:1").await.unwrap(), Some(v(1)));
+    assert_eq!(cache.breaker_state(), BreakerState::Closed);
+}
