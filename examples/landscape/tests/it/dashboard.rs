@@ -1,0 +1,259 @@
+//! The dashboard in a real browser: after real traffic, headless Chromium
+//! loads `/performance`, runs its script against the live API and dumps
+//! the DOM; the tables and charts must hold what the API returns.
+//!
+//! Needs Debian's `chromium` (`scripts/ensure-test-tools.sh` installs it);
+//! `CHROMIUM` overrides the binary.
+
+use std::{
+    collections::{BTreeSet, HashMap},
+    path::PathBuf,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+use crate::server::{Server, fresh_dir};
+
+fn chromium() -> PathBuf {
+    if let Some(p) = std::env::var_os("CHROMIUM") {
+        return PathBuf::from(p);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for name in ["chromium", "chromium-browser"] {
+        for dir in std::env::split_paths(&path).chain([PathBuf::from("/usr/bin")]) {
+            let candidate = dir.join(name);
+            if candidate.is_file() {
+                return candidate;
+            }
+        }
+    }
+    panic!("chromium not found: run scripts/ensure-test-tools.sh (installs Debian's chromium) or set CHROMIUM");
+}
+
+/// Loads `url` in headless Chromium and returns the DOM after the page's
+/// script ran (virtual time lets its fetches finish without real waiting).
+fn dump_dom(url: &str) -> String {
+    let profile = fresh_dir("chromium-profile");
+    let child = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(["--virtual-time-budget=8000", "--dump-dom", url])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let _ = std::fs::remove_dir_all(&profile);
+    assert!(out.status.success(), "chromium failed: {:?}", out.status);
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The attributes of every `<tag ...>` start tag in `html` (entities decoded).
+fn start_tags(html: &str, tag: &str) -> Vec<HashMap<String, String>> {
+    let open = format!("<{tag} ");
+    let mut out = Vec::new();
+    let mut rest = html;
+    while let Some(at) = rest.find(&open) {
+        rest = &rest[at + open.len()..];
+        let end = rest.find('>').unwrap();
+        out.push(attributes(&rest[..end]));
+        rest = &rest[end..];
+    }
+    out
+}
+
+fn attributes(mut s: &str) -> HashMap<String, String> {
+    let mut attrs = HashMap::new();
+    loop {
+        s = s.trim_start();
+        let Some(eq) = s.find("=\"") else { break };
+        let name = s[..eq].trim().to_owned();
+        let after = &s[eq + 2..];
+        let close = after.find('"').unwrap();
+        attrs.insert(name, unescape(&after[..close]));
+        s = &after[close + 1..];
+    }
+    attrs
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'").replace("&amp;", "&")
+}
+
+/// The HTML of the element whose start tag has `id="{id}"`, up to `</{tag}>`.
+fn element<'a>(dom: &'a str, tag: &str, id: &str) -> &'a str {
+    let start = dom.find(&format!("<{tag} id=\"{id}\"")).unwrap_or_else(|| panic!("no <{tag} id={id}> in the DOM"));
+    let len = dom[start..].find(&format!("</{tag}>")).unwrap();
+    &dom[start..start + len]
+}
+
+fn attr_of(dom: &str, tag: &str, id: &str) -> HashMap<String, String> {
+    let el = element(dom, tag, id);
+    attributes(&el[tag.len() + 1..el.find('>').unwrap()])
+}
+
+fn f(v: &str) -> f64 {
+    v.parse().unwrap_or_else(|_| panic!("not a number: {v:?}"))
+}
+
+fn api(s: &Server, path: &str) -> Value {
+    let res = s.get(path);
+    assert_eq!(res.status, 200, "{path}: {}", res.body);
+    res.json()
+}
+
+#[test]
+fn dashboard_in_chromium_shows_what_the_api_returns() {
+    let s = Server::start("chromium", &[("HIGH_MEMORY_THRESHOLD", "1"), ("ALERT_EVALUATION_INTERVAL", "1")]);
+    for i in 0..30 {
+        assert_eq!(s.get(&format!("/api/projects/{}", 1 + i % 20)).status, 200);
+        assert_eq!(s.get(&format!("/api/plants?search={}&page=1", ["oak", "fern", "rose"][i % 3])).status, 200);
+        assert_eq!(s.get("/api/dashboard").status, 200);
+    }
+    assert_eq!(s.get("/api/projects/4/report?naive=true").status, 200);
+    assert_eq!(s.get("/api/projects/4/report").status, 200);
+    assert_eq!(s.send("POST", "/api/projects", r#"{"name":"Browser garden","client":"QA","budget":500}"#).status, 201);
+    assert_eq!(s.get("/api/projects/999999").status, 404);
+
+    // Wait (bounded) for the evaluator to open the memory alert, so the
+    // alerts table has a row with a resolve button.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while api(&s, "/api/performance/alerts?resolved=false")["count"] == 0 {
+        assert!(Instant::now() < deadline, "no alert opened");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let dom = dump_dom(&format!("http://{}/performance", s.addr));
+    let body = start_tags(&dom, "body").remove(0);
+    assert_eq!(body["data-loaded"], "true", "the page did not finish loading: {}", &dom[..dom.len().min(2000)]);
+    assert!(f(&body["data-refreshes"]) >= 1.0);
+    assert_eq!(attr_of(&dom, "span", "status-line")["data-state"], "ok");
+
+    // Nothing below sends monitored traffic, so the API still returns what the page read.
+    let endpoints = api(&s, "/api/performance/endpoints?minutes=5");
+    let queries = api(&s, "/api/performance/queries?minutes=5");
+    let fine = api(&s, "/api/performance/timeseries?metric=requests&minutes=10");
+    let coarse = api(&s, "/api/performance/timeseries?metric=requests&minutes=120");
+    let cache = api(&s, "/api/performance/cache/stats");
+    let alerts = api(&s, "/api/performance/alerts");
+
+    // Endpoint table: the same routes with the same counts.
+    let rows = start_tags(element(&dom, "table", "endpoints-table"), "tr");
+    let shown: BTreeSet<(String, String, u64)> =
+        rows.iter().map(|r| (r["data-method"].clone(), r["data-route"].clone(), f(&r["data-count"]) as u64)).collect();
+    let expected: BTreeSet<(String, String, u64)> = endpoints["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["method"].as_str().unwrap().to_owned(),
+                e["route"].as_str().unwrap().to_owned(),
+                e["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(shown, expected);
+    assert!(shown.iter().any(|(m, r, n)| m == "GET" && r == "/api/dashboard" && *n == 30), "{shown:?}");
+    for r in &rows {
+        let api_row = endpoints["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["route"] == r["data-route"].as_str() && e["method"] == r["data-method"].as_str())
+            .unwrap();
+        assert!((f(&r["data-p95"]) - api_row["p95"].as_f64().unwrap()).abs() < 1e-12);
+    }
+
+    // Request-rate chart: its buckets add up to the API's series and to the table.
+    let chart = attr_of(&dom, "svg", "chart-requests");
+    let api_total: u64 = fine["points"].as_array().unwrap().iter().map(|p| p["count"].as_u64().unwrap()).sum();
+    assert_eq!(f(&chart["data-total"]) as u64, api_total);
+    assert_eq!(api_total, expected.iter().map(|(_, _, n)| n).sum::<u64>());
+    let bars = start_tags(element(&dom, "svg", "chart-requests"), "rect");
+    assert_eq!(bars.len() as f64, f(&chart["data-points"]));
+    assert_eq!(bars.iter().map(|b| f(&b["data-count"]) as u64).sum::<u64>(), api_total);
+
+    // Latency chart: one p50/p95/p99 dot per roll-up bucket with percentiles, at the API's values.
+    let dots = start_tags(element(&dom, "svg", "chart-latency"), "circle");
+    let with_pct: Vec<&Value> =
+        coarse["points"].as_array().unwrap().iter().filter(|p| p["has_percentiles"] == true).collect();
+    assert!(!with_pct.is_empty());
+    for series in ["p50", "p95", "p99"] {
+        let shown: Vec<f64> = dots.iter().filter(|d| d["data-series"] == series).map(|d| f(&d["data-value"])).collect();
+        let want: Vec<f64> =
+            with_pct.iter().rev().take(30).rev().map(|p| p[series].as_f64().unwrap() * 1000.0).collect();
+        assert_eq!(shown.len(), want.len(), "{series}");
+        for (a, b) in shown.iter().zip(&want) {
+            assert!((a - b).abs() < 1e-9, "{series}: {a} vs {b}");
+        }
+    }
+    assert!(dom.contains(r#"data-series="errors""#), "the error-rate chart has no series");
+
+    // N+1 findings and top queries.
+    let n1 = start_tags(element(&dom, "table", "n-plus-one-table"), "tr");
+    let api_n1 = queries["n_plus_one"].as_array().unwrap();
+    assert_eq!(n1.len(), api_n1.len());
+    assert!(
+        n1.iter().any(
+            |r| r["data-route"] == "GET /api/projects/{id}/report" && r["data-fingerprint"].contains("FROM plants")
+        )
+    );
+    for r in &n1 {
+        assert!(
+            api_n1
+                .iter()
+                .any(|a| a["route"] == r["data-route"].as_str() && a["fingerprint"] == r["data-fingerprint"].as_str())
+        );
+    }
+    let top: Vec<String> = start_tags(element(&dom, "table", "top-queries-table"), "tr")
+        .iter()
+        .map(|r| r["data-fingerprint"].clone())
+        .collect();
+    let api_top: Vec<String> = queries["top_queries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["fingerprint"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(top, api_top);
+
+    // Cache panel.
+    assert_eq!(attr_of(&dom, "strong", "cache-tier")["data-tier"], cache["serving_tier"].as_str().unwrap());
+    let rate = f(&attr_of(&dom, "span", "cache-hit-rate")["data-hit-rate"]);
+    assert!((rate - cache["hit_rate"].as_f64().unwrap()).abs() < 1e-12, "{rate} vs {cache}");
+    assert!(rate > 0.0);
+
+    // Alerts: every row is an alert the API knows, each with its resolve button.
+    let alert_rows = start_tags(element(&dom, "table", "alerts-table"), "tr");
+    assert!(!alert_rows.is_empty(), "no alert rows");
+    let buttons = start_tags(element(&dom, "table", "alerts-table"), "button");
+    for row in &alert_rows {
+        let id = &row["data-alert-id"];
+        assert!(alerts["alerts"].as_array().unwrap().iter().any(|a| a["id"].to_string() == *id), "alert {id} unknown");
+        assert!(
+            buttons.iter().any(|b| b["data-alert-id"] == *id && b["class"] == "resolve"),
+            "no resolve button for {id}"
+        );
+    }
+
+    // Health, memory and CPU.
+    let score = f(&attr_of(&dom, "span", "health-score")["data-score"]);
+    assert!((0.0..=100.0).contains(&score));
+    let status = attr_of(&dom, "div", "health-status")["data-status"].clone();
+    assert!(["healthy", "degraded", "unhealthy"].contains(&status.as_str()), "{status}");
+    assert!(f(&attr_of(&dom, "dd", "memory-current")["data-mb"]) > 0.0);
+    assert!(f(&attr_of(&dom, "dd", "cpu-current")["data-percent"]) >= 0.0);
+}
