@@ -632,11 +632,7 @@ pub(crate) fn validate_pattern(pattern: &str) -> Result<()> {
     let mut in_class = false;
     while let Some(c) = chars.next() {
         match c {
-            '\\' => {
-                if chars.next().is_none() {
-                    return Err(refuse("pattern ends with an unfinished escape"));
-                }
-            }
+            '\\' if chars.next().is_none() => return Err(refuse("pattern ends with an unfinished escape")),
             '[' if in_class => return Err(refuse("nested '[' in a character class")),
             '[' => in_class = true,
             ']' if in_class => in_class = false,

@@ -255,10 +255,10 @@ where
         match polled {
             Poll::Ready(Ok(mut res)) => {
                 let elapsed = track.finish(res.status().as_u16());
-                if track.settings.server_timing {
-                    if let Some(value) = server_timing_value(elapsed, &track.scope) {
-                        res.headers_mut().append(SERVER_TIMING.clone(), value);
-                    }
+                if track.settings.server_timing
+                    && let Some(value) = server_timing_value(elapsed, &track.scope)
+                {
+                    res.headers_mut().append(SERVER_TIMING.clone(), value);
                 }
                 *this.track = None;
                 Poll::Ready(Ok(res))
@@ -269,13 +269,13 @@ where
                 Poll::Ready(Err(e))
             }
             Poll::Pending => {
-                if let Some(sleep) = track.sleep.as_mut() {
-                    if sleep.as_mut().poll(cx).is_ready() {
-                        let limit = track.settings.timeout.unwrap_or_default();
-                        track.finish(504);
-                        *this.track = None;
-                        return Poll::Ready(Err(HttpError::Timeout(limit).into()));
-                    }
+                if let Some(sleep) = track.sleep.as_mut()
+                    && sleep.as_mut().poll(cx).is_ready()
+                {
+                    let limit = track.settings.timeout.unwrap_or_default();
+                    track.finish(504);
+                    *this.track = None;
+                    return Poll::Ready(Err(HttpError::Timeout(limit).into()));
                 }
                 Poll::Pending
             }

@@ -73,8 +73,9 @@ async fn handler(req: HttpRequest, state: web::Data<PerfState>) -> Result<HttpRe
         .body(render(&snapshot, cache.as_ref())))
 }
 
-const QUANTILES: [(&str, fn(&Aggregate) -> f64); 4] =
-    [("0.5", |a| a.p50), ("0.9", |a| a.p90), ("0.95", |a| a.p95), ("0.99", |a| a.p99)];
+type Quantile = (&'static str, fn(&Aggregate) -> f64);
+
+const QUANTILES: [Quantile; 4] = [("0.5", |a| a.p50), ("0.9", |a| a.p90), ("0.95", |a| a.p95), ("0.99", |a| a.p99)];
 
 /// Renders a snapshot (and cache statistics, when available) in the
 /// Prometheus text format 0.0.4.

@@ -176,13 +176,12 @@ where
         let service = self.service.clone();
         let settings = self.settings.clone();
         Box::pin(async move {
-            if !directives.no_cache {
-                if let Ok(Some(raw)) = settings.store.get(&key).await {
-                    if let Some(entry) = Entry::decode(&raw) {
-                        let res = entry.respond(if_none_match.as_deref());
-                        return Ok(req.into_response(res).map_into_right_body());
-                    }
-                }
+            if !directives.no_cache
+                && let Ok(Some(raw)) = settings.store.get(&key).await
+                && let Some(entry) = Entry::decode(&raw)
+            {
+                let res = entry.respond(if_none_match.as_deref());
+                return Ok(req.into_response(res).map_into_right_body());
             }
             let res = service.call(req).await?;
             if res.status() != StatusCode::OK || !storable(&settings, res.headers()) {

@@ -34,7 +34,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/boom", web::get().to(|| async { HttpResponse::InternalServerError().finish() }))
         .route("/bad", web::get().to(|| async { HttpResponse::BadRequest().finish() }))
         .route("/fails", web::get().to(|| async { Err::<HttpResponse, _>(ErrorInternalServerError("handler failed")) }))
-        .route("/hang", web::get().to(|| std::future::pending::<HttpResponse>()))
+        .route("/hang", web::get().to(std::future::pending::<HttpResponse>))
         .route("/panics", web::get().to(panicking))
         .route("/query", web::get().to(query_in_handler))
         .route("/blocking", web::get().to(query_in_block));
@@ -258,4 +258,56 @@ fn workers_share_one_set_of_totals() {
     let snap = p.store.snapshot(Window::DEFAULT);
     assert_eq!(snap.requests.count, 20);
     assert_eq!(snap.endpoints[0].route, "/items/{id}");
+}
+
+/// Collects the fields of WARN events (a minimal subscriber).
+#[derive(Default)]
+struct WarnLog(parking_lot::Mutex<Vec<String>>);
+
+struct Fields(String);
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.push_str(&format!("{}={:?} ", field.name(), value));
+    }
+}
+
+impl tracing::Subscriber for &'static WarnLog {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        if *event.metadata().level() == tracing::Level::WARN {
+            let mut f = Fields(String::new());
+            event.record(&mut f);
+            self.0.lock().push(f.0);
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[core::prelude::v1::test]
+fn slow_requests_are_logged_with_route_and_duration() {
+    let log: &'static WarnLog = Box::leak(Box::default());
+    tracing::subscriber::with_default(log, || {
+        actix_web::rt::System::new().block_on(async {
+            let fast = recording(PerfConfig::default()).0;
+            get(&fast, "/items/1").await;
+            assert!(log.0.lock().is_empty(), "a fast request is not logged");
+            // Every request is slower than a 1 µs threshold.
+            let slow = recording(PerfConfig::builder().slow_request_threshold(1e-6).build().unwrap()).0;
+            get(&slow, "/items/1").await;
+        });
+    });
+    let lines = log.0.lock();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("message=slow request"), "{}", lines[0]);
+    assert!(lines[0].contains("route=\"/items/{id}\""), "{}", lines[0]);
+    assert!(lines[0].contains("duration_ms="), "{}", lines[0]);
 }

@@ -40,10 +40,10 @@ fn validate(doc: &Value, schema: &Value, value: &Value, at: &str, errors: &mut V
         errors.push(format!("{at}: expected {} got {value}", schema["type"]));
         return;
     }
-    if let Some(options) = schema["enum"].as_array() {
-        if !options.contains(value) {
-            errors.push(format!("{at}: {value} not in {options:?}"));
-        }
+    if let Some(options) = schema["enum"].as_array()
+        && !options.contains(value)
+    {
+        errors.push(format!("{at}: {value} not in {options:?}"));
     }
     if let (Some(obj), Some(props)) = (value.as_object(), schema["properties"].as_object()) {
         for req in schema["required"].as_array().into_iter().flatten() {
