@@ -127,7 +127,9 @@ impl fmt::Display for CapturedQueries {
 /// [`QueryMonitor`](crate::QueryMonitor)), including queries in closures it
 /// hands to other threads through [`perf_core::bind_current`].
 ///
-/// The fresh scope hides any request scope current around the call.
+/// The fresh scope hides any request scope current around the call, and a
+/// scope opened inside `f` (e.g. by request middleware) hides this one: to
+/// capture a whole request, use [`QueryMonitor::capture_async`](crate::QueryMonitor::capture_async).
 ///
 /// # Examples
 /// ```

@@ -1,7 +1,5 @@
 //! [`DbError`]: what perf-db's fallible operations return.
 
-use perf_core::CacheStoreError;
-
 /// Errors of perf-db.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -23,9 +21,6 @@ pub enum DbError {
         #[source]
         source: serde_json::Error,
     },
-    /// The cache failed.
-    #[error("cache error: {0}")]
-    Cache(#[from] CacheStoreError),
     /// A query-count assertion failed; the message lists the queries run.
     #[error("{0}")]
     Assertion(String),

@@ -34,6 +34,25 @@
 //! assert_eq!(queries[1].route.as_deref(), Some("GET /api/items"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Installing the monitor
+//! - one connection: `conn.set_instrumentation(monitor.clone())`;
+//! - every connection the process establishes from now on:
+//!   [`QueryMonitor::install_global`] (also what [`monitored()`] records through);
+//! - an r2d2 pool: `Pool::builder().connection_customizer(Box::new(monitor.clone()))`.
+//!
+//! Sync diesel belongs in `web::block`; wrap the closure in
+//! [`perf_core::bind_current`] *inside* the request's instrumented future so
+//! its queries count for the request.
+//!
+//! # Cost
+//! diesel hands instrumentation the query only as a `Display` value, so the
+//! monitor renders each query's SQL once (the `perf-db/query_text` bench);
+//! fingerprints are computed once per distinct statement per connection and
+//! then looked up. On an in-memory SQLite primary-key select, the cheapest
+//! query there is, that rendering is most of the overhead measured by the
+//! `perf-db/select_by_pk` bench; against a database over the network it is
+//! a small fraction of the query's time.
 mod cache;
 mod capture;
 mod error;

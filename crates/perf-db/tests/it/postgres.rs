@@ -189,3 +189,23 @@ async fn pg_queries_in_web_block_are_attributed_to_the_request() {
     assert_eq!(selects.len(), 2);
     assert!(selects.iter().all(|q| q.route.as_deref() == Some("GET /pg/block")));
 }
+
+#[test]
+fn pg_pool_customizer_monitors_pooled_connections() {
+    use diesel::r2d2::{ConnectionManager, Pool};
+    let url =
+        std::env::var("PERF_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let (monitor, recorder) = recording_monitor();
+    let pool: Pool<ConnectionManager<PgConnection>> = Pool::builder()
+        .max_size(2)
+        .connection_customizer(Box::new(monitor))
+        .build(ConnectionManager::<PgConnection>::new(url))
+        .unwrap();
+    let mut a = pool.get().unwrap();
+    let mut b = pool.get().unwrap();
+    a.batch_execute("SELECT 1 AS pg_pool_a").unwrap();
+    b.batch_execute("SELECT 2 AS pg_pool_b").unwrap();
+    let queries = recorder.queries.lock();
+    assert!(queries.iter().any(|q| q.fingerprint == "SELECT ? AS pg_pool_a"));
+    assert!(queries.iter().any(|q| q.fingerprint == "SELECT ? AS pg_pool_b"));
+}
