@@ -17,6 +17,28 @@
 //! assert!(cache.lookup("users:42").is_none());
 //! # Ok::<(), perf_cache::CacheError>(())
 //! ```
+//!
+//! # The pieces
+//!
+//! - [`MemoryCache`]: the in-process tier (dashmap, TTLs, entry and byte
+//!   bounds, CLOCK eviction, background sweeping).
+//! - [`RedisCache`]: the Redis tier (lazy `ConnectionManager`, key prefix,
+//!   per-operation timeout, SCAN + UNLINK clears).
+//! - [`TieredCache`]: memory in front of Redis with a circuit breaker,
+//!   replay of invalidations missed during an outage, and pub/sub coherence
+//!   between instances.
+//! - [`Cache`]: typed values (postcard) and single-flight
+//!   [`Cache::get_or_compute`] over any of them.
+//! - [`install_default`], [`cached`](fn@cached), [`invalidate_now`] and the
+//!   attributes [`macro@cached`] and [`macro@invalidate_on_change`]: function
+//!   caching the way the spec's decorators do it.
+//!
+//! # Keys and namespaces
+//!
+//! Keys are 1 to 1,024 bytes. A key's namespace is the text before its first
+//! `:` (`users:42` is in `users`); invalidating a namespace drops all of its
+//! keys in O(1) on every tier and instance. Glob patterns for clears use
+//! `*`, `?`, `[...]` and `\` and are matched against whole keys.
 mod breaker;
 mod error;
 mod function;

@@ -29,6 +29,7 @@
 //! instances cannot tell each other about invalidations.
 
 use std::{
+    collections::HashMap,
     sync::{
         Arc, Weak,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -47,7 +48,7 @@ use tokio::sync::watch;
 use crate::{
     CacheError, MemoryCache, MemoryConfig, RedisCache, RedisConfig,
     breaker::{Backoff, Breaker},
-    key::{check_key, check_namespace},
+    key::{check_key, check_namespace, namespace_of},
     memory::hit_rate,
     pattern::Pattern,
     pending::{Op, Overflow, Pending},
@@ -115,6 +116,10 @@ struct TieredInner {
     _shutdown_tx: watch::Sender<bool>,
     subscribed: AtomicBool,
     resyncs: AtomicU64,
+    /// Namespaces whose Redis bump, started by `invalidate_now`, has not
+    /// finished: their keys are not read from Redis meanwhile.
+    bumping: Mutex<HashMap<String, u32>>,
+    bumping_any: AtomicU64,
     hits: AtomicU64,
     misses: AtomicU64,
     sets: AtomicU64,
@@ -155,6 +160,8 @@ impl TieredCache {
             _shutdown_tx: tx,
             subscribed: AtomicBool::new(false),
             resyncs: AtomicU64::new(0),
+            bumping: Mutex::new(HashMap::new()),
+            bumping_any: AtomicU64::new(0),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             sets: AtomicU64::new(0),
@@ -213,7 +220,7 @@ impl TieredCache {
             inner.count_lookup(true, CacheTier::Memory);
             return Ok(Some(v));
         }
-        if !inner.breaker.allows() {
+        if !inner.breaker.allows() || inner.is_bumping(key) {
             inner.count_lookup(false, CacheTier::Memory);
             return Ok(None);
         }
@@ -327,6 +334,13 @@ impl TieredCache {
 }
 
 impl TieredInner {
+    fn is_bumping(&self, key: &str) -> bool {
+        if self.bumping_any.load(Ordering::Acquire) == 0 {
+            return false;
+        }
+        namespace_of(key).is_some_and(|ns| self.bumping.lock().contains_key(ns))
+    }
+
     fn count_lookup(&self, hit: bool, tier: CacheTier) {
         let counter = if hit { &self.hits } else { &self.misses };
         counter.fetch_add(1, Ordering::Relaxed);
@@ -599,9 +613,23 @@ impl Invalidator for TieredCache {
     fn invalidate_now(&self, namespace: &str) -> Result<(), CacheStoreError> {
         check_namespace(namespace).map_err(CacheStoreError::from)?;
         self.inner.memory.invalidate_namespace(namespace)?;
-        let this = self.clone();
+        // Until Redis has the new generation, this instance must not read the
+        // namespace's old values back from it.
+        *self.inner.bumping.lock().entry(namespace.to_owned()).or_insert(0) += 1;
+        self.inner.bumping_any.fetch_add(1, Ordering::AcqRel);
+        let inner = Arc::clone(&self.inner);
         let namespace = namespace.to_owned();
-        self.inner.runtime.spawn(async move { this.inner.remote(Op::Invalidate(namespace)).await });
+        self.inner.runtime.spawn(async move {
+            inner.remote(Op::Invalidate(namespace.clone())).await;
+            let mut bumping = inner.bumping.lock();
+            if let Some(n) = bumping.get_mut(&namespace) {
+                *n -= 1;
+                if *n == 0 {
+                    bumping.remove(&namespace);
+                }
+            }
+            inner.bumping_any.fetch_sub(1, Ordering::AcqRel);
+        });
         Ok(())
     }
 }

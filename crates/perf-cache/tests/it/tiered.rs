@@ -93,3 +93,16 @@ async fn pattern_clear_reaches_every_instance() {
     assert!(wait_for(|| async { b.memory().is_empty() }).await);
     assert_eq!(b.fetch("users:1").await.unwrap(), None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalidate_now_hides_old_values_at_once() {
+    use perf_core::Invalidator;
+    let (a, b, _) = pair("invalidate_now").await;
+    a.store("users:1", v("old"), Duration::from_secs(30)).await.unwrap();
+    a.invalidate_now("users").unwrap();
+    // Neither memory nor Redis may serve the old value from here on, even
+    // before the Redis bump has landed.
+    assert_eq!(a.fetch("users:1").await.unwrap(), None);
+    assert!(wait_for(|| async { b.fetch("users:1").await.unwrap().is_none() }).await);
+    assert!(a.invalidate_now("bad:ns").is_err());
+}
