@@ -1,31 +1,6 @@
 //! Cached queries: [`QueryCache`] and the [`LoadCached`] extension trait.
 //!
-//! # Design
-//! Entries live in any [`CacheStore`] (perf-cache's memory, Redis or tiered
-//! cache), serialized as JSON together with the SQL they answer. Each entry's
-//! key embeds the current *generation* of every table the query reads
-//! (parsed from its `FROM`/`JOIN` clauses): `{prefix}{epoch}:{t1}@{g1},{t2}@{g2}:{hash}`.
-//! Invalidating a table ([`Invalidator::invalidate_now`], which the
-//! [`QueryMonitor`](crate::QueryMonitor) calls when a write commits) bumps
-//! its generation, so every key that mentions it becomes unreachable at once
-//! (O(1), whatever the number of entries) and ages out by TTL.
-//!
-//! The generation is read *before* the database is queried, so a reader that
-//! loaded rows just before a write committed stores them under the old
-//! generation, where nobody looks: it cannot re-cache stale rows.
-//!
-//! Generations live in this process (the epoch, taken at creation, keeps a
-//! restarted process from reading a predecessor's keys). Other instances
-//! sharing a Redis tier do not see this process's invalidations and rely on
-//! the TTL.
-//!
-//! # Bridging async and sync
-//! [`CacheStore`] is async; diesel is sync. `load_cached` drives the store's
-//! futures to completion on the calling thread with a minimal executor. Call
-//! it where sync diesel belongs anyway: inside `web::block` or
-//! `spawn_blocking` (whose threads also carry the tokio context a Redis tier
-//! needs), never directly on an async worker thread. A failing cache never
-//! fails the query: errors are logged and the database answers.
+//! See [`QueryCache`] for the design.
 
 use std::{
     collections::HashMap,
@@ -54,6 +29,33 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use crate::{DbError, fingerprint_hash, strip_binds, tables_read};
 
 /// Query results cached in a [`CacheStore`], invalidated per table.
+///
+/// # Design
+/// Entries live in any [`CacheStore`] (perf-cache's memory, Redis or tiered
+/// cache), serialized as JSON together with the SQL they answer. Each entry's
+/// key embeds the current *generation* of every table the query reads
+/// (parsed from its `FROM`/`JOIN` clauses): `{prefix}{epoch}:{t1}@{g1},{t2}@{g2}:{hash}`.
+/// Invalidating a table ([`Invalidator::invalidate_now`], which the
+/// [`QueryMonitor`](crate::QueryMonitor) calls when a write commits) bumps
+/// its generation, so every key that mentions it becomes unreachable at once
+/// (O(1), whatever the number of entries) and ages out by TTL.
+///
+/// The generation is read *before* the database is queried, so a reader that
+/// loaded rows just before a write committed stores them under the old
+/// generation, where nobody looks: it cannot re-cache stale rows.
+///
+/// Generations live in this process (the epoch, taken at creation, keeps a
+/// restarted process from reading a predecessor's keys). Other instances
+/// sharing a Redis tier do not see this process's invalidations and rely on
+/// the TTL.
+///
+/// # Bridging async and sync
+/// [`CacheStore`] is async; diesel is sync. `load_cached` drives the store's
+/// futures to completion on the calling thread with a minimal executor. Call
+/// it where sync diesel belongs anyway: inside `web::block` or
+/// `spawn_blocking` (whose threads also carry the tokio context a Redis tier
+/// needs), never directly on an async worker thread. A failing cache never
+/// fails the query: errors are logged and the database answers.
 ///
 /// Cloning is cheap and shares the generations. Implements [`Invalidator`]:
 /// pass it to [`QueryMonitor::with_invalidator`](crate::QueryMonitor::with_invalidator)
@@ -211,8 +213,8 @@ pub trait LoadCached: Sized {
     /// The entry is tagged with the tables the SQL reads; a committed write
     /// to any of them (seen by a [`QueryMonitor`](crate::QueryMonitor) whose
     /// invalidator is `cache`) makes it unreachable. Counts a cache hit or
-    /// miss in the current [`RequestScope`]. See the [module docs](self) for
-    /// where to call it from.
+    /// miss in the current [`RequestScope`]. See [`QueryCache`] for where to
+    /// call it from.
     ///
     /// # Errors
     /// [`DbError::Query`] when the database fails; cache failures only cost a miss.

@@ -167,7 +167,7 @@ impl QueryMonitor {
 
     /// Installs this monitor (a clone per connection) as diesel's default
     /// instrumentation: every connection established afterwards, in any
-    /// thread, is monitored, and [`monitored`](crate::monitored) records
+    /// thread, is monitored, and [`monitored()`](crate::monitored()) records
     /// through it. Installing again replaces the monitor for connections
     /// established afterwards.
     ///
