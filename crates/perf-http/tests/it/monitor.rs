@@ -216,6 +216,18 @@ async fn disabled_monitoring_is_a_pass_through() {
 }
 
 #[actix_web::test]
+async fn the_excluded_list_can_be_replaced() {
+    let (state, rec) = recording(PerfConfig::default());
+    let monitor = state.monitor().excluded_paths(["/items/"]);
+    let app = test::init_service(App::new().wrap(monitor).service(state.api()).configure(routes)).await;
+    for uri in ["/items/1", "/api/performance/summary"] {
+        test::call_service(&app, test::TestRequest::get().uri(uri).to_request()).await;
+    }
+    let recorded: Vec<_> = rec.requests.lock().iter().map(|r| r.route.clone()).collect();
+    assert_eq!(recorded, vec![Some("/api/performance/summary".to_owned())]);
+}
+
+#[actix_web::test]
 async fn server_timing_can_be_turned_off_by_config() {
     let (state, rec) = recording(PerfConfig::builder().server_timing(false).build().unwrap());
     let res = get(&state, "/items/1").await;
@@ -239,21 +251,20 @@ fn workers_share_one_set_of_totals() {
         actix_web::rt::spawn(server);
         (addr, handle)
     });
-    let client = std::thread::spawn(move || {
-        for i in 0..20 {
-            let mut s = TcpStream::connect(addr).unwrap();
-            write!(s, "GET /items/{i} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
-            let mut out = String::new();
-            s.read_to_string(&mut out).unwrap();
-            assert!(out.starts_with("HTTP/1.1 200"), "{out}");
-        }
-    });
     system.block_on(async move {
-        while !client.is_finished() {
-            actix_web::rt::time::sleep(Duration::from_millis(5)).await;
-        }
-        client.join().unwrap();
+        // The client runs on the blocking pool while the server's workers answer.
+        let client = actix_web::rt::task::spawn_blocking(move || {
+            for i in 0..20 {
+                let mut s = TcpStream::connect(addr).unwrap();
+                write!(s, "GET /items/{i} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+                let mut out = String::new();
+                s.read_to_string(&mut out).unwrap();
+                assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+            }
+        });
+        let outcome = client.await;
         handle.stop(true).await;
+        outcome.unwrap();
     });
     let snap = p.store.snapshot(Window::DEFAULT);
     assert_eq!(snap.requests.count, 20);

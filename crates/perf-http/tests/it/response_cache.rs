@@ -196,3 +196,25 @@ async fn a_failing_cache_serves_from_the_handler() {
     }
     assert!(f.cache.gets.load(Ordering::Relaxed) >= 2);
 }
+
+#[actix_web::test]
+async fn bodies_over_the_limit_are_not_stored() {
+    let (f, mw) = fixture();
+    let app = app(&f, mw.max_body_bytes(4)).await;
+    for n in 1..=2 {
+        let (_, x, _, body) = send(&app, test::TestRequest::get().uri("/stats")).await;
+        assert_eq!((x.as_deref(), body), (Some("MISS"), format!("{{\"n\":{n}}}")));
+    }
+    assert!(f.cache.keys().is_empty());
+}
+
+#[actix_web::test]
+async fn corrupt_entries_are_treated_as_misses() {
+    let (f, mw) = fixture();
+    f.cache.entries.lock().insert("dashboard:GET /stats".into(), Arc::from(&b"garbage"[..]));
+    let app = app(&f, mw).await;
+    let (s, x, _, body) = send(&app, test::TestRequest::get().uri("/stats")).await;
+    assert_eq!((s, x.as_deref(), body.as_str()), (200, Some("MISS"), "{\"n\":1}"));
+    let (_, x, _, _) = send(&app, test::TestRequest::get().uri("/stats")).await;
+    assert_eq!(x.as_deref(), Some("HIT"), "the corrupt entry was overwritten");
+}
