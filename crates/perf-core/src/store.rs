@@ -246,9 +246,12 @@ impl Store {
             None => self.unmatched.clone(),
             Some(r) => self.endpoints.load().get(r).and_then(|slots| slots[method.index()].clone())?,
         };
-        let (start, end, fine) = self.window_bounds(window, self.clock.now());
+        // Windows are aligned to roll-up buckets, and every sample reaches the
+        // roll-up scalars together with the fine ones, so aggregates read the
+        // roll-up tier: a sixth of the buckets for the same answer.
+        let (start, end, _) = self.window_bounds(window, self.clock.now());
         let mut out = Collected::new();
-        series.collect_into(start, end, fine, &self.geometry, &mut out);
+        series.collect_into(start, end, false, &self.geometry, &mut out);
         Some(aggregate(&out))
     }
 
@@ -509,7 +512,8 @@ impl Recorder for Store {
 impl MetricsSource for Store {
     fn snapshot(&self, window: Window) -> Snapshot {
         let now = self.clock.now();
-        let (start, end, fine) = self.window_bounds(window, now);
+        // Aggregates read the roll-up tier (see `endpoint_aggregate`).
+        let (start, end, _) = self.window_bounds(window, now);
         let g = &self.geometry;
 
         let mut all = Collected::new();
@@ -517,7 +521,7 @@ impl MetricsSource for Store {
         let mut endpoints = Vec::new();
         self.each_endpoint(|method, route, series| {
             one.reset();
-            series.collect_into(start, end, fine, g, &mut one);
+            series.collect_into(start, end, false, g, &mut one);
             if one.acc.count == 0 {
                 return;
             }
@@ -537,7 +541,7 @@ impl MetricsSource for Store {
         let mut query_stats = Vec::new();
         self.each_query(|fp, q| {
             one.reset();
-            q.series.collect_into(start, end, fine, g, &mut one);
+            q.series.collect_into(start, end, false, g, &mut one);
             if one.acc.count == 0 {
                 return;
             }
@@ -553,7 +557,7 @@ impl MetricsSource for Store {
         });
         let queries = aggregate(&all);
 
-        let (system, cache) = self.system_stats(start, end, fine);
+        let (system, cache) = self.system_stats(start, end, false);
         let since = Timestamp::from_unix_micros(start);
         let slow_requests = self
             .slow_requests
