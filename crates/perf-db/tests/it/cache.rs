@@ -173,3 +173,23 @@ fn database_errors_pass_through_load_cached() {
     assert!(matches!(err, perf_db::DbError::Query(_)), "{err}");
     assert!(store.entries.lock().is_empty());
 }
+
+#[test]
+fn works_end_to_end_with_perf_cache_memory_tier() {
+    let memory = Arc::new(perf_cache::MemoryCache::new().unwrap());
+    let cache = QueryCache::new(memory.clone());
+    let (monitor, recorder) = recording_monitor();
+    let mut conn = sqlite();
+    conn.set_instrumentation(monitor.with_invalidator(Arc::new(cache.clone())));
+    conn.batch_execute(
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+         INSERT INTO items VALUES (1, 'a'), (2, 'b');",
+    )
+    .unwrap();
+    assert_eq!(names(&mut conn, &cache), ["a", "b"]);
+    assert_eq!(names(&mut conn, &cache), ["a", "b"]);
+    assert_eq!(selects_run(&recorder), 1, "the second load is a memory-tier hit");
+    diesel::insert_into(items::table).values((items::id.eq(3), items::name.eq("c"))).execute(&mut conn).unwrap();
+    assert_eq!(names(&mut conn, &cache), ["a", "b", "c"]);
+    assert_eq!(selects_run(&recorder), 2);
+}
