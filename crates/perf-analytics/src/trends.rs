@@ -34,20 +34,21 @@
 //!
 //! Fine buckets (10 s by default) carry no percentiles, only roll-up buckets
 //! (1 min) do. For `p95_response_time` over a window the fine tier serves,
-//! the series is read again over a longer window (61 minutes, then doubling
-//! up to 24 h) until roll-up buckets answer, and only the buckets inside the
-//! asked window are kept. A 5-minute window therefore has at most 5 p95
-//! points: `insufficient_data`. Merged runs of p95 values use the
+//! the series is read again at roll-up resolution
+//! (`MetricsSource::series_at` with `SeriesResolution::Rollup`). A 5-minute
+//! window therefore has at most 5 p95 points: `insufficient_data`. Merged runs of p95 values use the
 //! count-weighted mean of the bucket p95s, an approximation of the run's p95.
 //!
 //! # Cost
 //!
-//! The store computes a latency histogram per roll-up bucket per key, so an
-//! aggregate series over roll-ups costs about keys × buckets histograms; see
+//! An aggregate series over roll-ups merges a latency histogram per roll-up
+//! bucket per key, so it costs about keys × buckets histogram merges; see
 //! [`TrendSettings::max_rollup_cost`] for the limit that keeps a 24-hour
 //! trend report over 1,000 endpoints from taking seconds.
 
-use perf_core::{GaugePoint, MetricsSource, SeriesKey, SeriesPoint, Snapshot, Trend, TrendDirection, Window};
+use perf_core::{
+    GaugePoint, MetricsSource, SeriesKey, SeriesPoint, SeriesResolution, Snapshot, Trend, TrendDirection, Window,
+};
 
 use crate::{health::endpoint_name, stats};
 
@@ -281,22 +282,10 @@ fn percentile_series(
     if series.iter().any(|p| p.has_percentiles) || series.iter().all(|p| p.count == 0) {
         return series.to_vec();
     }
-    let Some(from) = series.first().map(|p| p.start) else { return Vec::new() };
-    let mut minutes = window.as_minutes().clamp(DEFAULT_FINE_MINUTES + 1, Window::MAX_MINUTES);
-    loop {
-        if !budget.allows_rollups(minutes) {
-            return Vec::new();
-        }
-        let Ok(w) = Window::minutes(i64::from(minutes)) else { return Vec::new() };
-        let longer = source.series(key, w);
-        if longer.iter().any(|p| p.has_percentiles) {
-            return longer.into_iter().filter(|p| p.start >= from).collect();
-        }
-        if minutes >= Window::MAX_MINUTES {
-            return Vec::new();
-        }
-        minutes = (minutes * 2).min(Window::MAX_MINUTES);
+    if !budget.allows_rollups(window.as_minutes()) {
+        return Vec::new();
     }
+    source.series_at(key, window, SeriesResolution::Rollup)
 }
 
 fn point(p: &SeriesPoint, value: f64, count: u64) -> TrendPoint {

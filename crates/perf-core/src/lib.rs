@@ -100,7 +100,7 @@ pub use crate::{
         Aggregate, CacheCounts, EndpointStats, GaugePoint, KeyUsage, NPlusOneFinding, QueryStats, SeriesKey,
         SeriesPoint, SlowQuery, SlowRequest, Snapshot, SystemStats, TierCounts, Window,
     },
-    source::MetricsSource,
+    source::{MetricsSource, SeriesResolution},
     store::{EndpointHandle, MAX_ROUTE_BYTES, MAX_SQL_BYTES, Store},
     thresholds::{
         MAX_DURATION_THRESHOLD_SECS, MAX_MEMORY_THRESHOLD_MB, SharedThresholds, ThresholdStore, Thresholds,

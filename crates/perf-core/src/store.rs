@@ -31,8 +31,8 @@ use self::{
 use crate::{
     Aggregate, CacheCounts, CacheEvent, Clock, CoreError, EndpointStats, GaugePoint, KeyUsage, Method, MetricsSource,
     NPlusOneFinding, NPlusOneSample, OVERFLOW_FINGERPRINT, OVERFLOW_ROUTE, QuerySample, QueryStats, Recorder,
-    RequestSample, SeriesKey, SeriesPoint, SharedThresholds, SlowQuery, SlowRequest, Snapshot, StoreConfig,
-    SystemSample, SystemStats, Timestamp, UNMATCHED_ROUTE, Window, histogram::Dense,
+    RequestSample, SeriesKey, SeriesPoint, SeriesResolution, SharedThresholds, SlowQuery, SlowRequest, Snapshot,
+    StoreConfig, SystemSample, SystemStats, Timestamp, UNMATCHED_ROUTE, Window, histogram::Dense,
 };
 
 /// Longest SQL text kept in the slow-query ring and as a fingerprint's example.
@@ -616,8 +616,13 @@ impl MetricsSource for Store {
     }
 
     fn series(&self, key: &SeriesKey, window: Window) -> Vec<SeriesPoint> {
+        self.series_at(key, window, SeriesResolution::Auto)
+    }
+
+    fn series_at(&self, key: &SeriesKey, window: Window, resolution: SeriesResolution) -> Vec<SeriesPoint> {
         let now = self.clock.now();
         let (start, end, fine) = self.window_bounds(window, now);
+        let fine = fine && resolution == SeriesResolution::Auto;
         let g = &self.geometry;
         let width = if fine { g.fine_us } else { g.coarse_us };
         let first = start / width;

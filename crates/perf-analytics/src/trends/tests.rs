@@ -226,8 +226,8 @@ fn aggregate_rollups_past_the_budget_are_not_read() {
     let (_clock, store) = degrading_store();
     let window = Window::minutes(30).unwrap_or_default();
     let snapshot = store.snapshot(window);
-    // Two endpoints × 61 minutes of roll-ups for the overall p95 is over a budget of 100.
-    let settings = TrendSettings { max_rollup_cost: 100, ..TrendSettings::default() };
+    // Two endpoints × 30 minutes of roll-ups for the overall p95 is over a budget of 50.
+    let settings = TrendSettings { max_rollup_cost: 50, ..TrendSettings::default() };
     let trends = collect_trends(&store, &snapshot, window, &settings);
     let get = |metric: &str, scope: &str| {
         trends.iter().find(|t| t.metric == metric && t.scope == scope).unwrap_or_else(|| panic!("{trends:?}")).clone()

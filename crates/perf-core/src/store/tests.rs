@@ -275,6 +275,9 @@ fn series_have_one_point_per_bucket() {
     assert!(with_data.iter().all(|p| p.has_percentiles));
     assert!((with_data[2].p50 - 0.030).abs() / 0.030 < 0.02);
     assert_eq!(with_data[2].errors, 1);
+    let rollup = s.series_at(&key, w(5), crate::SeriesResolution::Rollup);
+    assert_eq!(rollup.len(), 5);
+    assert_eq!(rollup.iter().filter(|p| p.has_percentiles).count(), 3);
     let all = s.series(&SeriesKey::Requests, w(5));
     assert_eq!(all.iter().map(|p| p.count).sum::<u64>(), 3);
     let unknown = s.series(&SeriesKey::Query { fingerprint: "nope".into() }, w(5));
