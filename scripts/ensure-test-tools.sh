@@ -3,6 +3,7 @@
 # Idempotent: a second run does nothing.
 #
 #   promtool (Debian package `prometheus`): perf-http checks its /metrics output with it.
+#   chromium (Debian package `chromium`): the landscape demo's dashboard test drives it headless.
 set -euo pipefail
 
 if ! command -v promtool >/dev/null 2>&1; then
@@ -17,3 +18,16 @@ fi
 
 promtool --version >/dev/null
 echo "ensure-test-tools: promtool $(promtool --version 2>&1 | head -n1 | awk '{print $3}') ready" >&2
+
+if [ ! -x /usr/bin/chromium ] && ! command -v chromium >/dev/null 2>&1; then
+    echo "ensure-test-tools: chromium missing, installing the chromium package" >&2
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then
+        SUDO="sudo"
+    fi
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+fi
+
+chromium --version >/dev/null 2>&1 || /usr/bin/chromium --version >/dev/null
+echo "ensure-test-tools: $(chromium --version 2>/dev/null || /usr/bin/chromium --version) ready" >&2

@@ -55,6 +55,9 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// `DATABASE_URL`: a `postgres://` URL to use PostgreSQL instead of SQLite.
     pub database_url: Option<String>,
+    /// `CACHE_PREFIX`: the prefix of this service's keys in Redis (default
+    /// `landscape:`), so several services can share one Redis.
+    pub cache_prefix: String,
     /// Every perf-core variable (`REDIS_URL`, `PERFORMANCE_API_TOKEN`,
     /// `ALERT_EVALUATION_INTERVAL`, thresholds, ...).
     pub perf: PerfConfig,
@@ -71,6 +74,7 @@ impl Settings {
             bind: var("BIND").unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
             data_dir: var("DATA_DIR").map_or_else(|| PathBuf::from("data"), PathBuf::from),
             database_url: var("DATABASE_URL"),
+            cache_prefix: var("CACHE_PREFIX").unwrap_or_else(|| "landscape:".to_owned()),
             perf: PerfConfig::from_env()?,
         })
     }
@@ -110,7 +114,11 @@ impl Landscape {
         let recorder: Arc<dyn Recorder> = store.clone();
 
         let caches = match config.redis_url.as_deref() {
-            Some(url) => caches(Arc::new(TieredCache::new(TieredConfig::new(url), Some(recorder.clone()))?), "tiered"),
+            Some(url) => {
+                let mut tiered = TieredConfig::new(url);
+                tiered.redis = tiered.redis.prefix(settings.cache_prefix.clone());
+                caches(Arc::new(TieredCache::new(tiered, Some(recorder.clone()))?), "tiered")
+            }
             None => caches(Arc::new(MemoryCache::builder().recorder(recorder.clone()).build()?), "memory"),
         };
 

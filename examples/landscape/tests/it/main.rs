@@ -5,4 +5,5 @@
 mod dashboard;
 mod end_to_end;
 mod http;
+mod redis;
 mod server;

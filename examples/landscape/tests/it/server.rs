@@ -58,6 +58,7 @@ impl Server {
             "HIGH_MEMORY_THRESHOLD",
             "ERROR_RATE_THRESHOLD",
             "ALERT_EVALUATION_INTERVAL",
+            "CACHE_PREFIX",
         ] {
             cmd.env_remove(var);
         }

@@ -1,0 +1,54 @@
+//! Add perfkit to your own actix-web + diesel service: the code the README
+//! shows, compiled with the workspace so it stays true.
+//!
+//! Run it with `cargo run -p landscape --example quickstart`, call
+//! `curl http://127.0.0.1:8081/hello` a few times and open
+//! <http://127.0.0.1:8081/performance>. For health scores and alerts, wire
+//! perf-analytics as `examples/landscape/src/lib.rs` does.
+#![allow(clippy::unwrap_used)]
+
+use actix_web::{App, HttpServer, web};
+use diesel::{
+    prelude::*,
+    r2d2::{ConnectionManager, Pool},
+};
+use perf_core::PerfConfig;
+use perf_db::QueryMonitor;
+use perf_http::PerfState;
+
+type DbPool = Pool<ConnectionManager<SqliteConnection>>;
+
+async fn hello(pool: web::Data<DbPool>) -> actix_web::Result<String> {
+    // perf_http::block = web::block that keeps the request's attribution,
+    // so this query is counted towards GET /hello.
+    perf_http::block(move || -> anyhow::Result<usize> { Ok(diesel::sql_query("SELECT 1").execute(&mut pool.get()?)?) })
+        .await?
+        .map_err(actix_web::error::ErrorInternalServerError)?;
+    Ok("hello\n".to_owned())
+}
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:8081".into());
+    let db = std::env::temp_dir().join("perfkit-quickstart.db");
+    // --- the README's lines start here ---
+    let perf = PerfState::builder(PerfConfig::from_env()?).build()?; // once, outside HttpServer::new
+    let queries = QueryMonitor::new(perf.recorder().clone()).with_thresholds(perf.thresholds().clone());
+    let pool = Pool::builder()
+        .connection_customizer(Box::new(queries)) // time every diesel query, find N+1s
+        .build(ConnectionManager::<SqliteConnection>::new(db.to_string_lossy()))?;
+    HttpServer::new(move || {
+        App::new()
+            .wrap(perf.monitor()) // time every request, attribute its queries
+            .service(perf.api()) // JSON under /api/performance
+            .service(perf.metrics()) // Prometheus text at /metrics
+            .service(perf.dashboard()) // the live dashboard at /performance
+            .app_data(web::Data::new(pool.clone()))
+            .route("/hello", web::get().to(hello))
+    })
+    .bind(&bind)?
+    .run()
+    .await?;
+    // --- and end here ---
+    Ok(())
+}
