@@ -104,6 +104,9 @@ pub trait CacheStore: CacheAdmin {
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool, CacheStoreError>>;
 
     /// Drops every entry of `namespace` at once (O(1) at any key count).
+    ///
+    /// A key's namespace is the text before its first `:` (`users:42` is in
+    /// `users`); keys without a `:` belong to no namespace.
     fn invalidate<'a>(&'a self, namespace: &'a str) -> BoxFuture<'a, Result<(), CacheStoreError>>;
 }
 
