@@ -23,6 +23,7 @@ use std::{
     collections::HashMap,
     fmt::Write as _,
     future::{Future, Ready, ready},
+    hash::{BuildHasherDefault, Hasher},
     pin::Pin,
     rc::Rc,
     sync::Arc,
@@ -370,7 +371,7 @@ impl Settings {
 /// ready-made scope labels (`"GET /api/projects/{id}"`), so a request costs
 /// no label allocation once its route has been seen.
 struct RouteTable {
-    routes: HashMap<String, RouteSlot>,
+    routes: HashMap<String, RouteSlot, BuildHasherDefault<FxHasher>>,
     unmatched: [Option<Arc<str>>; 8],
 }
 
@@ -381,7 +382,7 @@ struct RouteSlot {
 
 impl RouteTable {
     fn new() -> Self {
-        RouteTable { routes: HashMap::new(), unmatched: Default::default() }
+        RouteTable { routes: HashMap::default(), unmatched: Default::default() }
     }
 
     fn resolve(&mut self, method: Method, pattern: Option<String>) -> (Option<Rc<str>>, Arc<str>) {
@@ -403,6 +404,26 @@ impl RouteTable {
             self.routes.insert(pattern, RouteSlot { route: route.clone(), labels });
         }
         (Some(route), label)
+    }
+}
+
+/// The Fx hash (as in rustc): fast for short keys. The keys are the app's own
+/// route patterns (`match_pattern` never returns request text), so flooding
+/// the table with chosen collisions is not possible.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 

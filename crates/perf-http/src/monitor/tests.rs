@@ -66,3 +66,14 @@ fn server_timing_lists_db_and_cache_only_when_used() {
         "total;dur=20.000, db;dur=3.000;desc=\"2 queries\", cache;desc=\"2 hits 1 misses\""
     );
 }
+
+#[test]
+fn route_table_stops_growing_at_its_cap_and_still_resolves() {
+    let mut t = RouteTable::new();
+    for i in 0..super::MAX_CACHED_ROUTES + 10 {
+        let (route, label) = t.resolve(Method::Get, Some(format!("/r{i}")));
+        assert_eq!(route.as_deref(), Some(format!("/r{i}").as_str()));
+        assert_eq!(&*label, format!("GET /r{i}"));
+    }
+    assert_eq!(t.routes.len(), super::MAX_CACHED_ROUTES);
+}
