@@ -250,6 +250,10 @@ impl QueryMonitor {
         if !ok {
             tracing::debug!(target: "perf_db::query", sql = truncate(&conn.sql, MAX_LOGGED_SQL), "query failed");
         }
+        if std::mem::take(&mut conn.beginning) && !ok {
+            // The BEGIN (or SAVEPOINT) itself failed: no level was opened.
+            conn.transactions.pop();
+        }
         if let Some((depth, committed)) = conn.ending.take() {
             self.finish_transaction(depth, committed && ok, at);
         } else if ok && !statement.written.is_empty() {
@@ -345,6 +349,7 @@ impl Instrumentation for QueryMonitor {
                 let keep = (depth.get() as usize).saturating_sub(1);
                 self.conn.transactions.truncate(keep);
                 self.conn.transactions.push(TxLevel { started: Instant::now(), tables: Vec::new() });
+                self.conn.beginning = true;
             }
             InstrumentationEvent::CommitTransaction { depth, .. } => self.conn.ending = Some((depth.get(), true)),
             InstrumentationEvent::RollbackTransaction { depth, .. } => {
@@ -401,6 +406,8 @@ struct ConnState {
     scratch: String,
     fingerprints: FingerprintCache,
     transactions: Vec<TxLevel>,
+    /// The next finished statement is the one opening the newest level.
+    beginning: bool,
     ending: Option<(u32, bool)>,
 }
 

@@ -193,3 +193,15 @@ fn works_end_to_end_with_perf_cache_memory_tier() {
     assert_eq!(names(&mut conn, &cache), ["a", "b", "c"]);
     assert_eq!(selects_run(&recorder), 2);
 }
+
+#[test]
+fn a_failed_begin_does_not_hold_back_later_invalidations() {
+    let (mut conn, cache, _store, _recorder) = setup();
+    conn.batch_execute("BEGIN").unwrap();
+    // diesel's BEGIN fails: SQLite is already inside a transaction.
+    assert!(conn.transaction::<_, diesel::result::Error, _>(|_| Ok(())).is_err());
+    conn.batch_execute("COMMIT").unwrap();
+    let before = cache.generation("items");
+    diesel::insert_into(items::table).values((items::id.eq(3), items::name.eq("c"))).execute(&mut conn).unwrap();
+    assert_ne!(cache.generation("items"), before);
+}
