@@ -42,6 +42,12 @@ const MAX_LOGGED_SQL: usize = 2_048;
 /// Distinct statements whose fingerprint one connection remembers.
 const FINGERPRINT_CACHE_ENTRIES: usize = 512;
 
+/// Longest statement text kept as a key of that memory.
+const MAX_CACHED_SQL: usize = 4_096;
+
+/// Capacity above which the per-connection SQL buffers are shrunk after use.
+const MAX_KEPT_BUFFER: usize = 64 * 1_024;
+
 /// diesel [`Instrumentation`] that records every query and transaction.
 ///
 /// A `QueryMonitor` holds the shared configuration (recorder, thresholds,
@@ -250,6 +256,10 @@ impl QueryMonitor {
         if !ok {
             tracing::debug!(target: "perf_db::query", sql = truncate(&conn.sql, MAX_LOGGED_SQL), "query failed");
         }
+        if conn.sql.capacity() > MAX_KEPT_BUFFER || conn.scratch.capacity() > MAX_KEPT_BUFFER {
+            conn.sql = String::new();
+            conn.scratch = String::new();
+        }
         if std::mem::take(&mut conn.beginning) && !ok {
             // The BEGIN (or SAVEPOINT) itself failed: no level was opened.
             conn.transactions.pop();
@@ -441,6 +451,11 @@ impl FingerprintCache {
         let kind = StatementKind::of(bare);
         let written = if kind.is_write() { tables_written(bare).into_boxed_slice() } else { Box::default() };
         let statement = Arc::new(Statement { text: scratch.as_str().into(), hash, kind, written });
+        if bare.len() > MAX_CACHED_SQL {
+            // Huge statements (bulk inserts with inlined values) are analysed
+            // each time rather than kept as keys.
+            return statement;
+        }
         if self.map.len() >= FINGERPRINT_CACHE_ENTRIES {
             // Statements built with varying text (e.g. literals inlined) would
             // otherwise grow the map without bound.

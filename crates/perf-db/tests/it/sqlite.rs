@@ -149,3 +149,19 @@ fn pool_customizer_monitors_every_pooled_connection() {
     assert!(queries.iter().any(|q| q.sql.contains("from_a")));
     assert!(queries.iter().any(|q| q.sql.contains("from_b")));
 }
+
+#[test]
+fn huge_bulk_inserts_fold_to_one_fingerprint() {
+    let (mut conn, recorder) = seeded();
+    for rows in [5_000, 7_000] {
+        let values: Vec<String> = (0..rows).map(|i| format!("({}, 'bulk {i}')", 100 + i + rows * 10)).collect();
+        conn.batch_execute(&format!("INSERT INTO items (id, name) VALUES {}", values.join(", "))).unwrap();
+    }
+    sql_query("SELECT id, name FROM items WHERE id = 1").load::<Item>(&mut conn).unwrap();
+    let queries = recorder.queries.lock();
+    let bulk: Vec<_> = queries.iter().filter(|q| q.sql.contains("'bulk ")).collect();
+    assert_eq!(bulk.len(), 2);
+    assert!(bulk.iter().all(|q| q.fingerprint == "INSERT INTO items(id, name) VALUES (?, ?)" && q.ok));
+    assert!(bulk[1].sql.len() > 100_000);
+    assert_eq!(queries.last().unwrap().fingerprint, "SELECT id, name FROM items WHERE id = ?");
+}
