@@ -1,9 +1,10 @@
 //! Add perfkit to your own actix-web + diesel service: the code the README
 //! shows, compiled with the workspace so it stays true.
 //!
-//! Run it with `cargo run -p landscape --example quickstart`, call
-//! `curl http://127.0.0.1:8081/hello` a few times and open
-//! <http://127.0.0.1:8081/performance>. For health scores and alerts, wire
+//! Run it with `cargo run -p landscape --example quickstart` (it keeps its
+//! SQLite file `app.db` in the current directory), call
+//! `curl http://127.0.0.1:8080/hello` a few times and open
+//! <http://127.0.0.1:8080/performance>. For health scores and alerts, wire
 //! perf-analytics as `examples/landscape/src/lib.rs` does.
 #![allow(clippy::unwrap_used)]
 
@@ -29,14 +30,12 @@ async fn hello(pool: web::Data<DbPool>) -> actix_web::Result<String> {
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
-    let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:8081".into());
-    let db = std::env::temp_dir().join("perfkit-quickstart.db");
     // --- the README's lines start here ---
     let perf = PerfState::builder(PerfConfig::from_env()?).build()?; // once, outside HttpServer::new
     let queries = QueryMonitor::new(perf.recorder().clone()).with_thresholds(perf.thresholds().clone());
     let pool = Pool::builder()
         .connection_customizer(Box::new(queries)) // time every diesel query, find N+1s
-        .build(ConnectionManager::<SqliteConnection>::new(db.to_string_lossy()))?;
+        .build(ConnectionManager::<SqliteConnection>::new("app.db"))?;
     HttpServer::new(move || {
         App::new()
             .wrap(perf.monitor()) // time every request, attribute its queries
@@ -44,9 +43,9 @@ async fn main() -> anyhow::Result<()> {
             .service(perf.metrics()) // Prometheus text at /metrics
             .service(perf.dashboard()) // the live dashboard at /performance
             .app_data(web::Data::new(pool.clone()))
-            .route("/hello", web::get().to(hello))
+            .route("/hello", web::get().to(hello)) // run diesel in perf_http::block(..)
     })
-    .bind(&bind)?
+    .bind("127.0.0.1:8080")?
     .run()
     .await?;
     // --- and end here ---

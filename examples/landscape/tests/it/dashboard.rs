@@ -242,7 +242,10 @@ fn dashboard_in_chromium_shows_what_the_api_returns() {
     let buttons = start_tags(element(&dom, "table", "alerts-table"), "button");
     for row in &alert_rows {
         let id = &row["data-alert-id"];
-        assert!(alerts["alerts"].as_array().unwrap().iter().any(|a| a["id"].to_string() == *id), "alert {id} unknown");
+        assert!(
+            alerts["alerts"].as_array().unwrap().iter().any(|a| a["id"].as_u64().is_some_and(|n| n.to_string() == *id)),
+            "alert {id} unknown"
+        );
         assert!(
             buttons.iter().any(|b| b["data-alert-id"] == *id && b["class"] == "resolve"),
             "no resolve button for {id}"

@@ -170,8 +170,12 @@ fn projects_crud(s: &Server, sent: &mut Sent) {
     sent.add("GET /api/projects");
 }
 
+/// Method, path, body, expected status and error code, and the route the
+/// monitor files the request under (when it matches one).
+type BadCase = (&'static str, &'static str, Option<&'static str>, u16, &'static str, Option<&'static str>);
+
 fn bad_input_is_a_json_4xx(s: &Server, sent: &mut Sent) {
-    let cases: [(&str, &str, Option<&str>, u16, &str, Option<&str>); 18] = [
+    let cases: [BadCase; 18] = [
         ("POST", "/api/projects", Some("{not json"), 400, "malformed_json", Some("POST /api/projects")),
         ("POST", "/api/projects", Some(r#"{"name":"x"}"#), 400, "invalid_body", Some("POST /api/projects")),
         (

@@ -5,5 +5,6 @@
 mod dashboard;
 mod end_to_end;
 mod http;
+mod readme;
 mod redis;
 mod server;
