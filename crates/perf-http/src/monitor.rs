@@ -197,7 +197,7 @@ where
         }
         let start = Instant::now();
         let method = Method::parse(req.method().as_str());
-        let (route, label) = self.routes.borrow_mut().resolve(method, req.match_pattern());
+        let (route, label) = self.routes.borrow_mut().lookup(method, req.path(), || req.match_pattern());
         let scope = RequestScope::new(label);
         let inner = {
             let _entered = scope.enter();
@@ -371,9 +371,15 @@ impl Settings {
 /// Per-worker table of route patterns to the shared route text and the
 /// ready-made scope labels (`"GET /api/projects/{id}"`), so a request costs
 /// no label allocation once its route has been seen.
+///
+/// In front of it sits a bounded, direct-mapped memo of raw paths to their
+/// pattern: `match_pattern()` before routing walks the app's routes (and runs
+/// actix's regex for every dynamic one), while its result for a given path
+/// never changes, so repeated paths skip that walk.
 struct RouteTable {
     routes: HashMap<String, RouteSlot, BuildHasherDefault<FxHasher>>,
     unmatched: [Option<Arc<str>>; 8],
+    memo: Vec<MemoSlot>,
 }
 
 struct RouteSlot {
@@ -381,34 +387,79 @@ struct RouteSlot {
     labels: [Option<Arc<str>>; 8],
 }
 
+#[derive(Default)]
+struct MemoSlot {
+    filled: bool,
+    path: String,
+    pattern: Option<Rc<str>>,
+}
+
+/// Slots of the path memo (a power of two).
+const MEMO_SLOTS: usize = 1_024;
+/// Longest path the memo keeps; longer ones are always looked up.
+const MAX_MEMO_PATH: usize = 128;
+
 impl RouteTable {
     fn new() -> Self {
-        RouteTable { routes: HashMap::default(), unmatched: Default::default() }
+        RouteTable { routes: HashMap::default(), unmatched: Default::default(), memo: Vec::new() }
     }
 
-    fn resolve(&mut self, method: Method, pattern: Option<String>) -> (Option<Rc<str>>, Arc<str>) {
+    /// The route and label of a request to `path`; `find` is the (costly)
+    /// pattern lookup, called only when the memo does not know `path`.
+    fn lookup(
+        &mut self,
+        method: Method,
+        path: &str,
+        find: impl FnOnce() -> Option<String>,
+    ) -> (Option<Rc<str>>, Arc<str>) {
+        if path.len() > MAX_MEMO_PATH {
+            let found = find();
+            return self.resolve(method, found.as_deref());
+        }
+        if self.memo.is_empty() {
+            self.memo.resize_with(MEMO_SLOTS, MemoSlot::default);
+        }
+        let mut hasher = FxHasher::default();
+        hasher.write(path.as_bytes());
+        let index = (hasher.finish() as usize) & (MEMO_SLOTS - 1);
+        let slot = &self.memo[index];
+        if slot.filled && slot.path == path {
+            let pattern = slot.pattern.clone();
+            return self.resolve(method, pattern.as_deref());
+        }
+        let found = find();
+        let resolved = self.resolve(method, found.as_deref());
+        let slot = &mut self.memo[index];
+        slot.path.clear();
+        slot.path.push_str(path);
+        slot.pattern = resolved.0.clone();
+        slot.filled = true;
+        resolved
+    }
+
+    fn resolve(&mut self, method: Method, pattern: Option<&str>) -> (Option<Rc<str>>, Arc<str>) {
         let i = method.index();
         let Some(pattern) = pattern else {
             let label =
                 self.unmatched[i].get_or_insert_with(|| Arc::from(format!("{} {UNMATCHED_ROUTE}", method.as_str())));
             return (None, label.clone());
         };
-        if let Some(slot) = self.routes.get_mut(pattern.as_str()) {
+        if let Some(slot) = self.routes.get_mut(pattern) {
             let label = slot.labels[i].get_or_insert_with(|| Arc::from(format!("{} {pattern}", method.as_str())));
             return (Some(slot.route.clone()), label.clone());
         }
         let label: Arc<str> = Arc::from(format!("{} {pattern}", method.as_str()));
-        let route: Rc<str> = Rc::from(pattern.as_str());
+        let route: Rc<str> = Rc::from(pattern);
         if self.routes.len() < MAX_CACHED_ROUTES {
             let mut labels: [Option<Arc<str>>; 8] = Default::default();
             labels[i] = Some(label.clone());
-            self.routes.insert(pattern, RouteSlot { route: route.clone(), labels });
+            self.routes.insert(pattern.to_owned(), RouteSlot { route: route.clone(), labels });
         }
         (Some(route), label)
     }
 }
 
-/// The Fx hash (as in rustc): fast for short keys. The keys are the app's own
+/// The Fx hash (as in rustc) with a final mix: fast for short keys. The keys are the app's own
 /// route patterns (`match_pattern` never returns request text), so flooding
 /// the table with chosen collisions is not possible.
 #[derive(Default)]
@@ -424,7 +475,12 @@ impl Hasher for FxHasher {
     }
 
     fn finish(&self) -> u64 {
-        self.0
+        // A splitmix64 finalizer, so the low bits (hashbrown's bucket index,
+        // the memo's slot) depend on every input byte.
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
     }
 }
 

@@ -38,9 +38,9 @@ fn exclusion_matches_whole_segments() {
 #[test]
 fn route_table_reuses_labels_per_method() {
     let mut t = RouteTable::new();
-    let (r1, l1) = t.resolve(Method::Get, Some("/a/{id}".into()));
-    let (r2, l2) = t.resolve(Method::Get, Some("/a/{id}".into()));
-    let (_, l3) = t.resolve(Method::Post, Some("/a/{id}".into()));
+    let (r1, l1) = t.resolve(Method::Get, Some("/a/{id}"));
+    let (r2, l2) = t.resolve(Method::Get, Some("/a/{id}"));
+    let (_, l3) = t.resolve(Method::Post, Some("/a/{id}"));
     assert_eq!(&*l1, "GET /a/{id}");
     assert!(Arc::ptr_eq(&l1, &l2));
     assert!(std::rc::Rc::ptr_eq(r1.as_ref().unwrap(), r2.as_ref().unwrap()));
@@ -71,9 +71,45 @@ fn server_timing_lists_db_and_cache_only_when_used() {
 fn route_table_stops_growing_at_its_cap_and_still_resolves() {
     let mut t = RouteTable::new();
     for i in 0..super::MAX_CACHED_ROUTES + 10 {
-        let (route, label) = t.resolve(Method::Get, Some(format!("/r{i}")));
+        let (route, label) = t.resolve(Method::Get, Some(&format!("/r{i}")));
         assert_eq!(route.as_deref(), Some(format!("/r{i}").as_str()));
         assert_eq!(&*label, format!("GET /r{i}"));
     }
     assert_eq!(t.routes.len(), super::MAX_CACHED_ROUTES);
+}
+
+#[test]
+fn path_memo_looks_each_path_up_once_and_stays_bounded() {
+    let mut t = RouteTable::new();
+    let mut lookups = 0;
+    for _ in 0..3 {
+        for id in 0..10 {
+            let (route, label) = t.lookup(Method::Get, &format!("/items/{id}"), || {
+                lookups += 1;
+                Some("/items/{id}".to_owned())
+            });
+            assert_eq!(route.as_deref(), Some("/items/{id}"));
+            assert_eq!(&*label, "GET /items/{id}");
+        }
+    }
+    assert_eq!(lookups, 10, "repeated paths skip the lookup (unless two share a slot)");
+    let (route, label) = t.lookup(Method::Post, "/nope", || None);
+    assert!(route.is_none());
+    assert_eq!(&*label, "POST <unmatched>");
+    let (route, _) = t.lookup(Method::Post, "/nope", || panic!("memoized"));
+    assert!(route.is_none());
+    for i in 0..10 * super::MEMO_SLOTS {
+        t.lookup(Method::Get, &format!("/p/{i}"), || Some("/p/{n}".to_owned()));
+    }
+    assert_eq!(t.memo.len(), super::MEMO_SLOTS);
+    assert!(t.memo.iter().all(|s| s.path.len() <= super::MAX_MEMO_PATH));
+    let long = format!("/{}", "x".repeat(super::MAX_MEMO_PATH));
+    let mut calls = 0;
+    for _ in 0..2 {
+        t.lookup(Method::Get, &long, || {
+            calls += 1;
+            None
+        });
+    }
+    assert_eq!(calls, 2, "long paths are not memoized");
 }
