@@ -13,7 +13,7 @@ use std::{
 
 use anyhow::{Context, Result};
 
-use crate::{cargo, root, run};
+use crate::{cargo, root};
 
 /// One measured benchmark.
 #[derive(Debug, Clone)]
@@ -23,11 +23,11 @@ struct Measured {
     median_ns: f64,
 }
 
-pub(crate) fn run_benches(extra: &[String]) -> Result<()> {
+fn run_benches(extra: &[String]) -> Result<()> {
     let mut c = cargo();
     c.args(["bench", "--workspace", "--benches", "--", "--warm-up-time", "0.5", "--measurement-time", "2", "--noplot"]);
     c.args(extra);
-    run(c)
+    crate::run(c)
 }
 
 pub(crate) fn run(extra: &[String]) -> Result<()> {
@@ -96,7 +96,8 @@ fn render(found: &[Measured]) -> String {
     for m in found {
         groups.entry(&m.group).or_default().push(m);
     }
-    let mut out = String::from("| bench | our median | peer | peer median | ratio (ours/peer) |\n|---|---:|---|---:|---:|\n");
+    let mut out =
+        String::from("| bench | our median | peer | peer median | ratio (ours/peer) |\n|---|---:|---|---:|---:|\n");
     for (group, mut items) in groups {
         items.sort_by(|a, b| a.function.cmp(&b.function));
         let (ours, peers): (Vec<&Measured>, Vec<&Measured>) =

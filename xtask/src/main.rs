@@ -1,2 +1,89 @@
-//! Project automation.
-fn main() {}
+//! Project automation: `cargo xtask <task>`.
+//!
+//! - `test`: the whole test suite against the real Redis and PostgreSQL.
+//! - `ci`: format check, clippy with warnings denied, docs, then `test`.
+//! - `bench`: every crate's criterion benches, then a summary table with
+//!   peer ratios, written to BENCHMARKS.md.
+//! - `traffic`: a bounded, realistic mix of requests against a running demo.
+#![allow(clippy::print_stdout)]
+
+mod bench;
+mod services;
+mod tidy;
+mod traffic;
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use anyhow::{Context, Result, bail};
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let task = args.first().map(String::as_str).unwrap_or("help");
+    let rest = &args[args.len().min(1)..];
+    match task {
+        "test" => test(rest),
+        "ci" => ci(),
+        "bench" => bench::run(rest),
+        "traffic" => traffic::run(rest),
+        _ => {
+            println!("usage: cargo xtask <test|ci|bench|traffic>");
+            println!("  test     run the whole test suite (needs Redis and PostgreSQL; see DEVELOPERS.md)");
+            println!("  ci       fmt check, clippy -D warnings, docs, then the tests");
+            println!("  bench    criterion benches of every crate, then a table with peer ratios");
+            println!("  traffic  send a bounded mix of requests to a running demo (--base-url, --seconds, --rps)");
+            if task == "help" { Ok(()) } else { bail!("unknown task {task:?}") }
+        }
+    }
+}
+
+/// The workspace root.
+pub(crate) fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// A `cargo` command run from the workspace root.
+pub(crate) fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+/// Runs a command, failing when it fails.
+pub(crate) fn run(mut cmd: Command) -> Result<()> {
+    println!("$ {cmd:?}");
+    let status = cmd.status().with_context(|| format!("could not start {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn test(extra: &[String]) -> Result<()> {
+    let urls = services::require()?;
+    let tools = root().join("scripts/ensure-test-tools.sh");
+    if tools.exists() {
+        let mut c = Command::new("bash");
+        c.arg(&tools);
+        run(c)?;
+    }
+    let mut c = cargo();
+    c.args(["test", "--workspace", "--all-features"]).args(extra);
+    c.env("PERF_TEST_REDIS_URL", &urls.redis).env("PERF_TEST_DATABASE_URL", &urls.database);
+    run(c)
+}
+
+fn ci() -> Result<()> {
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--", "--check"]);
+    run(fmt)?;
+    let mut clippy = cargo();
+    clippy.args(["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"]);
+    run(clippy)?;
+    let mut doc = cargo();
+    doc.args(["doc", "--workspace", "--no-deps", "--all-features"]).env("RUSTDOCFLAGS", "-D warnings");
+    run(doc)?;
+    test(&[])
+}

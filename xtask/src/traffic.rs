@@ -46,7 +46,8 @@ fn parse(args: &[String]) -> Result<Options> {
 
 /// Sends one request and returns the status code.
 fn send(o: &Options, method: &str, path: &str, body: Option<&str>) -> Result<u16> {
-    let mut s = TcpStream::connect((o.host.as_str(), o.port)).with_context(|| format!("connecting to {}:{}", o.host, o.port))?;
+    let mut s = TcpStream::connect((o.host.as_str(), o.port))
+        .with_context(|| format!("connecting to {}:{}", o.host, o.port))?;
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
     let body = body.unwrap_or("");
     write!(
@@ -63,7 +64,8 @@ fn send(o: &Options, method: &str, path: &str, body: Option<&str>) -> Result<u16
 
 pub(crate) fn run(args: &[String]) -> Result<()> {
     let o = parse(args)?;
-    send(&o, "GET", "/health", None).context("is the demo running? start it with `cargo run --release -p landscape`")?;
+    send(&o, "GET", "/health", None)
+        .context("is the demo running? start it with `cargo run --release -p landscape`")?;
     let started = Instant::now();
     let interval = Duration::from_micros(1_000_000 / o.rps);
     let (mut sent, mut errors) = (0u64, 0u64);
@@ -73,14 +75,28 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         // A deterministic mix: mostly reads, some writes, a few expensive pages.
         let id = 1 + n % 20;
         let result = match n % 20 {
-            0 => send(&o, "POST", "/api/projects", Some(&format!(r#"{{"name":"Traffic garden {n}","client":"xtask","budget":{}}}"#, 1000 + n % 9000))),
+            0 => send(
+                &o,
+                "POST",
+                "/api/projects",
+                Some(&format!(r#"{{"name":"Traffic garden {n}","client":"xtask","budget":{}}}"#, 1000 + n % 9000)),
+            ),
             1 => send(&o, "GET", &format!("/api/projects/{id}/report?naive=true"), None),
             2 | 3 => send(&o, "GET", "/api/dashboard", None),
             4 => send(&o, "GET", &format!("/api/projects/{id}/report"), None),
             5 => send(&o, "PUT", &format!("/api/projects/{id}"), Some(r#"{"status":"active"}"#)),
             6 => send(&o, "GET", "/api/projects/999999", None),
-            7..=10 => send(&o, "GET", &format!("/api/plants?search={}&page={}", ["oak", "fern", "rose", "maple"][(n % 4) as usize], 1 + n % 3), None),
-            _ => send(&o, "GET", if n % 2 == 0 { "/api/projects" } else { &"/health"[..] }, None),
+            7..=10 => send(
+                &o,
+                "GET",
+                &format!(
+                    "/api/plants?search={}&page={}",
+                    ["oak", "fern", "rose", "maple"][(n % 4) as usize],
+                    1 + n % 3
+                ),
+                None,
+            ),
+            _ => send(&o, "GET", if n.is_multiple_of(2) { "/api/projects" } else { "/health" }, None),
         };
         sent += 1;
         match result {
@@ -89,6 +105,9 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         }
         std::thread::sleep(interval);
     }
-    println!("sent {sent} requests in {:.1}s, {errors} failed (5xx or connection errors)", started.elapsed().as_secs_f64());
+    println!(
+        "sent {sent} requests in {:.1}s, {errors} failed (5xx or connection errors)",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }

@@ -1,3 +1,5 @@
+//! Tests of the log-linear histogram.
+
 use super::*;
 
 #[test]

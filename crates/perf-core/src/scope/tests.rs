@@ -1,3 +1,5 @@
+//! Tests of request scopes: interleaving on one thread, binding into other threads.
+
 use std::{
     future::Future,
     pin::Pin,

@@ -1,3 +1,5 @@
+//! Tests of the store: keys, windows, tiers, rings, gauges and the memory bound.
+
 use std::sync::Arc;
 
 use super::*;
