@@ -97,8 +97,9 @@ pub use crate::{
     },
     scope::{MAX_FINGERPRINTS_PER_SCOPE, RequestScope, ScopeGuard, Scoped, bind_current},
     snapshot::{
-        Aggregate, CacheCounts, EndpointStats, GaugePoint, KeyUsage, NPlusOneFinding, QueryStats, SeriesKey,
-        SeriesPoint, SlowQuery, SlowRequest, Snapshot, SystemStats, TierCounts, Window,
+        Aggregate, CacheCounts, EndpointStats, EndpointTotals, GaugePoint, KeyUsage, NPlusOneFinding, QueryStats,
+        QueryTotals, SeriesKey, SeriesPoint, SlowQuery, SlowRequest, Snapshot, SystemStats, TOTALS_BUCKETS, TierCounts,
+        Totals, TotalsSnapshot, Window,
     },
     source::{MetricsSource, SeriesResolution},
     store::{EndpointHandle, MAX_ROUTE_BYTES, MAX_SQL_BYTES, Store},

@@ -352,3 +352,53 @@ pub struct GaugePoint {
     /// Cache misses in the bucket.
     pub cache_misses: u64,
 }
+
+/// Upper bounds, in seconds, of the buckets of [`Totals::buckets`] (the
+/// Prometheus `le` labels; `+Inf` is [`Totals::count`]).
+pub const TOTALS_BUCKETS: [f64; 12] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// Counts of one key since it was first seen; they never decrease.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Totals {
+    /// Events.
+    pub count: u64,
+    /// Failed events.
+    pub errors: u64,
+    /// Client errors (4xx).
+    pub client_errors: u64,
+    /// Slow events.
+    pub slow: u64,
+    /// Sum of durations, seconds.
+    pub sum: f64,
+    /// Cumulative counts of events at or under each bound of [`TOTALS_BUCKETS`].
+    pub buckets: [u64; 12],
+}
+
+/// Totals of one endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndpointTotals {
+    /// The method.
+    pub method: Method,
+    /// The route pattern.
+    pub route: String,
+    /// Counts since start.
+    pub totals: Totals,
+}
+
+/// Totals of one query fingerprint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueryTotals {
+    /// The fingerprint.
+    pub fingerprint: String,
+    /// Counts since start.
+    pub totals: Totals,
+}
+
+/// Counts since start of every key: what Prometheus counters need.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TotalsSnapshot {
+    /// Per endpoint.
+    pub endpoints: Vec<EndpointTotals>,
+    /// Per query fingerprint.
+    pub queries: Vec<QueryTotals>,
+}

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{GaugePoint, SeriesKey, SeriesPoint, Snapshot, Timestamp, Window};
+use crate::{GaugePoint, SeriesKey, SeriesPoint, Snapshot, Timestamp, TotalsSnapshot, Window};
 
 /// Which buckets a series query returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -41,6 +41,12 @@ pub trait MetricsSource: Send + Sync {
     /// The bucketed system and cache series over `window`, oldest first.
     fn gauges(&self, window: Window) -> Vec<GaugePoint>;
 
+    /// Counts since start of every key (never decreasing). Optional: the
+    /// default has no keys.
+    fn totals(&self) -> TotalsSnapshot {
+        TotalsSnapshot::default()
+    }
+
     /// The source's notion of now (its clock).
     fn now(&self) -> Timestamp;
 }
@@ -54,6 +60,7 @@ macro_rules! forward_source {
                 (**self).series_at(key, window, resolution)
             }
             fn gauges(&self, window: Window) -> Vec<GaugePoint> { (**self).gauges(window) }
+            fn totals(&self) -> TotalsSnapshot { (**self).totals() }
             fn now(&self) -> Timestamp { (**self).now() }
         }
     )*};

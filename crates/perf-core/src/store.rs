@@ -29,10 +29,11 @@ use self::{
     series::{Acc, Collected, Geometry, Sample, Series},
 };
 use crate::{
-    Aggregate, CacheCounts, CacheEvent, Clock, CoreError, EndpointStats, GaugePoint, KeyUsage, Method, MetricsSource,
-    NPlusOneFinding, NPlusOneSample, OVERFLOW_FINGERPRINT, OVERFLOW_ROUTE, QuerySample, QueryStats, Recorder,
-    RequestSample, SeriesKey, SeriesPoint, SeriesResolution, SharedThresholds, SlowQuery, SlowRequest, Snapshot,
-    StoreConfig, SystemSample, SystemStats, Timestamp, UNMATCHED_ROUTE, Window, histogram::Dense,
+    Aggregate, CacheCounts, CacheEvent, Clock, CoreError, EndpointStats, EndpointTotals, GaugePoint, KeyUsage, Method,
+    MetricsSource, NPlusOneFinding, NPlusOneSample, OVERFLOW_FINGERPRINT, OVERFLOW_ROUTE, QuerySample, QueryStats,
+    QueryTotals, Recorder, RequestSample, SeriesKey, SeriesPoint, SeriesResolution, SharedThresholds, SlowQuery,
+    SlowRequest, Snapshot, StoreConfig, SystemSample, SystemStats, Timestamp, Totals, TotalsSnapshot, UNMATCHED_ROUTE,
+    Window, histogram::Dense,
 };
 
 /// Longest SQL text kept in the slow-query ring and as a fingerprint's example.
@@ -709,6 +710,42 @@ impl MetricsSource for Store {
 
     fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+
+    fn totals(&self) -> TotalsSnapshot {
+        let mut out = TotalsSnapshot::default();
+        self.each_endpoint(|method, route, series| {
+            let t = series.totals();
+            if t.count > 0 {
+                out.endpoints.push(EndpointTotals { method, route: route.to_owned(), totals: totals(&t) });
+            }
+        });
+        self.each_query(|fp, q| {
+            let t = q.series.totals();
+            if t.count > 0 {
+                out.queries.push(QueryTotals { fingerprint: fp.to_owned(), totals: totals(&t) });
+            }
+        });
+        out.endpoints.sort_by(|a, b| (a.route.as_str(), a.method).cmp(&(b.route.as_str(), b.method)));
+        out.queries.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
+        out
+    }
+}
+
+fn totals(c: &series::Cumulative) -> Totals {
+    let mut buckets = [0u64; 12];
+    let mut running = 0;
+    for (out, n) in buckets.iter_mut().zip(c.buckets.iter()) {
+        running += n;
+        *out = running;
+    }
+    Totals {
+        count: c.count,
+        errors: c.errors,
+        client_errors: c.client_errors,
+        slow: c.slow,
+        sum: c.sum_ns as f64 / 1e9,
+        buckets,
     }
 }
 

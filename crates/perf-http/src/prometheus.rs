@@ -1,11 +1,16 @@
 //! [`PerfMetrics`]: the Prometheus text exposition at `/metrics`.
 //!
-//! Values are read from a store snapshot over a sliding window (`?minutes=`,
-//! default 5; the window is exported as `perfkit_window_seconds`), so the
-//! per-endpoint and per-query counts are the counts *in the window*: they
-//! are exposed as summaries (quantiles, `_sum`, `_count`) and gauges, not as
-//! ever-growing counters. Counters proper (`_total`) are only used for
-//! values that never decrease.
+//! Two kinds of values:
+//!
+//! - Counts since start (`MetricsSource::totals`): request and query
+//!   counters (`_total`) and latency histograms with cumulative `le`
+//!   buckets, `_sum` and `_count`, which never decrease, so `rate()` and
+//!   `histogram_quantile()` work on them as on any Prometheus client's.
+//! - Figures over a sliding window (`?minutes=`, default 5; exported as
+//!   `perfkit_window_seconds`): the store's percentiles (relative error at
+//!   most 2 %, far finer than `le` buckets) as `*_window_seconds` gauges with
+//!   a `percentile` label, queries per request, cache operations and hit
+//!   ratio, all gauges.
 
 use std::fmt::Write as _;
 
@@ -15,7 +20,7 @@ use actix_web::{
     http::header,
     web,
 };
-use perf_core::{Aggregate, CacheStats, Snapshot, TierCounts, Window};
+use perf_core::{Aggregate, CacheStats, Snapshot, TOTALS_BUCKETS, TierCounts, Totals, TotalsSnapshot, Window};
 
 use crate::{
     HttpError, PerfState,
@@ -64,51 +69,62 @@ async fn handler(req: HttpRequest, state: web::Data<PerfState>) -> Result<HttpRe
             .ok_or_else(|| HttpError::InvalidWindow(raw.chars().take(64).collect()))?,
     };
     let snapshot = state.source().snapshot(window);
+    let totals = state.source().totals();
     // Cache statistics are best effort: a failing backend must not take the
     // whole exposition down, so its metrics are left out instead.
     let cache = state.cache().stats().await.ok();
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(render(&snapshot, cache.as_ref())))
+        .body(render(&snapshot, &totals, cache.as_ref())))
 }
 
 type Quantile = (&'static str, fn(&Aggregate) -> f64);
 
-const QUANTILES: [Quantile; 4] = [("0.5", |a| a.p50), ("0.9", |a| a.p90), ("0.95", |a| a.p95), ("0.99", |a| a.p99)];
+const QUANTILES: [Quantile; 4] = [("50", |a| a.p50), ("90", |a| a.p90), ("95", |a| a.p95), ("99", |a| a.p99)];
 
-/// Renders a snapshot (and cache statistics, when available) in the
-/// Prometheus text format 0.0.4.
-pub fn render(s: &Snapshot, cache: Option<&CacheStats>) -> String {
-    let mut out = String::with_capacity(4096 + 512 * (s.endpoints.len() + s.query_stats.len()));
+/// Renders counts since start, a window snapshot and cache statistics (when
+/// available) in the Prometheus text format 0.0.4.
+pub fn render(s: &Snapshot, t: &TotalsSnapshot, cache: Option<&CacheStats>) -> String {
+    let mut out = String::with_capacity(4096 + 1024 * (s.endpoints.len() + s.query_stats.len()));
     let o = &mut out;
 
-    family(o, "perfkit_window_seconds", "gauge", "Length of the sliding window the other values cover.");
+    family(o, "perfkit_window_seconds", "gauge", "Length of the sliding window the window gauges cover.");
     sample(o, "perfkit_window_seconds", &[], s.window.as_duration().as_secs_f64());
 
+    family(o, "perfkit_http_requests_total", "counter", "Requests per endpoint and outcome since start.");
+    for e in &t.endpoints {
+        let tt = &e.totals;
+        let ok = tt.count - tt.errors - tt.client_errors;
+        for (outcome, n) in [("success", ok), ("client_error", tt.client_errors), ("server_error", tt.errors)] {
+            let labels = [("method", e.method.as_str()), ("route", e.route.as_str()), ("outcome", outcome)];
+            sample(o, "perfkit_http_requests_total", &labels, n as f64);
+        }
+    }
+    family(o, "perfkit_http_slow_requests_total", "counter", "Requests over the slow threshold since start.");
+    for e in &t.endpoints {
+        let labels = [("method", e.method.as_str()), ("route", e.route.as_str())];
+        sample(o, "perfkit_http_slow_requests_total", &labels, e.totals.slow as f64);
+    }
     family(
         o,
         "perfkit_http_request_duration_seconds",
-        "summary",
-        "Request latency per endpoint over the window (response head).",
+        "histogram",
+        "Request latency per endpoint since start (response head).",
+    );
+    for e in &t.endpoints {
+        let labels = [("method", e.method.as_str()), ("route", e.route.as_str())];
+        histogram(o, "perfkit_http_request_duration_seconds", &labels, &e.totals);
+    }
+    family(
+        o,
+        "perfkit_http_request_duration_window_seconds",
+        "gauge",
+        "Request latency percentiles per endpoint over the window.",
     );
     for e in &s.endpoints {
         let labels = [("method", e.method.as_str()), ("route", e.route.as_str())];
-        summary(o, "perfkit_http_request_duration_seconds", &labels, &e.stats);
-    }
-    family(o, "perfkit_http_requests", "gauge", "Requests per endpoint and outcome over the window.");
-    for e in &s.endpoints {
-        let ok = e.stats.count - e.stats.errors - e.stats.client_errors;
-        for (outcome, n) in [("success", ok), ("client_error", e.stats.client_errors), ("server_error", e.stats.errors)]
-        {
-            let labels = [("method", e.method.as_str()), ("route", e.route.as_str()), ("outcome", outcome)];
-            sample(o, "perfkit_http_requests", &labels, n as f64);
-        }
-    }
-    family(o, "perfkit_http_slow_requests", "gauge", "Requests over the slow threshold per endpoint over the window.");
-    for e in &s.endpoints {
-        let labels = [("method", e.method.as_str()), ("route", e.route.as_str())];
-        sample(o, "perfkit_http_slow_requests", &labels, e.stats.slow as f64);
+        quantiles(o, "perfkit_http_request_duration_window_seconds", &labels, &e.stats);
     }
     family(o, "perfkit_http_queries_per_request", "gauge", "Mean database queries per request over the window.");
     for e in &s.endpoints {
@@ -116,22 +132,30 @@ pub fn render(s: &Snapshot, cache: Option<&CacheStats>) -> String {
         sample(o, "perfkit_http_queries_per_request", &labels, e.queries_per_request);
     }
 
-    family(o, "perfkit_db_query_duration_seconds", "summary", "Query latency per SQL fingerprint over the window.");
-    for q in &s.query_stats {
-        summary(o, "perfkit_db_query_duration_seconds", &[("fingerprint", q.fingerprint.as_str())], &q.stats);
+    family(o, "perfkit_db_queries_total", "counter", "Queries per SQL fingerprint and outcome since start.");
+    for q in &t.queries {
+        let ok = q.totals.count - q.totals.errors;
+        for (outcome, n) in [("success", ok), ("error", q.totals.errors)] {
+            let labels = [("fingerprint", q.fingerprint.as_str()), ("outcome", outcome)];
+            sample(o, "perfkit_db_queries_total", &labels, n as f64);
+        }
     }
-    family(o, "perfkit_db_query_errors", "gauge", "Failed queries per SQL fingerprint over the window.");
-    for q in &s.query_stats {
-        sample(o, "perfkit_db_query_errors", &[("fingerprint", q.fingerprint.as_str())], q.stats.errors as f64);
+    family(o, "perfkit_db_slow_queries_total", "counter", "Queries over the slow threshold since start.");
+    for q in &t.queries {
+        sample(o, "perfkit_db_slow_queries_total", &[("fingerprint", q.fingerprint.as_str())], q.totals.slow as f64);
+    }
+    family(o, "perfkit_db_query_duration_seconds", "histogram", "Query latency per SQL fingerprint since start.");
+    for q in &t.queries {
+        histogram(o, "perfkit_db_query_duration_seconds", &[("fingerprint", q.fingerprint.as_str())], &q.totals);
     }
     family(
         o,
-        "perfkit_db_slow_queries",
+        "perfkit_db_query_duration_window_seconds",
         "gauge",
-        "Queries over the slow threshold per SQL fingerprint over the window.",
+        "Query latency percentiles per SQL fingerprint over the window.",
     );
     for q in &s.query_stats {
-        sample(o, "perfkit_db_slow_queries", &[("fingerprint", q.fingerprint.as_str())], q.stats.slow as f64);
+        quantiles(o, "perfkit_db_query_duration_window_seconds", &[("fingerprint", q.fingerprint.as_str())], &q.stats);
     }
     family(o, "perfkit_db_n_plus_one_findings", "gauge", "N+1 query findings over the window.");
     sample(o, "perfkit_db_n_plus_one_findings", &[], s.n_plus_one.len() as f64);
@@ -187,17 +211,40 @@ fn family(o: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(o, "# TYPE {name} {kind}");
 }
 
-fn summary(o: &mut String, name: &str, labels: &[(&str, &str)], a: &Aggregate) {
+/// Window percentiles as a gauge with a `percentile` label (`50`, `90`, `95`,
+/// `99`; promtool reserves `quantile` for summaries). None without events.
+fn quantiles(o: &mut String, name: &str, labels: &[(&str, &str)], a: &Aggregate) {
+    if a.count == 0 {
+        return;
+    }
     let mut with_q: Vec<(&str, &str)> = labels.to_vec();
-    with_q.push(("quantile", ""));
+    with_q.push(("percentile", ""));
     for (q, get) in QUANTILES {
         if let Some(last) = with_q.last_mut() {
             last.1 = q;
         }
-        sample(o, name, &with_q, if a.count == 0 { f64::NAN } else { get(a) });
+        sample(o, name, &with_q, get(a));
     }
-    sample(o, &format!("{name}_sum"), labels, a.total_time);
-    sample(o, &format!("{name}_count"), labels, a.count as f64);
+}
+
+/// A histogram from counts since start: cumulative `le` buckets, `+Inf`, `_sum`, `_count`.
+fn histogram(o: &mut String, name: &str, labels: &[(&str, &str)], t: &Totals) {
+    let bucket = format!("{name}_bucket");
+    let mut with_le: Vec<(&str, &str)> = labels.to_vec();
+    with_le.push(("le", ""));
+    let bounds: Vec<String> = TOTALS_BUCKETS.iter().map(|b| b.to_string()).collect();
+    for (le, n) in bounds.iter().zip(t.buckets.iter()) {
+        if let Some(last) = with_le.last_mut() {
+            last.1 = le;
+        }
+        sample(o, &bucket, &with_le, *n as f64);
+    }
+    if let Some(last) = with_le.last_mut() {
+        last.1 = "+Inf";
+    }
+    sample(o, &bucket, &with_le, t.count as f64);
+    sample(o, &format!("{name}_sum"), labels, t.sum);
+    sample(o, &format!("{name}_count"), labels, t.count as f64);
 }
 
 fn tier_ops(o: &mut String, tier: &str, c: &TierCounts) {

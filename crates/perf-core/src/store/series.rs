@@ -123,6 +123,64 @@ struct ShardState {
     coarse_epoch: u64,
     acc: Acc,
     hist: Dense,
+    totals: Cumulative,
+}
+
+/// Counts since the series was created, never reset: what Prometheus
+/// counters and `le` histograms need.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Cumulative {
+    pub(crate) count: u64,
+    pub(crate) errors: u64,
+    pub(crate) client_errors: u64,
+    pub(crate) slow: u64,
+    pub(crate) sum_ns: u64,
+    /// Events per `le` bucket (not cumulative across buckets); events over
+    /// the last bound are in `count` only.
+    pub(crate) buckets: [u64; LE_BUCKETS],
+}
+
+/// Upper bounds of the cumulative histogram buckets, in nanoseconds.
+pub(crate) const LE_NANOS: [u64; LE_BUCKETS] = [
+    1_000_000,
+    5_000_000,
+    10_000_000,
+    25_000_000,
+    50_000_000,
+    100_000_000,
+    250_000_000,
+    500_000_000,
+    1_000_000_000,
+    2_500_000_000,
+    5_000_000_000,
+    10_000_000_000,
+];
+pub(crate) const LE_BUCKETS: usize = 12;
+
+impl Cumulative {
+    #[inline]
+    fn add(&mut self, s: &Sample) {
+        self.count += 1;
+        self.errors += u64::from(s.error);
+        self.client_errors += u64::from(s.client_error);
+        self.slow += u64::from(s.slow);
+        self.sum_ns = self.sum_ns.saturating_add(s.nanos);
+        let i = LE_NANOS.partition_point(|&b| b < s.nanos);
+        if let Some(b) = self.buckets.get_mut(i) {
+            *b += 1;
+        }
+    }
+
+    pub(crate) fn merge(&mut self, o: &Cumulative) {
+        self.count += o.count;
+        self.errors += o.errors;
+        self.client_errors += o.client_errors;
+        self.slow += o.slow;
+        self.sum_ns = self.sum_ns.saturating_add(o.sum_ns);
+        for (a, b) in self.buckets.iter_mut().zip(o.buckets.iter()) {
+            *a += b;
+        }
+    }
 }
 
 #[repr(align(128))]
@@ -210,6 +268,7 @@ impl Series {
                     coarse_epoch: NONE,
                     acc: Acc::EMPTY,
                     hist: Dense::new(),
+                    totals: Cumulative::default(),
                 }))
             })
             .collect();
@@ -255,6 +314,7 @@ impl Series {
         // A sample older than the shard's bucket (clock skew between threads)
         // counts in the shard's current bucket.
         st.acc.add(s);
+        st.totals.add(s);
         st.hist.record(bin_of(s.nanos));
     }
 
@@ -276,6 +336,15 @@ impl Series {
             }
             st.coarse_epoch = coarse;
         }
+    }
+
+    /// Counts since the series was created.
+    pub(crate) fn totals(&self) -> Cumulative {
+        let mut out = Cumulative::default();
+        for p in self.shards.iter() {
+            out.merge(&p.0.lock().totals);
+        }
+        out
     }
 
     /// Merges everything recorded in `[start_us, end_us)` into `out`, using

@@ -406,3 +406,39 @@ impl<'a> RequestSample<'a> {
         self
     }
 }
+
+#[test]
+fn totals_count_since_start_and_never_decrease() {
+    let (s, c) = store();
+    for ms in [0u64, 1, 3, 30, 700, 20_000] {
+        s.record_request(&req(Some("/t"), if ms == 700 { 500 } else { 200 }, ms, c.now()));
+    }
+    s.record_query(&QuerySample {
+        fingerprint: "SELECT ?",
+        sql: "SELECT 1",
+        duration: Duration::from_millis(2),
+        ok: false,
+        at: c.now(),
+        route: None,
+    });
+    let t = s.totals();
+    assert_eq!(t.endpoints.len(), 1);
+    let e = &t.endpoints[0].totals;
+    assert_eq!((e.count, e.errors, e.slow), (6, 1, 1));
+    // le = 1 ms holds 0 and 1 ms; 5 ms adds 3 ms; 50 ms adds 30 ms; 1 s adds 700 ms; 20 s is only in +Inf.
+    assert_eq!(e.buckets, [2, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5]);
+    assert!((e.sum - 20.734).abs() < 1e-9);
+    assert_eq!(t.queries[0].totals.errors, 1);
+    // Two days later the windows are empty but the totals remain.
+    c.advance(Duration::from_secs(48 * 3600));
+    s.record_request(&req(Some("/t"), 200, 1, c.now()));
+    assert_eq!(s.snapshot(w(1_440)).requests.count, 1);
+    assert_eq!(s.totals().endpoints[0].totals.count, 7);
+}
+
+#[test]
+fn totals_bounds_match_the_published_seconds() {
+    for (ns, secs) in series::LE_NANOS.iter().zip(crate::TOTALS_BUCKETS) {
+        assert_eq!(*ns as f64 / 1e9, secs);
+    }
+}

@@ -55,24 +55,21 @@ async fn exposition_lists_endpoints_queries_cache_and_system() {
     seed(&p);
     let (ct, text) = scrape(&p).await;
     assert!(ct.starts_with("text/plain; version=0.0.4"));
-    assert!(
-        text.contains("perfkit_http_request_duration_seconds_count{method=\"GET\",route=\"/api/projects/{id}\"} 4\n")
-    );
-    assert!(
-        text.contains(
-            "perfkit_http_requests{method=\"GET\",route=\"/api/projects/{id}\",outcome=\"server_error\"} 1\n"
-        )
-    );
-    assert!(
-        text.contains(
-            "perfkit_http_requests{method=\"GET\",route=\"/api/projects/{id}\",outcome=\"client_error\"} 1\n"
-        )
-    );
-    assert!(text.contains("perfkit_http_slow_requests{method=\"GET\",route=\"/api/projects/{id}\"} 1\n"));
+    let ep = r#"method="GET",route="/api/projects/{id}""#;
+    assert!(text.contains(&format!("perfkit_http_request_duration_seconds_count{{{ep}}} 4\n")), "{text}");
+    // 5 ms and 20 ms are at or under 25 ms; 700 ms under 1 s; 1.2 s only under 2.5 s.
+    assert!(text.contains(&format!("perfkit_http_request_duration_seconds_bucket{{{ep},le=\"0.025\"}} 2\n")));
+    assert!(text.contains(&format!("perfkit_http_request_duration_seconds_bucket{{{ep},le=\"1\"}} 3\n")));
+    assert!(text.contains(&format!("perfkit_http_request_duration_seconds_bucket{{{ep},le=\"+Inf\"}} 4\n")));
+    assert!(text.contains(&format!("perfkit_http_requests_total{{{ep},outcome=\"server_error\"}} 1\n")));
+    assert!(text.contains(&format!("perfkit_http_requests_total{{{ep},outcome=\"client_error\"}} 1\n")));
+    assert!(text.contains(&format!("perfkit_http_slow_requests_total{{{ep}}} 1\n")));
+    assert!(text.contains(&format!("perfkit_http_request_duration_window_seconds{{{ep},percentile=\"50\"}}")));
     assert!(text.contains(r#"route="/weird/\"quoted\"\\path""#), "label values are escaped");
     assert!(text.contains(r#"fingerprint="SELECT * FROM t WHERE a = ? AND b = '\\n'\nORDER BY \"c\"""#));
     assert!(text.contains("route=\"<unmatched>\""));
-    assert!(text.contains("perfkit_db_query_errors{"));
+    assert!(text.contains("perfkit_db_queries_total{") && text.contains("outcome=\"error\"} 1\n"));
+    assert!(text.contains("perfkit_db_query_duration_seconds_bucket{"));
     assert!(text.contains("perfkit_cache_operations{tier=\"memory\",kind=\"hit\"} 1\n"));
     assert!(text.contains("perfkit_cache_operations{tier=\"redis\",kind=\"miss\"} 1\n"));
     assert!(text.contains("perfkit_cache_hit_ratio 0.5\n"));
