@@ -13,7 +13,35 @@
 //!   `/api/performance/*`, `/metrics` and the dashboard at `/performance`.
 //!
 //! `main.rs` is [`Settings::from_env`] then [`run`]; tests build the same
-//! app with [`Landscape::new`] and [`build_app`].
+//! app in-process with [`Landscape::new`] and [`build_app`]:
+//!
+//! ```
+//! use actix_web::test;
+//! use landscape::{Landscape, Settings, build_app};
+//! use perf_core::MetricsSource as _;
+//!
+//! # actix_web::rt::System::new().block_on(async {
+//! let data_dir = std::env::temp_dir().join(format!("landscape-doc-{}", std::process::id()));
+//! let settings = Settings {
+//!     bind: "127.0.0.1:0".into(),
+//!     data_dir: data_dir.clone(),
+//!     database_url: None,
+//!     cache_prefix: "landscape:".into(),
+//!     perf: perf_core::PerfConfig::default(),
+//! };
+//! let service = Landscape::new(&settings)?; // migrates and seeds ./landscape.db in data_dir
+//! let app = test::init_service(build_app(&service)).await;
+//! let req = test::TestRequest::get().uri("/api/projects/1/report?naive=true").to_request();
+//! let report: serde_json::Value = test::call_and_read_body_json(&app, req).await;
+//! assert_eq!(report["project"]["id"], 1);
+//! let findings = service.store().snapshot(perf_core::Window::DEFAULT).n_plus_one;
+//! assert_eq!(findings[0].route, "GET /api/projects/{id}/report");
+//! # drop(app);
+//! # drop(service);
+//! # std::fs::remove_dir_all(data_dir)?;
+//! # Ok::<(), anyhow::Error>(())
+//! # }).unwrap();
+//! ```
 mod db;
 mod error;
 mod handlers;
