@@ -36,7 +36,7 @@ fn chromium() -> PathBuf {
 /// script ran (virtual time lets its fetches finish without real waiting).
 fn dump_dom(url: &str) -> String {
     let profile = fresh_dir("chromium-profile");
-    let child = Command::new(chromium())
+    let mut child = Command::new(chromium())
         .args([
             "--headless",
             "--no-sandbox",
@@ -54,10 +54,29 @@ fn dump_dom(url: &str) -> String {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let out = child.wait_with_output().unwrap();
+    // Drain stdout on a thread so a large DOM never blocks the browser on a full pipe.
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut dom = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut dom).map(|_| dom)
+    });
+    // A hung browser fails the test instead of hanging it.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium did not finish within 180 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let dom = reader.join().unwrap().unwrap();
     let _ = std::fs::remove_dir_all(&profile);
-    assert!(out.status.success(), "chromium failed: {:?}", out.status);
-    String::from_utf8(out.stdout).unwrap()
+    assert!(status.success(), "chromium failed: {status:?}");
+    dom
 }
 
 /// The attributes of every `<tag ...>` start tag in `html` (entities decoded).

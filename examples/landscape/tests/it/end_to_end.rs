@@ -32,6 +32,7 @@ impl Sent {
 fn sqlite_service_answers_every_route_and_perf_endpoint() {
     let env = [("PERFORMANCE_API_TOKEN", TOKEN), ("HIGH_MEMORY_THRESHOLD", "1"), ("ALERT_EVALUATION_INTERVAL", "1")];
     let dir = fresh_dir("sqlite");
+    let _cleanup = RemoveDir(dir.clone());
     let server = Server::start_in(dir.clone(), &env);
     exercise(&server, "sqlite");
     let created = server.send("POST", "/api/projects", r#"{"name":"Kept across restarts","client":"Archive"}"#);
@@ -48,7 +49,15 @@ fn sqlite_service_answers_every_route_and_perf_endpoint() {
     let plants = again.get("/api/plants").json();
     assert_eq!(plants["total"], SEEDED_PLANTS);
     drop(again);
-    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Removes a directory when dropped, also when an assertion fails.
+struct RemoveDir(std::path::PathBuf);
+
+impl Drop for RemoveDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 #[test]
@@ -56,25 +65,50 @@ fn postgres_service_answers_every_route_and_perf_endpoint() {
     let admin =
         std::env::var("PERF_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let name = format!("landscape_test_{}", std::process::id());
-    let psql = |sql: &str| {
-        let out = Command::new("psql").args([admin.as_str(), "-v", "ON_ERROR_STOP=1", "-qc", sql]).output().unwrap();
-        assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+    admin_sql(&admin, &format!("DROP DATABASE IF EXISTS {name}"));
+    admin_sql(&admin, &format!("CREATE DATABASE {name}"));
+    // Dropped last (after the server), also when an assertion fails.
+    let _database = DropDatabase { admin: admin.clone(), name: name.clone() };
+    // Same server and options, another database: swap the path of the URL.
+    let (without_query, query) = admin.split_once('?').map_or((admin.as_str(), None), |(a, q)| (a, Some(q)));
+    let (base, _) = without_query.rsplit_once('/').unwrap();
+    let url = match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
     };
-    psql(&format!("DROP DATABASE IF EXISTS {name}"));
-    psql(&format!("CREATE DATABASE {name}"));
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    let url = format!("{base}/{name}");
-    {
-        let env = [
-            ("DATABASE_URL", url.as_str()),
-            ("PERFORMANCE_API_TOKEN", TOKEN),
-            ("HIGH_MEMORY_THRESHOLD", "1"),
-            ("ALERT_EVALUATION_INTERVAL", "1"),
-        ];
-        let server = Server::start("postgres", &env);
-        exercise(&server, "postgres");
+    let env = [
+        ("DATABASE_URL", url.as_str()),
+        ("PERFORMANCE_API_TOKEN", TOKEN),
+        ("HIGH_MEMORY_THRESHOLD", "1"),
+        ("ALERT_EVALUATION_INTERVAL", "1"),
+    ];
+    let server = Server::start("postgres", &env);
+    exercise(&server, "postgres");
+}
+
+fn admin_sql(admin: &str, sql: &str) {
+    try_admin_sql(admin, sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+fn try_admin_sql(admin: &str, sql: &str) -> Result<(), Box<dyn std::error::Error>> {
+    use diesel::{Connection as _, RunQueryDsl as _};
+    let mut conn = diesel::PgConnection::establish(admin)?;
+    diesel::sql_query(sql).execute(&mut conn)?;
+    Ok(())
+}
+
+struct DropDatabase {
+    admin: String,
+    name: String,
+}
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        // Never panic here: this may run while a failed assertion unwinds.
+        if let Err(e) = try_admin_sql(&self.admin, &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)) {
+            eprintln!("could not drop test database {}: {e}", self.name);
+        }
     }
-    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
 }
 
 #[test]
