@@ -18,8 +18,6 @@ use crate::{
 
 /// The cache namespace of the `/api/dashboard` responses.
 pub(crate) const DASHBOARD_NAMESPACE: &str = "dashboard";
-/// How long a plants page stays cached.
-const PLANTS_TTL: Duration = Duration::from_secs(120);
 /// Longest accepted `search` text.
 const MAX_SEARCH_CHARS: usize = 100;
 /// Highest accepted `page`.
@@ -33,6 +31,8 @@ pub(crate) struct AppState {
     pub(crate) cache: Cache,
     pub(crate) store: Arc<dyn CacheStore>,
     pub(crate) cache_tier: &'static str,
+    /// How long cached pages stay fresh (`CACHE_DEFAULT_TIMEOUT`).
+    pub(crate) ttl: Duration,
 }
 
 type State = web::Data<AppState>;
@@ -178,7 +178,7 @@ async fn list_plants(state: State, req: HttpRequest) -> Result<HttpResponse> {
     let db = state.db.clone();
     let result = state
         .cache
-        .get_or_compute(&key, PLANTS_TTL, || async move {
+        .get_or_compute(&key, state.ttl, || async move {
             perf_http::block(move || repo::search_plants(&db, &search, page)).await?
         })
         .await?;

@@ -49,7 +49,7 @@ mod models;
 mod repo;
 mod schema;
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
 use actix_web::{
     App, HttpServer,
@@ -70,9 +70,6 @@ pub use crate::{
     error::AppError,
     models::{Dashboard, Plant, PlantPage, Planting, PlantingLine, Project, ProjectReport, Site, SiteReport, Task},
 };
-
-/// How long a `/api/dashboard` response stays cached (writes to projects drop it sooner).
-pub const DASHBOARD_TTL: Duration = Duration::from_secs(60);
 
 /// Where and how the service runs, read from the environment.
 #[derive(Debug, Clone)]
@@ -178,13 +175,16 @@ impl Landscape {
 
         let perf =
             PerfState::builder(config).store(store.clone()).analytics(analytics).cache(caches.admin.clone()).build()?;
-        let response_cache =
-            ResponseCache::new(caches.store.clone()).namespace(handlers::DASHBOARD_NAMESPACE).ttl(DASHBOARD_TTL);
+        // CACHE_DEFAULT_TIMEOUT (default 300 s) bounds cached pages; writes to
+        // projects drop the dashboard sooner.
+        let ttl = settings.perf.cache_default_timeout;
+        let response_cache = ResponseCache::new(caches.store.clone()).namespace(handlers::DASHBOARD_NAMESPACE).ttl(ttl);
         let state = web::Data::new(handlers::AppState {
             db,
             cache: caches.typed,
             store: caches.store,
             cache_tier: caches.tier,
+            ttl,
         });
         Ok(Landscape { perf, state, response_cache, store, _sampler: sampler, _evaluator: evaluator })
     }

@@ -524,6 +524,13 @@ fn perf_endpoints(s: &Server, sent: &Sent) {
     assert_eq!(prometheus.status, 200);
     assert!(prometheus.body.contains("/api/dashboard"), "{}", prometheus.body);
 
+    // The specification's example: clearing `dashboard:*` drops the cached dashboard.
+    assert_eq!(s.get("/api/dashboard").header("x-cache"), Some("HIT"));
+    let cleared = s.send_with("POST", "/api/performance/cache/clear", Some(r#"{"pattern":"dashboard:*"}"#), &[AUTH]);
+    assert_eq!(cleared.status, 200, "{}", cleared.body);
+    assert_eq!(cleared.json()["cleared"], 1);
+    assert_eq!(s.get("/api/dashboard").header("x-cache"), Some("MISS"));
+
     let page = s.get("/performance");
     assert_eq!(page.status, 200);
     assert!(page.body.contains(r#"data-token-required="true""#));
