@@ -401,8 +401,8 @@
       api("/endpoints" + w).then(renderEndpoints),
       api("/queries" + w).then(renderQueries),
       api("/timeseries" + fine).then(renderRequestSeries),
-      // Windows longer than the fine tier (1 h) come in 1-minute roll-ups with percentiles.
-      api("/timeseries?metric=requests&minutes=120").then(renderLatencySeries),
+      // Roll-up buckets (1 minute) carry percentiles.
+      api("/timeseries?metric=requests&resolution=rollup&minutes=30").then(renderLatencySeries),
       api("/timeseries?metric=system&minutes=" + Math.max(windowMinutes, 10)).then(renderSystemSeries)
     ];
     var settled = jobs.map(function (p) {

@@ -14,7 +14,8 @@ use actix_web::{
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt as _;
 use perf_core::{
-    AlertFilter, Method, NPlusOneFinding, SeriesKey, SeriesPoint, SlowQuery, Snapshot, ThresholdsPatch, Window,
+    AlertFilter, Method, NPlusOneFinding, SeriesKey, SeriesPoint, SeriesResolution, SlowQuery, Snapshot,
+    ThresholdsPatch, Window,
 };
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
@@ -458,6 +459,16 @@ async fn timeseries(req: HttpRequest, state: Data) -> Result<HttpResponse> {
     let route = params.get("route").cloned();
     let fingerprint = params.get("fingerprint").cloned();
     let metric = params.get("metric").map_or("requests", String::as_str);
+    let resolution = match params.get("resolution").map(String::as_str) {
+        None | Some("auto") => SeriesResolution::Auto,
+        Some("rollup") => SeriesResolution::Rollup,
+        Some(other) => {
+            return Err(HttpError::InvalidQuery {
+                name: "resolution".into(),
+                reason: format!("expected auto or rollup, got {:?}", clip(other)),
+            });
+        }
+    };
     match metric {
         "requests" => {
             let method = match params.get("method") {
@@ -468,7 +479,7 @@ async fn timeseries(req: HttpRequest, state: Data) -> Result<HttpResponse> {
                 (Some(r), Some(m)) => SeriesKey::Endpoint { method: m, route: r.clone() },
                 _ => SeriesKey::Requests,
             };
-            let points: Vec<SeriesPoint> = state.source().series(&key, window);
+            let points: Vec<SeriesPoint> = state.source().series_at(&key, window, resolution);
             Ok(json(&TimeseriesBody {
                 timestamp,
                 period_minutes,
@@ -484,7 +495,7 @@ async fn timeseries(req: HttpRequest, state: Data) -> Result<HttpResponse> {
                 Some(f) => SeriesKey::Query { fingerprint: f.clone() },
                 None => SeriesKey::Queries,
             };
-            let points = state.source().series(&key, window);
+            let points = state.source().series_at(&key, window, resolution);
             Ok(json(&TimeseriesBody {
                 timestamp,
                 period_minutes,

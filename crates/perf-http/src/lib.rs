@@ -35,8 +35,8 @@
 //! Database work run on the blocking pool keeps its attribution to the
 //! request when it goes through [`block`] (or `perf_core::bind_current`).
 //!
-//! The dashboard (`/performance`, embedded assets) will live in its own
-//! module beside the API; the monitor already excludes its path.
+//! The live dashboard at `/performance` ([`PerfDashboard`], `perf.dashboard()`)
+//! is served from assets embedded in the binary; the monitor excludes its path.
 mod api;
 mod auth;
 mod block;

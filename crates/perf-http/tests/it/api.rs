@@ -428,6 +428,25 @@ async fn timeseries_serves_requests_queries_and_system_series() {
 }
 
 #[actix_web::test]
+async fn timeseries_resolution_selects_roll_ups_with_percentiles() {
+    let p = parts(PerfConfig::default());
+    seed(&p);
+    let app = app(&p).await;
+    let (_, fine, _) = call(&app, HttpMethod::GET, "/api/performance/timeseries?minutes=5", None, None).await;
+    let fine = fine["points"].as_array().unwrap().clone();
+    assert!(fine.iter().all(|p| p["has_percentiles"] == false) && fine.len() > 5);
+    let uri = "/api/performance/timeseries?minutes=5&resolution=rollup";
+    let (s, b, _) = call(&app, HttpMethod::GET, uri, None, None).await;
+    assert_eq!(s, 200);
+    let points = b["points"].as_array().unwrap();
+    assert_eq!(points.len(), 5);
+    let with_data: Vec<_> = points.iter().filter(|p| p["count"].as_u64() > Some(0)).collect();
+    assert!(!with_data.is_empty() && with_data.iter().all(|p| p["has_percentiles"] == true));
+    let (s, b, _) = call(&app, HttpMethod::GET, "/api/performance/timeseries?resolution=fine", None, None).await;
+    assert_error(s, &b, 400, "invalid_query");
+}
+
+#[actix_web::test]
 async fn unknown_paths_and_methods_get_json_errors() {
     let p = parts(PerfConfig::default());
     let app = app(&p).await;

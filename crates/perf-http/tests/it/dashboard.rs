@@ -148,8 +148,8 @@ const CALLS: [(&str, &str, &[&str]); 9] = [
     (r#"api("/queries" + w)"#, "/api/performance/queries?minutes=5", &["n_plus_one", "slow_queries", "top_queries"]),
     (r#""?metric=requests&minutes=""#, "/api/performance/timeseries?metric=requests&minutes=10", &["points"]),
     (
-        r#"api("/timeseries?metric=requests&minutes=120")"#,
-        "/api/performance/timeseries?metric=requests&minutes=120",
+        r#"api("/timeseries?metric=requests&resolution=rollup&minutes=30")"#,
+        "/api/performance/timeseries?metric=requests&resolution=rollup&minutes=30",
         &["points"],
     ),
     (

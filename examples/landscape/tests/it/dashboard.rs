@@ -164,7 +164,7 @@ fn dashboard_in_chromium_shows_what_the_api_returns() {
     let endpoints = api(&s, "/api/performance/endpoints?minutes=5");
     let queries = api(&s, "/api/performance/queries?minutes=5");
     let fine = api(&s, "/api/performance/timeseries?metric=requests&minutes=10");
-    let coarse = api(&s, "/api/performance/timeseries?metric=requests&minutes=120");
+    let coarse = api(&s, "/api/performance/timeseries?metric=requests&resolution=rollup&minutes=30");
     let cache = api(&s, "/api/performance/cache/stats");
     let alerts = api(&s, "/api/performance/alerts");
 
