@@ -25,7 +25,20 @@ struct Measured {
 
 fn run_benches(extra: &[String]) -> Result<()> {
     let mut c = cargo();
-    c.args(["bench", "--workspace", "--benches", "--", "--warm-up-time", "0.5", "--measurement-time", "2", "--noplot"]);
+    c.arg("bench");
+    // Every crate with a `benches/` folder; binaries (the demo, xtask) have
+    // no criterion benches and would refuse criterion's options.
+    let crates = root().join("crates");
+    let mut names: Vec<String> = std::fs::read_dir(&crates)?
+        .flatten()
+        .filter(|e| e.path().join("benches").is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    for n in &names {
+        c.args(["-p", n]);
+    }
+    c.args(["--benches", "--", "--warm-up-time", "0.5", "--measurement-time", "2", "--noplot"]);
     c.args(extra);
     crate::run(c)
 }
@@ -91,6 +104,11 @@ fn fmt_ns(ns: f64) -> String {
     }
 }
 
+/// The parameter of a `name/param` function id, if any.
+fn param(function: &str) -> Option<&str> {
+    function.split_once('/').map(|(_, p)| p)
+}
+
 fn render(found: &[Measured]) -> String {
     let mut groups: BTreeMap<&str, Vec<&Measured>> = BTreeMap::new();
     for m in found {
@@ -103,10 +121,13 @@ fn render(found: &[Measured]) -> String {
         let (ours, peers): (Vec<&Measured>, Vec<&Measured>) =
             items.iter().partition(|m| m.function.starts_with("perfkit"));
         for o in &ours {
-            if peers.is_empty() {
+            // A parameterised bench (`name/param`) is compared with peers of
+            // the same parameter only.
+            let matching: Vec<&&Measured> = peers.iter().filter(|p| param(&p.function) == param(&o.function)).collect();
+            if matching.is_empty() {
                 let _ = writeln!(out, "| {group}/{} | {} | – | – | – |", o.function, fmt_ns(o.median_ns));
             }
-            for p in &peers {
+            for p in matching {
                 let _ = writeln!(
                     out,
                     "| {group}/{} | {} | {} | {} | {:.2} |",
@@ -137,5 +158,13 @@ mod tests {
         let t = render(&[m("perfkit_x", 20.0), m("moka", 40.0), m("dashmap", 10.0)]);
         assert!(t.contains("| g/perfkit_x | 20.0 ns | moka | 40.0 ns | 0.50 |"), "{t}");
         assert!(t.contains("| g/perfkit_x | 20.0 ns | dashmap | 10.0 ns | 2.00 |"), "{t}");
+    }
+
+    #[test]
+    fn parameterised_benches_pair_with_the_same_parameter() {
+        let m = |f: &str, ns| Measured { group: "g".into(), function: f.into(), median_ns: ns };
+        let t = render(&[m("perfkit/a", 20.0), m("bare/a", 10.0), m("bare/b", 40.0)]);
+        assert!(t.contains("| g/perfkit/a | 20.0 ns | bare/a | 10.0 ns | 2.00 |"), "{t}");
+        assert!(!t.contains("bare/b |"), "{t}");
     }
 }

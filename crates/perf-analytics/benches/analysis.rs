@@ -75,14 +75,14 @@ fn full_analysis(c: &mut Criterion) {
     let hour = Window::minutes(60).unwrap();
     let mut g = c.benchmark_group("perf-analytics/full_analysis");
     g.sample_size(10);
-    g.bench_function("store_snapshot_1h", |b| b.iter(|| black_box(store.snapshot(black_box(hour)))));
-    g.bench_function("analytics_1h", |b| b.iter(|| black_box(analytics.analytics(black_box(hour)))));
-    g.bench_function("report_1h", |b| b.iter(|| black_box(analytics.report(black_box(hour)))));
-    g.bench_function("evaluate_alerts", |b| b.iter(|| black_box(analytics.evaluate())));
+    g.bench_function("perfkit_store_snapshot_1h", |b| b.iter(|| black_box(store.snapshot(black_box(hour)))));
+    g.bench_function("perfkit_analytics_1h", |b| b.iter(|| black_box(analytics.analytics(black_box(hour)))));
+    g.bench_function("perfkit_report_1h", |b| b.iter(|| black_box(analytics.report(black_box(hour)))));
+    g.bench_function("perfkit_evaluate_alerts", |b| b.iter(|| black_box(analytics.evaluate())));
     // The rules alone on a ready snapshot: what this crate adds to the store's cost.
     let snapshot = store.snapshot(hour);
     let thresholds = Thresholds::DEVELOPMENT;
-    g.bench_function("rules_on_snapshot_1h", |b| {
+    g.bench_function("perfkit_rules_on_snapshot_1h", |b| {
         b.iter(|| {
             let s = black_box(&snapshot);
             black_box(health(s, &thresholds));

@@ -37,7 +37,7 @@ fn memory_hit(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("perf-cache/memory_hit");
     let mut i = 0usize;
-    g.bench_function("perf_cache_memory", |b| {
+    g.bench_function("perfkit_memory", |b| {
         b.iter(|| {
             i = (i + 1) % KEYS;
             black_box(ours.lookup(black_box(&keys[i])))
@@ -93,7 +93,7 @@ fn redis_hit(c: &mut Criterion) {
     });
 
     let mut g = c.benchmark_group("perf-cache/redis_hit");
-    g.bench_function("perf_cache_tiered", |b| {
+    g.bench_function("perfkit_tiered", |b| {
         b.to_async(&rt).iter(|| async { black_box(tiered.fetch("hit").await.unwrap().unwrap()) })
     });
     g.bench_function("redis_rs_get", |b| {

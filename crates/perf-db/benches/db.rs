@@ -47,13 +47,13 @@ fn select_by_pk(c: &mut Criterion) {
 
     let mut conn = database();
     conn.set_instrumentation(QueryMonitor::new(Arc::new(NoopRecorder)));
-    run("monitored_noop_recorder", conn);
+    run("perfkit_monitored_noop_recorder", conn);
 
     let thresholds = Arc::new(SharedThresholds::default());
     let store = Arc::new(Store::new(StoreConfig::default(), Arc::new(SystemClock), thresholds.clone()).unwrap());
     let mut conn = database();
     conn.set_instrumentation(QueryMonitor::new(store).with_thresholds(thresholds));
-    run("monitored_store", conn);
+    run("perfkit_monitored_store", conn);
     group.finish();
 }
 
