@@ -16,7 +16,7 @@
 //!    its events (requests, queries, readings or lookups). Empty buckets are
 //!    skipped, not read as zero.
 //! 2. More than [`TrendSettings::max_points`] buckets (default 60) are merged
-//!    into that many equal runs of consecutive buckets (weighted means), which
+//!    into at most that many equal runs of consecutive buckets (weighted means), which
 //!    bounds the O(n²) statistics and damps bucket noise.
 //! 3. Fewer than [`TrendSettings::min_points`] points (default 8) give
 //!    `insufficient_data` with no slope or p-value: no guess.

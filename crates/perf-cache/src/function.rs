@@ -42,6 +42,10 @@ pub fn default_cache() -> Option<&'static Cache> {
     DEFAULT.get()
 }
 
+/// The key suffix of calls whose arguments could not be encoded; such calls
+/// are run, not cached.
+const UNENCODABLE: &str = "!unencodable";
+
 /// The key of a cached function call: `prefix:` followed by the hex of the
 /// arguments' postcard encoding, or of two fixed-seed 64-bit hashes of it
 /// when that would be long. The prefix is the key's namespace, so
@@ -50,9 +54,10 @@ pub fn function_key<A: Serialize + ?Sized>(prefix: &str, args: &A) -> String {
     use std::fmt::Write;
     let bytes = match postcard::to_stdvec(args) {
         Ok(b) => b,
-        // An argument that cannot be encoded: fall back to a key no encoded
-        // call can produce; the call is still cached, under one shared key.
-        Err(_) => return format!("{prefix}:!"),
+        // An argument that cannot be encoded: a key no encoded call can
+        // produce, which `cached` and `cached_result` recognise and do not
+        // cache (different calls must not share one result).
+        Err(_) => return format!("{prefix}:{UNENCODABLE}"),
     };
     let mut key = String::with_capacity(prefix.len() + 1 + bytes.len() * 2);
     key.push_str(prefix);
@@ -77,7 +82,7 @@ where
     R: Serialize + DeserializeOwned,
     F: Future<Output = R>,
 {
-    let Some(cache) = default_cache() else { return fut.await };
+    let Some(cache) = default_cache().filter(|_| !key.ends_with(UNENCODABLE)) else { return fut.await };
     match cache.get_or_compute(&key, ttl, || async move { Ok::<R, Infallible>(fut.await) }).await {
         Ok(v) => v,
         Err(never) => match never {},
@@ -114,7 +119,7 @@ where
     R: CacheableResult,
     F: Future<Output = R>,
 {
-    let Some(cache) = default_cache() else { return fut.await };
+    let Some(cache) = default_cache().filter(|_| !key.ends_with(UNENCODABLE)) else { return fut.await };
     R::from_result(cache.get_or_compute(&key, ttl, || async move { fut.await.into_result() }).await)
 }
 

@@ -400,8 +400,8 @@ impl RedisCache {
     }
 }
 
-/// Unwraps an envelope; `None` when the namespace generation moved on or
-/// the entry's expiry passed.
+/// Unwraps an envelope; `None` when the namespace generation moved on
+/// (expiry itself is left to Redis, which drops the key at its `PX`).
 fn decode(raw: &[u8], generation: Option<u64>) -> Result<Option<Fetched>, CacheError> {
     let (&tag, rest) = raw.split_first().ok_or(CacheError::BadEnvelope)?;
     let rest = match (tag, generation) {

@@ -242,6 +242,13 @@ impl TieredCache {
                 inner.count_lookup(false, CacheTier::Redis);
                 Ok(None)
             }
+            // A value Redis returned but that is not in our format is a miss,
+            // not an outage: Redis answered, so the breaker stays closed.
+            Err(CacheError::BadEnvelope) => {
+                inner.breaker.record_success();
+                inner.count_lookup(false, CacheTier::Redis);
+                Ok(None)
+            }
             Err(e) => {
                 inner.redis_failed(&e, false);
                 inner.count_lookup(false, CacheTier::Memory);

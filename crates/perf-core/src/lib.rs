@@ -39,14 +39,14 @@
 //! `H` histogram entries, one series (one endpoint or one fingerprint) takes
 //!
 //! ```text
-//! series ≈ S × (128 + 4096) + (F + C) × 64 + C × 24 + H × 4 + 2 × 4096  bytes
+//! series ≈ S × (256 + 4096) + (F + C) × 64 + C × 24 + H × 4 + 2 × 4096  bytes
 //! ```
 //!
 //! which with the defaults (S = 2 on a 2-core machine, F = 360, C = 1,440,
-//! H = 16,384) is about 230 KiB. The store holds at most `max_endpoints +
+//! H = 16,384) is about 227 KiB. The store holds at most `max_endpoints +
 //! max_queries + 3` series (the unmatched and two overflow keys), allocated
 //! when a key is first seen, plus the rings: about 2.4 KiB per slow query or
-//! N+1 slot, 48 bytes per slow-request slot, and 112 bytes per fine and
+//! N+1 slot, 40 bytes per slow-request slot, and 128 bytes per fine and
 //! roll-up gauge bucket. [`Store::accounted_bytes`] reports the figure.
 //!
 //! # Percentiles

@@ -15,7 +15,7 @@ use std::{
     hash::{BuildHasherDefault, Hasher},
     sync::{
         Arc,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -32,8 +32,8 @@ use crate::{
     Aggregate, CacheCounts, CacheEvent, Clock, CoreError, EndpointStats, EndpointTotals, GaugePoint, KeyUsage, Method,
     MetricsSource, NPlusOneFinding, NPlusOneSample, OVERFLOW_FINGERPRINT, OVERFLOW_ROUTE, QuerySample, QueryStats,
     QueryTotals, Recorder, RequestSample, SeriesKey, SeriesPoint, SeriesResolution, SharedThresholds, SlowQuery,
-    SlowRequest, Snapshot, StoreConfig, SystemSample, SystemStats, Timestamp, Totals, TotalsSnapshot, UNMATCHED_ROUTE,
-    Window, histogram::Dense,
+    SlowRequest, Snapshot, StoreConfig, SystemSample, SystemStats, ThresholdStore, Timestamp, Totals, TotalsSnapshot,
+    UNMATCHED_ROUTE, Window, histogram::Dense,
 };
 
 /// Longest SQL text kept in the slow-query ring and as a fingerprint's example.
@@ -89,10 +89,13 @@ pub struct Store {
     geometry: Geometry,
     config: StoreConfig,
     clock: Arc<dyn Clock>,
-    thresholds: Arc<SharedThresholds>,
+    thresholds: Arc<dyn ThresholdStore>,
     endpoints: ArcSwap<EndpointMap>,
     queries: ArcSwap<QueryMap>,
     insert_lock: Mutex<()>,
+    /// Endpoint series held; checked before the insert lock so traffic past
+    /// the cap goes to the overflow key without locking.
+    endpoint_count: AtomicUsize,
     unmatched: Arc<Series>,
     endpoint_overflow: Arc<Series>,
     query_overflow: Arc<QuerySeries>,
@@ -121,7 +124,7 @@ impl Store {
     pub fn new(
         config: StoreConfig,
         clock: Arc<dyn Clock>,
-        thresholds: Arc<SharedThresholds>,
+        thresholds: Arc<dyn ThresholdStore>,
     ) -> Result<Self, CoreError> {
         config.validate()?;
         let geometry = Geometry {
@@ -142,6 +145,7 @@ impl Store {
             endpoints: ArcSwap::from_pointee(EndpointMap::default()),
             queries: ArcSwap::from_pointee(QueryMap::default()),
             insert_lock: Mutex::new(()),
+            endpoint_count: AtomicUsize::new(0),
             overflowed_requests: AtomicU64::new(0),
             overflowed_queries: AtomicU64::new(0),
             gauges: Mutex::new(Gauges::new(config.fine_buckets.get(), config.coarse_buckets.get())),
@@ -186,8 +190,9 @@ impl Store {
         &self.clock
     }
 
-    /// The thresholds the store classifies slow events with.
-    pub fn thresholds(&self) -> &Arc<SharedThresholds> {
+    /// The thresholds the store classifies slow events with (read at every
+    /// record, so updates apply at once).
+    pub fn thresholds(&self) -> &Arc<dyn ThresholdStore> {
         &self.thresholds
     }
 
@@ -277,13 +282,16 @@ impl Store {
 
     #[cold]
     fn insert_endpoint(&self, method: Method, route: &str) -> Arc<Series> {
+        if self.endpoint_count.load(Ordering::Relaxed) >= self.config.max_endpoints.get() {
+            self.overflowed_requests.fetch_add(1, Ordering::Relaxed);
+            return self.endpoint_overflow.clone();
+        }
         let _guard = self.insert_lock.lock();
         let current = self.endpoints.load_full();
         if let Some(s) = current.get(route).and_then(|slots| slots[method.index()].as_ref()) {
             return s.clone();
         }
-        let held: usize = current.values().map(|slots| slots.iter().flatten().count()).sum();
-        if held >= self.config.max_endpoints.get() {
+        if self.endpoint_count.load(Ordering::Relaxed) >= self.config.max_endpoints.get() {
             self.overflowed_requests.fetch_add(1, Ordering::Relaxed);
             return self.endpoint_overflow.clone();
         }
@@ -291,13 +299,20 @@ impl Store {
         let mut next = EndpointMap::clone(&current);
         next.entry(Arc::from(route)).or_default()[method.index()] = Some(series.clone());
         self.endpoints.store(Arc::new(next));
+        self.endpoint_count.fetch_add(1, Ordering::Relaxed);
         series
     }
 
     fn query_series(&self, fingerprint: &str, sql: &str) -> (Arc<QuerySeries>, bool) {
-        if let Some(q) = self.queries.load().get(fingerprint) {
+        let map = self.queries.load();
+        if let Some(q) = map.get(fingerprint) {
             return (q.clone(), false);
         }
+        // Past the cap, new fingerprints go to the overflow key without locking.
+        if map.len() >= self.config.max_queries.get() {
+            return (self.query_overflow.clone(), true);
+        }
+        drop(map);
         self.insert_query(fingerprint, sql)
     }
 
@@ -440,13 +455,16 @@ impl Recorder for Store {
     fn record_request(&self, sample: &RequestSample<'_>) {
         // Fast path: record through the map guard, without touching the
         // series' reference count (which two threads would fight over).
-        if let Some(route) = sample.route {
-            let map = self.endpoints.load();
-            if let Some(series) = map.get(route).and_then(|slots| slots[sample.method.index()].as_ref()) {
-                self.record_request_into(series, sample);
-                return;
-            }
+        let Some(route) = sample.route else {
+            self.record_request_into(&self.unmatched, sample);
+            return;
+        };
+        let map = self.endpoints.load();
+        if let Some(series) = map.get(route).and_then(|slots| slots[sample.method.index()].as_ref()) {
+            self.record_request_into(series, sample);
+            return;
         }
+        drop(map);
         let series = self.endpoint_series(sample.method, sample.route);
         self.record_request_into(&series, sample);
     }
@@ -472,12 +490,12 @@ impl Recorder for Store {
         );
         if slow || !sample.ok {
             let fingerprint = if overflowed {
-                Arc::from(OVERFLOW_FINGERPRINT)
+                self.overflow_route.clone()
             } else {
                 self.queries
                     .load()
                     .get_key_value(sample.fingerprint)
-                    .map_or_else(|| Arc::from(OVERFLOW_FINGERPRINT), |(k, _)| k.clone())
+                    .map_or_else(|| self.overflow_route.clone(), |(k, _)| k.clone())
             };
             let mut ring = self.slow_queries.lock();
             let slot = ring.push_slot();

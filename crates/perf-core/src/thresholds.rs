@@ -141,6 +141,16 @@ pub trait ThresholdStore: Send + Sync {
         let next = self.thresholds().patched(patch)?;
         self.set_thresholds(next)
     }
+
+    /// The slow-request threshold in seconds (what recording reads per sample).
+    fn slow_request_secs(&self) -> f64 {
+        self.thresholds().slow_request_threshold
+    }
+
+    /// The slow-query threshold in seconds (what recording reads per sample).
+    fn slow_query_secs(&self) -> f64 {
+        self.thresholds().slow_query_threshold
+    }
 }
 
 impl<T: ThresholdStore + ?Sized> ThresholdStore for std::sync::Arc<T> {
@@ -152,6 +162,12 @@ impl<T: ThresholdStore + ?Sized> ThresholdStore for std::sync::Arc<T> {
     }
     fn update_thresholds(&self, patch: &ThresholdsPatch) -> Result<Thresholds, CoreError> {
         (**self).update_thresholds(patch)
+    }
+    fn slow_request_secs(&self) -> f64 {
+        (**self).slow_request_secs()
+    }
+    fn slow_query_secs(&self) -> f64 {
+        (**self).slow_query_secs()
     }
 }
 
@@ -185,16 +201,6 @@ impl SharedThresholds {
             write: Mutex::new(()),
         })
     }
-
-    /// The slow-request threshold in seconds (one atomic load).
-    pub fn slow_request_secs(&self) -> f64 {
-        f64::from_bits(self.slow_request.load(Ordering::Relaxed))
-    }
-
-    /// The slow-query threshold in seconds (one atomic load).
-    pub fn slow_query_secs(&self) -> f64 {
-        f64::from_bits(self.slow_query.load(Ordering::Relaxed))
-    }
 }
 
 impl Default for SharedThresholds {
@@ -225,6 +231,16 @@ impl ThresholdStore for SharedThresholds {
         let next = self.thresholds().patched(patch)?;
         self.store(next);
         Ok(next)
+    }
+
+    /// One atomic load.
+    fn slow_request_secs(&self) -> f64 {
+        f64::from_bits(self.slow_request.load(Ordering::Relaxed))
+    }
+
+    /// One atomic load.
+    fn slow_query_secs(&self) -> f64 {
+        f64::from_bits(self.slow_query.load(Ordering::Relaxed))
     }
 }
 

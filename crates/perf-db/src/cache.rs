@@ -19,11 +19,12 @@ use std::{
 use diesel::{
     Connection, RunQueryDsl,
     backend::Backend,
+    connection::TransactionManager,
     query_builder::{AsQuery, QueryFragment},
     query_dsl::LoadQuery,
 };
 use parking_lot::Mutex;
-use perf_core::{CacheStore, CacheStoreError, Invalidator, RequestScope};
+use perf_core::{CacheStore, CacheStoreError, Invalidator};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::{DbError, fingerprint_hash, strip_binds, tables_read};
@@ -212,9 +213,13 @@ pub trait LoadCached: Sized {
     ///
     /// The entry is tagged with the tables the SQL reads; a committed write
     /// to any of them (seen by a [`QueryMonitor`](crate::QueryMonitor) whose
-    /// invalidator is `cache`) makes it unreachable. Counts a cache hit or
-    /// miss in the current [`RequestScope`]. See [`QueryCache`] for where to
-    /// call it from.
+    /// invalidator is `cache`) makes it unreachable. The cache store counts
+    /// the hit or miss in the current [`RequestScope`](perf_core::RequestScope) (perf-cache's stores
+    /// do). Inside a transaction the cache is bypassed in both directions:
+    /// the transaction may have written the tables (so cached rows would be
+    /// stale to it), and rows it reads are not committed (so caching them
+    /// would leak them, or keep them after a rollback). See [`QueryCache`]
+    /// for where to call it from.
     ///
     /// # Errors
     /// [`DbError::Query`] when the database fails; cache failures only cost a miss.
@@ -244,14 +249,20 @@ impl<T> LoadCached for T {
         U: Serialize + DeserializeOwned,
     {
         let query = self.as_query();
+        let in_transaction = !matches!(
+            <Conn::TransactionManager as TransactionManager<Conn>>::transaction_manager_status_mut(conn)
+                .transaction_depth(),
+            Ok(None)
+        );
+        if in_transaction {
+            return Ok(query.load(conn)?);
+        }
         let sql = diesel::debug_query::<Conn::Backend, _>(&query).to_string();
         let tables = tables_read(strip_binds(&sql));
         let key = cache.key_for(&sql, &tables);
         if let Some(rows) = cache.get::<U>(&key, &sql) {
-            RequestScope::with_current(|s| s.map(|s| s.record_cache(true)));
             return Ok(rows);
         }
-        RequestScope::with_current(|s| s.map(|s| s.record_cache(false)));
         let rows: Vec<U> = query.load(conn)?;
         cache.set(&key, &sql, &rows, ttl);
         Ok(rows)

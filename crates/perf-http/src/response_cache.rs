@@ -9,8 +9,10 @@
 //!   or a clear of `namespace:*` drops them;
 //! - responses that set cookies, are marked `private` or `no-store`, or vary
 //!   on a header the middleware was not told about (or on `*`) are never stored;
-//! - every answer carries `X-Cache: HIT` or `MISS` and an `ETag`; a matching
-//!   `If-None-Match` gets `304 Not Modified`;
+//! - every cacheable GET/HEAD answer carries `X-Cache: HIT` or `MISS`, and
+//!   stored ones an `ETag`; a matching `If-None-Match` gets `304 Not
+//!   Modified` (bypassed requests and responses that cannot be stored carry
+//!   no ETag);
 //! - a request with `Cache-Control: no-cache` skips the lookup (the fresh
 //!   response is stored), one with `no-store` skips the cache entirely;
 //! - a failing cache is treated as a miss: requests never fail because of it.
@@ -234,11 +236,14 @@ fn request_directives(headers: &HeaderMap) -> RequestDirectives {
     d
 }
 
-/// `namespace:METHOD path?sorted-query` plus `|name=value` per Vary header;
-/// `None` when the key would be too long.
+/// `namespace:METHOD path?sorted-query` plus `|name=<len>:value` per Vary
+/// header; `None` when the key would be too long. Query pairs are sorted by
+/// name with a stable sort, so repeated names keep their order (`a=1&a=2`
+/// and `a=2&a=1` stay different keys); header values are length-prefixed so
+/// no value can imitate the next header.
 fn cache_key(settings: &Settings, req: &ServiceRequest) -> Option<String> {
     let mut pairs: Vec<&str> = req.query_string().split('&').filter(|p| !p.is_empty()).collect();
-    pairs.sort_unstable();
+    pairs.sort_by(|a, b| a.split('=').next().cmp(&b.split('=').next()));
     let mut key = format!("{}:{} {}", settings.namespace, req.method().as_str(), req.path());
     if !pairs.is_empty() {
         key.push('?');
@@ -253,7 +258,10 @@ fn cache_key(settings: &Settings, req: &ServiceRequest) -> Option<String> {
             if i > 0 {
                 key.push(',');
             }
-            key.push_str(&String::from_utf8_lossy(v));
+            let v = String::from_utf8_lossy(v);
+            key.push_str(&v.len().to_string());
+            key.push(':');
+            key.push_str(&v);
         }
     }
     (key.len() <= MAX_KEY_BYTES).then_some(key)

@@ -185,12 +185,15 @@ impl PerfStateBuilder {
             None if self.recorder.is_some() && self.source.is_some() => None,
             None => {
                 let clock: Arc<dyn Clock> = self.clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
-                let thresholds = match self.thresholds.as_ref() {
-                    Some(t) => SharedThresholds::new(t.thresholds()),
-                    None => SharedThresholds::new(self.config.thresholds),
-                }
-                .map_err(|e| HttpError::Internal(e.to_string()))?;
-                let store = Store::new(self.config.store.clone(), clock, Arc::new(thresholds))
+                // The store reads the same thresholds the API updates.
+                let thresholds: Arc<dyn ThresholdStore> = match self.thresholds.as_ref() {
+                    Some(t) => t.clone(),
+                    None => Arc::new(
+                        SharedThresholds::new(self.config.thresholds)
+                            .map_err(|e| HttpError::Internal(e.to_string()))?,
+                    ),
+                };
+                let store = Store::new(self.config.store.clone(), clock, thresholds)
                     .map_err(|e| HttpError::Internal(e.to_string()))?;
                 Some(Arc::new(store))
             }

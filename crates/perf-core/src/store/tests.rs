@@ -364,7 +364,7 @@ fn accounted_bytes_match_the_documented_formula() {
     let empty = s.accounted_bytes();
     s.record_request(&req(Some("/a"), 200, 1, c.now()));
     let per_series = s.accounted_bytes() - empty;
-    // The crate docs promise about 230 KiB per series with the defaults on a 2-core machine.
+    // The crate docs promise about 227 KiB per series with the defaults on a 2-core machine.
     let g = &s.geometry;
     let formula =
         g.shards * (128 + 4096) + ((g.fine_n + g.coarse_n) * 64 + g.coarse_n * 24) as usize + g.arena * 4 + 2 * 4096;
@@ -396,8 +396,10 @@ fn histogram_arena_overflow_reports_partial_coverage() {
 #[test]
 fn with_defaults_uses_the_system_clock() {
     let s = Store::with_defaults();
-    let now = SystemClock.now();
-    assert!(s.now().duration_since(now) < Duration::from_secs(5));
+    let before = SystemClock.now();
+    let t = s.now();
+    let after = SystemClock.now();
+    assert!(before <= t && t <= after, "{before} <= {t} <= {after}");
 }
 
 impl<'a> RequestSample<'a> {
@@ -441,4 +443,27 @@ fn totals_bounds_match_the_published_seconds() {
     for (ns, secs) in series::LE_NANOS.iter().zip(crate::TOTALS_BUCKETS) {
         assert_eq!(*ns as f64 / 1e9, secs);
     }
+}
+
+#[test]
+fn thresholds_updates_apply_to_recording_at_once() {
+    let (s, c) = store();
+    s.record_request(&req(Some("/t"), 200, 300, c.now()));
+    s.thresholds()
+        .update_thresholds(&crate::ThresholdsPatch { slow_request_threshold: Some(0.1), ..Default::default() })
+        .unwrap();
+    s.record_request(&req(Some("/t"), 200, 300, c.now()));
+    assert_eq!(s.snapshot(w(1)).requests.slow, 1);
+}
+
+#[test]
+fn traffic_past_the_caps_counts_every_overflowing_sample() {
+    let config = StoreConfig { max_endpoints: NonZeroUsize::new(1).unwrap(), ..StoreConfig::default() };
+    let (s, c) = store_with(config);
+    s.record_request(&req(Some("/kept"), 200, 1, c.now()));
+    for _ in 0..5 {
+        s.record_request(&req(Some("/new"), 200, 1, c.now()));
+    }
+    assert_eq!(s.key_usage().overflowed_requests, 5);
+    assert_eq!(s.snapshot(w(1)).endpoints.iter().find(|e| e.route == OVERFLOW_ROUTE).unwrap().stats.count, 5);
 }

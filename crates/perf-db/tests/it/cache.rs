@@ -151,13 +151,38 @@ fn committed_savepoint_writes_invalidate_at_the_outer_commit() {
 }
 
 #[test]
-fn hits_and_misses_are_counted_in_the_request_scope() {
-    let (mut conn, cache, _store, _recorder) = setup();
+fn hits_and_misses_are_counted_once_in_the_request_scope() {
+    // perf-cache's stores count lookups in the scope; load_cached adds nothing.
+    let cache = QueryCache::new(Arc::new(perf_cache::MemoryCache::new().unwrap()));
+    let mut conn = sqlite();
+    conn.batch_execute(
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL); INSERT INTO items VALUES (1, 'a');",
+    )
+    .unwrap();
     let scope = RequestScope::new("GET /names");
     let _guard = scope.enter();
     names(&mut conn, &cache);
     names(&mut conn, &cache);
     assert_eq!((scope.cache_hits(), scope.cache_misses()), (1, 1));
+}
+
+#[test]
+fn inside_a_transaction_the_cache_is_bypassed() {
+    let (mut conn, cache, store, recorder) = setup();
+    assert_eq!(names(&mut conn, &cache), ["a", "b"]);
+    let entries_before = store.entries.lock().len();
+    conn.transaction::<_, diesel::result::Error, _>(|conn| {
+        diesel::insert_into(items::table).values((items::id.eq(9), items::name.eq("z"))).execute(conn)?;
+        // The transaction sees its own write, not the cached rows...
+        assert_eq!(names(conn, &cache), ["a", "b", "z"]);
+        Err::<(), _>(diesel::result::Error::RollbackTransaction)
+    })
+    .unwrap_err();
+    // ...and its uncommitted rows were not cached: after the rollback the cache still answers the old rows.
+    assert_eq!(store.entries.lock().len(), entries_before);
+    let selects = selects_run(&recorder);
+    assert_eq!(names(&mut conn, &cache), ["a", "b"]);
+    assert_eq!(selects_run(&recorder), selects, "served from the cache");
 }
 
 #[test]
