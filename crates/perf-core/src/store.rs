@@ -79,9 +79,12 @@ struct NPlusOneSlot {
 /// The metrics store: a [`Recorder`] and a [`MetricsSource`].
 ///
 /// # Guarantees
-/// - Recording is O(1), takes no global lock, and allocates nothing once its
-///   key has been seen (a new key costs one series allocation and a copy of
-///   the key map).
+/// - Recording a request or query is O(1), takes only its series' write
+///   shard lock (thread-affine, so threads rarely meet), and allocates
+///   nothing once its key has been seen (a new key costs one series
+///   allocation and a copy of the key map). Slow events also take the lock
+///   of their ring, and cache events and system readings the one lock of
+///   the gauge buckets: these are store-wide.
 /// - Memory is fixed by [`StoreConfig`]; see the crate docs for the formula
 ///   and [`Store::accounted_bytes`] for the figure.
 /// - Window queries cost O(keys × buckets), never O(requests).
