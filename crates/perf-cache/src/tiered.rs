@@ -22,11 +22,16 @@
 //! missed a message. Memory copies of values read from Redis live at most
 //! `l1_ttl` (default 60 s) and never past the value's own expiry.
 //!
+//! A fetch that reads Redis while a removal (delete, clear or namespace
+//! invalidation, made here or announced by another instance) is under way
+//! returns what it read but does not copy it into memory, so a removal
+//! cannot be undone by a racing read.
+//!
 //! Not guaranteed: a value read from Redis just before another instance
-//! deletes it may be put into memory just after the delete message was
-//! applied, and is then served until `l1_ttl` passes (the usual
-//! cache-aside race, bounded by `l1_ttl`). While Redis is unreachable,
-//! instances cannot tell each other about invalidations.
+//! deletes it, and copied into memory before that instance's message
+//! arrives, is served until `l1_ttl` passes (the usual cache-aside race,
+//! bounded by `l1_ttl`). While Redis is unreachable, instances cannot tell
+//! each other about invalidations.
 
 use std::{
     collections::HashMap,
@@ -120,6 +125,11 @@ struct TieredInner {
     /// finished: their keys are not read from Redis meanwhile.
     bumping: Mutex<HashMap<String, u32>>,
     bumping_any: AtomicU64,
+    /// Bumped before and after every removal (delete, clear, namespace
+    /// invalidation, local or from another instance): a fetch that saw it
+    /// change while it read Redis does not copy what it read into memory,
+    /// since the value may be the one being removed.
+    removals: AtomicU64,
     hits: AtomicU64,
     misses: AtomicU64,
     sets: AtomicU64,
@@ -162,6 +172,7 @@ impl TieredCache {
             resyncs: AtomicU64::new(0),
             bumping: Mutex::new(HashMap::new()),
             bumping_any: AtomicU64::new(0),
+            removals: AtomicU64::new(0),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             sets: AtomicU64::new(0),
@@ -216,6 +227,7 @@ impl TieredCache {
     pub async fn fetch(&self, key: &str) -> Result<Option<Arc<[u8]>>, CacheError> {
         check_key(key)?;
         let inner = &self.inner;
+        let removals = inner.removals.load(Ordering::Acquire);
         if let Some(v) = inner.memory.peek(key) {
             inner.count_lookup(true, CacheTier::Memory);
             return Ok(Some(v));
@@ -230,7 +242,7 @@ impl TieredCache {
                 let now_ms = inner.memory.now().as_unix_micros() / 1000;
                 let left = Duration::from_millis(found.expires_ms.saturating_sub(now_ms));
                 let l1_ttl = left.min(inner.config.l1_ttl);
-                if !l1_ttl.is_zero() {
+                if !l1_ttl.is_zero() && inner.removals.load(Ordering::Acquire) == removals {
                     // A failure here only means the copy is not kept.
                     let _ = inner.memory.insert_inner(key, found.value.clone(), l1_ttl);
                 }
@@ -290,9 +302,11 @@ impl TieredCache {
     pub async fn remove(&self, key: &str) -> Result<bool, CacheError> {
         check_key(key)?;
         self.inner.deletes.fetch_add(1, Ordering::Relaxed);
+        self.inner.note_removal();
         let removed = self.inner.memory.remove_inner(key);
         self.inner.report(CacheEventKind::Delete, CacheTier::Memory);
         self.inner.remote(Op::Delete(key.to_owned())).await;
+        self.inner.note_removal();
         Ok(removed)
     }
 
@@ -302,8 +316,10 @@ impl TieredCache {
     /// # Errors
     /// [`CacheError::InvalidNamespace`] only.
     pub async fn invalidate_namespace(&self, namespace: &str) -> Result<(), CacheError> {
+        self.inner.note_removal();
         self.inner.memory.invalidate_namespace(namespace)?;
         self.inner.remote(Op::Invalidate(namespace.to_owned())).await;
+        self.inner.note_removal();
         Ok(())
     }
 
@@ -314,8 +330,10 @@ impl TieredCache {
     /// [`CacheError::InvalidPattern`] before anything is removed.
     pub async fn clear_matching(&self, pattern: Option<&str>) -> Result<u64, CacheError> {
         let parsed = pattern.map(Pattern::parse).transpose()?;
+        self.inner.note_removal();
         let removed = self.inner.memory.clear_parsed(parsed.as_ref());
         self.inner.remote(Op::Clear(pattern.map(str::to_owned))).await;
+        self.inner.note_removal();
         Ok(removed)
     }
 
@@ -469,6 +487,11 @@ impl TieredInner {
         format!("{}|{kind}|{arg}", self.id)
     }
 
+    /// Marks a removal for fetches in flight (see `removals`).
+    fn note_removal(&self) {
+        self.removals.fetch_add(1, Ordering::AcqRel);
+    }
+
     /// Applies another instance's invalidation to the memory tier.
     fn on_message(&self, payload: &[u8]) {
         let Ok(text) = std::str::from_utf8(payload) else { return };
@@ -477,6 +500,7 @@ impl TieredInner {
         if from == self.id {
             return;
         }
+        self.note_removal();
         match kind {
             "d" => {
                 self.memory.remove_inner(arg);
@@ -547,6 +571,7 @@ async fn subscriber(weak: Weak<TieredInner>, mut shutdown: watch::Receiver<bool>
             {
                 let Some(inner) = weak.upgrade() else { return };
                 if missed {
+                    inner.note_removal();
                     inner.memory.clear_parsed(None);
                     inner.resyncs.fetch_add(1, Ordering::Relaxed);
                 }
@@ -619,6 +644,7 @@ impl Invalidator for TieredCache {
     /// the cache's runtime.
     fn invalidate_now(&self, namespace: &str) -> Result<(), CacheStoreError> {
         check_namespace(namespace).map_err(CacheStoreError::from)?;
+        self.inner.note_removal();
         self.inner.memory.invalidate_namespace(namespace)?;
         // Until Redis has the new generation, this instance must not read the
         // namespace's old values back from it.
@@ -628,6 +654,7 @@ impl Invalidator for TieredCache {
         let namespace = namespace.to_owned();
         self.inner.runtime.spawn(async move {
             inner.remote(Op::Invalidate(namespace.clone())).await;
+            inner.note_removal();
             let mut bumping = inner.bumping.lock();
             if let Some(n) = bumping.get_mut(&namespace) {
                 *n -= 1;
