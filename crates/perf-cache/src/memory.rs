@@ -342,15 +342,15 @@ impl MemoryCache {
             charge,
             referenced: AtomicBool::new(false),
         };
-        match inner.map.insert(key.clone(), entry) {
-            Some(old) => {
-                inner.bytes.fetch_sub(old.charge, Ordering::Relaxed);
-            }
-            None => {
-                inner.entries.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        // Charge before the entry becomes visible: a concurrent removal of it
+        // then subtracts from counters that already hold it, so they never
+        // wrap below zero.
+        inner.entries.fetch_add(1, Ordering::Relaxed);
         inner.bytes.fetch_add(charge, Ordering::Relaxed);
+        if let Some(old) = inner.map.insert(key.clone(), entry) {
+            inner.entries.fetch_sub(1, Ordering::Relaxed);
+            inner.bytes.fetch_sub(old.charge, Ordering::Relaxed);
+        }
         let mut ring = inner.ring.lock();
         ring.push_back((key, id));
         inner.enforce_bounds(&mut ring);
