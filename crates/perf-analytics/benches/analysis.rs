@@ -48,6 +48,7 @@ fn populated() -> (Arc<ManualClock>, Arc<Store>, Analytics) {
                 ok: true,
                 at,
                 route: Some(&routes[i]),
+                kind: perf_core::QueryKind::Read,
             });
         }
         store.record_system(&SystemSample { at, rss_bytes: (150 + bucket / 4) * 1_048_576, ..SystemSample::default() });

@@ -40,6 +40,7 @@ fn main() {
                 ok: true,
                 at,
                 route: Some("/api/projects/{id}/plan"),
+                kind: perf_core::QueryKind::Read,
             });
             store.record_system(&SystemSample {
                 at,

@@ -14,7 +14,7 @@
 //! [`Severity::from_ratio`]`(value / threshold)`: over 1x low, over 1.5x
 //! medium, over 2x high, over 3x critical, boundaries exclusive.
 
-use perf_core::{AlertType, Severity, Snapshot, Thresholds};
+use perf_core::{AlertType, QueryKind, Severity, Snapshot, Thresholds};
 
 use crate::health::{current_memory_mb, endpoint_name};
 
@@ -66,7 +66,9 @@ pub fn detect(snapshot: &Snapshot, thresholds: &Thresholds, rules: &AlertRules) 
             out.push(d);
         }
     }
-    for q in snapshot.query_stats.iter().filter(|q| q.stats.count > 0) {
+    // Only queries run inside requests (the snapshot keeps background ones
+    // apart), and never schema changes: a slow CREATE TABLE is not a problem to alert on.
+    for q in snapshot.query_stats.iter().filter(|q| q.stats.count > 0 && q.kind != QueryKind::Schema) {
         if let Some(d) = check_threshold(AlertType::SlowQuery, &q.fingerprint, q.stats.p95, t.slow_query_threshold) {
             out.push(d);
         }

@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use perf_core::{
-    Aggregate, CacheCounts, EndpointStats, KeyUsage, Method, QueryStats, Snapshot, SystemSample, SystemStats,
-    TierCounts, Window,
+    Aggregate, CacheCounts, EndpointStats, KeyUsage, Method, QueryKind, QueryStats, Snapshot, SystemSample,
+    SystemStats, TierCounts, Window,
 };
 
 pub(crate) const T0: i64 = 1_700_000_000;
@@ -21,6 +21,8 @@ pub(crate) fn empty() -> Snapshot {
         endpoints: Vec::new(),
         queries: Aggregate::default(),
         query_stats: Vec::new(),
+        background_queries: Aggregate::default(),
+        background_query_stats: Vec::new(),
         system: SystemStats::default(),
         cache: CacheCounts::default(),
         slow_requests: Vec::new(),
@@ -60,7 +62,12 @@ pub(crate) fn endpoint(route: &str, stats: Aggregate) -> EndpointStats {
 }
 
 pub(crate) fn query(fingerprint: &str, stats: Aggregate) -> QueryStats {
-    QueryStats { fingerprint: fingerprint.to_owned(), example_sql: fingerprint.to_owned(), stats }
+    QueryStats {
+        fingerprint: fingerprint.to_owned(),
+        example_sql: fingerprint.to_owned(),
+        kind: QueryKind::Read,
+        stats,
+    }
 }
 
 pub(crate) fn with_memory(mut s: Snapshot, mib: f64) -> Snapshot {

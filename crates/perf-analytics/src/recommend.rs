@@ -6,17 +6,15 @@
 //! | `low_cache_hit_rate` | at least 20 lookups and a hit rate under 0.5                               | ratio 0.8 / hit rate                   |
 //! | `enable_caching`     | no cache lookups while a GET endpoint served at least 50 requests          | low                                    |
 //! | `slow_endpoint`      | an endpoint's p95 is over `slow_request_threshold` (5 worst by p95)        | ratio p95 / threshold                  |
-//! | `slow_query`         | a fingerprint's p95 is over `slow_query_threshold` (5 costliest by total)  | ratio p95 / threshold                  |
-//! | `n_plus_one`         | N+1 findings in the window, per (route, fingerprint) (5 costliest)         | ratio largest count / 10, at least low |
+//! | `slow_query`         | a read or write run in requests has p95 over `slow_query_threshold` (5 costliest by total; schema changes, transactions and background queries never) | ratio p95 / threshold |
+//! | `n_plus_one`         | N+1 findings in the window, one per (route, fingerprint) (5 costliest in total time) | ratio largest count / 10, at least low |
 //! | `high_memory`        | the latest process RSS is over `high_memory_threshold`                     | ratio RSS / threshold                  |
 //! | `rising_memory`      | the memory trend over the window is `degrading`                            | ratio (RSS + 1 h of slope) / threshold, at least low |
 //!
 //! Recommendations are sorted by severity, most severe first, then by rule
 //! in the order above.
 
-use std::collections::HashMap;
-
-use perf_core::{Recommendation, Severity, Snapshot, Thresholds, Trend, TrendDirection};
+use perf_core::{NPlusOneFinding, QueryKind, Recommendation, Severity, Snapshot, Thresholds, Trend, TrendDirection};
 
 use crate::health::{CACHE_TARGET_HIT_RATE, current_memory_mb, endpoint_name};
 
@@ -150,7 +148,14 @@ fn slow_endpoints(s: &Snapshot, t: &Thresholds, settings: &RecommendSettings, ou
 
 fn slow_queries(s: &Snapshot, t: &Thresholds, settings: &RecommendSettings, out: &mut Vec<Recommendation>) {
     let threshold = t.slow_query_threshold;
-    let mut slow: Vec<_> = s.query_stats.iter().filter(|q| q.stats.count > 0 && q.stats.p95 > threshold).collect();
+    // Index advice is for statements that read or write rows inside requests:
+    // not schema changes, not whole transactions, not background work.
+    let mut slow: Vec<_> = s
+        .query_stats
+        .iter()
+        .filter(|q| matches!(q.kind, QueryKind::Read | QueryKind::Write))
+        .filter(|q| q.stats.count > 0 && q.stats.p95 > threshold)
+        .collect();
     slow.sort_by(|a, b| {
         b.stats.total_time.total_cmp(&a.stats.total_time).then_with(|| a.fingerprint.cmp(&b.fingerprint))
     });
@@ -180,47 +185,36 @@ fn slow_queries(s: &Snapshot, t: &Thresholds, settings: &RecommendSettings, out:
     }
 }
 
-/// Findings of one (route, fingerprint).
-struct NPlusOneGroup<'a> {
-    route: &'a str,
-    fingerprint: &'a str,
-    occurrences: u64,
-    max_count: u32,
-    total_time: f64,
-}
-
 fn n_plus_one(s: &Snapshot, settings: &RecommendSettings, out: &mut Vec<Recommendation>) {
-    let mut groups: HashMap<(&str, &str), NPlusOneGroup<'_>> = HashMap::new();
-    for f in &s.n_plus_one {
-        let g = groups.entry((f.route.as_str(), f.fingerprint.as_str())).or_insert(NPlusOneGroup {
-            route: &f.route,
-            fingerprint: &f.fingerprint,
-            occurrences: 0,
-            max_count: 0,
-            total_time: 0.0,
-        });
-        g.occurrences += 1;
-        g.max_count = g.max_count.max(f.count);
-        g.total_time += f.total_time;
-    }
-    let mut groups: Vec<_> = groups.into_values().collect();
-    groups.sort_by(|a, b| {
-        b.total_time.total_cmp(&a.total_time).then_with(|| (a.route, a.fingerprint).cmp(&(b.route, b.fingerprint)))
+    // The store keeps one finding per (route, fingerprint) already.
+    let mut findings: Vec<_> = s.n_plus_one.iter().collect();
+    let total = |f: &NPlusOneFinding| f.time_per_request * f.requests as f64;
+    findings.sort_by(|a, b| {
+        total(b).total_cmp(&total(a)).then_with(|| (&a.route, &a.fingerprint).cmp(&(&b.route, &b.fingerprint)))
     });
-    for g in groups.into_iter().take(settings.max_per_rule) {
+    for f in findings.into_iter().take(settings.max_per_rule) {
         out.push(Recommendation {
             rule: "n_plus_one".into(),
-            severity: Severity::from_ratio(f64::from(g.max_count) / 10.0).unwrap_or(Severity::Low),
+            severity: Severity::from_ratio(f64::from(f.max_count) / 10.0).unwrap_or(Severity::Low),
             message: format!(
-                "N+1 queries in {}: `{}` ran up to {} times in one request ({} requests affected, {:.3} s in total); \
-                 load the rows in one query (a JOIN or WHERE id IN (...))",
-                g.route, g.fingerprint, g.max_count, g.occurrences, g.total_time
+                "N+1 queries in {}: `{}` runs {} times in a typical request (up to {}), in {} requests, \
+                 costing {:.1} ms per request ({:.3} s in total); load the rows in one query \
+                 (a JOIN or WHERE id IN (...))",
+                f.route,
+                f.fingerprint,
+                f.typical_count,
+                f.max_count,
+                f.requests,
+                f.time_per_request * 1e3,
+                total(f)
             ),
-            subject: format!("{} {}", g.route, g.fingerprint),
+            subject: format!("{} {}", f.route, f.fingerprint),
             evidence: vec![
-                ("max_count".into(), f64::from(g.max_count)),
-                ("occurrences".into(), g.occurrences as f64),
-                ("total_time".into(), g.total_time),
+                ("typical_count".into(), f64::from(f.typical_count)),
+                ("max_count".into(), f64::from(f.max_count)),
+                ("requests".into(), f.requests as f64),
+                ("time_per_request".into(), f.time_per_request),
+                ("total_time".into(), total(f)),
             ],
         });
     }

@@ -63,6 +63,7 @@ mod clock;
 mod config;
 mod error;
 mod histogram;
+mod limiter;
 mod recorder;
 mod sample;
 #[cfg(feature = "system")]
@@ -90,16 +91,17 @@ pub use crate::{
     clock::{Clock, ManualClock, SystemClock, Timestamp},
     config::{PerfConfig, PerfConfigBuilder, Profile, StoreConfig},
     error::{AlertError, CacheStoreError, CoreError},
+    limiter::{DEFAULT_LOG_INTERVAL, DEFAULT_LOG_KEYS, LogLimiter},
     recorder::{NoopRecorder, Recorder},
     sample::{
-        CacheEvent, CacheEventKind, CacheTier, Method, NPlusOneSample, OVERFLOW_FINGERPRINT, OVERFLOW_ROUTE,
+        CacheEvent, CacheEventKind, CacheTier, Method, NPlusOneSample, OVERFLOW_FINGERPRINT, OVERFLOW_ROUTE, QueryKind,
         QuerySample, RequestSample, SystemSample, UNMATCHED_ROUTE,
     },
     scope::{MAX_FINGERPRINTS_PER_SCOPE, RequestScope, ScopeGuard, Scoped, bind_current},
     snapshot::{
-        Aggregate, CacheCounts, EndpointStats, EndpointTotals, GaugePoint, KeyUsage, NPlusOneFinding, QueryStats,
-        QueryTotals, SeriesKey, SeriesPoint, SlowQuery, SlowRequest, Snapshot, SystemStats, TOTALS_BUCKETS, TierCounts,
-        Totals, TotalsSnapshot, Window,
+        Aggregate, CacheCounts, EndpointStats, EndpointTotals, GaugePoint, KeyUsage, N_PLUS_ONE_RECENT,
+        NPlusOneFinding, QueryStats, QueryTotals, SeriesKey, SeriesPoint, SlowQuery, SlowRequest, Snapshot,
+        SystemStats, TOTALS_BUCKETS, TierCounts, Totals, TotalsSnapshot, Window,
     },
     source::{MetricsSource, SeriesResolution},
     store::{EndpointHandle, MAX_ROUTE_BYTES, MAX_SQL_BYTES, Store},

@@ -140,8 +140,44 @@ pub struct QuerySample<'a> {
     pub ok: bool,
     /// When the query finished.
     pub at: Timestamp,
-    /// The route of the request that issued it, when known.
+    /// The label of the [`RequestScope`](crate::RequestScope) that issued it
+    /// (`"GET /api/projects/{id}"`); `None` for a query run outside any
+    /// request (start-up, migrations, background jobs), which the store keeps
+    /// apart from request figures.
     pub route: Option<&'a str>,
+    /// What kind of statement it is.
+    pub kind: QueryKind,
+}
+
+/// What a statement does, as far as the figures care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueryKind {
+    /// Reads rows (`SELECT`, `VALUES`, `WITH ... SELECT`).
+    #[default]
+    Read,
+    /// Changes rows (`INSERT`, `UPDATE`, `DELETE`, ...).
+    Write,
+    /// Changes the schema (`CREATE`, `ALTER`, `DROP`, `TRUNCATE`, ...): never
+    /// the subject of slow-query alerts or index advice.
+    Schema,
+    /// A whole transaction (`BEGIN … COMMIT`).
+    Transaction,
+    /// Anything else (`SET`, `PRAGMA`, `SHOW`, ...).
+    Other,
+}
+
+impl QueryKind {
+    /// The kind's name as used in JSON.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            QueryKind::Read => "read",
+            QueryKind::Write => "write",
+            QueryKind::Schema => "schema",
+            QueryKind::Transaction => "transaction",
+            QueryKind::Other => "other",
+        }
+    }
 }
 
 /// One reading of the process and machine.
@@ -214,17 +250,19 @@ pub struct CacheEvent {
     pub at: Timestamp,
 }
 
-/// One N+1 finding: the same SELECT shape run many times within one request.
+/// One N+1 finding: the same SELECT shape run many times within one
+/// request, reported once when the request ends (see
+/// [`RequestScope::take_n_plus_one_findings`](crate::RequestScope::take_n_plus_one_findings)).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NPlusOneSample<'a> {
-    /// The request's route pattern.
+    /// The label of the request's scope (`"GET /api/projects/{id}"`).
     pub route: &'a str,
     /// The repeated query's fingerprint.
     pub fingerprint: &'a str,
-    /// How many times it ran in the request.
+    /// How many times it ran in the request, counted to the request's end.
     pub count: u32,
-    /// Their total time.
+    /// Their total time in the request.
     pub total_time: Duration,
-    /// When the finding was made.
+    /// When the request ended.
     pub at: Timestamp,
 }

@@ -21,6 +21,8 @@ use std::{
 
 use parking_lot::Mutex;
 
+use crate::{NPlusOneSample, Recorder, Timestamp};
+
 /// Distinct query fingerprints counted per request; further ones are counted
 /// in total but not per fingerprint.
 pub const MAX_FINGERPRINTS_PER_SCOPE: usize = 64;
@@ -58,7 +60,18 @@ struct ScopeInner {
     query_nanos: AtomicU64,
     cache_hits: AtomicU32,
     cache_misses: AtomicU32,
-    fingerprints: Mutex<Vec<(u64, u32, u64)>>,
+    fingerprints: Mutex<Vec<FingerprintCount>>,
+}
+
+/// Runs of one fingerprint within a scope.
+#[derive(Debug)]
+struct FingerprintCount {
+    hash: u64,
+    count: u32,
+    nanos: u64,
+    /// Set once the shape is an N+1 finding: its text, for the report at
+    /// the scope's end.
+    flagged: Option<Arc<str>>,
 }
 
 impl RequestScope {
@@ -124,13 +137,13 @@ impl RequestScope {
         self.inner.queries.fetch_add(1, Ordering::Relaxed);
         self.inner.query_nanos.fetch_add(nanos, Ordering::Relaxed);
         let mut table = self.inner.fingerprints.lock();
-        if let Some(entry) = table.iter_mut().find(|e| e.0 == fingerprint) {
-            entry.1 += 1;
-            entry.2 = entry.2.saturating_add(nanos);
-            return entry.1;
+        if let Some(entry) = table.iter_mut().find(|e| e.hash == fingerprint) {
+            entry.count += 1;
+            entry.nanos = entry.nanos.saturating_add(nanos);
+            return entry.count;
         }
         if table.len() < MAX_FINGERPRINTS_PER_SCOPE {
-            table.push((fingerprint, 1, nanos));
+            table.push(FingerprintCount { hash: fingerprint, count: 1, nanos, flagged: None });
             return 1;
         }
         0
@@ -139,7 +152,51 @@ impl RequestScope {
     /// Count and total time so far of fingerprint hash `fingerprint`.
     pub fn fingerprint_stats(&self, fingerprint: u64) -> Option<(u32, Duration)> {
         let table = self.inner.fingerprints.lock();
-        table.iter().find(|e| e.0 == fingerprint).map(|e| (e.1, Duration::from_nanos(e.2)))
+        table.iter().find(|e| e.hash == fingerprint).map(|e| (e.count, Duration::from_nanos(e.nanos)))
+    }
+
+    /// Marks fingerprint hash `fingerprint` (with its text) as an N+1
+    /// finding of this scope: it is reported, with the count and time it
+    /// reaches by the scope's end, by
+    /// [`RequestScope::take_n_plus_one_findings`]. Marking twice keeps the
+    /// first text; a fingerprint this scope does not count is ignored.
+    pub fn flag_n_plus_one(&self, fingerprint: u64, text: &Arc<str>) {
+        let mut table = self.inner.fingerprints.lock();
+        if let Some(entry) = table.iter_mut().find(|e| e.hash == fingerprint)
+            && entry.flagged.is_none()
+        {
+            entry.flagged = Some(text.clone());
+        }
+    }
+
+    /// Calls `f(fingerprint, count, total_time)` for each N+1 finding of
+    /// this scope, with the counts so far (the final ones once the request
+    /// is over), and forgets them: a second call reports nothing, so a
+    /// finding is reported once per scope.
+    ///
+    /// `f` runs while the scope's fingerprint table is locked: it must not
+    /// call back into this scope.
+    pub fn take_n_plus_one_findings(&self, mut f: impl FnMut(&str, u32, Duration)) {
+        let mut table = self.inner.fingerprints.lock();
+        for entry in table.iter_mut() {
+            if let Some(text) = entry.flagged.take() {
+                f(&text, entry.count, Duration::from_nanos(entry.nanos));
+            }
+        }
+    }
+
+    /// Records each N+1 finding of this scope through `recorder` as an
+    /// [`NPlusOneSample`] stamped `at` (the request's end), with the final
+    /// count and time, and returns how many it recorded; see
+    /// [`RequestScope::take_n_plus_one_findings`] (a finding is reported once).
+    pub fn report_n_plus_one(&self, recorder: &dyn Recorder, at: Timestamp) -> usize {
+        let route = self.inner.label.clone();
+        let mut reported = 0;
+        self.take_n_plus_one_findings(|fingerprint, count, total_time| {
+            recorder.record_n_plus_one(&NPlusOneSample { route: &route, fingerprint, count, total_time, at });
+            reported += 1;
+        });
+        reported
     }
 
     /// Counts one cache lookup.

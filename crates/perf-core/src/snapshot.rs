@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{CoreError, Method, SystemSample};
+use crate::{CoreError, Method, QueryKind, SystemSample};
 
 /// A look-back window of 1 to 1,440 whole minutes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -130,6 +130,8 @@ pub struct QueryStats {
     pub fingerprint: String,
     /// The SQL text first seen with this shape (truncated to 2 KiB).
     pub example_sql: String,
+    /// What kind of statement it is.
+    pub kind: QueryKind,
     /// Timing statistics (errors = failed queries).
     pub stats: Aggregate,
 }
@@ -162,24 +164,47 @@ pub struct SlowQuery {
     pub duration: f64,
     /// Whether it succeeded.
     pub ok: bool,
-    /// The route of the request that issued it, when known.
+    /// The label of the request that issued it; `None` for a query run
+    /// outside any request (background).
     pub route: Option<String>,
+    /// What kind of statement it is.
+    pub kind: QueryKind,
 }
 
-/// An N+1 finding as kept by the store.
+/// One N+1 pattern: a SELECT shape a route runs many times per request,
+/// aggregated over the requests that showed it.
+///
+/// The store keeps one finding per (route, fingerprint); counts are since the
+/// finding was first seen (or since it was last evicted from the bounded
+/// table), and a snapshot lists the findings last seen within its window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NPlusOneFinding {
-    /// When it was found.
-    pub timestamp: DateTime<Utc>,
-    /// The request's route.
+    /// The label of the requests' scope (`"GET /api/projects/{id}"`).
     pub route: String,
     /// The repeated query's fingerprint.
     pub fingerprint: String,
-    /// How many times it ran in one request.
-    pub count: u32,
-    /// Their total time, seconds.
-    pub total_time: f64,
+    /// Requests that showed the pattern.
+    pub requests: u64,
+    /// The most runs of the shape in one of those requests.
+    pub max_count: u32,
+    /// The median runs per request over the most recent of those requests
+    /// (up to [`N_PLUS_ONE_RECENT`]).
+    pub typical_count: u32,
+    /// Runs in the latest such request.
+    pub last_count: u32,
+    /// Mean time per request spent in the repeated shape, seconds.
+    pub time_per_request: f64,
+    /// Most time spent in it by one request, seconds.
+    pub max_time_per_request: f64,
+    /// When it was first seen.
+    pub first_seen: DateTime<Utc>,
+    /// When it was last seen.
+    pub last_seen: DateTime<Utc>,
 }
+
+/// How many recent requests' run counts an N+1 finding keeps for its
+/// typical (median) count.
+pub const N_PLUS_ONE_RECENT: usize = 16;
 
 /// Process and machine statistics over a window.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
@@ -266,10 +291,15 @@ pub struct Snapshot {
     pub requests: Aggregate,
     /// Per endpoint, busiest first.
     pub endpoints: Vec<EndpointStats>,
-    /// All queries together.
+    /// All queries run inside requests together.
     pub queries: Aggregate,
-    /// Per fingerprint, largest total time first.
+    /// Queries run inside requests, per fingerprint, largest total time first.
     pub query_stats: Vec<QueryStats>,
+    /// All queries run outside any request (start-up, migrations, background
+    /// jobs) together: never part of the request figures above.
+    pub background_queries: Aggregate,
+    /// Queries run outside any request, per fingerprint, largest total time first.
+    pub background_query_stats: Vec<QueryStats>,
     /// Process and machine.
     pub system: SystemStats,
     /// Cache operations.
@@ -278,7 +308,8 @@ pub struct Snapshot {
     pub slow_requests: Vec<SlowRequest>,
     /// Recent slow or failed queries in the window, newest first.
     pub slow_queries: Vec<SlowQuery>,
-    /// N+1 findings in the window, newest first.
+    /// N+1 findings last seen in the window, one per (route, fingerprint),
+    /// most time per request first.
     pub n_plus_one: Vec<NPlusOneFinding>,
     /// Key counts and overflow.
     pub keys: KeyUsage,
@@ -390,6 +421,8 @@ pub struct EndpointTotals {
 pub struct QueryTotals {
     /// The fingerprint.
     pub fingerprint: String,
+    /// Whether these are the fingerprint's runs outside any request.
+    pub background: bool,
     /// Counts since start.
     pub totals: Totals,
 }

@@ -7,6 +7,7 @@
 //! (`arc_swap`) and copied on the rare insert of a new key.
 
 mod gauges;
+mod n_plus_one;
 mod ring;
 mod series;
 
@@ -25,12 +26,13 @@ use parking_lot::Mutex;
 
 use self::{
     gauges::{Gauges, add_counts},
+    n_plus_one::NPlusOneTable,
     ring::{Ring, set_truncated},
     series::{Acc, Collected, Geometry, Sample, Series},
 };
 use crate::{
     Aggregate, CacheCounts, CacheEvent, Clock, CoreError, EndpointStats, EndpointTotals, GaugePoint, KeyUsage, Method,
-    MetricsSource, NPlusOneFinding, NPlusOneSample, OVERFLOW_FINGERPRINT, OVERFLOW_ROUTE, QuerySample, QueryStats,
+    MetricsSource, NPlusOneSample, OVERFLOW_FINGERPRINT, OVERFLOW_ROUTE, QueryKind, QuerySample, QueryStats,
     QueryTotals, Recorder, RequestSample, SeriesKey, SeriesPoint, SeriesResolution, SharedThresholds, SlowQuery,
     SlowRequest, Snapshot, StoreConfig, SystemSample, SystemStats, ThresholdStore, Timestamp, Totals, TotalsSnapshot,
     UNMATCHED_ROUTE, Window, histogram::Dense,
@@ -48,6 +50,20 @@ type QueryMap = FxMap<Arc<str>, Arc<QuerySeries>>;
 struct QuerySeries {
     series: Series,
     example_sql: Box<str>,
+    kind: QueryKind,
+}
+
+/// Where a query ran: inside a request scope, or outside any (background).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Request = 0,
+    Background = 1,
+}
+
+impl Origin {
+    fn of(sample: &QuerySample<'_>) -> Origin {
+        if sample.route.is_some() { Origin::Request } else { Origin::Background }
+    }
 }
 
 struct SlowRequestSlot {
@@ -66,14 +82,7 @@ struct SlowQuerySlot {
     ok: bool,
     route: String,
     has_route: bool,
-}
-
-struct NPlusOneSlot {
-    at: Timestamp,
-    route: String,
-    fingerprint: String,
-    count: u32,
-    total_nanos: u64,
+    kind: QueryKind,
 }
 
 /// The metrics store: a [`Recorder`] and a [`MetricsSource`].
@@ -94,14 +103,18 @@ pub struct Store {
     clock: Arc<dyn Clock>,
     thresholds: Arc<dyn ThresholdStore>,
     endpoints: ArcSwap<EndpointMap>,
-    queries: ArcSwap<QueryMap>,
+    /// Query series by origin ([`Origin`] as index): request queries and
+    /// background queries are kept apart.
+    queries: [ArcSwap<QueryMap>; 2],
+    /// Query series held over both maps, for the shared cap.
+    query_count: AtomicUsize,
     insert_lock: Mutex<()>,
     /// Endpoint series held; checked before the insert lock so traffic past
     /// the cap goes to the overflow key without locking.
     endpoint_count: AtomicUsize,
     unmatched: Arc<Series>,
     endpoint_overflow: Arc<Series>,
-    query_overflow: Arc<QuerySeries>,
+    query_overflow: [Arc<QuerySeries>; 2],
     unmatched_route: Arc<str>,
     overflow_route: Arc<str>,
     overflowed_requests: AtomicU64,
@@ -109,7 +122,7 @@ pub struct Store {
     gauges: Mutex<Gauges>,
     slow_requests: Mutex<Ring<SlowRequestSlot>>,
     slow_queries: Mutex<Ring<SlowQuerySlot>>,
-    n_plus_one: Mutex<Ring<NPlusOneSlot>>,
+    n_plus_one: Mutex<NPlusOneTable>,
 }
 
 impl std::fmt::Debug for Store {
@@ -142,11 +155,18 @@ impl Store {
         Ok(Store {
             unmatched: Arc::new(Series::new(&geometry)),
             endpoint_overflow: Arc::new(Series::new(&geometry)),
-            query_overflow: Arc::new(QuerySeries { series: Series::new(&geometry), example_sql: Box::from("") }),
+            query_overflow: [(); 2].map(|()| {
+                Arc::new(QuerySeries {
+                    series: Series::new(&geometry),
+                    example_sql: Box::from(""),
+                    kind: QueryKind::Other,
+                })
+            }),
             unmatched_route: Arc::from(UNMATCHED_ROUTE),
             overflow_route: Arc::from(OVERFLOW_ROUTE),
             endpoints: ArcSwap::from_pointee(EndpointMap::default()),
-            queries: ArcSwap::from_pointee(QueryMap::default()),
+            queries: [(); 2].map(|()| ArcSwap::from_pointee(QueryMap::default())),
+            query_count: AtomicUsize::new(0),
             insert_lock: Mutex::new(()),
             endpoint_count: AtomicUsize::new(0),
             overflowed_requests: AtomicU64::new(0),
@@ -167,14 +187,9 @@ impl Store {
                 ok: true,
                 route: String::with_capacity(MAX_ROUTE_BYTES),
                 has_route: false,
+                kind: QueryKind::Read,
             })),
-            n_plus_one: Mutex::new(Ring::new(config.n_plus_one.get(), || NPlusOneSlot {
-                at: Timestamp::EPOCH,
-                route: String::with_capacity(MAX_ROUTE_BYTES),
-                fingerprint: String::with_capacity(MAX_SQL_BYTES),
-                count: 0,
-                total_nanos: 0,
-            })),
+            n_plus_one: Mutex::new(NPlusOneTable::new(config.n_plus_one.get())),
             geometry,
             config,
             clock,
@@ -217,15 +232,18 @@ impl Store {
         use std::mem::size_of;
         let per_series = Series::accounted_bytes(&self.geometry);
         let endpoints = self.endpoints.load();
-        let queries = self.queries.load();
+        let queries: Vec<_> = self.queries.iter().map(ArcSwap::load).collect();
         let endpoint_series: usize = endpoints.values().map(|slots| slots.iter().flatten().count()).sum();
         let endpoint_keys: usize =
             endpoints.keys().map(|k| k.len() + size_of::<(Arc<str>, [Option<Arc<Series>>; 8])>()).sum();
         let query_keys: usize = queries
             .iter()
+            .flat_map(|m| m.iter())
             .map(|(k, q)| k.len() + q.example_sql.len() + size_of::<(Arc<str>, Arc<QuerySeries>)>())
             .sum();
-        let series = (endpoint_series + queries.len() + 3) * per_series;
+        let query_series: usize = queries.iter().map(|m| m.len()).sum();
+        // Three endpoint keys of their own (unmatched, overflow) and two query overflow keys.
+        let series = (endpoint_series + query_series + 4) * per_series;
         let rings = std::mem::size_of_val(self.slow_requests.lock().slots())
             + self
                 .slow_queries
@@ -239,7 +257,7 @@ impl Store {
                 .lock()
                 .slots()
                 .iter()
-                .map(|s| size_of::<NPlusOneSlot>() + s.route.capacity() + s.fingerprint.capacity())
+                .map(|s| size_of_val(s) + s.route.capacity() + s.fingerprint.capacity())
                 .sum::<usize>();
         let gauges = {
             let g = self.gauges.lock();
@@ -269,7 +287,7 @@ impl Store {
         let endpoints = self.endpoints.load();
         KeyUsage {
             endpoints: endpoints.values().map(|slots| slots.iter().flatten().count()).sum::<usize>() + 2,
-            queries: self.queries.load().len() + 1,
+            queries: self.query_count.load(Ordering::Relaxed) + 2,
             overflowed_requests: self.overflowed_requests.load(Ordering::Relaxed),
             overflowed_queries: self.overflowed_queries.load(Ordering::Relaxed),
         }
@@ -306,35 +324,41 @@ impl Store {
         series
     }
 
-    fn query_series(&self, fingerprint: &str, sql: &str) -> (Arc<QuerySeries>, bool) {
-        let map = self.queries.load();
-        if let Some(q) = map.get(fingerprint) {
+    fn query_series(&self, origin: Origin, sample: &QuerySample<'_>) -> (Arc<QuerySeries>, bool) {
+        let map = self.queries[origin as usize].load();
+        if let Some(q) = map.get(sample.fingerprint) {
             return (q.clone(), false);
         }
         // Past the cap, new fingerprints go to the overflow key without locking.
-        if map.len() >= self.config.max_queries.get() {
-            return (self.query_overflow.clone(), true);
+        if self.query_count.load(Ordering::Relaxed) >= self.config.max_queries.get() {
+            return (self.query_overflow[origin as usize].clone(), true);
         }
         drop(map);
-        self.insert_query(fingerprint, sql)
+        self.insert_query(origin, sample)
     }
 
     #[cold]
-    fn insert_query(&self, fingerprint: &str, sql: &str) -> (Arc<QuerySeries>, bool) {
+    fn insert_query(&self, origin: Origin, sample: &QuerySample<'_>) -> (Arc<QuerySeries>, bool) {
         let _guard = self.insert_lock.lock();
-        let current = self.queries.load_full();
-        if let Some(q) = current.get(fingerprint) {
+        let slot = &self.queries[origin as usize];
+        let current = slot.load_full();
+        if let Some(q) = current.get(sample.fingerprint) {
             return (q.clone(), false);
         }
-        if current.len() >= self.config.max_queries.get() {
-            return (self.query_overflow.clone(), true);
+        if self.query_count.load(Ordering::Relaxed) >= self.config.max_queries.get() {
+            return (self.query_overflow[origin as usize].clone(), true);
         }
         let mut example = String::new();
-        set_truncated(&mut example, sql, MAX_SQL_BYTES);
-        let q = Arc::new(QuerySeries { series: Series::new(&self.geometry), example_sql: example.into_boxed_str() });
+        set_truncated(&mut example, sample.sql, MAX_SQL_BYTES);
+        let q = Arc::new(QuerySeries {
+            series: Series::new(&self.geometry),
+            example_sql: example.into_boxed_str(),
+            kind: sample.kind,
+        });
         let mut next = QueryMap::clone(&current);
-        next.insert(Arc::from(fingerprint), q.clone());
-        self.queries.store(Arc::new(next));
+        next.insert(Arc::from(sample.fingerprint), q.clone());
+        slot.store(Arc::new(next));
+        self.query_count.fetch_add(1, Ordering::Relaxed);
         (q, false)
     }
 
@@ -400,12 +424,44 @@ impl Store {
         f(Method::Other, OVERFLOW_ROUTE, &self.endpoint_overflow);
     }
 
-    fn each_query(&self, mut f: impl FnMut(&str, &QuerySeries)) {
-        let map = self.queries.load();
+    fn each_query(&self, origin: Origin, mut f: impl FnMut(&str, &QuerySeries)) {
+        let map = self.queries[origin as usize].load();
         for (fp, q) in map.iter() {
             f(fp, q);
         }
-        f(OVERFLOW_FINGERPRINT, &self.query_overflow);
+        f(OVERFLOW_FINGERPRINT, &self.query_overflow[origin as usize]);
+    }
+
+    /// The aggregate and per-fingerprint statistics of one origin's queries
+    /// over `[start, end)`; `all` and `one` are scratch accumulators.
+    fn query_aggregates(
+        &self,
+        origin: Origin,
+        start: u64,
+        end: u64,
+        all: &mut Collected,
+        one: &mut Collected,
+    ) -> (Aggregate, Vec<QueryStats>) {
+        all.reset();
+        let mut stats = Vec::new();
+        self.each_query(origin, |fp, q| {
+            one.reset();
+            q.series.collect_into(start, end, false, &self.geometry, one);
+            if one.acc.count == 0 {
+                return;
+            }
+            all.merge(one);
+            stats.push(QueryStats {
+                fingerprint: fp.to_owned(),
+                example_sql: q.example_sql.to_string(),
+                kind: q.kind,
+                stats: aggregate(one),
+            });
+        });
+        stats.sort_by(|a, b| {
+            b.stats.total_time.total_cmp(&a.stats.total_time).then_with(|| a.fingerprint.cmp(&b.fingerprint))
+        });
+        (aggregate(all), stats)
     }
 
     fn system_stats(&self, start: u64, end: u64, fine: bool) -> (SystemStats, CacheCounts) {
@@ -473,7 +529,8 @@ impl Recorder for Store {
     }
 
     fn record_query(&self, sample: &QuerySample<'_>) {
-        let (q, overflowed) = self.query_series(sample.fingerprint, sample.sql);
+        let origin = Origin::of(sample);
+        let (q, overflowed) = self.query_series(origin, sample);
         if overflowed {
             self.overflowed_queries.fetch_add(1, Ordering::Relaxed);
         }
@@ -495,7 +552,7 @@ impl Recorder for Store {
             let fingerprint = if overflowed {
                 self.overflow_route.clone()
             } else {
-                self.queries
+                self.queries[origin as usize]
                     .load()
                     .get_key_value(sample.fingerprint)
                     .map_or_else(|| self.overflow_route.clone(), |(k, _)| k.clone())
@@ -509,6 +566,7 @@ impl Recorder for Store {
             slot.ok = sample.ok;
             slot.has_route = sample.route.is_some();
             set_truncated(&mut slot.route, sample.route.unwrap_or(""), MAX_ROUTE_BYTES);
+            slot.kind = sample.kind;
         }
     }
 
@@ -521,13 +579,7 @@ impl Recorder for Store {
     }
 
     fn record_n_plus_one(&self, finding: &NPlusOneSample<'_>) {
-        let mut ring = self.n_plus_one.lock();
-        let slot = ring.push_slot();
-        slot.at = finding.at;
-        set_truncated(&mut slot.route, finding.route, MAX_ROUTE_BYTES);
-        set_truncated(&mut slot.fingerprint, finding.fingerprint, MAX_SQL_BYTES);
-        slot.count = finding.count;
-        slot.total_nanos = nanos(finding.total_time);
+        self.n_plus_one.lock().record(finding);
     }
 }
 
@@ -559,25 +611,9 @@ impl MetricsSource for Store {
         endpoints.sort_by(|a, b| b.stats.count.cmp(&a.stats.count).then_with(|| a.route.cmp(&b.route)));
         let requests = aggregate(&all);
 
-        all.reset();
-        let mut query_stats = Vec::new();
-        self.each_query(|fp, q| {
-            one.reset();
-            q.series.collect_into(start, end, false, g, &mut one);
-            if one.acc.count == 0 {
-                return;
-            }
-            all.merge(&one);
-            query_stats.push(QueryStats {
-                fingerprint: fp.to_owned(),
-                example_sql: q.example_sql.to_string(),
-                stats: aggregate(&one),
-            });
-        });
-        query_stats.sort_by(|a, b| {
-            b.stats.total_time.total_cmp(&a.stats.total_time).then_with(|| a.fingerprint.cmp(&b.fingerprint))
-        });
-        let queries = aggregate(&all);
+        let (queries, query_stats) = self.query_aggregates(Origin::Request, start, end, &mut all, &mut one);
+        let (background_queries, background_query_stats) =
+            self.query_aggregates(Origin::Background, start, end, &mut all, &mut one);
 
         let (system, cache) = self.system_stats(start, end, false);
         let since = Timestamp::from_unix_micros(start);
@@ -606,21 +642,10 @@ impl MetricsSource for Store {
                 duration: s.nanos as f64 / 1e9,
                 ok: s.ok,
                 route: s.has_route.then(|| s.route.clone()),
+                kind: s.kind,
             })
             .collect();
-        let n_plus_one = self
-            .n_plus_one
-            .lock()
-            .iter_newest_first()
-            .filter(|s| s.at >= since)
-            .map(|s| NPlusOneFinding {
-                timestamp: s.at.to_datetime(),
-                route: s.route.clone(),
-                fingerprint: s.fingerprint.clone(),
-                count: s.count,
-                total_time: s.total_nanos as f64 / 1e9,
-            })
-            .collect();
+        let n_plus_one = self.n_plus_one.lock().findings(since);
         Snapshot {
             timestamp: now.to_datetime(),
             window,
@@ -628,6 +653,8 @@ impl MetricsSource for Store {
             endpoints,
             queries,
             query_stats,
+            background_queries,
+            background_query_stats,
             system,
             cache,
             slow_requests,
@@ -655,7 +682,7 @@ impl MetricsSource for Store {
         let mut add = |series: &Series| series.points_into(start, end, fine, g, &mut points);
         match key {
             SeriesKey::Requests => self.each_endpoint(|_, _, s| add(s)),
-            SeriesKey::Queries => self.each_query(|_, q| add(&q.series)),
+            SeriesKey::Queries => self.each_query(Origin::Request, |_, q| add(&q.series)),
             SeriesKey::Endpoint { method, route } => {
                 let found = match route.as_str() {
                     UNMATCHED_ROUTE => Some(self.unmatched.clone()),
@@ -667,11 +694,15 @@ impl MetricsSource for Store {
                 }
             }
             SeriesKey::Query { fingerprint } => {
-                let found = self.queries.load().get(fingerprint.as_str()).cloned();
-                if let Some(q) = found {
-                    add(&q.series);
-                } else if fingerprint == OVERFLOW_FINGERPRINT {
-                    add(&self.query_overflow.series);
+                // A fingerprint run both inside and outside requests has
+                // two series; its series over time is their sum.
+                for origin in [Origin::Request, Origin::Background] {
+                    let found = self.queries[origin as usize].load().get(fingerprint.as_str()).cloned();
+                    if let Some(q) = found {
+                        add(&q.series);
+                    } else if fingerprint == OVERFLOW_FINGERPRINT {
+                        add(&self.query_overflow[origin as usize].series);
+                    }
                 }
             }
         }
@@ -741,14 +772,20 @@ impl MetricsSource for Store {
                 out.endpoints.push(EndpointTotals { method, route: route.to_owned(), totals: totals(&t) });
             }
         });
-        self.each_query(|fp, q| {
-            let t = q.series.totals();
-            if t.count > 0 {
-                out.queries.push(QueryTotals { fingerprint: fp.to_owned(), totals: totals(&t) });
-            }
-        });
+        for origin in [Origin::Request, Origin::Background] {
+            self.each_query(origin, |fp, q| {
+                let t = q.series.totals();
+                if t.count > 0 {
+                    out.queries.push(QueryTotals {
+                        fingerprint: fp.to_owned(),
+                        background: origin == Origin::Background,
+                        totals: totals(&t),
+                    });
+                }
+            });
+        }
         out.endpoints.sort_by(|a, b| (a.route.as_str(), a.method).cmp(&(b.route.as_str(), b.method)));
-        out.queries.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
+        out.queries.sort_by(|a, b| (a.background, a.fingerprint.as_str()).cmp(&(b.background, b.fingerprint.as_str())));
         out
     }
 }

@@ -38,6 +38,8 @@ pub struct RecordedQuery {
     pub ok: bool,
     /// Route, when attributed.
     pub route: Option<String>,
+    /// Statement kind.
+    pub kind: crate::QueryKind,
 }
 
 /// An owned copy of an [`NPlusOneSample`].
@@ -85,6 +87,7 @@ impl Recorder for RecordingRecorder {
             duration: s.duration,
             ok: s.ok,
             route: s.route.map(str::to_owned),
+            kind: s.kind,
         });
     }
     fn record_system(&self, s: &SystemSample) {

@@ -67,7 +67,7 @@ pub use crate::{
     capture::{CapturedQueries, CapturedQuery, capture_queries, capture_queries_async},
     error::DbError,
     fingerprint::{Fingerprint, fingerprint_hash, fingerprint_into, strip_binds},
-    monitor::{DEFAULT_N_PLUS_ONE_THRESHOLD, QueryMonitor, TRANSACTION_FINGERPRINT},
+    monitor::{DEFAULT_N_PLUS_ONE_THRESHOLD, POOL_CHECK_SQL, QueryMonitor, TRANSACTION_FINGERPRINT},
     monitored::{MONITORED_PREFIX, monitored, monitored_async},
     statement::{StatementKind, tables_read, tables_written},
 };

@@ -18,8 +18,8 @@ use diesel::{
 };
 use parking_lot::RwLock;
 use perf_core::{
-    Clock, Invalidator, NPlusOneSample, QuerySample, Recorder, RequestScope, SharedThresholds, SystemClock,
-    ThresholdStore,
+    Clock, DEFAULT_LOG_INTERVAL, Invalidator, LogLimiter, QueryKind, QuerySample, Recorder, RequestScope,
+    SharedThresholds, SystemClock, ThresholdStore,
 };
 
 use crate::{
@@ -35,6 +35,11 @@ pub const DEFAULT_N_PLUS_ONE_THRESHOLD: NonZeroU32 = NonZeroU32::new(5).expect("
 
 /// The fingerprint under which whole transactions are recorded.
 pub const TRANSACTION_FINGERPRINT: &str = "TRANSACTION";
+
+/// The statement connection pools run to check a connection on check-out
+/// (diesel's r2d2 `ConnectionManager` runs exactly this): pool housekeeping,
+/// never recorded as a query.
+pub const POOL_CHECK_SQL: &str = "SELECT 1";
 
 /// Longest SQL text written to a slow-query log line.
 const MAX_LOGGED_SQL: usize = 2_048;
@@ -63,13 +68,40 @@ const MAX_KEPT_BUFFER: usize = 64 * 1_024;
 ///
 /// For each finished query it records a [`QuerySample`] (failed queries with
 /// `ok = false`), counts the query in the current [`RequestScope`] (and puts
-/// the scope's label in the sample's `route`), reports an N+1 finding when
-/// one SELECT shape reaches the threshold within one scope, logs queries over
+/// the scope's label in the sample's `route`), marks an N+1 finding when one
+/// SELECT shape reaches the threshold within one scope, logs queries over
 /// the run-time slow-query threshold through `tracing` (target
-/// `perf_db::slow_query`, SQL truncated to 2 KiB), and, for writes, calls
-/// [`Invalidator::invalidate_now`] with each written table's name: at once
-/// outside a transaction, at the outermost commit inside one, and never for
-/// a rolled-back transaction or savepoint.
+/// `perf_db::slow_query`, SQL truncated to 2 KiB, at most one line per
+/// (scope, fingerprint) and minute, with the count of lines held back), and,
+/// for writes, calls [`Invalidator::invalidate_now`] with each written
+/// table's name: at once outside a transaction, at the outermost commit
+/// inside one, and never for a rolled-back transaction or savepoint.
+///
+/// # Which queries count
+/// - A query finished while a [`RequestScope`] is current belongs to that
+///   request: it is counted in the scope (so in the request's
+///   `queries_per_request`) and its sample carries the scope's label.
+/// - A query finished outside any scope (start-up, migrations, seeding,
+///   background jobs) is recorded with `route: None`; the store keeps those
+///   apart from request figures (`background_queries`).
+/// - The pool's connection check, the exact statement [`POOL_CHECK_SQL`]
+///   (`SELECT 1`, which diesel's r2d2 manager runs on every check-out), is
+///   housekeeping: it is neither recorded nor counted. A handler that runs
+///   `SELECT 1` itself is not counted either; spell it differently (e.g.
+///   `SELECT 1 AS ok`) to have it counted.
+/// - Connection set-up a customizer runs when r2d2 opens a connection
+///   happens on r2d2's own threads, outside any request, so it is
+///   background.
+/// - Each sample carries a [`QueryKind`]; schema changes (`CREATE`,
+///   `ALTER`, `DROP`, ...) are [`QueryKind::Schema`], which analytics never
+///   turns into slow-query alerts or index advice.
+///
+/// # Disabled
+/// [`QueryMonitor::with_enabled`]`(false)` (what
+/// `PERFORMANCE_MONITORING_ENABLED=false` should map to) records nothing,
+/// counts nothing in scopes and logs nothing: each query costs one flag
+/// check. With an invalidator configured, writes are still parsed so cached
+/// queries stay fresh: invalidation is correctness, not monitoring.
 ///
 /// Committed or rolled-back outermost transactions are recorded too, under
 /// the fingerprint [`TRANSACTION_FINGERPRINT`] (`ok` = committed), from
@@ -77,13 +109,11 @@ const MAX_KEPT_BUFFER: usize = 64 * 1_024;
 /// in the request scope.
 ///
 /// # N+1 findings
-/// A finding is reported once per (scope, fingerprint), at the moment the
-/// shape's count reaches the threshold, so the `count` in the finding equals
-/// the threshold and `total_time` is the time of those runs. Later runs of
-/// the same shape in the same request do not report again: the findings
-/// ring stays bounded by distinct (request, shape) pairs, and the request's
-/// final per-shape count stays available from
-/// [`RequestScope::fingerprint_stats`].
+/// When one SELECT shape reaches the threshold within one scope, the
+/// monitor flags it on the scope ([`RequestScope::flag_n_plus_one`]); the
+/// request's owner (perf-http's middleware) reports each flagged shape once
+/// when the request ends, with the request's final count and total time
+/// ([`RequestScope::take_n_plus_one_findings`]).
 ///
 /// # Guarantees
 /// Never panics and never changes a query's outcome: database errors are
@@ -101,6 +131,8 @@ struct Shared {
     n_plus_one: NonZeroU32,
     invalidator: Option<Arc<dyn Invalidator>>,
     captures: Arc<MonitorCaptures>,
+    enabled: bool,
+    slow_log: Arc<LogLimiter>,
 }
 
 impl QueryMonitor {
@@ -115,6 +147,8 @@ impl QueryMonitor {
                 n_plus_one: DEFAULT_N_PLUS_ONE_THRESHOLD,
                 invalidator: None,
                 captures: Arc::default(),
+                enabled: true,
+                slow_log: Arc::new(LogLimiter::new(DEFAULT_LOG_INTERVAL)),
             }),
             conn: ConnState::default(),
         }
@@ -129,6 +163,17 @@ impl QueryMonitor {
     /// run-time changes apply at once).
     pub fn with_thresholds(self, thresholds: Arc<dyn ThresholdStore>) -> QueryMonitor {
         self.with_shared(|s| s.thresholds = thresholds)
+    }
+
+    /// Turns monitoring on or off (on by default). Off, the monitor records,
+    /// counts and logs nothing; see the type's docs for what still runs.
+    pub fn with_enabled(self, enabled: bool) -> QueryMonitor {
+        self.with_shared(|s| s.enabled = enabled)
+    }
+
+    /// Whether this monitor records anything.
+    pub fn is_enabled(&self) -> bool {
+        self.shared.enabled
     }
 
     /// Timestamps samples with `clock`.
@@ -196,6 +241,10 @@ impl QueryMonitor {
     }
 
     fn finish_query(&mut self, query: &dyn fmt::Display, ok: bool) {
+        let enabled = self.shared.enabled;
+        if !enabled && self.shared.invalidator.is_none() {
+            return;
+        }
         let duration = self.conn.started.take().map_or(Duration::ZERO, |t| t.elapsed());
         let shared = &*self.shared;
         let conn = &mut self.conn;
@@ -203,58 +252,13 @@ impl QueryMonitor {
         if write!(conn.sql, "{query}").is_err() && conn.sql.is_empty() {
             conn.sql.push_str("<query text unavailable>");
         }
+        if strip_binds(&conn.sql) == POOL_CHECK_SQL {
+            return;
+        }
         let statement = conn.fingerprints.lookup(&conn.sql, &mut conn.scratch);
         let at = shared.clock.now();
-        let noted = NotedQuery { fingerprint: &statement.text, sql: &conn.sql, kind: statement.kind, duration, ok };
-        RequestScope::with_current(|scope| {
-            let route = scope.map(RequestScope::label);
-            shared.recorder.record_query(&QuerySample {
-                fingerprint: &statement.text,
-                sql: &conn.sql,
-                duration,
-                ok,
-                at,
-                route,
-            });
-            if let Some(scope) = scope {
-                let count = scope.record_query(statement.hash, duration);
-                if statement.kind == StatementKind::Select && count == shared.n_plus_one.get() {
-                    let total_time = scope.fingerprint_stats(statement.hash).map_or(duration, |(_, t)| t);
-                    shared.recorder.record_n_plus_one(&NPlusOneSample {
-                        route: scope.label(),
-                        fingerprint: &statement.text,
-                        count,
-                        total_time,
-                        at,
-                    });
-                    tracing::warn!(
-                        target: "perf_db::n_plus_one",
-                        route = scope.label(),
-                        fingerprint = &*statement.text,
-                        count,
-                        total_ms = total_time.as_secs_f64() * 1e3,
-                        "N+1 query pattern"
-                    );
-                }
-                capture::note(scope, &noted);
-            }
-            shared.captures.note(&noted);
-            let slow_secs = shared.thresholds.thresholds().slow_query_threshold;
-            if duration.as_secs_f64() > slow_secs {
-                tracing::warn!(
-                    target: "perf_db::slow_query",
-                    fingerprint = &*statement.text,
-                    sql = truncate(&conn.sql, MAX_LOGGED_SQL),
-                    duration_ms = duration.as_secs_f64() * 1e3,
-                    threshold_ms = slow_secs * 1e3,
-                    route,
-                    ok,
-                    "slow query"
-                );
-            }
-        });
-        if !ok {
-            tracing::debug!(target: "perf_db::query", sql = truncate(&conn.sql, MAX_LOGGED_SQL), "query failed");
+        if enabled {
+            record(shared, &statement, &conn.sql, duration, ok, at);
         }
         if conn.sql.capacity() > MAX_KEPT_BUFFER || conn.scratch.capacity() > MAX_KEPT_BUFFER {
             conn.sql = String::new();
@@ -302,7 +306,7 @@ impl QueryMonitor {
                 invalidate(&self.shared, &level.tables);
             }
         }
-        if keep == 0 {
+        if keep == 0 && self.shared.enabled {
             let duration = level.started.elapsed();
             RequestScope::with_current(|scope| {
                 self.shared.recorder.record_query(&QuerySample {
@@ -312,12 +316,16 @@ impl QueryMonitor {
                     ok: true,
                     at,
                     route: scope.map(RequestScope::label),
+                    kind: QueryKind::Transaction,
                 });
             });
         }
     }
 
     fn record_rollback(&self, started: Instant) {
+        if !self.shared.enabled {
+            return;
+        }
         let duration = started.elapsed();
         let at = self.shared.clock.now();
         RequestScope::with_current(|scope| {
@@ -328,6 +336,7 @@ impl QueryMonitor {
                 ok: false,
                 at,
                 route: scope.map(RequestScope::label),
+                kind: QueryKind::Transaction,
             });
         });
     }
@@ -343,6 +352,7 @@ impl Clone for QueryMonitor {
 impl fmt::Debug for QueryMonitor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("QueryMonitor")
+            .field("enabled", &self.shared.enabled)
             .field("n_plus_one_threshold", &self.shared.n_plus_one)
             .field("has_invalidator", &self.shared.invalidator.is_some())
             .field("open_transactions", &self.conn.transactions.len())
@@ -353,7 +363,9 @@ impl fmt::Debug for QueryMonitor {
 impl Instrumentation for QueryMonitor {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
         match event {
-            InstrumentationEvent::StartQuery { .. } => self.conn.started = Some(Instant::now()),
+            InstrumentationEvent::StartQuery { .. } if self.shared.enabled => {
+                self.conn.started = Some(Instant::now());
+            }
             InstrumentationEvent::FinishQuery { query, error, .. } => self.finish_query(&query, error.is_none()),
             InstrumentationEvent::BeginTransaction { depth, .. } => {
                 let keep = (depth.get() as usize).saturating_sub(1);
@@ -386,6 +398,53 @@ static GLOBAL: RwLock<Option<QueryMonitor>> = RwLock::new(None);
 
 fn global_instrumentation() -> Option<Box<dyn Instrumentation>> {
     GLOBAL.read().as_ref().map(|m| Box::new(m.clone()) as Box<dyn Instrumentation>)
+}
+
+/// Records one finished statement: its sample, its count in the current
+/// scope (flagging an N+1 shape at the threshold), its capture, and a
+/// rate-limited log line when it was slow.
+fn record(shared: &Shared, statement: &Statement, sql: &str, duration: Duration, ok: bool, at: perf_core::Timestamp) {
+    let noted = NotedQuery { fingerprint: &statement.text, sql, kind: statement.kind, duration, ok };
+    RequestScope::with_current(|scope| {
+        let route = scope.map(RequestScope::label);
+        shared.recorder.record_query(&QuerySample {
+            fingerprint: &statement.text,
+            sql,
+            duration,
+            ok,
+            at,
+            route,
+            kind: statement.query_kind,
+        });
+        if let Some(scope) = scope {
+            let count = scope.record_query(statement.hash, duration);
+            if statement.kind == StatementKind::Select && count == shared.n_plus_one.get() {
+                scope.flag_n_plus_one(statement.hash, &statement.text);
+            }
+            capture::note(scope, &noted);
+        }
+        shared.captures.note(&noted);
+        let slow_secs = shared.thresholds.thresholds().slow_query_threshold;
+        if duration.as_secs_f64() > slow_secs {
+            let scope_label = route.unwrap_or("background");
+            if let Some(held_back) = shared.slow_log.check(LogLimiter::key(&[scope_label, &statement.text]), at) {
+                tracing::warn!(
+                    target: "perf_db::slow_query",
+                    fingerprint = &*statement.text,
+                    sql = truncate(sql, MAX_LOGGED_SQL),
+                    duration_ms = duration.as_secs_f64() * 1e3,
+                    threshold_ms = slow_secs * 1e3,
+                    route,
+                    ok,
+                    suppressed = held_back,
+                    "slow query"
+                );
+            }
+        }
+    });
+    if !ok {
+        tracing::debug!(target: "perf_db::query", sql = truncate(sql, MAX_LOGGED_SQL), "query failed");
+    }
 }
 
 fn invalidate(shared: &Shared, tables: &[String]) {
@@ -428,9 +487,10 @@ struct TxLevel {
 
 /// What the monitor needs to know about one statement text.
 pub(crate) struct Statement {
-    pub(crate) text: Box<str>,
+    pub(crate) text: Arc<str>,
     pub(crate) hash: u64,
     pub(crate) kind: StatementKind,
+    pub(crate) query_kind: QueryKind,
     pub(crate) written: Box<[String]>,
 }
 
@@ -450,7 +510,8 @@ impl FingerprintCache {
         let hash = fingerprint_into(bare, scratch);
         let kind = StatementKind::of(bare);
         let written = if kind.is_write() { tables_written(bare).into_boxed_slice() } else { Box::default() };
-        let statement = Arc::new(Statement { text: scratch.as_str().into(), hash, kind, written });
+        let query_kind = crate::statement::query_kind(kind, bare);
+        let statement = Arc::new(Statement { text: scratch.as_str().into(), hash, kind, query_kind, written });
         if bare.len() > MAX_CACHED_SQL {
             // Huge statements (bulk inserts with inlined values) are analysed
             // each time rather than kept as keys.

@@ -7,7 +7,7 @@
 
 use std::{future::Future, time::Instant};
 
-use perf_core::{QuerySample, RequestScope};
+use perf_core::{QueryKind, QuerySample, RequestScope};
 
 use crate::QueryMonitor;
 
@@ -56,6 +56,7 @@ fn record(name: &str, started: Instant) {
             ok: true,
             at,
             route: scope.map(RequestScope::label),
+            kind: QueryKind::Other,
         });
     });
 }

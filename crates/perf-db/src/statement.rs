@@ -58,6 +58,30 @@ impl StatementKind {
     }
 }
 
+/// The core [`QueryKind`](perf_core::QueryKind) of a statement of `kind`
+/// with text `sql`: schema changes include `CREATE`, `COMMENT`, `GRANT`,
+/// `REVOKE` and `RENAME` (which [`StatementKind`] files under `Other`), and
+/// transaction control (`BEGIN`, `COMMIT`, `SAVEPOINT`, ...) is `Transaction`.
+pub(crate) fn query_kind(kind: StatementKind, sql: &str) -> perf_core::QueryKind {
+    use perf_core::QueryKind;
+    match kind {
+        StatementKind::Select => QueryKind::Read,
+        StatementKind::Insert | StatementKind::Update | StatementKind::Delete => QueryKind::Write,
+        StatementKind::Ddl => QueryKind::Schema,
+        StatementKind::Other => {
+            let first = Lexer::new(sql).find(|t| t.kind == TokenKind::Word).map_or("", |t| t.text);
+            let is = |words: &[&str]| words.iter().any(|w| w.eq_ignore_ascii_case(first));
+            if is(&["create", "comment", "grant", "revoke", "rename", "reindex", "vacuum", "analyze"]) {
+                QueryKind::Schema
+            } else if is(&["begin", "commit", "rollback", "savepoint", "release", "start", "end"]) {
+                QueryKind::Transaction
+            } else {
+                QueryKind::Other
+            }
+        }
+    }
+}
+
 fn verb(word: &str) -> Option<StatementKind> {
     let kinds = [
         ("select", StatementKind::Select),

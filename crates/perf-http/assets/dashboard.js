@@ -318,27 +318,43 @@
     fillTable("n-plus-one-table", "n-plus-one-empty", body.n_plus_one, function (tr, n) {
       tr.setAttribute("data-route", n.route);
       tr.setAttribute("data-fingerprint", n.fingerprint);
-      tr.setAttribute("data-count", n.count);
+      tr.setAttribute("data-requests", n.requests);
+      tr.setAttribute("data-typical-count", n.typical_count);
+      tr.setAttribute("data-max-count", n.max_count);
       cell(tr, n.route, "code");
       cell(tr, n.fingerprint, "code");
-      cell(tr, String(n.count), "num");
-      cell(tr, ms(n.total_time), "num");
-      cell(tr, time(n.timestamp));
+      cell(tr, n.typical_count + " / " + n.max_count, "num");
+      cell(tr, num(n.requests), "num");
+      cell(tr, ms(n.time_per_request), "num");
+      cell(tr, time(n.first_seen));
+      cell(tr, time(n.last_seen));
     });
     fillTable("slow-queries-table", "slow-queries-empty", body.slow_queries, function (tr, q) {
       tr.setAttribute("data-fingerprint", q.fingerprint);
       tr.setAttribute("data-route", q.route || "");
       tr.setAttribute("data-duration", q.duration);
-      cell(tr, q.route || "–", "code");
+      cell(tr, q.route || "background", "code");
       cell(tr, q.sql, "code");
       cell(tr, ms(q.duration), "num");
       cell(tr, q.ok ? "ok" : "failed");
       cell(tr, time(q.timestamp));
     });
-    fillTable("top-queries-table", null, body.top_queries, function (tr, q) {
+    fillTable("top-queries-table", "top-queries-empty", body.top_queries, function (tr, q) {
       tr.setAttribute("data-fingerprint", q.fingerprint);
       tr.setAttribute("data-count", q.count);
       cell(tr, q.fingerprint, "code");
+      cell(tr, num(q.count), "num");
+      cell(tr, ms(q.total_time), "num");
+      cell(tr, ms(q.avg), "num");
+      cell(tr, ms(q.p95), "num");
+      cell(tr, num(q.error_count), "num");
+    });
+    fillTable("background-queries-table", "background-queries-empty", body.background_queries, function (tr, q) {
+      tr.setAttribute("data-fingerprint", q.fingerprint);
+      tr.setAttribute("data-count", q.count);
+      tr.setAttribute("data-kind", q.kind);
+      cell(tr, q.fingerprint, "code");
+      cell(tr, q.kind);
       cell(tr, num(q.count), "num");
       cell(tr, ms(q.total_time), "num");
       cell(tr, ms(q.avg), "num");

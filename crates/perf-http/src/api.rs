@@ -265,6 +265,7 @@ struct EndpointsBody {
 struct QueryRow {
     fingerprint: String,
     example_sql: String,
+    kind: perf_core::QueryKind,
     count: u64,
     total_time: f64,
     avg: f64,
@@ -279,6 +280,9 @@ struct QueriesBody {
     timestamp: DateTime<Utc>,
     period_minutes: u32,
     top_queries: Vec<QueryRow>,
+    /// Queries run outside any request (start-up, migrations, background
+    /// jobs): shown apart, never part of the request figures.
+    background_queries: Vec<QueryRow>,
     slow_queries: Vec<SlowQuery>,
     n_plus_one: Vec<NPlusOneFinding>,
 }
@@ -425,26 +429,29 @@ async fn queries(req: HttpRequest, state: Data) -> Result<HttpResponse> {
         },
     };
     let snap = state.source().snapshot(window);
-    let top_queries = snap
-        .query_stats
-        .iter()
-        .take(limit)
-        .map(|q| QueryRow {
-            fingerprint: q.fingerprint.clone(),
-            example_sql: q.example_sql.clone(),
-            count: q.stats.count,
-            total_time: q.stats.total_time,
-            avg: q.stats.avg,
-            p95: q.stats.p95,
-            max: q.stats.max,
-            error_count: q.stats.errors,
-            slow_count: q.stats.slow,
-        })
-        .collect();
+    let rows = |stats: &[perf_core::QueryStats]| -> Vec<QueryRow> {
+        stats
+            .iter()
+            .take(limit)
+            .map(|q| QueryRow {
+                fingerprint: q.fingerprint.clone(),
+                example_sql: q.example_sql.clone(),
+                kind: q.kind,
+                count: q.stats.count,
+                total_time: q.stats.total_time,
+                avg: q.stats.avg,
+                p95: q.stats.p95,
+                max: q.stats.max,
+                error_count: q.stats.errors,
+                slow_count: q.stats.slow,
+            })
+            .collect()
+    };
     Ok(json(&QueriesBody {
         timestamp: snap.timestamp,
         period_minutes: window.as_minutes(),
-        top_queries,
+        top_queries: rows(&snap.query_stats),
+        background_queries: rows(&snap.background_query_stats),
         slow_queries: snap.slow_queries.into_iter().take(limit).collect(),
         n_plus_one: snap.n_plus_one.into_iter().take(limit).collect(),
     }))

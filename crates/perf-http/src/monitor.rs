@@ -36,7 +36,10 @@ use actix_web::{
     dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready},
     http::header::{HeaderName, HeaderValue},
 };
-use perf_core::{Clock, Method, Recorder, RequestSample, RequestScope, ThresholdStore, UNMATCHED_ROUTE};
+use perf_core::{
+    Clock, DEFAULT_LOG_INTERVAL, LogLimiter, Method, NPlusOneSample, Recorder, RequestSample, RequestScope,
+    ThresholdStore, Timestamp, UNMATCHED_ROUTE,
+};
 
 use crate::{HttpError, PerfState};
 
@@ -77,6 +80,8 @@ struct Settings {
     server_timing: bool,
     excluded: Vec<Box<str>>,
     timeout: Option<Duration>,
+    /// Shared by every worker: one slow-request or N+1 line per key and minute.
+    log_limiter: Arc<LogLimiter>,
 }
 
 impl std::fmt::Debug for PerfMonitor {
@@ -105,6 +110,7 @@ impl PerfMonitor {
                 server_timing: config.server_timing,
                 excluded: DEFAULT_EXCLUDED_PATHS.iter().map(|p| Box::from(*p)).collect(),
                 timeout: None,
+                log_limiter: Arc::new(LogLimiter::new(DEFAULT_LOG_INTERVAL)),
             }),
         }
     }
@@ -303,13 +309,27 @@ impl Tracking {
         self.done = true;
         let settings = &self.settings;
         let route = self.route.as_deref();
-        let mut sample = RequestSample::new(self.method, route, status, elapsed, settings.clock.now());
+        let now = settings.clock.now();
+        let mut sample = RequestSample::new(self.method, route, status, elapsed, now);
         sample.queries = self.scope.query_count();
         sample.query_time = self.scope.query_time();
         settings.recorder.record_request(&sample);
         if elapsed.as_secs_f64() > settings.thresholds.thresholds().slow_request_threshold {
-            log_slow(self.method, route, status, elapsed, sample.queries);
+            log_slow(&settings.log_limiter, now, self.method, route, status, elapsed, sample.queries);
         }
+        // N+1 shapes flagged by perf-db during the request, with the
+        // request's final counts.
+        self.scope.take_n_plus_one_findings(|fingerprint, count, total_time| {
+            let label = self.scope.label();
+            settings.recorder.record_n_plus_one(&NPlusOneSample {
+                route: label,
+                fingerprint,
+                count,
+                total_time,
+                at: now,
+            });
+            log_n_plus_one(&settings.log_limiter, now, label, fingerprint, count, total_time);
+        });
         elapsed
     }
 }
@@ -323,15 +343,47 @@ impl Drop for Tracking {
     }
 }
 
+/// Writes a slow-request line, at most one per endpoint and minute.
 #[cold]
-fn log_slow(method: Method, route: Option<&str>, status: u16, elapsed: Duration, queries: u32) {
+fn log_slow(
+    limiter: &LogLimiter,
+    now: Timestamp,
+    method: Method,
+    route: Option<&str>,
+    status: u16,
+    elapsed: Duration,
+    queries: u32,
+) {
+    let route = route.unwrap_or(UNMATCHED_ROUTE);
+    let Some(suppressed) = limiter.check(LogLimiter::key(&["slow_request", method.as_str(), route]), now) else {
+        return;
+    };
     tracing::warn!(
+        target: "perf_http::slow_request",
         method = method.as_str(),
-        route = route.unwrap_or(UNMATCHED_ROUTE),
+        route,
         status,
         duration_ms = elapsed.as_secs_f64() * 1e3,
         queries,
+        suppressed,
         "slow request"
+    );
+}
+
+/// Writes an N+1 line, at most one per (route, fingerprint) and minute.
+#[cold]
+fn log_n_plus_one(limiter: &LogLimiter, now: Timestamp, route: &str, fingerprint: &str, count: u32, total: Duration) {
+    let Some(suppressed) = limiter.check(LogLimiter::key(&["n_plus_one", route, fingerprint]), now) else {
+        return;
+    };
+    tracing::warn!(
+        target: "perf_db::n_plus_one",
+        route,
+        fingerprint,
+        count,
+        total_ms = total.as_secs_f64() * 1e3,
+        suppressed,
+        "N+1 query pattern"
     );
 }
 

@@ -132,21 +132,26 @@ pub fn render(s: &Snapshot, t: &TotalsSnapshot, cache: Option<&CacheStats>) -> S
         sample(o, "perfkit_http_queries_per_request", &labels, e.queries_per_request);
     }
 
-    family(o, "perfkit_db_queries_total", "counter", "Queries per SQL fingerprint and outcome since start.");
+    // `scope` keeps a fingerprint's runs inside requests apart from its
+    // runs outside any request (start-up, background jobs).
+    let scope = |q: &perf_core::QueryTotals| if q.background { "background" } else { "request" };
+    family(o, "perfkit_db_queries_total", "counter", "Queries per SQL fingerprint, scope and outcome since start.");
     for q in &t.queries {
         let ok = q.totals.count - q.totals.errors;
         for (outcome, n) in [("success", ok), ("error", q.totals.errors)] {
-            let labels = [("fingerprint", q.fingerprint.as_str()), ("outcome", outcome)];
+            let labels = [("fingerprint", q.fingerprint.as_str()), ("scope", scope(q)), ("outcome", outcome)];
             sample(o, "perfkit_db_queries_total", &labels, n as f64);
         }
     }
     family(o, "perfkit_db_slow_queries_total", "counter", "Queries over the slow threshold since start.");
     for q in &t.queries {
-        sample(o, "perfkit_db_slow_queries_total", &[("fingerprint", q.fingerprint.as_str())], q.totals.slow as f64);
+        let labels = [("fingerprint", q.fingerprint.as_str()), ("scope", scope(q))];
+        sample(o, "perfkit_db_slow_queries_total", &labels, q.totals.slow as f64);
     }
     family(o, "perfkit_db_query_duration_seconds", "histogram", "Query latency per SQL fingerprint since start.");
     for q in &t.queries {
-        histogram(o, "perfkit_db_query_duration_seconds", &[("fingerprint", q.fingerprint.as_str())], &q.totals);
+        let labels = [("fingerprint", q.fingerprint.as_str()), ("scope", scope(q))];
+        histogram(o, "perfkit_db_query_duration_seconds", &labels, &q.totals);
     }
     family(
         o,
@@ -157,7 +162,12 @@ pub fn render(s: &Snapshot, t: &TotalsSnapshot, cache: Option<&CacheStats>) -> S
     for q in &s.query_stats {
         quantiles(o, "perfkit_db_query_duration_window_seconds", &[("fingerprint", q.fingerprint.as_str())], &q.stats);
     }
-    family(o, "perfkit_db_n_plus_one_findings", "gauge", "N+1 query findings over the window.");
+    family(
+        o,
+        "perfkit_db_n_plus_one_findings",
+        "gauge",
+        "Distinct N+1 patterns (route, fingerprint) seen in the window.",
+    );
     sample(o, "perfkit_db_n_plus_one_findings", &[], s.n_plus_one.len() as f64);
 
     family(o, "perfkit_cache_operations", "gauge", "Cache operations per tier and kind over the window.");

@@ -165,6 +165,9 @@ impl Db {
         let db = match database_url {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                 let mut setup = PgConnection::establish(url)?;
+                // Start-up work is monitored too: outside any request, it is
+                // shown as background queries, apart from the request figures.
+                setup.set_instrumentation(monitor.clone());
                 migrate_and_seed!(setup, POSTGRES_MIGRATIONS, "postgres");
                 let pool = Pool::builder()
                     .max_size(8)
@@ -181,6 +184,7 @@ impl Db {
                 let path = data_dir.join("landscape.db");
                 let path = path.to_string_lossy();
                 let mut setup = SqliteConnection::establish(&path)?;
+                setup.set_instrumentation(monitor.clone());
                 setup.batch_execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;")?;
                 migrate_and_seed!(setup, SQLITE_MIGRATIONS, "sqlite");
                 drop(setup);

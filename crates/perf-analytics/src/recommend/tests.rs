@@ -1,6 +1,6 @@
 //! Tests of each recommendation rule and its evidence.
 
-use perf_core::{NPlusOneFinding, Recommendation, Severity, Thresholds, Trend, TrendDirection};
+use perf_core::{NPlusOneFinding, QueryStats, Recommendation, Severity, Thresholds, Trend, TrendDirection};
 
 use super::*;
 use crate::fixtures::{at, empty, endpoint, flat, query, with_cache, with_memory, with_requests};
@@ -103,19 +103,23 @@ fn slow_queries_costliest_first_capped() {
 }
 
 #[test]
-fn n_plus_one_grouped_per_route_and_fingerprint() {
+fn n_plus_one_uses_the_stores_per_pattern_figures() {
     let mut s = empty();
-    let finding = |route: &str, fp: &str, count: u32, total: f64| NPlusOneFinding {
-        timestamp: at(0),
+    let finding = |route: &str, fp: &str, requests: u64, typical: u32, max: u32, per_request: f64| NPlusOneFinding {
         route: route.into(),
         fingerprint: fp.into(),
-        count,
-        total_time: total,
+        requests,
+        max_count: max,
+        typical_count: typical,
+        last_count: typical,
+        time_per_request: per_request,
+        max_time_per_request: per_request,
+        first_seen: at(0),
+        last_seen: at(0),
     };
     s.n_plus_one = vec![
-        finding("/projects", "SELECT tasks WHERE project_id = ?", 25, 0.2),
-        finding("/projects", "SELECT tasks WHERE project_id = ?", 40, 0.3),
-        finding("/users", "SELECT roles WHERE user_id = ?", 12, 0.05),
+        finding("/users", "SELECT roles WHERE user_id = ?", 1, 12, 12, 0.05),
+        finding("/projects", "SELECT tasks WHERE project_id = ?", 2, 30, 40, 0.25),
     ];
     let r = run(&s, None);
     assert_eq!(rules(&r), ["n_plus_one", "n_plus_one"]);
@@ -123,9 +127,27 @@ fn n_plus_one_grouped_per_route_and_fingerprint() {
     assert_eq!(p.subject, "/projects SELECT tasks WHERE project_id = ?");
     assert_eq!(p.severity, Severity::Critical); // 40 / 10 = 4x
     assert_eq!(evidence(p, "max_count"), 40.0);
-    assert_eq!(evidence(p, "occurrences"), 2.0);
-    assert!((evidence(p, "total_time") - 0.5).abs() < 1e-9);
+    assert_eq!(evidence(p, "typical_count"), 30.0);
+    assert_eq!(evidence(p, "requests"), 2.0);
+    assert!((evidence(p, "time_per_request") - 0.25).abs() < 1e-12);
+    // 2 requests × 0.25 s: the total quoted is what the requests really spent.
+    assert!((evidence(p, "total_time") - 0.5).abs() < 1e-12);
+    assert!(p.message.contains("250.0 ms per request (0.500 s in total)"), "{}", p.message);
     assert_eq!(r[1].severity, Severity::Low); // 12 / 10 = 1.2x
+}
+
+#[test]
+fn schema_changes_and_transactions_get_no_index_advice() {
+    let mut s = empty();
+    let slow = flat(3, 0, 5.0);
+    s.query_stats = vec![
+        QueryStats { kind: QueryKind::Schema, ..query("CREATE TABLE plants (id INTEGER)", slow) },
+        QueryStats { kind: QueryKind::Transaction, ..query("TRANSACTION", slow) },
+        query("SELECT * FROM plants WHERE name = ?", slow),
+    ];
+    let r = run(&s, None);
+    assert_eq!(rules(&r), ["slow_query"]);
+    assert_eq!(r[0].subject, "SELECT * FROM plants WHERE name = ?");
 }
 
 #[test]

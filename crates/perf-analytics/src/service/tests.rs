@@ -170,6 +170,7 @@ fn detailed_report_gathers_everything() {
                 ok: true,
                 at: f.clock.now(),
                 route: Some("/slow"),
+                kind: perf_core::QueryKind::Read,
             });
             f.store.record_system(&SystemSample {
                 at: f.clock.now(),

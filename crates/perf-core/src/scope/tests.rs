@@ -111,3 +111,27 @@ fn cache_lookups_are_counted() {
     scope.record_cache(true);
     assert_eq!((scope.cache_hits(), scope.cache_misses()), (2, 1));
 }
+
+#[test]
+fn n_plus_one_findings_report_the_final_count_once() {
+    let scope = RequestScope::new("GET /r");
+    let text: Arc<str> = Arc::from("SELECT * FROM plants WHERE id = ?");
+    for i in 1..=12u32 {
+        let n = scope.record_query(7, Duration::from_millis(2));
+        assert_eq!(n, i);
+        if n == 5 {
+            scope.flag_n_plus_one(7, &text);
+        }
+        // A second flag keeps the one finding.
+        if n == 6 {
+            scope.flag_n_plus_one(7, &text);
+        }
+    }
+    scope.record_query(8, Duration::from_millis(1));
+    let mut seen = Vec::new();
+    scope.take_n_plus_one_findings(|fp, count, time| seen.push((fp.to_owned(), count, time)));
+    assert_eq!(seen, [(text.to_string(), 12, Duration::from_millis(24))]);
+    let mut again = 0;
+    scope.take_n_plus_one_findings(|_, _, _| again += 1);
+    assert_eq!(again, 0);
+}

@@ -87,7 +87,8 @@ fn keys_past_the_cap_go_to_the_overflow_key() {
             duration: Duration::from_micros(5),
             ok: true,
             at: c.now(),
-            route: None,
+            route: Some("GET /r"),
+            kind: crate::QueryKind::Read,
         });
     }
     let snap = s.snapshot(w(1));
@@ -169,6 +170,7 @@ fn queries_record_failures_and_slow_text() {
         ok: true,
         at: c.now(),
         route: Some("GET /p"),
+        kind: crate::QueryKind::Read,
     });
     s.record_query(&QuerySample {
         fingerprint: "SELECT * FROM plants WHERE id = ?",
@@ -176,7 +178,8 @@ fn queries_record_failures_and_slow_text() {
         duration: Duration::from_millis(1),
         ok: false,
         at: c.now(),
-        route: None,
+        route: Some("GET /q"),
+        kind: crate::QueryKind::Read,
     });
     let snap = s.snapshot(w(5));
     assert_eq!(snap.queries.count, 2);
@@ -198,7 +201,8 @@ fn slow_sql_is_truncated_to_2_kib_on_a_char_boundary() {
         duration: Duration::from_secs(1),
         ok: true,
         at: c.now(),
-        route: None,
+        route: Some("GET /q"),
+        kind: crate::QueryKind::Read,
     });
     let snap = s.snapshot(w(1));
     assert_eq!(snap.slow_queries[0].sql.len(), MAX_SQL_BYTES);
@@ -286,19 +290,94 @@ fn series_have_one_point_per_bucket() {
     assert!(unknown.iter().all(|p| p.count == 0));
 }
 
+fn n_plus_one(route: &str, count: u32, ms: u64, at: Timestamp) -> NPlusOneSample<'_> {
+    NPlusOneSample { route, fingerprint: "SELECT ?", count, total_time: Duration::from_millis(ms), at }
+}
+
 #[test]
-fn n_plus_one_findings_are_kept() {
+fn n_plus_one_findings_are_one_row_per_route_and_fingerprint() {
     let (s, c) = store();
-    s.record_n_plus_one(&NPlusOneSample {
-        route: "GET /r",
-        fingerprint: "SELECT ?",
-        count: 7,
-        total_time: Duration::from_millis(7),
-        at: c.now(),
-    });
+    // Ground truth: 5 requests of "GET /r" ran the shape 7, 12, 9, 12, 8 times,
+    // taking 7, 12, 9, 12, 8 ms; one request of "GET /q" ran it 6 times.
+    let counts = [7u32, 12, 9, 12, 8];
+    let first = c.now();
+    for n in counts {
+        s.record_n_plus_one(&n_plus_one("GET /r", n, u64::from(n), c.now()));
+        c.advance(Duration::from_secs(1));
+    }
+    s.record_n_plus_one(&n_plus_one("GET /q", 6, 60, c.now()));
     let snap = s.snapshot(w(1));
-    assert_eq!(snap.n_plus_one.len(), 1);
-    assert_eq!(snap.n_plus_one[0].count, 7);
+    assert_eq!(snap.n_plus_one.len(), 2);
+    // Most time per request first: /q spends 60 ms per request, /r 9.6 ms.
+    let q = &snap.n_plus_one[0];
+    assert_eq!((q.route.as_str(), q.requests, q.max_count, q.last_count), ("GET /q", 1, 6, 6));
+    let r = &snap.n_plus_one[1];
+    assert_eq!(r.route, "GET /r");
+    assert_eq!(r.requests, 5);
+    assert_eq!(r.max_count, 12);
+    assert_eq!(r.last_count, 8);
+    // Sorted counts 7, 8, 9, 12, 12: the median is 9.
+    assert_eq!(r.typical_count, 9);
+    assert!((r.time_per_request - 0.048 / 5.0).abs() < 1e-12);
+    assert!((r.max_time_per_request - 0.012).abs() < 1e-12);
+    assert_eq!(r.first_seen, first.to_datetime());
+    assert_eq!(r.last_seen, Timestamp::from_unix_micros(first.as_unix_micros() + 4_000_000).to_datetime());
+}
+
+#[test]
+fn n_plus_one_table_evicts_the_least_recently_seen() {
+    let config = StoreConfig { n_plus_one: std::num::NonZeroUsize::new(2).unwrap(), ..StoreConfig::default() };
+    let (s, c) = store_with(config);
+    s.record_n_plus_one(&n_plus_one("GET /a", 5, 1, c.now()));
+    c.advance(Duration::from_secs(1));
+    s.record_n_plus_one(&n_plus_one("GET /b", 5, 1, c.now()));
+    c.advance(Duration::from_secs(1));
+    s.record_n_plus_one(&n_plus_one("GET /a", 5, 1, c.now()));
+    c.advance(Duration::from_secs(1));
+    // /b is now the least recently seen: /c takes its slot.
+    s.record_n_plus_one(&n_plus_one("GET /c", 5, 1, c.now()));
+    let mut routes: Vec<_> = s.snapshot(w(1)).n_plus_one.into_iter().map(|f| (f.route, f.requests)).collect();
+    routes.sort();
+    assert_eq!(routes, [("GET /a".to_owned(), 2), ("GET /c".to_owned(), 1)]);
+}
+
+#[test]
+fn background_queries_are_kept_apart_from_request_queries() {
+    let (s, c) = store();
+    let q = |route, fp, ms, kind| QuerySample {
+        fingerprint: fp,
+        sql: fp,
+        duration: Duration::from_millis(ms),
+        ok: true,
+        at: c.now(),
+        route,
+        kind,
+    };
+    s.record_query(&q(Some("GET /a"), "SELECT a FROM t", 2, crate::QueryKind::Read));
+    s.record_query(&q(Some("GET /a"), "SELECT a FROM t", 4, crate::QueryKind::Read));
+    s.record_query(&q(None, "CREATE TABLE t (a INT)", 900, crate::QueryKind::Schema));
+    s.record_query(&q(None, "SELECT a FROM t", 1, crate::QueryKind::Read));
+    let snap = s.snapshot(w(1));
+    assert_eq!(snap.queries.count, 2);
+    assert_eq!(snap.query_stats.len(), 1);
+    assert_eq!(snap.query_stats[0].fingerprint, "SELECT a FROM t");
+    assert_eq!(snap.query_stats[0].stats.count, 2);
+    assert_eq!(snap.background_queries.count, 2);
+    let bg: Vec<_> =
+        snap.background_query_stats.iter().map(|q| (q.fingerprint.as_str(), q.kind, q.stats.count)).collect();
+    assert_eq!(
+        bg,
+        [("CREATE TABLE t (a INT)", crate::QueryKind::Schema, 1), ("SELECT a FROM t", crate::QueryKind::Read, 1)]
+    );
+    // The slow CREATE is kept as a slow query, marked as run outside any request.
+    assert_eq!(snap.slow_queries.len(), 1);
+    assert_eq!((snap.slow_queries[0].route.as_deref(), snap.slow_queries[0].kind), (None, crate::QueryKind::Schema));
+    // The fingerprint's series over time sums both origins; the key count holds both series.
+    let series = s.series(&SeriesKey::Query { fingerprint: "SELECT a FROM t".into() }, w(1));
+    assert_eq!(series.iter().map(|p| p.count).sum::<u64>(), 3);
+    let totals = s.totals();
+    let t: Vec<_> = totals.queries.iter().map(|q| (q.fingerprint.as_str(), q.background, q.totals.count)).collect();
+    assert_eq!(t, [("SELECT a FROM t", false, 2), ("CREATE TABLE t (a INT)", true, 1), ("SELECT a FROM t", true, 1)]);
 }
 
 #[test]
@@ -317,6 +396,7 @@ fn memory_does_not_grow_with_samples() {
             ok: false,
             at: c.now(),
             route: Some("GET /a"),
+            kind: crate::QueryKind::Read,
         });
     }
     s.record_n_plus_one(&NPlusOneSample {
@@ -342,6 +422,7 @@ fn memory_does_not_grow_with_samples() {
                 ok: true,
                 at: c.now(),
                 route: Some("GET /a"),
+                kind: crate::QueryKind::Read,
             });
         }
         if i % 5_000 == 0 {
@@ -422,6 +503,7 @@ fn totals_count_since_start_and_never_decrease() {
         ok: false,
         at: c.now(),
         route: None,
+        kind: crate::QueryKind::Read,
     });
     let t = s.totals();
     assert_eq!(t.endpoints.len(), 1);

@@ -17,7 +17,7 @@ const SELECT_ONE: &str = "SELECT id, name FROM items WHERE id = ?";
 
 /// Loads `n` items one by one (the N+1 shape) inside `web::block`, in a
 /// request scope, and answers `queries,query_time_nanos`.
-async fn load_items(db: Db, n: web::Path<i32>) -> HttpResponse {
+async fn load_items(db: Db, n: web::Path<i32>, recorder: Option<web::Data<Arc<RecordingRecorder>>>) -> HttpResponse {
     let n = n.into_inner();
     let scope = RequestScope::new("GET /items/{n}");
     let work = async move {
@@ -31,6 +31,10 @@ async fn load_items(db: Db, n: web::Path<i32>) -> HttpResponse {
         .await
     };
     let rows = scope.instrument(work).await.unwrap().unwrap();
+    // What the request's owner (perf-http's middleware) does when the request ends.
+    if let Some(recorder) = recorder {
+        scope.report_n_plus_one(&***recorder, perf_core::Timestamp::EPOCH);
+    }
     HttpResponse::Ok().body(format!("{},{},{}", rows.len(), scope.query_count(), scope.query_time().as_nanos()))
 }
 
@@ -46,9 +50,12 @@ fn database(threshold: u32) -> (Arc<Mutex<SqliteConnection>>, Arc<RecordingRecor
     (Arc::new(Mutex::new(conn)), recorder)
 }
 
-async fn get(conn: Arc<Mutex<SqliteConnection>>, path: &str) -> String {
+async fn get(conn: Arc<Mutex<SqliteConnection>>, recorder: &Arc<RecordingRecorder>, path: &str) -> String {
     let app = web_test::init_service(
-        App::new().app_data(web::Data::new(conn)).route("/items/{n}", web::get().to(load_items)),
+        App::new()
+            .app_data(web::Data::new(conn))
+            .app_data(web::Data::new(recorder.clone()))
+            .route("/items/{n}", web::get().to(load_items)),
     )
     .await;
     let body = web_test::call_and_read_body(&app, web_test::TestRequest::get().uri(path).to_request()).await;
@@ -58,7 +65,7 @@ async fn get(conn: Arc<Mutex<SqliteConnection>>, path: &str) -> String {
 #[actix_web::test]
 async fn queries_in_web_block_are_attributed_to_the_request() {
     let (conn, recorder) = database(5);
-    let body = get(conn, "/items/3").await;
+    let body = get(conn, &recorder, "/items/3").await;
     let parts: Vec<u64> = body.split(',').map(|p| p.parse().unwrap()).collect();
     assert_eq!(parts[0], 3, "rows");
     assert_eq!(parts[1], 3, "queries counted in the request scope");
@@ -73,22 +80,26 @@ async fn queries_in_web_block_are_attributed_to_the_request() {
 #[actix_web::test]
 async fn repeated_selects_in_one_request_are_one_n_plus_one_finding() {
     let (conn, recorder) = database(5);
-    let body = get(conn.clone(), "/items/7").await;
+    let body = get(conn.clone(), &recorder, "/items/7").await;
     assert!(body.starts_with("7,7,"), "{body}");
     let findings = recorder.n_plus_one.lock().clone();
     assert_eq!(findings.len(), 1, "{findings:?}");
     assert_eq!(findings[0].route, "GET /items/{n}");
     assert_eq!(findings[0].fingerprint, SELECT_ONE);
-    assert_eq!(findings[0].count, 5);
-    // A second request is a new scope: its own finding.
-    get(conn, "/items/6").await;
-    assert_eq!(recorder.n_plus_one.lock().len(), 2);
+    // The request's final count (7 loads), not the threshold (5).
+    assert_eq!(findings[0].count, 7);
+    // A second request is a new scope: its own finding, with its own count.
+    get(conn, &recorder, "/items/6").await;
+    let findings = recorder.n_plus_one.lock().clone();
+    assert_eq!(findings.iter().map(|f| f.count).collect::<Vec<_>>(), [7, 6]);
 }
 
 #[actix_web::test]
 async fn n_plus_one_threshold_is_configurable() {
     let (conn, recorder) = database(3);
-    get(conn, "/items/3").await;
+    get(conn.clone(), &recorder, "/items/2").await;
+    assert!(recorder.n_plus_one.lock().is_empty(), "2 runs stay under the threshold of 3");
+    get(conn, &recorder, "/items/3").await;
     let findings = recorder.n_plus_one.lock().clone();
     assert_eq!(findings.len(), 1);
     assert_eq!(findings[0].count, 3);

@@ -71,7 +71,7 @@ fn fast_queries_are_not_logged_as_slow() {
     let mut conn = sqlite();
     conn.set_instrumentation(monitor(3_600.0));
     tracing::subscriber::with_default(collect.clone(), || {
-        conn.batch_execute("SELECT 1").unwrap();
+        conn.batch_execute("SELECT 1 AS fast").unwrap();
     });
     assert!(!collect.0.lock().iter().any(|l| l.starts_with("perf_db::slow_query")));
 }
@@ -89,4 +89,30 @@ fn logged_sql_is_truncated_to_2_kib() {
     let line = lines.iter().find(|l| l.starts_with("perf_db::slow_query")).unwrap();
     let sql = line.split(" sql=\"").nth(1).unwrap().split('"').next().unwrap();
     assert_eq!(sql.len(), 2_048);
+}
+
+#[test]
+fn slow_query_lines_are_rate_limited_per_scope_and_fingerprint() {
+    let clock = Arc::new(perf_core::ManualClock::new(perf_core::Timestamp::from_unix_secs(1_700_000_000)));
+    let collect = Collect::default();
+    let mut conn = sqlite();
+    conn.set_instrumentation(monitor(1e-9).with_clock(clock.clone()));
+    let slow_lines =
+        |c: &Collect| c.0.lock().iter().filter(|l| l.starts_with("perf_db::slow_query")).cloned().collect::<Vec<_>>();
+    tracing::subscriber::with_default(collect.clone(), || {
+        for _ in 0..50 {
+            conn.batch_execute("SELECT 2 AS repeated").unwrap();
+        }
+        conn.batch_execute("SELECT 3 AS other_shape").unwrap();
+    });
+    let lines = slow_lines(&collect);
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert!(lines[0].contains("repeated") && lines[0].contains("suppressed=0"), "{}", lines[0]);
+    assert!(lines[1].contains("other_shape"), "{}", lines[1]);
+    // A minute later the shape logs again, saying how many lines were held back.
+    clock.advance(std::time::Duration::from_secs(61));
+    tracing::subscriber::with_default(collect.clone(), || conn.batch_execute("SELECT 2 AS repeated").unwrap());
+    let lines = slow_lines(&collect);
+    assert_eq!(lines.len(), 3);
+    assert!(lines[2].contains("suppressed=49"), "{}", lines[2]);
 }

@@ -9,6 +9,7 @@ mod global;
 mod logging;
 mod postgres;
 mod sqlite;
+mod truth;
 
 use std::{
     collections::HashMap,

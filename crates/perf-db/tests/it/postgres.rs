@@ -103,10 +103,13 @@ fn pg_n_plus_one_through_a_bound_thread() {
     });
     f.conn = std::thread::spawn(task).join().unwrap();
     assert_eq!(scope.query_count(), 6);
+    assert!(f.recorder.n_plus_one.lock().is_empty(), "findings are reported when the request ends");
+    assert_eq!(scope.report_n_plus_one(&*f.recorder, perf_core::Timestamp::EPOCH), 1);
     let findings = f.recorder.n_plus_one.lock().clone();
     assert_eq!(findings.len(), 1);
     assert_eq!(findings[0].route, "GET /pg/items");
-    assert_eq!(findings[0].count, 5);
+    // The request's 6 runs, not the threshold of 5.
+    assert_eq!(findings[0].count, 6);
     assert_eq!(findings[0].fingerprint, format!("SELECT id, name FROM {} WHERE id = ?", f.table));
 }
 

@@ -82,8 +82,13 @@ fn slow_queries_reach_the_store_ring_with_their_sql() {
     let slow = snap.slow_queries.iter().find(|s| s.sql.contains("WHERE id > 41")).unwrap();
     assert_eq!(slow.fingerprint, "SELECT count(*) AS id, ? AS name FROM t WHERE id > ?");
     assert!(slow.ok);
-    let stats = snap.query_stats.iter().find(|q| q.fingerprint == slow.fingerprint).unwrap();
+    // Run outside any request scope: a background query, kept apart from request figures.
+    assert_eq!(slow.route, None);
+    assert!(snap.query_stats.is_empty());
+    let stats = snap.background_query_stats.iter().find(|q| q.fingerprint == slow.fingerprint).unwrap();
     assert_eq!(stats.stats.count, 1);
+    let create = snap.background_query_stats.iter().find(|q| q.fingerprint.starts_with("CREATE TABLE")).unwrap();
+    assert_eq!(create.kind, perf_core::QueryKind::Schema);
 }
 
 #[test]
@@ -106,7 +111,7 @@ fn failed_queries_reach_the_store_as_errors() {
     conn.set_instrumentation(QueryMonitor::new(store.clone()).with_thresholds(thresholds));
     assert!(conn.batch_execute("SELECT * FROM missing_table").is_err());
     let snap = store.snapshot(Window::minutes(5).unwrap());
-    let stats = snap.query_stats.iter().find(|q| q.fingerprint.contains("missing_table")).unwrap();
+    let stats = snap.background_query_stats.iter().find(|q| q.fingerprint.contains("missing_table")).unwrap();
     assert_eq!(stats.stats.errors, 1);
     assert!(snap.slow_queries.iter().any(|s| s.sql.contains("missing_table") && !s.ok));
 }

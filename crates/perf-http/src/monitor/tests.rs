@@ -15,6 +15,7 @@ fn settings(excluded: &[&str]) -> Settings {
         server_timing: true,
         excluded: excluded.iter().map(|p| Box::from(*p)).collect(),
         timeout: None,
+        log_limiter: Arc::new(perf_core::LogLimiter::new(perf_core::DEFAULT_LOG_INTERVAL)),
     }
 }
 

@@ -62,6 +62,7 @@ fn seed(p: &Parts) {
             ok: true,
             at: now,
             route: Some("/api/projects/{id}"),
+            kind: perf_core::QueryKind::Read,
         });
     }
 }

@@ -126,6 +126,7 @@ impl AnalyticsService for FakeAnalytics {
             top_queries: vec![QueryStats {
                 fingerprint: "SELECT ?".into(),
                 example_sql: "SELECT 1".into(),
+                kind: perf_core::QueryKind::Read,
                 stats: Aggregate::default(),
             }],
             n_plus_one: vec![],

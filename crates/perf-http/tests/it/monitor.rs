@@ -37,7 +37,20 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/hang", web::get().to(std::future::pending::<HttpResponse>))
         .route("/panics", web::get().to(panicking))
         .route("/query", web::get().to(query_in_handler))
-        .route("/blocking", web::get().to(query_in_block));
+        .route("/blocking", web::get().to(query_in_block))
+        .route("/n-plus-one/{n}", web::get().to(n_plus_one_in_handler));
+}
+
+/// Runs one shape `n` times, flagging it at the 5th run the way perf-db does.
+async fn n_plus_one_in_handler(n: web::Path<u32>) -> HttpResponse {
+    let scope = RequestScope::current().expect("the monitor enters a scope");
+    let text: Arc<str> = Arc::from("SELECT * FROM plants WHERE id = ?");
+    for _ in 0..n.into_inner() {
+        if scope.record_query(77, Duration::from_millis(3)) == 5 {
+            scope.flag_n_plus_one(77, &text);
+        }
+    }
+    HttpResponse::Ok().finish()
 }
 
 async fn panicking() -> HttpResponse {
@@ -88,6 +101,20 @@ async fn records_method_route_pattern_status_and_time() {
     assert_eq!(r.route.as_deref(), Some("/items/{id}"));
     assert_eq!(r.status, 200);
     assert_eq!(r.at.as_unix_micros(), T0 * 1_000_000);
+}
+
+#[actix_web::test]
+async fn n_plus_one_findings_are_recorded_once_per_request_with_the_final_count() {
+    let (state, rec) = recording(PerfConfig::default());
+    let app = test::init_service(App::new().wrap(state.monitor()).configure(routes)).await;
+    for n in [12, 4, 7] {
+        let res =
+            test::call_service(&app, test::TestRequest::get().uri(&format!("/n-plus-one/{n}")).to_request()).await;
+        assert_eq!(res.status(), 200);
+    }
+    let found: Vec<_> = rec.n_plus_one.lock().iter().map(|f| (f.route.clone(), f.count)).collect();
+    // 4 runs stay under the threshold; 12 and 7 are reported as they ended, not as 5.
+    assert_eq!(found, [("GET /n-plus-one/{n}".to_owned(), 12), ("GET /n-plus-one/{n}".to_owned(), 7)]);
 }
 
 #[actix_web::test]

@@ -81,6 +81,7 @@ async fn every_documented_operation_answers_what_the_document_says() {
         ok: true,
         at: now,
         route: Some("/a/{id}"),
+        kind: perf_core::QueryKind::Read,
     });
     let app = test::init_service(App::new().service(p.state.api())).await;
     let doc: Value = serde_json::from_str(include_str!("../../src/openapi.json")).unwrap();

@@ -26,6 +26,7 @@ fn seed(p: &Parts) {
         ok: false,
         at: now,
         route: None,
+        kind: perf_core::QueryKind::Read,
     });
     p.store.record_cache(&CacheEvent { kind: CacheEventKind::Hit, tier: CacheTier::Memory, at: now });
     p.store.record_cache(&CacheEvent { kind: CacheEventKind::Miss, tier: CacheTier::Redis, at: now });

@@ -141,7 +141,9 @@ fn dashboard_in_chromium_shows_what_the_api_returns() {
         assert_eq!(s.get(&format!("/api/plants?search={}&page=1", ["oak", "fern", "rose"][i % 3])).status, 200);
         assert_eq!(s.get("/api/dashboard").status, 200);
     }
-    assert_eq!(s.get("/api/projects/4/report?naive=true").status, 200);
+    for _ in 0..3 {
+        assert_eq!(s.get("/api/projects/4/report?naive=true").status, 200);
+    }
     assert_eq!(s.get("/api/projects/4/report").status, 200);
     assert_eq!(s.send("POST", "/api/projects", r#"{"name":"Browser garden","client":"QA","budget":500}"#).status, 201);
     assert_eq!(s.get("/api/projects/999999").status, 404);
@@ -231,12 +233,25 @@ fn dashboard_in_chromium_shows_what_the_api_returns() {
         )
     );
     for r in &n1 {
-        assert!(
-            api_n1
-                .iter()
-                .any(|a| a["route"] == r["data-route"].as_str() && a["fingerprint"] == r["data-fingerprint"].as_str())
-        );
+        let a = api_n1
+            .iter()
+            .find(|a| a["route"] == r["data-route"].as_str() && a["fingerprint"] == r["data-fingerprint"].as_str())
+            .unwrap();
+        assert_eq!(f(&r["data-requests"]), a["requests"].as_f64().unwrap());
+        assert_eq!(f(&r["data-max-count"]), a["max_count"].as_f64().unwrap());
+        assert_eq!(f(&r["data-typical-count"]), a["typical_count"].as_f64().unwrap());
     }
+    // Three naive reports: one grouped row for the plant lookups, seen in 3 requests.
+    let plants: Vec<_> = n1
+        .iter()
+        .filter(|r| r["data-route"] == "GET /api/projects/{id}/report" && r["data-fingerprint"].contains("FROM plants"))
+        .collect();
+    assert_eq!(plants.len(), 1, "{n1:?}");
+    assert_eq!(plants[0]["data-requests"], "3");
+    // Start-up work is in its own table, apart from the request queries.
+    let background = start_tags(element(&dom, "table", "background-queries-table"), "tr");
+    assert_eq!(background.len(), queries["background_queries"].as_array().unwrap().len());
+    assert!(background.iter().any(|r| r.get("data-kind").map(String::as_str) == Some("schema")), "{background:?}");
     let top: Vec<String> = start_tags(element(&dom, "table", "top-queries-table"), "tr")
         .iter()
         .map(|r| r["data-fingerprint"].clone())

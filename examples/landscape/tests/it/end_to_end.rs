@@ -400,16 +400,35 @@ fn naive_report_is_found_as_n_plus_one(s: &Server, sent: &mut Sent) {
     assert_eq!(naive["naive"], true);
     assert_eq!(naive["sites"], good["sites"], "both loads give the same rows");
 
+    // Ground truth from the response: the naive load looks up one plant per
+    // planting line, so the plant lookup ran exactly that many times.
+    let plant_lookups: usize = sites.iter().map(|s| s["plantings"].as_array().unwrap().len()).sum();
+    for _ in 0..2 {
+        let again = s.get("/api/projects/2/report?naive=true");
+        sent.add("GET /api/projects/{id}/report");
+        assert_eq!(again.status, 200);
+    }
+
     let queries = perf(s, "/api/performance/queries?limit=1000");
-    let finding = queries["n_plus_one"]
+    let findings: Vec<&Value> = queries["n_plus_one"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|f| f["route"] == "GET /api/projects/{id}/report")
-        .unwrap_or_else(|| panic!("no N+1 finding for the naive report: {queries}"));
+        .filter(|f| {
+            f["route"] == "GET /api/projects/{id}/report"
+                && f["fingerprint"].as_str().unwrap().contains("FROM plants WHERE")
+        })
+        .collect();
+    // Three naive requests: one row, not three.
+    assert_eq!(findings.len(), 1, "one finding per (route, fingerprint): {queries}");
+    let finding = findings[0];
     let fingerprint = finding["fingerprint"].as_str().unwrap();
-    assert!(fingerprint.contains("FROM plants WHERE"), "{fingerprint}");
-    assert!(finding["count"].as_u64().unwrap() >= 5);
+    assert_eq!(finding["requests"], 3, "{finding}");
+    // The request's real count, not the detection threshold of 5.
+    assert_eq!(finding["max_count"].as_u64().unwrap() as usize, plant_lookups, "{finding}");
+    assert_eq!(finding["typical_count"].as_u64().unwrap() as usize, plant_lookups, "{finding}");
+    assert_eq!(finding["last_count"].as_u64().unwrap() as usize, plant_lookups, "{finding}");
+    assert!(finding["time_per_request"].as_f64().unwrap() > 0.0);
     assert!(queries["top_queries"].as_array().unwrap().iter().any(|q| q["fingerprint"] == fingerprint));
 }
 
@@ -454,6 +473,28 @@ fn perf_endpoints(s: &Server, sent: &Sent) {
     for row in rows {
         assert!(!row["route"].as_str().unwrap().starts_with("/api/performance"), "the perf API is not monitored");
     }
+    // `GET /health` runs no query: the pool's check-out ping is housekeeping.
+    let health = rows.iter().find(|r| r["route"] == "/health").unwrap();
+    assert_eq!(health["queries_per_request"], 0.0, "{health}");
+    // Start-up (migrations, seeding) ran outside any request: shown apart,
+    // with schema changes marked, never among the request queries.
+    let queries = perf(s, "/api/performance/queries?minutes=60&limit=1000");
+    let background = queries["background_queries"].as_array().unwrap();
+    assert!(
+        background
+            .iter()
+            .any(|q| q["kind"] == "schema" && q["fingerprint"].as_str().unwrap().starts_with("CREATE TABLE")),
+        "{queries}"
+    );
+    assert!(
+        background
+            .iter()
+            .any(|q| q["kind"] == "write" && q["fingerprint"].as_str().unwrap().starts_with("INSERT INTO plants"))
+    );
+    for q in queries["top_queries"].as_array().unwrap() {
+        assert_ne!(q["kind"], "schema", "{q}");
+        assert!(!q["fingerprint"].as_str().unwrap().starts_with("SELECT ?"), "no pool ping among request queries: {q}");
+    }
 
     let metrics = perf(s, "/api/performance/metrics");
     let total: u64 = rows.iter().map(|r| r["count"].as_u64().unwrap()).sum();
@@ -461,8 +502,32 @@ fn perf_endpoints(s: &Server, sent: &Sent) {
     assert!(metrics["database"]["total_queries"].as_u64().unwrap() > 0);
     assert!(metrics["cache"]["hits"].as_u64().unwrap() > 0);
 
+    // A found project costs exactly one query (`projects.find(id)`): 10 more
+    // such requests add exactly 10 queries to the endpoint's total.
+    let total_queries = |rows: &[Value]| {
+        let r = rows.iter().find(|r| r["method"] == "GET" && r["route"] == "/api/projects/{id}").unwrap();
+        (r["queries_per_request"].as_f64().unwrap() * r["count"].as_f64().unwrap()).round() as u64
+    };
+    let before = total_queries(rows);
+    for id in 1..=10 {
+        assert_eq!(s.get(&format!("/api/projects/{id}")).status, 200);
+    }
+    let after = perf(s, "/api/performance/endpoints?minutes=60");
+    assert_eq!(total_queries(after["endpoints"].as_array().unwrap()) - before, 10, "{after}");
+
     let analytics = perf(s, "/api/performance/analytics");
     assert!(analytics.is_object());
+    // Start-up work never becomes slow-query alerts or index advice.
+    let all_alerts = perf(s, "/api/performance/alerts");
+    for a in all_alerts["alerts"].as_array().unwrap() {
+        let key = a["key"].as_str().unwrap_or_default();
+        assert!(!key.starts_with("CREATE") && !key.contains("__diesel_schema_migrations"), "{a}");
+    }
+    let report = perf(s, "/api/performance/report");
+    for r in report["recommendations"].as_array().unwrap() {
+        let subject = r["subject"].as_str().unwrap_or_default();
+        assert!(!subject.starts_with("CREATE") && !subject.starts_with("INSERT INTO plants"), "{r}");
+    }
     let summary = perf(s, "/api/performance/summary");
     let score = summary["health_score"].as_f64().unwrap();
     assert!((0.0..=100.0).contains(&score));
