@@ -19,6 +19,11 @@
   var refreshes = 0;
   var windowMinutes = 5;
   var NO_DATA = "no data yet";
+  // Short names of the health components' inputs (the API's `input` field).
+  var INPUT_LABELS = {
+    p95_response_time: "p95", error_rate: "5xx rate", avg_memory_mb: "mean RSS",
+    p95_query_time: "query p95", cache_hit_rate: "hit rate"
+  };
 
   function $(id) { return document.getElementById(id); }
 
@@ -255,7 +260,7 @@
       cell(tr, c.name.replace("_", " "));
       cell(tr, isNum(c.score) ? c.score.toFixed(0) : "–", "num");
       cell(tr, Math.round(c.weight * 100) + " %", "num");
-      var input = c.input.replace(/_/g, " ");
+      var input = INPUT_LABELS[c.input] || c.input.replace(/_/g, " ");
       var text = !isNum(c.value) ? NO_DATA
         : input + " " + inUnit(c.value, c.unit) + " vs " + inUnit(c.threshold, c.unit) +
           (c.endpoint ? " on " + c.endpoint + " (" + num(c.events) + " req)" : "");
