@@ -2,7 +2,8 @@
 //! runs its script against the live API and dumps the DOM. After real
 //! traffic the tables and charts must hold what the API returns; before any
 //! traffic the page must say "no data yet" (and "not sampled" without a
-//! system sampler) instead of showing 0.00 ms or 100/100.
+//! system sampler) instead of showing 0.00 ms or 100/100; and an alert
+//! that fires again after being resolved is shown as re-opened.
 //!
 //! Needs Debian's `chromium` (`scripts/ensure-test-tools.sh` installs it);
 //! `CHROMIUM` overrides the binary.
@@ -379,4 +380,94 @@ fn dashboard_before_any_traffic_says_no_data_yet() {
     if lookups == 0 {
         assert_eq!(text_of(&dom, "span", "cache-hit-rate"), "no lookups yet");
     }
+}
+
+/// Every GET the script makes at the default 5-minute window, relative to the API prefix.
+const SCRIPT_GETS: [&str; 9] = [
+    "/summary?minutes=5",
+    "/metrics?minutes=5",
+    "/cache/stats",
+    "/alerts?resolved=false",
+    "/endpoints?minutes=5",
+    "/queries?minutes=5",
+    "/timeseries?metric=requests&minutes=5",
+    "/timeseries?metric=requests&resolution=rollup&minutes=5",
+    "/timeseries?metric=system&minutes=5",
+];
+
+#[test]
+fn dashboard_marks_a_reopened_alert_and_links_it() {
+    // A token is needed to resolve an alert; with one configured the API needs
+    // it for reads too, which a headless page cannot be given. So the page and
+    // script are the served ones, and the browser's fetch answers with the
+    // documents this test read from the live API with the token.
+    const TOKEN: &str = "reopen-test-token";
+    let auth = format!("Bearer {TOKEN}");
+    let headers = [("Authorization", auth.as_str())];
+    let s = Server::start(
+        "chromium-reopen",
+        &[("HIGH_MEMORY_THRESHOLD", "1"), ("ALERT_EVALUATION_INTERVAL", "1"), ("PERFORMANCE_API_TOKEN", TOKEN)],
+    );
+    let open = |s: &Server| {
+        let res = s.get_with("/api/performance/alerts?resolved=false", &headers);
+        assert_eq!(res.status, 200, "{}", res.body);
+        res.json()["alerts"].as_array().unwrap().iter().find(|a| a["type"] == "high_memory").cloned()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let first = loop {
+        if let Some(a) = open(&s) {
+            break a;
+        }
+        assert!(Instant::now() < deadline, "no memory alert opened");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(first["reopened"], false);
+    let first_id = first["id"].as_u64().unwrap();
+    let res = s.send_with("POST", &format!("/api/performance/alerts/{first_id}/resolve"), None, &headers);
+    assert_eq!(res.status, 200, "{}", res.body);
+    // Memory is still over 1 MiB: the next evaluation re-opens the alert.
+    let again = loop {
+        if let Some(a) = open(&s).filter(|a| a["id"] != first_id) {
+            break a;
+        }
+        assert!(Instant::now() < deadline, "the memory alert did not re-open");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!((again["reopened"].as_bool(), again["reopens"].as_u64()), (Some(true), Some(first_id)));
+
+    let dir = fresh_dir("chromium-reopen-page");
+    let page = s.get("/performance");
+    assert_eq!(page.status, 200);
+    let script = s.get("/performance/dashboard.js");
+    assert_eq!(script.status, 200);
+    std::fs::write(dir.join("dashboard.js"), &script.body).unwrap();
+    let mut canned = serde_json::Map::new();
+    for path in SCRIPT_GETS {
+        let res = s.get_with(&format!("/api/performance{path}"), &headers);
+        assert_eq!(res.status, 200, "{path}: {}", res.body);
+        canned.insert(path.to_owned(), res.json());
+    }
+    let stub = format!(
+        "<script>var CANNED = {}; window.fetch = function (url) {{ var body = CANNED[url.replace(\"/api/performance\", \
+         \"\")]; return Promise.resolve({{ ok: body !== undefined, status: body === undefined ? 404 : 200, text: \
+         function () {{ return Promise.resolve(JSON.stringify(body === undefined ? null : body)); }} }}); }};</script>",
+        Value::Object(canned)
+    );
+    let served = r#"<script src="/performance/dashboard.js" defer></script>"#;
+    assert!(page.body.contains(served), "{}", page.body);
+    let html = page.body.replace(served, &format!("{stub}\n<script src=\"dashboard.js\" defer></script>"));
+    std::fs::write(dir.join("index.html"), html).unwrap();
+
+    let dom = dump_dom(&format!("file://{}", dir.join("index.html").display()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let body = start_tags(&dom, "body").remove(0);
+    assert_eq!(body["data-loaded"], "true", "the page did not finish loading: {}", &dom[..dom.len().min(2000)]);
+    let again_id = again["id"].as_u64().unwrap().to_string();
+    let rows = start_tags(element(&dom, "table", "alerts-table"), "tr");
+    let row = rows.iter().find(|r| r["data-alert-id"] == again_id).expect("the re-opened alert is not shown");
+    assert_eq!(row["data-reopened"], "true");
+    assert_eq!(row["data-reopens"], first_id.to_string());
+    assert!(element(&dom, "table", "alerts-table").contains(&format!("re-opened (was #{first_id})")));
+    // The page shows the health held down by the critical alert it re-opened.
+    assert_eq!(attr_of(&dom, "p", "health-cap")["data-alert-id"], again_id);
 }
