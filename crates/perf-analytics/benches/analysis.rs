@@ -86,7 +86,7 @@ fn full_analysis(c: &mut Criterion) {
     g.bench_function("perfkit_rules_on_snapshot_1h", |b| {
         b.iter(|| {
             let s = black_box(&snapshot);
-            black_box(health(s, &thresholds));
+            black_box(health(s, &thresholds, &[]));
             black_box(apdex(s, &thresholds));
             black_box(detect(s, &thresholds, &AlertRules::default()));
             black_box(recommend(s, &thresholds, None, &RecommendSettings::default()));

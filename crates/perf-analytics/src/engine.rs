@@ -35,8 +35,10 @@ impl Default for EngineSettings {
 /// What one evaluation changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Outcome {
-    /// Alerts opened.
+    /// Alerts opened (re-opened ones included).
     pub opened: usize,
+    /// Of the opened, those that re-open a resolved alert of the same type and key.
+    pub reopened: usize,
     /// Open alerts whose severity rose.
     pub escalated: usize,
     /// Open alerts whose severity fell.
@@ -53,7 +55,10 @@ pub struct Outcome {
 /// # Guarantees
 /// - At most one open alert per (type, key).
 /// - Ids are unique and increase; a condition that returns after its alert
-///   was resolved gets a new alert with a new id.
+///   was resolved gets a new alert with a new id, marked `reopened` and
+///   linked to the latest resolved alert of the same (type, key) still kept
+///   (`reopens`). Once history has dropped every resolved alert of that
+///   (type, key), a new alert is a first one again.
 /// - At most `history` alerts are kept when no more than that are open.
 /// - Opening, escalating, easing and resolving emit `tracing` events
 ///   (target `perf_analytics::alerts`).
@@ -120,6 +125,12 @@ impl AlertEngine {
                 None => {
                     let id = st.next_id;
                     st.next_id += 1;
+                    // Newest first, so the first match is the latest resolved one.
+                    let reopens = st
+                        .alerts
+                        .iter()
+                        .find(|a| a.resolved && a.alert_type == d.alert_type && a.key == d.key)
+                        .map(|a| a.id);
                     let alert = Alert {
                         id,
                         alert_type: d.alert_type,
@@ -133,9 +144,18 @@ impl AlertEngine {
                         resolved: false,
                         resolved_at: None,
                         resolution: None,
+                        reopened: reopens.is_some(),
+                        reopens,
                     };
-                    tracing::warn!(target: "perf_analytics::alerts", id, alert_type = ?d.alert_type, key = %d.key,
-                        severity = %d.severity, value = d.value, threshold = d.threshold, "alert opened");
+                    if let Some(previous) = reopens {
+                        out.reopened += 1;
+                        tracing::warn!(target: "perf_analytics::alerts", id, previous, alert_type = ?d.alert_type,
+                            key = %d.key, severity = %d.severity, value = d.value, threshold = d.threshold,
+                            "alert re-opened");
+                    } else {
+                        tracing::warn!(target: "perf_analytics::alerts", id, alert_type = ?d.alert_type, key = %d.key,
+                            severity = %d.severity, value = d.value, threshold = d.threshold, "alert opened");
+                    }
                     st.open.insert((d.alert_type, d.key.clone()), id);
                     st.alerts.push_front(alert);
                     out.opened += 1;

@@ -1,14 +1,15 @@
-//! The 0–100 health score with the specification's weights, and Apdex per endpoint.
+//! The 0–100 health score with the specification's weights, how open alerts
+//! cap its status, and Apdex per endpoint.
 //!
 //! # Components
 //!
-//! | component       | weight | value                                   | compared with            |
-//! |-----------------|--------|-----------------------------------------|--------------------------|
-//! | `response_time` | 0.30   | p95 of all requests, seconds            | `slow_request_threshold` |
-//! | `error_rate`    | 0.25   | failed (5xx) requests / requests        | `error_rate_threshold`   |
-//! | `memory`        | 0.20   | mean process RSS over the window, MiB   | `high_memory_threshold`  |
-//! | `database`      | 0.15   | p95 of all queries, seconds             | `slow_query_threshold`   |
-//! | `cache`         | 0.10   | hits / (hits + misses)                  | [`CACHE_TARGET_HIT_RATE`] |
+//! | component       | weight | value (`input`)                                  | compared with            |
+//! |-----------------|--------|--------------------------------------------------|--------------------------|
+//! | `response_time` | 0.30   | p95 response time, seconds (`p95_response_time`) | `slow_request_threshold` |
+//! | `error_rate`    | 0.25   | failed (5xx) requests / requests (`error_rate`)  | `error_rate_threshold`   |
+//! | `memory`        | 0.20   | mean process RSS, MiB (`avg_memory_mb`)          | `high_memory_threshold`  |
+//! | `database`      | 0.15   | p95 of all queries, seconds (`p95_query_time`)   | `slow_query_threshold`   |
+//! | `cache`         | 0.10   | hits / (hits + misses) (`cache_hit_rate`)        | [`CACHE_TARGET_HIT_RATE`] |
 //!
 //! The first four are "lower is better" and scored by the ratio
 //! `r = value / threshold`: **100 at or under 1x, falling linearly to 0 at
@@ -16,16 +17,49 @@
 //! The cache is "higher is better": 100 at or above the target hit rate
 //! (0.8), falling linearly to 0 at a hit rate of 0.
 //!
+//! # Per-endpoint inputs
+//!
+//! Global averages hide a broken route among busy healthy ones, so
+//! `response_time` and `error_rate` look at every endpoint too. An endpoint
+//! *qualifies* with at least [`MIN_ENDPOINT_REQUESTS`] (10) requests in the
+//! window, the same minimum the error-rate alert uses, so one slow or failed
+//! request on a quiet route does not sink the score. The component scores
+//! **the worse of** the value over all requests and the value of the worst
+//! qualifying endpoint (its p95, or its 5xx rate). When an endpoint scores
+//! worse than all traffic together, the component reports that endpoint
+//! (`endpoint`), its value (`value`) and its requests (`events`), next to the
+//! value over all traffic (`overall`); otherwise `value` is `overall` and
+//! `endpoint` is `None`. Ties go to the overall value.
+//!
+//! # Score
+//!
 //! A component without data in the window (no requests, no system reading,
 //! no queries, no cache lookups) has `score: None` and is left out: the
 //! weights of the others are divided by their sum, which is reported as
-//! `effective_weight`. When no component has data the score is 100 and the
-//! status healthy: nothing in the window says otherwise.
+//! `effective_weight`. **Without requests in the window there is no score**
+//! (`None`, `null` in JSON) even when other components have data: a service
+//! nobody called has not shown that it is healthy. The other components are
+//! still computed and reported.
 //!
 //! # Status
 //!
-//! Healthy at or above [`HEALTHY_CUTOFF`] (80), unhealthy below
-//! [`UNHEALTHY_CUTOFF`] (50), degraded in between.
+//! The score gives a status by cut-off: healthy at or above
+//! [`HEALTHY_CUTOFF`] (80), unhealthy below [`UNHEALTHY_CUTOFF`] (50),
+//! degraded in between, and `no_data` without a score. Open alerts then
+//! **cap** it, so the status is never better than the worst open alert allows:
+//!
+//! | worst open alert | best status allowed |
+//! |------------------|---------------------|
+//! | `critical`       | `unhealthy`         |
+//! | `high`           | `degraded`          |
+//! | `medium`, `low`  | no cap              |
+//!
+//! The status is the worse of the two; a cap also replaces `no_data` (an open
+//! critical memory alert makes an idle service unhealthy). When a cap made
+//! the status worse, `capped_by` names the alert (the most severe, the oldest
+//! among equals). The score itself is not changed by alerts: it stays the
+//! weighted components, so it can read 85 next to `unhealthy`, with
+//! `capped_by` saying why.
 //!
 //! # Apdex
 //!
@@ -42,8 +76,8 @@
 //! say how fast its failures were, so they are not moved to frustrated.
 
 use perf_core::{
-    Aggregate, CacheCounts, ComponentScore, EndpointApdex, EndpointStats, Health, HealthStatus, Snapshot, SystemStats,
-    Thresholds,
+    Aggregate, Alert, CacheCounts, ComponentScore, ComponentUnit, EndpointApdex, EndpointStats, Health, HealthStatus,
+    Severity, Snapshot, StatusCap, SystemStats, Thresholds,
 };
 
 /// The health score at or above which the status is healthy.
@@ -54,6 +88,9 @@ pub const UNHEALTHY_CUTOFF: f64 = 50.0;
 pub const CACHE_TARGET_HIT_RATE: f64 = 0.8;
 /// The ratio to the threshold at which a lower-is-better component scores 0.
 pub const ZERO_SCORE_RATIO: f64 = 3.0;
+/// Requests an endpoint needs in the window before its own p95 and error
+/// rate count towards the score.
+pub const MIN_ENDPOINT_REQUESTS: u64 = 10;
 
 /// Nominal weights, in the order the components are reported.
 const WEIGHTS: [(&str, f64); 5] =
@@ -61,38 +98,143 @@ const WEIGHTS: [(&str, f64); 5] =
 
 const MIB: f64 = 1_048_576.0;
 
-/// The health score of a snapshot under `thresholds`; see the module docs
-/// for every formula.
-pub fn health(snapshot: &Snapshot, thresholds: &Thresholds) -> Health {
-    let measured = [
-        measure_latency(&snapshot.requests, thresholds.slow_request_threshold),
-        (snapshot.requests.count > 0)
-            .then(|| (snapshot.requests.error_rate(), thresholds.error_rate_threshold))
-            .map(|(v, t)| (v, t, score_lower_is_better(v, t))),
+/// One measured component before weighting.
+struct Measured {
+    input: &'static str,
+    unit: ComponentUnit,
+    value: f64,
+    threshold: f64,
+    overall: f64,
+    endpoint: Option<String>,
+    events: u64,
+    score: f64,
+}
+
+/// The health score of a snapshot under `thresholds`, its status capped by
+/// `open_alerts` (resolved alerts in the slice are ignored); see the module
+/// docs for every rule.
+pub fn health(snapshot: &Snapshot, thresholds: &Thresholds, open_alerts: &[Alert]) -> Health {
+    let t = thresholds;
+    let requests = &snapshot.requests;
+    let measured: [Option<Measured>; 5] = [
+        (requests.count > 0).then(|| {
+            worst_of_endpoints(
+                "p95_response_time",
+                ComponentUnit::Seconds,
+                requests.p95,
+                requests.count,
+                t.slow_request_threshold,
+                snapshot,
+                |a| a.p95,
+            )
+        }),
+        (requests.count > 0).then(|| {
+            worst_of_endpoints(
+                "error_rate",
+                ComponentUnit::Ratio,
+                requests.error_rate(),
+                requests.count,
+                t.error_rate_threshold,
+                snapshot,
+                Aggregate::error_rate,
+            )
+        }),
         memory_mb(&snapshot.system)
-            .map(|v| (v, thresholds.high_memory_threshold, score_lower_is_better(v, thresholds.high_memory_threshold))),
-        measure_latency(&snapshot.queries, thresholds.slow_query_threshold),
-        cache_hit_rate(&snapshot.cache).map(|h| (h, CACHE_TARGET_HIT_RATE, score_hit_rate(h))),
+            .map(|v| overall("avg_memory_mb", ComponentUnit::Mib, v, t.high_memory_threshold, snapshot.system.samples)),
+        (snapshot.queries.count > 0).then(|| {
+            overall(
+                "p95_query_time",
+                ComponentUnit::Seconds,
+                snapshot.queries.p95,
+                t.slow_query_threshold,
+                snapshot.queries.count,
+            )
+        }),
+        cache_hit_rate(&snapshot.cache).map(|h| Measured {
+            input: "cache_hit_rate",
+            unit: ComponentUnit::Ratio,
+            value: h,
+            threshold: CACHE_TARGET_HIT_RATE,
+            overall: h,
+            endpoint: None,
+            events: snapshot.cache.hits() + snapshot.cache.misses(),
+            score: score_hit_rate(h),
+        }),
     ];
     let present: f64 = WEIGHTS.iter().zip(&measured).filter(|(_, m)| m.is_some()).map(|((_, w), _)| *w).sum();
     let components: Vec<ComponentScore> = WEIGHTS
         .iter()
-        .zip(&measured)
-        .map(|(&(name, weight), m)| ComponentScore {
-            name: name.to_owned(),
-            score: m.map(|(_, _, s)| s),
-            weight,
-            effective_weight: if m.is_some() && present > 0.0 { weight / present } else { 0.0 },
-            value: m.map(|(v, _, _)| v),
-            threshold: m.map(|(_, t, _)| t),
+        .zip(measured)
+        .map(|(&(name, weight), m)| {
+            let effective_weight = if m.is_some() && present > 0.0 { weight / present } else { 0.0 };
+            match m {
+                Some(m) => ComponentScore {
+                    name: name.to_owned(),
+                    score: Some(m.score),
+                    weight,
+                    effective_weight,
+                    input: m.input.to_owned(),
+                    unit: m.unit,
+                    value: Some(m.value),
+                    threshold: Some(m.threshold),
+                    overall: Some(m.overall),
+                    endpoint: m.endpoint,
+                    events: m.events,
+                },
+                None => {
+                    let (input, unit) = component_input(name);
+                    ComponentScore {
+                        name: name.to_owned(),
+                        score: None,
+                        weight,
+                        effective_weight,
+                        input: input.to_owned(),
+                        unit,
+                        value: None,
+                        threshold: None,
+                        overall: None,
+                        endpoint: None,
+                        events: 0,
+                    }
+                }
+            }
         })
         .collect();
-    let score = if present > 0.0 {
+    let score = (requests.count > 0 && present > 0.0).then(|| {
         components.iter().filter_map(|c| c.score.map(|s| s * c.effective_weight)).sum::<f64>().clamp(0.0, 100.0)
-    } else {
-        100.0
+    });
+    let by_score = score.map_or(HealthStatus::NoData, status_of);
+    let cap = worst_cap(open_alerts);
+    let (status, capped_by) = match cap {
+        Some(c) if by_score.worst(c.status) != by_score => (c.status, Some(c)),
+        _ => (by_score, None),
     };
-    Health { score, status: status_of(score), components }
+    Health { score, status, capped_by, components }
+}
+
+/// The best status an open alert of `severity` allows: `unhealthy` for
+/// critical, `degraded` for high, no cap (`None`) for medium and low.
+pub fn status_cap(severity: Severity) -> Option<HealthStatus> {
+    match severity {
+        Severity::Critical => Some(HealthStatus::Unhealthy),
+        Severity::High => Some(HealthStatus::Degraded),
+        Severity::Medium | Severity::Low => None,
+    }
+}
+
+/// The cap of the most severe open alert (the oldest among equals), if any caps.
+pub fn worst_cap(open_alerts: &[Alert]) -> Option<StatusCap> {
+    let worst = open_alerts
+        .iter()
+        .filter(|a| !a.resolved && status_cap(a.severity).is_some())
+        .max_by(|a, b| a.severity.cmp(&b.severity).then_with(|| b.id.cmp(&a.id)))?;
+    Some(StatusCap {
+        alert_id: worst.id,
+        alert_type: worst.alert_type,
+        key: worst.key.clone(),
+        severity: worst.severity,
+        status: status_cap(worst.severity)?,
+    })
 }
 
 /// The status of a score: healthy at or above 80, unhealthy below 50.
@@ -194,8 +336,57 @@ fn share_at_or_under(stats: &Aggregate, t: f64) -> f64 {
     1.0
 }
 
-fn measure_latency(stats: &Aggregate, threshold: f64) -> Option<(f64, f64, f64)> {
-    (stats.count > 0).then(|| (stats.p95, threshold, score_lower_is_better(stats.p95, threshold)))
+/// A component scored by its overall value alone.
+fn overall(input: &'static str, unit: ComponentUnit, value: f64, threshold: f64, events: u64) -> Measured {
+    Measured {
+        input,
+        unit,
+        value,
+        threshold,
+        overall: value,
+        endpoint: None,
+        events,
+        score: score_lower_is_better(value, threshold),
+    }
+}
+
+/// A lower-is-better component scored by the worse of its overall value and
+/// the worst qualifying endpoint's `value_of`.
+fn worst_of_endpoints(
+    input: &'static str,
+    unit: ComponentUnit,
+    overall_value: f64,
+    overall_events: u64,
+    threshold: f64,
+    snapshot: &Snapshot,
+    value_of: impl Fn(&Aggregate) -> f64,
+) -> Measured {
+    let mut best = overall(input, unit, overall_value, threshold, overall_events);
+    let worst = snapshot
+        .endpoints
+        .iter()
+        .filter(|e| e.stats.count >= MIN_ENDPOINT_REQUESTS)
+        .map(|e| (e, value_of(&e.stats)))
+        .filter(|(_, v)| !v.is_nan())
+        .max_by(|(_, a), (_, b)| a.total_cmp(b));
+    if let Some((e, v)) = worst {
+        let score = score_lower_is_better(v, threshold);
+        if score < best.score {
+            best = Measured { value: v, endpoint: Some(endpoint_name(e)), events: e.stats.count, score, ..best };
+        }
+    }
+    best
+}
+
+/// The input and unit a component reports when it has no data.
+fn component_input(name: &str) -> (&'static str, ComponentUnit) {
+    match name {
+        "response_time" => ("p95_response_time", ComponentUnit::Seconds),
+        "error_rate" => ("error_rate", ComponentUnit::Ratio),
+        "memory" => ("avg_memory_mb", ComponentUnit::Mib),
+        "database" => ("p95_query_time", ComponentUnit::Seconds),
+        _ => ("cache_hit_rate", ComponentUnit::Ratio),
+    }
 }
 
 #[cfg(test)]

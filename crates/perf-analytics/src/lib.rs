@@ -4,7 +4,7 @@
 //! rule-based recommendations with their evidence, and the detailed report.
 //!
 //! The rules are pure functions of a [`perf_core::Snapshot`] (or a series),
-//! the [`perf_core::Thresholds`] and the time: [`health`], [`apdex`],
+//! the [`perf_core::Thresholds`] and the time: [`health()`], [`apdex`],
 //! [`detect`], [`trend`], [`recommend`]. [`AlertEngine`] keeps alerts between
 //! evaluations (one open alert per type and key, escalating, easing and
 //! resolving itself after a hold-down). [`Analytics`] puts them together
@@ -12,6 +12,9 @@
 //! [`perf_core::MetricsSource`]; [`AlertEvaluator`] runs its evaluation on a
 //! background thread every `ALERT_EVALUATION_INTERVAL`. The crate knows
 //! nothing about HTTP or databases.
+//!
+//! How the health score is made, and how open alerts cap its status, is
+//! documented in the [`health`](mod@health) module.
 //!
 //! ```
 //! use std::{sync::Arc, time::Duration};
@@ -34,16 +37,18 @@
 //! let alerts = analytics.alerts(AlertFilter::Open);
 //! assert_eq!(alerts[0].alert_type, AlertType::SlowRequest);
 //! assert_eq!(alerts[0].key, "GET /api/report");
-//! let summary = analytics.summary();
+//! let summary = analytics.summary(perf_analytics::SUMMARY_WINDOW);
 //! assert_eq!(summary.active_alerts, 1);
-//! assert_eq!(summary.status, HealthStatus::Degraded); // p95 at 2.5x costs most of the 30 % weight
+//! // p95 at 2.5x costs most of the 30 % weight; the alert is high (over 2x), which caps at degraded too.
+//! assert_eq!(summary.status, HealthStatus::Degraded);
+//! assert_eq!(summary.components[0].endpoint, None); // the only endpoint is all the traffic
 //! # Ok::<(), perf_core::CoreError>(())
 //! ```
 mod alerts;
 mod engine;
 mod error;
 mod evaluator;
-mod health;
+pub mod health;
 mod recommend;
 mod service;
 mod stats;
@@ -58,9 +63,9 @@ pub use crate::{
     error::AnalyticsError,
     evaluator::AlertEvaluator,
     health::{
-        CACHE_TARGET_HIT_RATE, HEALTHY_CUTOFF, UNHEALTHY_CUTOFF, ZERO_SCORE_RATIO, apdex, apdex_of, apdex_target,
-        cache_hit_rate, current_memory_mb, endpoint_name, health, memory_mb, score_hit_rate, score_lower_is_better,
-        status_of,
+        CACHE_TARGET_HIT_RATE, HEALTHY_CUTOFF, MIN_ENDPOINT_REQUESTS, UNHEALTHY_CUTOFF, ZERO_SCORE_RATIO, apdex,
+        apdex_of, apdex_target, cache_hit_rate, current_memory_mb, endpoint_name, health, memory_mb, score_hit_rate,
+        score_lower_is_better, status_cap, status_of, worst_cap,
     },
     recommend::{RecommendSettings, recommend},
     service::{Analytics, AnalyticsSettings, SUMMARY_WINDOW},

@@ -12,7 +12,7 @@ use perf_core::{
 use crate::{
     alerts::{AlertRules, detect},
     engine::{AlertEngine, EngineSettings, Outcome},
-    health::{apdex, current_memory_mb, health},
+    health::{apdex, cache_hit_rate, current_memory_mb, health},
     recommend::{RecommendSettings, recommend},
     trends::{TrendSettings, collect_trends, memory_trend},
 };
@@ -50,7 +50,7 @@ impl Default for AnalyticsSettings {
     }
 }
 
-/// The window of [`AnalyticsService::summary`].
+/// The default window of [`AnalyticsService::summary`] (the API's default).
 pub const SUMMARY_WINDOW: Window = Window::DEFAULT;
 
 /// Health, alerts, trends, recommendations and reports over a
@@ -154,7 +154,8 @@ impl AnalyticsService for Analytics {
     fn analytics(&self, window: Window) -> AnalyticsReport {
         let snapshot = self.source.snapshot(window);
         let thresholds = self.thresholds.thresholds();
-        let h = health(&snapshot, &thresholds);
+        let alerts = self.engine.list(AlertFilter::Open);
+        let h = health(&snapshot, &thresholds, &alerts);
         let memory = memory_trend(&self.source.gauges(window), &self.settings.trends);
         let details = recommend(&snapshot, &thresholds, Some(&memory), &self.settings.recommend);
         AnalyticsReport {
@@ -162,8 +163,9 @@ impl AnalyticsService for Analytics {
             period_minutes: window.as_minutes(),
             health_score: h.score,
             status: h.status,
+            capped_by: h.capped_by,
             components: h.components,
-            alerts: self.engine.list(AlertFilter::Open),
+            alerts,
             recommendations: details.iter().map(|r| r.message.clone()).collect(),
             recommendation_details: details,
             cache_performance: cache_performance(&snapshot.cache),
@@ -171,18 +173,26 @@ impl AnalyticsService for Analytics {
         }
     }
 
-    fn summary(&self) -> Summary {
-        let snapshot = self.source.snapshot(SUMMARY_WINDOW);
-        let h = health(&snapshot, &self.thresholds.thresholds());
+    fn summary(&self, window: Window) -> Summary {
+        let snapshot = self.source.snapshot(window);
+        let alerts = self.engine.list(AlertFilter::Open);
+        let h = health(&snapshot, &self.thresholds.thresholds(), &alerts);
+        let r = &snapshot.requests;
+        let requested = r.count > 0;
         Summary {
+            period_minutes: window.as_minutes(),
             status: h.status,
             health_score: h.score,
-            active_alerts: self.engine.open_count(),
+            capped_by: h.capped_by,
+            components: h.components,
+            active_alerts: alerts.len(),
             key_metrics: KeyMetrics {
-                avg_response_time: snapshot.requests.avg,
-                error_rate: snapshot.requests.error_rate(),
-                cache_hit_rate: snapshot.cache.hit_rate(),
-                memory_usage_mb: current_memory_mb(&snapshot.system).unwrap_or(0.0),
+                total_requests: r.count,
+                avg_response_time: requested.then_some(r.avg),
+                error_rate: requested.then(|| r.error_rate()),
+                client_error_rate: requested.then(|| r.client_error_rate()),
+                cache_hit_rate: cache_hit_rate(&snapshot.cache),
+                memory_usage_mb: current_memory_mb(&snapshot.system),
             },
         }
     }
@@ -207,6 +217,7 @@ impl AnalyticsService for Analytics {
     fn report(&self, window: Window) -> DetailedReport {
         let snapshot = self.source.snapshot(window);
         let thresholds = self.thresholds.thresholds();
+        let alerts = self.engine.list(AlertFilter::Open);
         let trends = collect_trends(self.source.as_ref(), &snapshot, window, &self.settings.trends);
         let memory = trends.iter().find(|t| t.metric == "memory_mb" && t.scope == "overall");
         let recommendations = recommend(&snapshot, &thresholds, memory, &self.settings.recommend);
@@ -219,8 +230,8 @@ impl AnalyticsService for Analytics {
         DetailedReport {
             timestamp: self.clock.now().to_datetime(),
             period_minutes: window.as_minutes(),
-            health: health(&snapshot, &thresholds),
-            alerts: self.engine.list(AlertFilter::Open),
+            health: health(&snapshot, &thresholds, &alerts),
+            alerts,
             trends,
             top_endpoints,
             top_queries,

@@ -110,18 +110,71 @@ pub struct Alert {
     pub resolved_at: Option<DateTime<Utc>>,
     /// How it was resolved.
     pub resolution: Option<Resolution>,
+    /// Whether this alert re-opens one that was resolved: the same (type,
+    /// key) fired before, its alert was resolved, and the condition returned.
+    #[serde(default)]
+    pub reopened: bool,
+    /// The id of the resolved alert this one re-opens (the latest resolved
+    /// alert of the same type and key still kept), when `reopened`.
+    #[serde(default)]
+    pub reopens: Option<u64>,
 }
 
 /// Overall health status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HealthStatus {
-    /// Score at or above the healthy cut-off.
+    /// Score at or above the healthy cut-off and no open alert that caps it.
     Healthy,
-    /// Between the cut-offs.
+    /// Between the cut-offs, or capped here by an open `high` alert.
     Degraded,
-    /// Below the unhealthy cut-off.
+    /// Below the unhealthy cut-off, or capped here by an open `critical` alert.
     Unhealthy,
+    /// No requests in the window: there is nothing to score (the score is
+    /// `None`), and no open alert caps the status.
+    NoData,
+}
+
+impl HealthStatus {
+    /// The lowercase name used in JSON.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            HealthStatus::Healthy => "healthy",
+            HealthStatus::Degraded => "degraded",
+            HealthStatus::Unhealthy => "unhealthy",
+            HealthStatus::NoData => "no_data",
+        }
+    }
+
+    /// The worse of two scored statuses (healthy < degraded < unhealthy);
+    /// [`HealthStatus::NoData`] gives way to any other status.
+    pub fn worst(self, other: HealthStatus) -> HealthStatus {
+        let rank = |s: HealthStatus| match s {
+            HealthStatus::NoData => 0,
+            HealthStatus::Healthy => 1,
+            HealthStatus::Degraded => 2,
+            HealthStatus::Unhealthy => 3,
+        };
+        if rank(other) > rank(self) { other } else { self }
+    }
+}
+
+impl fmt::Display for HealthStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The unit of a health component's value and threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComponentUnit {
+    /// Seconds (latencies).
+    Seconds,
+    /// A fraction 0..=1 (error rate, hit rate).
+    Ratio,
+    /// Mebibytes (process memory).
+    Mib,
 }
 
 /// One component of the health score.
@@ -133,21 +186,55 @@ pub struct ComponentScore {
     pub score: Option<f64>,
     /// Nominal weight (0.30, 0.25, 0.20, 0.15, 0.10).
     pub weight: f64,
-    /// Weight after renormalizing over components with data.
+    /// Weight after renormalizing over components with data (0 without data).
     pub effective_weight: f64,
-    /// The measured value the score came from.
+    /// What the value measures, e.g. `p95_response_time`, `error_rate`,
+    /// `avg_memory_mb`, `p95_query_time`, `cache_hit_rate`.
+    pub input: String,
+    /// The unit of `value`, `overall` and `threshold`.
+    pub unit: ComponentUnit,
+    /// The value the score came from: the worse of the overall value and the
+    /// worst qualifying endpoint's (see `endpoint`).
     pub value: Option<f64>,
-    /// The threshold it was compared with.
+    /// The threshold it was compared with (for the cache: the target hit rate).
     pub threshold: Option<f64>,
+    /// The value over all traffic, before per-endpoint values were considered.
+    pub overall: Option<f64>,
+    /// The endpoint (`METHOD route`) whose value drove the score, when an
+    /// endpoint scored worse than all traffic together; `None` otherwise.
+    pub endpoint: Option<String>,
+    /// The events behind `value`: requests (of `endpoint` when set), system
+    /// readings, queries or cache lookups.
+    pub events: u64,
+}
+
+/// The open alert that holds the status below what the score alone gives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusCap {
+    /// The alert's id.
+    pub alert_id: u64,
+    /// What it is about.
+    #[serde(rename = "type")]
+    pub alert_type: AlertType,
+    /// Its key.
+    pub key: String,
+    /// Its severity.
+    pub severity: Severity,
+    /// The best status its severity allows (`unhealthy` for critical,
+    /// `degraded` for high).
+    pub status: HealthStatus,
 }
 
 /// The health score and its parts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Health {
-    /// 0..=100.
-    pub score: f64,
-    /// Status by cut-off.
+    /// 0..=100, the weighted components; `None` without requests in the window.
+    pub score: Option<f64>,
+    /// The worse of the score's status by cut-off and the cap of the worst
+    /// open alert; `no_data` without requests and without a capping alert.
     pub status: HealthStatus,
+    /// The open alert that made the status worse than the score alone, if any.
+    pub capped_by: Option<StatusCap>,
     /// The components.
     pub components: Vec<ComponentScore>,
 }
@@ -194,10 +281,12 @@ pub struct AnalyticsReport {
     pub timestamp: DateTime<Utc>,
     /// The window.
     pub period_minutes: u32,
-    /// 0..=100.
-    pub health_score: f64,
-    /// Status by cut-off.
+    /// 0..=100, `None` without requests in the window.
+    pub health_score: Option<f64>,
+    /// Status by cut-off, capped by open alerts (see [`Health::status`]).
     pub status: HealthStatus,
+    /// The open alert that capped the status, if any.
+    pub capped_by: Option<StatusCap>,
     /// Components of the score.
     pub components: Vec<ComponentScore>,
     /// Open alerts.
@@ -212,26 +301,37 @@ pub struct AnalyticsReport {
     pub apdex: Vec<EndpointApdex>,
 }
 
-/// The key metrics of the summary.
+/// The key metrics of the summary; each is `None` where the window holds
+/// nothing to measure it by.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct KeyMetrics {
-    /// Seconds.
-    pub avg_response_time: f64,
-    /// Fraction.
-    pub error_rate: f64,
-    /// Fraction.
-    pub cache_hit_rate: f64,
-    /// MiB (latest reading; 0 without one).
-    pub memory_usage_mb: f64,
+    /// Requests in the window.
+    pub total_requests: u64,
+    /// Mean response time, seconds; `None` without requests.
+    pub avg_response_time: Option<f64>,
+    /// Failed (5xx) requests / requests; `None` without requests.
+    pub error_rate: Option<f64>,
+    /// Client-error (4xx) requests / requests; `None` without requests.
+    pub client_error_rate: Option<f64>,
+    /// Cache hits / lookups; `None` without lookups.
+    pub cache_hit_rate: Option<f64>,
+    /// MiB, the latest reading; `None` without one.
+    pub memory_usage_mb: Option<f64>,
 }
 
 /// `GET /api/performance/summary`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
-    /// Status by cut-off.
+    /// The window.
+    pub period_minutes: u32,
+    /// Status by cut-off, capped by open alerts (see [`Health::status`]).
     pub status: HealthStatus,
-    /// 0..=100.
-    pub health_score: f64,
+    /// 0..=100, `None` without requests in the window.
+    pub health_score: Option<f64>,
+    /// The open alert that capped the status, if any.
+    pub capped_by: Option<StatusCap>,
+    /// The components of the score, with their inputs.
+    pub components: Vec<ComponentScore>,
     /// Open alerts.
     pub active_alerts: usize,
     /// The headline numbers.
@@ -329,8 +429,8 @@ pub enum AlertFilter {
 pub trait AnalyticsService: Send + Sync {
     /// Health score, open alerts, recommendations and cache performance over `window`.
     fn analytics(&self, window: Window) -> AnalyticsReport;
-    /// The quick overview.
-    fn summary(&self) -> Summary;
+    /// The quick overview over `window`.
+    fn summary(&self, window: Window) -> Summary;
     /// Alerts, newest first.
     fn alerts(&self, filter: AlertFilter) -> Vec<Alert>;
     /// Resolves an alert by id and returns it.
@@ -348,8 +448,8 @@ impl<T: AnalyticsService + ?Sized> AnalyticsService for std::sync::Arc<T> {
     fn analytics(&self, window: Window) -> AnalyticsReport {
         (**self).analytics(window)
     }
-    fn summary(&self) -> Summary {
-        (**self).summary()
+    fn summary(&self, window: Window) -> Summary {
+        (**self).summary(window)
     }
     fn alerts(&self, filter: AlertFilter) -> Vec<Alert> {
         (**self).alerts(filter)

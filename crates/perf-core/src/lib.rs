@@ -82,8 +82,8 @@ pub use crate::sampler::{SystemSampler, read_system_sample};
 pub use crate::{
     analytics::{
         Alert, AlertFilter, AlertType, AnalyticsReport, AnalyticsService, CachePerformance, ComponentScore,
-        DetailedReport, EndpointApdex, Health, HealthStatus, KeyMetrics, Recommendation, Resolution, Severity, Summary,
-        Trend, TrendDirection, TrendReport,
+        ComponentUnit, DetailedReport, EndpointApdex, Health, HealthStatus, KeyMetrics, Recommendation, Resolution,
+        Severity, StatusCap, Summary, Trend, TrendDirection, TrendReport,
     },
     cache::{
         BoxFuture, BreakerState, CacheAdmin, CacheStats, CacheStore, Invalidator, NoopCache, RedisStatus, TierStats,

@@ -2,6 +2,11 @@
 // it with plain DOM calls and hand-written SVG. No dependencies, no
 // network beyond this service. Every value shown is also kept in a data-*
 // attribute so tests (and curious people) can read it back.
+//
+// No false calm: where the API has nothing to measure (no requests, no
+// lookups, no system sampler, no cache) the page says so ("no data yet",
+// "not sampled", "no cache") instead of showing 0.00 ms or 100/100, and one
+// window selector drives every windowed request.
 (function () {
   "use strict";
 
@@ -13,6 +18,12 @@
   var tokenRequired = body.dataset.tokenRequired === "true";
   var refreshes = 0;
   var windowMinutes = 5;
+  var NO_DATA = "no data yet";
+  // Short names of the health components' inputs (the API's `input` field).
+  var INPUT_LABELS = {
+    p95_response_time: "p95", error_rate: "5xx rate", avg_memory_mb: "mean RSS",
+    p95_query_time: "query p95", cache_hit_rate: "hit rate"
+  };
 
   function $(id) { return document.getElementById(id); }
 
@@ -74,6 +85,16 @@
   }
   function num(n) { return typeof n === "number" ? n.toLocaleString("en-US") : "–"; }
   function mb(n) { return typeof n === "number" ? n.toFixed(1) + " MiB" : "–"; }
+  function cpu(n) { return typeof n === "number" ? n.toFixed(1) + " %" : "–"; }
+  function isNum(v) { return typeof v === "number" && isFinite(v); }
+  // A value in the unit the API names for it: seconds as ms, ratios as %, MiB.
+  function inUnit(v, unit) {
+    return unit === "seconds" ? ms(v) : unit === "ratio" ? pct(v) : unit === "mib" ? mb(v) : String(v);
+  }
+  // Alert values: seconds for slow requests and queries, MiB for memory, a ratio for error rates.
+  function alertUnit(type) {
+    return type === "high_memory" ? "mib" : type === "high_error_rate" ? "ratio" : "seconds";
+  }
   function time(iso) {
     if (!iso) { return "–"; }
     var d = new Date(iso);
@@ -202,38 +223,100 @@
   // ---- sections -------------------------------------------------------------
 
   function renderSummary(s) {
-    var score = Math.round(s.health_score * 10) / 10;
-    setText("health-score", String(score), { score: s.health_score });
-    setText("health-status", s.status, { status: s.status });
+    var scored = isNum(s.health_score);
+    var score = scored ? Math.round(s.health_score * 10) / 10 : null;
+    setText("health-score", scored ? String(score) : NO_DATA, { score: scored ? s.health_score : "" });
+    $("health-unit").hidden = !scored;
+    var statusText = s.status === "no_data" ? NO_DATA : s.status;
+    setText("health-status", statusText, { status: s.status });
     var bar = $("health-bar");
-    bar.style.width = Math.max(0, Math.min(100, s.health_score)) + "%";
+    bar.style.width = (scored ? Math.max(0, Math.min(100, s.health_score)) : 0) + "%";
     bar.style.background = s.status === "healthy" ? "var(--good)" : s.status === "degraded" ? "var(--warn)" : "var(--bad)";
-    setText("summary-avg", ms(s.key_metrics.avg_response_time), { value: s.key_metrics.avg_response_time });
-    setText("summary-error-rate", pct(s.key_metrics.error_rate), { value: s.key_metrics.error_rate });
+    var cap = $("health-cap");
+    if (s.capped_by) {
+      var c = s.capped_by;
+      cap.textContent = "held at " + c.status + " by open " + c.severity + " alert #" + c.alert_id + " (" + c.type + " " + c.key + ")";
+      cap.setAttribute("data-alert-id", String(c.alert_id));
+      cap.hidden = false;
+    } else {
+      cap.textContent = "";
+      cap.setAttribute("data-alert-id", "");
+      cap.hidden = true;
+    }
+    var k = s.key_metrics;
+    var none = !(k.total_requests > 0);
+    setText("summary-avg", none ? NO_DATA : ms(k.avg_response_time), { value: isNum(k.avg_response_time) ? k.avg_response_time : "" });
+    setText("summary-error-rate", none ? NO_DATA : pct(k.error_rate), { value: isNum(k.error_rate) ? k.error_rate : "" });
+    setText("summary-client-error-rate", none ? NO_DATA : pct(k.client_error_rate),
+      { value: isNum(k.client_error_rate) ? k.client_error_rate : "" });
     setText("summary-alerts", String(s.active_alerts), { value: s.active_alerts });
+    fillTable("health-components", null, s.components || [], function (tr, c) {
+      tr.setAttribute("data-name", c.name);
+      tr.setAttribute("data-score", isNum(c.score) ? c.score : "");
+      tr.setAttribute("data-weight", c.weight);
+      tr.setAttribute("data-endpoint", c.endpoint || "");
+      tr.setAttribute("data-value", isNum(c.value) ? c.value : "");
+      tr.setAttribute("data-threshold", isNum(c.threshold) ? c.threshold : "");
+      cell(tr, c.name.replace("_", " "));
+      cell(tr, isNum(c.score) ? c.score.toFixed(0) : "–", "num");
+      cell(tr, Math.round(c.weight * 100) + " %", "num");
+      var input = INPUT_LABELS[c.input] || c.input.replace(/_/g, " ");
+      var text = !isNum(c.value) ? NO_DATA
+        : input + " " + inUnit(c.value, c.unit) + " vs " + inUnit(c.threshold, c.unit) +
+          (c.endpoint ? " on " + c.endpoint + " (" + num(c.events) + " req)" : "");
+      cell(tr, text, "input");
+    });
+    $("health-components").hidden = false;
   }
 
   function renderMetrics(m) {
     var r = m.requests;
-    setText("window-label", "last " + m.period_minutes + " min");
+    var label = "last " + m.period_minutes + " min";
+    Array.prototype.forEach.call(document.querySelectorAll(".window-label"), function (el) { el.textContent = label; });
+    body.setAttribute("data-window", String(m.period_minutes));
+    var none = !(r.total_requests > 0);
     setText("metric-total-requests", num(r.total_requests), { value: r.total_requests });
-    setText("metric-percentiles", ms(r.p50_response_time) + " / " + ms(r.p95_response_time) + " / " + ms(r.p99_response_time),
-      { p50: r.p50_response_time, p95: r.p95_response_time, p99: r.p99_response_time });
-    setText("metric-error-rate", pct(r.error_rate), { value: r.error_rate });
-    setText("metric-slow", num(r.slow_request_count), { value: r.slow_request_count });
+    setText("metric-percentiles", none ? NO_DATA : ms(r.p50_response_time) + " / " + ms(r.p95_response_time) + " / " + ms(r.p99_response_time),
+      { p50: none ? "" : r.p50_response_time, p95: none ? "" : r.p95_response_time, p99: none ? "" : r.p99_response_time });
+    setText("metric-error-rate", none ? NO_DATA : num(r.error_count) + " (" + pct(r.error_rate) + ")",
+      { value: none ? "" : r.error_rate, count: r.error_count });
+    setText("metric-client-errors", none ? NO_DATA : num(r.client_error_count) + " (" + pct(r.client_error_rate) + ")",
+      { value: none ? "" : r.client_error_rate, count: r.client_error_count });
+    setText("metric-slow", none ? NO_DATA : num(r.slow_request_count), { value: r.slow_request_count });
     setText("metric-queries", num(m.database.total_queries), { value: m.database.total_queries });
-    setText("metric-slow-queries", num(m.database.slow_query_count), { value: m.database.slow_query_count });
-    setText("memory-current", mb(m.memory.current_memory_mb), { mb: m.memory.current_memory_mb });
-    setText("memory-max", mb(m.memory.max_memory_mb), { mb: m.memory.max_memory_mb });
-    setText("cpu-current", m.cpu.current_percent.toFixed(1) + " %", { percent: m.cpu.current_percent });
-    setText("cpu-avg", m.cpu.avg_percent.toFixed(1) + " %", { percent: m.cpu.avg_percent });
+    setText("metric-slow-queries", m.database.total_queries > 0 ? num(m.database.slow_query_count) : NO_DATA,
+      { value: m.database.slow_query_count });
+    var mem = m.memory, sampled = mem.sampled === true;
+    var notSampled = "not sampled";
+    setText("memory-current", sampled ? mb(mem.current_memory_mb) : notSampled,
+      { mb: sampled ? mem.current_memory_mb : "", sampled: sampled });
+    setText("memory-max", sampled ? mb(mem.max_memory_mb) : notSampled, { mb: sampled ? mem.max_memory_mb : "" });
+    setText("cpu-current", m.cpu.sampled ? cpu(m.cpu.current_percent) : notSampled,
+      { percent: m.cpu.sampled ? m.cpu.current_percent : "" });
+    setText("cpu-avg", m.cpu.sampled ? cpu(m.cpu.avg_percent) : notSampled, { percent: m.cpu.sampled ? m.cpu.avg_percent : "" });
+    // The cache card's counts are the window's; its tier and entries come from cache/stats (now).
+    var c = m.cache;
+    var lookups = c.hits + c.misses;
+    if (!c.configured) {
+      setText("cache-hit-rate", "no cache", { "hit-rate": "", state: "none" });
+      setText("cache-hits", "no cache", { value: "" });
+      setText("cache-misses", "no cache", { value: "" });
+    } else {
+      setText("cache-hit-rate", lookups > 0 ? pct(c.hit_rate) : "no lookups yet",
+        { "hit-rate": lookups > 0 ? c.hit_rate : "", state: lookups > 0 ? "ok" : "empty" });
+      setText("cache-hits", num(c.hits), { value: c.hits });
+      setText("cache-misses", num(c.misses), { value: c.misses });
+    }
   }
 
   function renderCache(c) {
-    setText("cache-hit-rate", pct(c.hit_rate), { "hit-rate": c.hit_rate });
+    if (!c.configured) {
+      setText("cache-tier", "no cache", { tier: "none" });
+      setText("cache-entries", "no cache", { value: "" });
+      setText("cache-redis", "no cache", { state: "none" });
+      return;
+    }
     setText("cache-tier", c.serving_tier, { tier: c.serving_tier });
-    setText("cache-hits", num(c.hits), { value: c.hits });
-    setText("cache-misses", num(c.misses), { value: c.misses });
     var entries = c.memory && c.memory.entries;
     setText("cache-entries", entries === null || entries === undefined ? "–" : num(entries), { value: entries === null ? "" : entries });
     if (c.redis) {
@@ -252,12 +335,23 @@
       tr.setAttribute("data-severity", a.severity);
       tr.setAttribute("data-type", a.type);
       tr.setAttribute("data-key", a.key);
+      tr.setAttribute("data-reopened", a.reopened ? "true" : "false");
+      tr.setAttribute("data-reopens", a.reopens === null || a.reopens === undefined ? "" : a.reopens);
+      tr.setAttribute("data-value", a.value);
       cell(tr, a.severity, "sev sev-" + a.severity);
-      cell(tr, a.type);
+      var typeCell = cell(tr, a.type);
+      if (a.reopened) {
+        var tag = document.createElement("span");
+        tag.className = "reopened";
+        tag.textContent = "re-opened" + (a.reopens ? " (was #" + a.reopens + ")" : "");
+        typeCell.appendChild(document.createTextNode(" "));
+        typeCell.appendChild(tag);
+      }
       cell(tr, a.key, "code");
       cell(tr, a.message);
-      cell(tr, String(Math.round(a.value * 1000) / 1000), "num");
-      cell(tr, String(a.threshold), "num");
+      var unit = alertUnit(a.type);
+      cell(tr, inUnit(a.value, unit), "num value");
+      cell(tr, inUnit(a.threshold, unit), "num");
       cell(tr, time(a.created_at));
       var td = document.createElement("td");
       var button = document.createElement("button");
@@ -300,6 +394,8 @@
       tr.setAttribute("data-p95", e.p95);
       tr.setAttribute("data-p99", e.p99);
       tr.setAttribute("data-error-rate", e.error_rate);
+      tr.setAttribute("data-error-count", e.error_count);
+      tr.setAttribute("data-client-error-count", e.client_error_count);
       cell(tr, e.method);
       cell(tr, e.route, "code");
       cell(tr, num(e.count), "num");
@@ -308,7 +404,8 @@
       cell(tr, ms(e.p95), "num");
       cell(tr, ms(e.p99), "num");
       cell(tr, ms(e.max), "num");
-      cell(tr, pct(e.error_rate), "num");
+      cell(tr, num(e.error_count) + " (" + pct(e.error_rate) + ")", "num");
+      cell(tr, num(e.client_error_count) + " (" + pct(e.client_error_rate) + ")", "num");
       cell(tr, num(e.slow_count), "num");
       cell(tr, e.queries_per_request.toFixed(1), "num");
     });
@@ -363,26 +460,48 @@
     });
   }
 
+  // An empty chart says so instead of drawing a flat line at zero.
+  function emptyChart(svg, text) {
+    clear(svg);
+    var vb = svg.viewBox.baseVal;
+    svg.appendChild(svgEl("text", { "class": "empty-label", x: vb.width / 2, y: vb.height / 2, "text-anchor": "middle" }, text));
+    svg.setAttribute("data-empty", "true");
+  }
+
   function renderRequestSeries(body) {
     var points = body.points;
     var total = 0, errors = 0;
     points.forEach(function (p) { total += p.count; errors += p.errors; });
     var rate = $("chart-requests");
-    barChart(rate, points, function (p) { return p.width > 0 ? p.count / p.width : 0; },
-      function (v) { return v.toFixed(v < 10 ? 1 : 0); });
-    rate.setAttribute("data-total", String(total));
-    rate.setAttribute("data-points", String(points.length));
     var err = $("chart-errors");
-    lineChart(err, points, [{ cls: "errors", value: function (p) { return p.count ? 100 * p.errors / p.count : 0; } }],
-      function (v) { return v.toFixed(0) + "%"; });
+    if (total === 0) {
+      emptyChart(rate, NO_DATA);
+      emptyChart(err, NO_DATA);
+    } else {
+      barChart(rate, points, function (p) { return p.width > 0 ? p.count / p.width : 0; },
+        function (v) { return v.toFixed(v < 10 ? 1 : 0); });
+      lineChart(err, points, [{ cls: "errors", value: function (p) { return p.count ? 100 * p.errors / p.count : 0; } }],
+        function (v) { return v.toFixed(0) + "%"; });
+      rate.setAttribute("data-empty", "false");
+      err.setAttribute("data-empty", "false");
+    }
+    rate.setAttribute("data-total", String(total));
+    rate.setAttribute("data-points", String(total === 0 ? 0 : points.length));
     err.setAttribute("data-errors", String(errors));
-    err.setAttribute("data-points", String(points.length));
+    err.setAttribute("data-points", String(total === 0 ? 0 : points.length));
   }
 
   function renderLatencySeries(body) {
-    // Roll-up buckets carry percentiles; show the last 30 that have any.
-    var points = body.points.filter(function (p) { return p.has_percentiles; }).slice(-30);
+    // Roll-up buckets carry percentiles; show the last 60 of the window that have any.
+    var points = body.points.filter(function (p) { return p.has_percentiles; }).slice(-60);
     var svg = $("chart-latency");
+    if (!points.length) {
+      emptyChart(svg, NO_DATA);
+      svg.setAttribute("data-points", "0");
+      svg.setAttribute("data-total", "0");
+      return;
+    }
+    svg.setAttribute("data-empty", "false");
     lineChart(svg, points, [
       { cls: "p50", value: function (p) { return p.p50 * 1000; } },
       { cls: "p95", value: function (p) { return p.p95 * 1000; } },
@@ -397,6 +516,12 @@
   function renderSystemSeries(body) {
     var points = body.points.filter(function (p) { return p.samples > 0; });
     var svg = $("chart-system");
+    if (!points.length) {
+      emptyChart(svg, "not sampled");
+      svg.setAttribute("data-points", "0");
+      return;
+    }
+    svg.setAttribute("data-empty", "false");
     lineChart(svg, points, [{ cls: "memory", value: function (p) { return p.rss_mb; } }],
       function (v) { return v.toFixed(0); });
     svg.setAttribute("data-points", String(points.length));
@@ -407,19 +532,19 @@
   function status(text, state) { setText("status-line", text, { state: state }); }
 
   function refresh() {
-    var w = "?minutes=" + windowMinutes;
-    var fine = "?metric=requests&minutes=" + Math.max(windowMinutes, 10);
+    // One window for every card and chart; open alerts and the cache's tier are "now".
+    var w = "minutes=" + windowMinutes;
     var jobs = [
-      api("/summary").then(renderSummary),
-      api("/metrics" + w).then(renderMetrics),
+      api("/summary?" + w).then(renderSummary),
+      api("/metrics?" + w).then(renderMetrics),
       api("/cache/stats").then(renderCache),
       api("/alerts?resolved=false").then(renderAlerts),
-      api("/endpoints" + w).then(renderEndpoints),
-      api("/queries" + w).then(renderQueries),
-      api("/timeseries" + fine).then(renderRequestSeries),
+      api("/endpoints?" + w).then(renderEndpoints),
+      api("/queries?" + w).then(renderQueries),
+      api("/timeseries?metric=requests&" + w).then(renderRequestSeries),
       // Roll-up buckets (1 minute) carry percentiles.
-      api("/timeseries?metric=requests&resolution=rollup&minutes=30").then(renderLatencySeries),
-      api("/timeseries?metric=system&minutes=" + Math.max(windowMinutes, 10)).then(renderSystemSeries)
+      api("/timeseries?metric=requests&resolution=rollup&" + w).then(renderLatencySeries),
+      api("/timeseries?metric=system&" + w).then(renderSystemSeries)
     ];
     var settled = jobs.map(function (p) {
       return p.then(function () { return null; }, function (e) { return e; });

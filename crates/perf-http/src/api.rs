@@ -135,23 +135,31 @@ struct DatabaseMetrics {
     total_query_time: f64,
 }
 
+/// Process memory; every value is `null` when no system reading was taken
+/// in the window (`sampled: false`: no sampler runs, or it has not read yet).
 #[derive(Debug, Serialize, Deserialize)]
 struct MemoryMetrics {
-    current_memory_mb: f64,
-    avg_memory_mb: f64,
-    max_memory_mb: f64,
+    sampled: bool,
+    current_memory_mb: Option<f64>,
+    avg_memory_mb: Option<f64>,
+    max_memory_mb: Option<f64>,
     samples: u64,
 }
 
+/// Process CPU; `null` values as for [`MemoryMetrics`].
 #[derive(Debug, Serialize, Deserialize)]
 struct CpuMetrics {
-    current_percent: f64,
-    avg_percent: f64,
-    max_percent: f64,
+    sampled: bool,
+    current_percent: Option<f64>,
+    avg_percent: Option<f64>,
+    max_percent: Option<f64>,
 }
 
+/// Cache operations recorded in the window; `configured` says whether the
+/// state has a cache at all (without one, every count is 0 for that reason).
 #[derive(Debug, Serialize, Deserialize)]
 struct CacheMetrics {
+    configured: bool,
     hits: u64,
     misses: u64,
     hit_rate: f64,
@@ -161,10 +169,13 @@ struct CacheMetrics {
 const MIB: f64 = 1_048_576.0;
 
 impl MetricsBody {
-    pub(crate) fn from_snapshot(s: &Snapshot) -> Self {
+    pub(crate) fn from_snapshot(s: &Snapshot, cache_configured: bool) -> Self {
         let r = &s.requests;
         let q = &s.queries;
-        let current = s.system.current;
+        let sampled = s.system.samples > 0;
+        // The latest reading is only "current" when the window holds readings.
+        let current = s.system.current.filter(|_| sampled);
+        let in_window = |v: f64| sampled.then_some(v);
         MetricsBody {
             timestamp: s.timestamp,
             period_minutes: s.window.as_minutes(),
@@ -192,17 +203,20 @@ impl MetricsBody {
                 total_query_time: q.total_time,
             },
             memory: MemoryMetrics {
-                current_memory_mb: current.map_or(0.0, |c| c.rss_bytes as f64 / MIB),
-                avg_memory_mb: s.system.avg_rss_mb,
-                max_memory_mb: s.system.max_rss_mb,
+                sampled,
+                current_memory_mb: current.map(|c| c.rss_bytes as f64 / MIB),
+                avg_memory_mb: in_window(s.system.avg_rss_mb),
+                max_memory_mb: in_window(s.system.max_rss_mb),
                 samples: s.system.samples,
             },
             cpu: CpuMetrics {
-                current_percent: current.map_or(0.0, |c| c.cpu_percent),
-                avg_percent: s.system.avg_cpu_percent,
-                max_percent: s.system.max_cpu_percent,
+                sampled,
+                current_percent: current.map(|c| c.cpu_percent),
+                avg_percent: in_window(s.system.avg_cpu_percent),
+                max_percent: in_window(s.system.max_cpu_percent),
             },
             cache: CacheMetrics {
+                configured: cache_configured,
                 hits: s.cache.hits(),
                 misses: s.cache.misses(),
                 hit_rate: s.cache.hit_rate(),
@@ -222,6 +236,16 @@ struct AlertsBody {
 struct ResolvedBody {
     resolved: bool,
     alert: perf_core::Alert,
+}
+
+/// `GET cache/stats`: the cache's own statistics (since it started), and
+/// whether a cache is configured at all (`false`: the state has no cache
+/// admin and the counts are those of an empty no-op cache).
+#[derive(Debug, Serialize)]
+struct CacheStatsBody {
+    configured: bool,
+    #[serde(flatten)]
+    stats: perf_core::CacheStats,
 }
 
 #[derive(Debug, Deserialize)]
@@ -249,6 +273,8 @@ struct EndpointRow {
     max: f64,
     error_rate: f64,
     client_error_rate: f64,
+    error_count: u64,
+    client_error_count: u64,
     slow_count: u64,
     queries_per_request: f64,
     query_time_per_request: f64,
@@ -303,7 +329,7 @@ struct TimeseriesBody<P> {
 async fn metrics(req: HttpRequest, state: Data) -> Result<HttpResponse> {
     authorize(&req, &state, Access::Read)?;
     let window = window_param(&query_params(&req)?)?;
-    Ok(json(&MetricsBody::from_snapshot(&state.source().snapshot(window))))
+    Ok(json(&MetricsBody::from_snapshot(&state.source().snapshot(window), state.cache_configured())))
 }
 
 async fn analytics(req: HttpRequest, state: Data) -> Result<HttpResponse> {
@@ -315,8 +341,9 @@ async fn analytics(req: HttpRequest, state: Data) -> Result<HttpResponse> {
 
 async fn summary(req: HttpRequest, state: Data) -> Result<HttpResponse> {
     authorize(&req, &state, Access::Read)?;
+    let window = window_param(&query_params(&req)?)?;
     let analytics = state.analytics().ok_or(HttpError::AnalyticsUnavailable)?;
-    Ok(json(&analytics.summary()))
+    Ok(json(&analytics.summary(window)))
 }
 
 async fn alerts(req: HttpRequest, state: Data) -> Result<HttpResponse> {
@@ -371,7 +398,8 @@ async fn put_thresholds(req: HttpRequest, payload: web::Payload, state: Data) ->
 
 async fn cache_stats(req: HttpRequest, state: Data) -> Result<HttpResponse> {
     authorize(&req, &state, Access::Read)?;
-    Ok(json(&state.cache().stats().await?))
+    let stats = state.cache().stats().await?;
+    Ok(json(&CacheStatsBody { configured: state.cache_configured(), stats }))
 }
 
 async fn cache_clear(req: HttpRequest, payload: web::Payload, state: Data) -> Result<HttpResponse> {
@@ -404,6 +432,8 @@ async fn endpoints(req: HttpRequest, state: Data) -> Result<HttpResponse> {
             max: e.stats.max,
             error_rate: e.stats.error_rate(),
             client_error_rate: e.stats.client_error_rate(),
+            error_count: e.stats.errors,
+            client_error_count: e.stats.client_errors,
             slow_count: e.stats.slow,
             queries_per_request: e.queries_per_request,
             query_time_per_request: e.query_time_per_request,

@@ -36,6 +36,7 @@ struct StateInner {
     thresholds: Arc<dyn ThresholdStore>,
     analytics: Option<Arc<dyn AnalyticsService>>,
     cache: Arc<dyn CacheAdmin>,
+    cache_configured: bool,
     clock: Arc<dyn Clock>,
     config: PerfConfig,
 }
@@ -100,9 +101,15 @@ impl PerfState {
         self.inner.analytics.as_ref()
     }
 
-    /// The cache the API reports on and clears.
+    /// The cache the API reports on and clears ([`NoopCache`] when none was configured).
     pub fn cache(&self) -> &Arc<dyn CacheAdmin> {
         &self.inner.cache
+    }
+
+    /// Whether a cache was given to the builder; `false` means the API
+    /// reports the empty [`NoopCache`] and says `configured: false`.
+    pub fn cache_configured(&self) -> bool {
+        self.inner.cache_configured
     }
 
     /// The clock request timestamps come from.
@@ -226,6 +233,7 @@ impl PerfStateBuilder {
                 source,
                 thresholds,
                 analytics: self.analytics,
+                cache_configured: self.cache.is_some(),
                 cache: self.cache.unwrap_or_else(|| Arc::new(NoopCache)),
                 clock,
                 config: self.config,

@@ -199,3 +199,32 @@ fn open_alerts_are_never_dropped_by_the_bound() {
     assert_eq!(e.open_count(), 4);
     assert_eq!(e.len(), 4);
 }
+
+#[test]
+fn a_new_alert_for_a_fresh_key_is_not_reopened() {
+    let e = AlertEngine::default();
+    e.apply(&[slow("GET /a", 1.2)], t(0));
+    e.apply(&[], t(60));
+    let out = e.apply(&[slow("GET /b", 1.2)], t(70));
+    assert_eq!((out.opened, out.reopened), (1, 0));
+    let b = &e.list(AlertFilter::Open)[0];
+    assert_eq!((b.key.as_str(), b.reopened, b.reopens), ("GET /b", false, None));
+}
+
+#[test]
+fn reopened_alert_links_to_the_resolved_one_of_the_same_type_and_key() {
+    let e = AlertEngine::default();
+    let err = check_threshold(AlertType::HighErrorRate, "GET /a", 0.5, 0.1).unwrap_or_else(|| panic!("must alert"));
+    e.apply(&[slow("GET /a", 1.2), err.clone()], t(0));
+    let slow_id = e.list(AlertFilter::All).iter().find(|a| a.alert_type == AlertType::SlowRequest).map(|a| a.id);
+    let slow_id = slow_id.unwrap_or_else(|| panic!("no slow alert"));
+    e.resolve(slow_id, t(5)).unwrap_or_else(|err| panic!("{err}"));
+    let out = e.apply(&[slow("GET /a", 1.2), err], t(10));
+    assert_eq!((out.opened, out.reopened, out.unchanged), (1, 1, 1));
+    let open = e.list(AlertFilter::Open);
+    let reopened = open.iter().find(|a| a.alert_type == AlertType::SlowRequest).unwrap_or_else(|| panic!("none"));
+    assert!(reopened.reopened);
+    assert_eq!(reopened.reopens, Some(slow_id));
+    let still = open.iter().find(|a| a.alert_type == AlertType::HighErrorRate).unwrap_or_else(|| panic!("none"));
+    assert!(!still.reopened && still.reopens.is_none());
+}

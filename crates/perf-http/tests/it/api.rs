@@ -9,7 +9,8 @@ use actix_web::{
     test, web,
 };
 use perf_core::{
-    Clock as _, Method, PerfConfig, QuerySample, Recorder as _, RequestSample, ThresholdStore as _, Thresholds,
+    Clock as _, Method, PerfConfig, QuerySample, Recorder as _, RequestSample, SystemSample, ThresholdStore as _,
+    Thresholds,
 };
 use serde_json::{Value, json};
 
@@ -92,17 +93,52 @@ async fn metrics_has_the_spec_shape_and_values() {
     assert_eq!(d["total_queries"], 2);
     assert_eq!(d["slow_query_count"], 1);
     assert!((d["max_query_time"].as_f64().unwrap() - 0.2).abs() < 1e-9);
+    // Issue 10 changed this: without a system reading the values are null, not 0.
+    assert_eq!(body["memory"]["sampled"], false);
+    assert_eq!(body["cpu"]["sampled"], false);
     for k in ["current_memory_mb", "avg_memory_mb", "max_memory_mb"] {
-        assert!(body["memory"][k].is_number(), "{k}");
+        assert!(body["memory"][k].is_null(), "{k}: {body}");
+    }
+    for k in ["current_percent", "avg_percent", "max_percent"] {
+        assert!(body["cpu"][k].is_null(), "{k}: {body}");
     }
     assert!(body["timestamp"].is_string());
+}
+
+#[actix_web::test]
+async fn system_metrics_say_whether_they_were_sampled() {
+    let p = parts(PerfConfig::default());
+    let now = p.clock.now();
+    for (mib, cpu) in [(100u64, 10.0), (300, 30.0)] {
+        p.store.record_system(&SystemSample {
+            at: now,
+            rss_bytes: mib * 1_048_576,
+            cpu_percent: cpu,
+            ..SystemSample::default()
+        });
+    }
+    let app = app(&p).await;
+    let (_, body, _) = call(&app, HttpMethod::GET, "/api/performance/metrics", None, None).await;
+    let (m, c) = (&body["memory"], &body["cpu"]);
+    assert_eq!((m["sampled"].as_bool(), m["samples"].as_u64()), (Some(true), Some(2)), "{body}");
+    assert!((m["current_memory_mb"].as_f64().unwrap() - 300.0).abs() < 1e-9, "{body}");
+    assert!((m["avg_memory_mb"].as_f64().unwrap() - 200.0).abs() < 1e-9, "{body}");
+    assert!((m["max_memory_mb"].as_f64().unwrap() - 300.0).abs() < 1e-9, "{body}");
+    assert_eq!(c["sampled"], true);
+    assert!((c["current_percent"].as_f64().unwrap() - 30.0).abs() < 1e-9, "{body}");
+    assert!((c["avg_percent"].as_f64().unwrap() - 20.0).abs() < 1e-9, "{body}");
+    // Once the readings leave the window, the window is not sampled again.
+    p.clock.advance(Duration::from_secs(6 * 60));
+    let (_, body, _) = call(&app, HttpMethod::GET, "/api/performance/metrics", None, None).await;
+    assert_eq!(body["memory"]["sampled"], false, "{body}");
+    assert!(body["memory"]["current_memory_mb"].is_null(), "{body}");
 }
 
 #[actix_web::test]
 async fn minutes_is_validated_on_every_windowed_endpoint() {
     let p = parts(PerfConfig::default());
     let app = app(&p).await;
-    for path in ["metrics", "analytics", "endpoints", "queries", "timeseries", "trends", "report"] {
+    for path in ["metrics", "analytics", "summary", "endpoints", "queries", "timeseries", "trends", "report"] {
         for bad in ["0", "1441", "-5", "abc", "2.5", ""] {
             let (status, body, _) =
                 call(&app, HttpMethod::GET, &format!("/api/performance/{path}?minutes={bad}"), None, None).await;

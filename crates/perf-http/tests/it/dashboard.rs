@@ -48,6 +48,10 @@ async fn page_and_assets_are_served_from_the_binary() {
     for id in [
         "health-score",
         "health-status",
+        "health-cap",
+        "health-components",
+        "summary-client-error-rate",
+        "metric-client-errors",
         "alerts-table",
         "endpoints-table",
         "chart-requests",
@@ -130,33 +134,38 @@ async fn viewing_the_dashboard_is_not_monitored() {
 }
 
 /// Each API call the script makes: a literal the script contains, the URL
-/// it resolves to, and the JSON fields the script reads from the answer.
+/// it resolves to (at the default 5-minute window), and the JSON fields the
+/// script reads from the answer.
 const CALLS: [(&str, &str, &[&str]); 9] = [
-    (r#"api("/summary")"#, "/api/performance/summary", &["health_score", "status", "active_alerts", "key_metrics"]),
     (
-        r#"api("/metrics" + w)"#,
+        r#"api("/summary?" + w)"#,
+        "/api/performance/summary?minutes=5",
+        &["health_score", "status", "capped_by", "components", "active_alerts", "key_metrics"],
+    ),
+    (
+        r#"api("/metrics?" + w)"#,
         "/api/performance/metrics?minutes=5",
-        &["requests", "database", "memory", "cpu", "period_minutes"],
+        &["requests", "database", "memory", "cpu", "cache", "period_minutes"],
     ),
     (
         r#"api("/cache/stats")"#,
         "/api/performance/cache/stats",
-        &["hit_rate", "serving_tier", "hits", "misses", "memory"],
+        &["configured", "hit_rate", "serving_tier", "hits", "misses", "memory"],
     ),
     (r#"api("/alerts?resolved=false")"#, "/api/performance/alerts?resolved=false", &["alerts"]),
-    (r#"api("/endpoints" + w)"#, "/api/performance/endpoints?minutes=5", &["endpoints"]),
-    (r#"api("/queries" + w)"#, "/api/performance/queries?minutes=5", &["n_plus_one", "slow_queries", "top_queries"]),
-    (r#""?metric=requests&minutes=""#, "/api/performance/timeseries?metric=requests&minutes=10", &["points"]),
+    (r#"api("/endpoints?" + w)"#, "/api/performance/endpoints?minutes=5", &["endpoints"]),
+    (r#"api("/queries?" + w)"#, "/api/performance/queries?minutes=5", &["n_plus_one", "slow_queries", "top_queries"]),
     (
-        r#"api("/timeseries?metric=requests&resolution=rollup&minutes=30")"#,
-        "/api/performance/timeseries?metric=requests&resolution=rollup&minutes=30",
+        r#"api("/timeseries?metric=requests&" + w)"#,
+        "/api/performance/timeseries?metric=requests&minutes=5",
         &["points"],
     ),
     (
-        r#"api("/timeseries?metric=system&minutes=""#,
-        "/api/performance/timeseries?metric=system&minutes=10",
+        r#"api("/timeseries?metric=requests&resolution=rollup&" + w)"#,
+        "/api/performance/timeseries?metric=requests&resolution=rollup&minutes=5",
         &["points"],
     ),
+    (r#"api("/timeseries?metric=system&" + w)"#, "/api/performance/timeseries?metric=system&minutes=5", &["points"]),
 ];
 
 #[actix_web::test]
@@ -175,5 +184,15 @@ async fn every_call_the_script_makes_is_answered_with_the_fields_it_reads() {
         }
     }
     assert!(js.contains(r#"api("/alerts/" + encodeURIComponent(id) + "/resolve", { method: "POST" })"#));
+    // One window drives every windowed call: the only GETs without it are
+    // the "now" documents (open alerts, the cache's own statistics).
+    let gets: Vec<&str> = js.split(r#"api("/"#).skip(1).map(|rest| rest.split(')').next().unwrap()).collect();
+    assert_eq!(gets.len(), 10, "{gets:?}");
+    for call in gets {
+        let windowed = call.ends_with("\" + w");
+        let now = ["alerts?resolved=false\"", "cache/stats\""].contains(&call)
+            || call.starts_with("alerts/\" + encodeURIComponent");
+        assert!(windowed ^ now, "{call:?} neither uses the window nor is a \"now\" document");
+    }
     assert!(js.contains(r#"h["Authorization"] = "Bearer " + t;"#));
 }

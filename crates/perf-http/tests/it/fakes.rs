@@ -14,9 +14,10 @@ use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 use perf_core::{
     Aggregate, Alert, AlertError, AlertFilter, AlertType, AnalyticsReport, AnalyticsService, BoxFuture, CacheAdmin,
-    CachePerformance, CacheStats, CacheStore, CacheStoreError, ComponentScore, DetailedReport, EndpointApdex,
-    EndpointStats, Health, HealthStatus, KeyMetrics, ManualClock, PerfConfig, QueryStats, Recommendation, Resolution,
-    SharedThresholds, Store, StoreConfig, Summary, TierStats, Timestamp, Trend, TrendDirection, TrendReport, Window,
+    CachePerformance, CacheStats, CacheStore, CacheStoreError, ComponentScore, ComponentUnit, DetailedReport,
+    EndpointApdex, EndpointStats, Health, HealthStatus, KeyMetrics, ManualClock, PerfConfig, QueryStats,
+    Recommendation, Resolution, SharedThresholds, Store, StoreConfig, Summary, TierStats, Timestamp, Trend,
+    TrendDirection, TrendReport, Window,
 };
 use perf_http::PerfState;
 
@@ -46,6 +47,8 @@ impl FakeAnalytics {
             resolved,
             resolved_at: resolved.then(at),
             resolution: resolved.then_some(Resolution::Auto),
+            reopened: false,
+            reopens: None,
         };
         FakeAnalytics { alerts: Mutex::new(vec![alert(1, false), alert(2, true)]) }
     }
@@ -56,8 +59,9 @@ impl AnalyticsService for FakeAnalytics {
         AnalyticsReport {
             timestamp: at(),
             period_minutes: window.as_minutes(),
-            health_score: 85.0,
+            health_score: Some(85.0),
             status: HealthStatus::Healthy,
+            capped_by: None,
             components: vec![component()],
             alerts: self.alerts(AlertFilter::Open),
             recommendations: vec!["Consider enabling response caching".into()],
@@ -66,16 +70,21 @@ impl AnalyticsService for FakeAnalytics {
             apdex: vec![EndpointApdex { endpoint: "GET /a/{id}".into(), apdex: Some(0.9), target: 0.5 }],
         }
     }
-    fn summary(&self) -> Summary {
+    fn summary(&self, window: Window) -> Summary {
         Summary {
+            period_minutes: window.as_minutes(),
             status: HealthStatus::Healthy,
-            health_score: 85.0,
+            health_score: Some(85.0),
+            capped_by: None,
+            components: vec![component()],
             active_alerts: self.alerts(AlertFilter::Open).len(),
             key_metrics: KeyMetrics {
-                avg_response_time: 0.25,
-                error_rate: 0.02,
-                cache_hit_rate: 0.75,
-                memory_usage_mb: 185.5,
+                total_requests: 40,
+                avg_response_time: Some(0.25),
+                error_rate: Some(0.02),
+                client_error_rate: Some(0.05),
+                cache_hit_rate: Some(0.75),
+                memory_usage_mb: Some(185.5),
             },
         }
     }
@@ -106,7 +115,12 @@ impl AnalyticsService for FakeAnalytics {
         DetailedReport {
             timestamp: at(),
             period_minutes: window.as_minutes(),
-            health: Health { score: 85.0, status: HealthStatus::Healthy, components: vec![component()] },
+            health: Health {
+                score: Some(85.0),
+                status: HealthStatus::Healthy,
+                capped_by: None,
+                components: vec![component()],
+            },
             alerts: self.alerts(AlertFilter::All),
             trends: vec![Trend {
                 metric: "avg_response_time".into(),
@@ -144,8 +158,13 @@ fn component() -> ComponentScore {
         score: Some(90.0),
         weight: 0.3,
         effective_weight: 0.3,
+        input: "p95_response_time".into(),
+        unit: ComponentUnit::Seconds,
         value: Some(0.2),
-        threshold: None,
+        threshold: Some(1.0),
+        overall: Some(0.2),
+        endpoint: None,
+        events: 40,
     }
 }
 

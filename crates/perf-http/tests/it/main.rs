@@ -4,6 +4,7 @@
 mod api;
 mod dashboard;
 mod fakes;
+mod health;
 mod monitor;
 mod openapi;
 mod prometheus;

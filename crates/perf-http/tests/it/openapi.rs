@@ -13,7 +13,7 @@ const TOKEN: &str = "openapi-token";
 
 /// Validation errors of `value` against `schema` (a small OpenAPI 3.0 subset:
 /// $ref, type, nullable, enum, properties, required, additionalProperties, items).
-fn validate(doc: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
+pub(crate) fn validate(doc: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
     if let Some(r) = schema["$ref"].as_str() {
         let name = r.trim_start_matches("#/components/schemas/");
         let target = &doc["components"]["schemas"][name];

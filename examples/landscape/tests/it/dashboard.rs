@@ -1,6 +1,9 @@
-//! The dashboard in a real browser: after real traffic, headless Chromium
-//! loads `/performance`, runs its script against the live API and dumps
-//! the DOM; the tables and charts must hold what the API returns.
+//! The dashboard in a real browser: headless Chromium loads `/performance`,
+//! runs its script against the live API and dumps the DOM. After real
+//! traffic the tables and charts must hold what the API returns; before any
+//! traffic the page must say "no data yet" (and "not sampled" without a
+//! system sampler) instead of showing 0.00 ms or 100/100; and an alert
+//! that fires again after being resolved is shown as re-opened.
 //!
 //! Needs Debian's `chromium` (`scripts/ensure-test-tools.sh` installs it);
 //! `CHROMIUM` overrides the binary.
@@ -123,6 +126,12 @@ fn attr_of(dom: &str, tag: &str, id: &str) -> HashMap<String, String> {
     attributes(&el[tag.len() + 1..el.find('>').unwrap()])
 }
 
+/// The text inside the element with `id` (which holds no other elements).
+fn text_of(dom: &str, tag: &str, id: &str) -> String {
+    let el = element(dom, tag, id);
+    unescape(&el[el.find('>').unwrap() + 1..])
+}
+
 fn f(v: &str) -> f64 {
     v.parse().unwrap_or_else(|_| panic!("not a number: {v:?}"))
 }
@@ -165,10 +174,13 @@ fn dashboard_in_chromium_shows_what_the_api_returns() {
     // Nothing below sends monitored traffic, so the API still returns what the page read.
     let endpoints = api(&s, "/api/performance/endpoints?minutes=5");
     let queries = api(&s, "/api/performance/queries?minutes=5");
-    let fine = api(&s, "/api/performance/timeseries?metric=requests&minutes=10");
-    let coarse = api(&s, "/api/performance/timeseries?metric=requests&resolution=rollup&minutes=30");
+    // One window (the default 5 minutes) drives every card and chart.
+    let fine = api(&s, "/api/performance/timeseries?metric=requests&minutes=5");
+    let coarse = api(&s, "/api/performance/timeseries?metric=requests&resolution=rollup&minutes=5");
     let cache = api(&s, "/api/performance/cache/stats");
+    let metrics = api(&s, "/api/performance/metrics?minutes=5");
     let alerts = api(&s, "/api/performance/alerts");
+    let summary = api(&s, "/api/performance/summary?minutes=5");
 
     // Endpoint table: the same routes with the same counts.
     let rows = start_tags(element(&dom, "table", "endpoints-table"), "tr");
@@ -196,7 +208,15 @@ fn dashboard_in_chromium_shows_what_the_api_returns() {
             .find(|e| e["route"] == r["data-route"].as_str() && e["method"] == r["data-method"].as_str())
             .unwrap();
         assert!((f(&r["data-p95"]) - api_row["p95"].as_f64().unwrap()).abs() < 1e-12);
+        assert_eq!(f(&r["data-error-count"]) as u64, api_row["error_count"].as_u64().unwrap());
+        assert_eq!(f(&r["data-client-error-count"]) as u64, api_row["client_error_count"].as_u64().unwrap());
     }
+    // The 404 of /api/projects/999999 is visible as a client error of its route.
+    let project = rows.iter().find(|r| r["data-route"] == "/api/projects/{id}" && r["data-method"] == "GET").unwrap();
+    assert!(f(&project["data-client-error-count"]) >= 1.0, "{project:?}");
+    let client_errors = metrics["requests"]["client_error_count"].as_u64().unwrap();
+    assert!(client_errors >= 1);
+    assert_eq!(f(&attr_of(&dom, "dd", "metric-client-errors")["data-count"]) as u64, client_errors);
 
     // Request-rate chart: its buckets add up to the API's series and to the table.
     let chart = attr_of(&dom, "svg", "chart-requests");
@@ -215,7 +235,7 @@ fn dashboard_in_chromium_shows_what_the_api_returns() {
     for series in ["p50", "p95", "p99"] {
         let shown: Vec<f64> = dots.iter().filter(|d| d["data-series"] == series).map(|d| f(&d["data-value"])).collect();
         let want: Vec<f64> =
-            with_pct.iter().rev().take(30).rev().map(|p| p[series].as_f64().unwrap() * 1000.0).collect();
+            with_pct.iter().rev().take(60).rev().map(|p| p[series].as_f64().unwrap() * 1000.0).collect();
         assert_eq!(shown.len(), want.len(), "{series}");
         for (a, b) in shown.iter().zip(&want) {
             assert!((a - b).abs() < 1e-9, "{series}: {a} vs {b}");
@@ -264,10 +284,12 @@ fn dashboard_in_chromium_shows_what_the_api_returns() {
         .collect();
     assert_eq!(top, api_top);
 
-    // Cache panel.
+    // Cache panel: the window's hit rate, the cache's tier now.
+    assert_eq!(cache["configured"], true);
+    assert_eq!(metrics["cache"]["configured"], true);
     assert_eq!(attr_of(&dom, "strong", "cache-tier")["data-tier"], cache["serving_tier"].as_str().unwrap());
     let rate = f(&attr_of(&dom, "span", "cache-hit-rate")["data-hit-rate"]);
-    assert!((rate - cache["hit_rate"].as_f64().unwrap()).abs() < 1e-12, "{rate} vs {cache}");
+    assert!((rate - metrics["cache"]["hit_rate"].as_f64().unwrap()).abs() < 1e-12, "{rate} vs {metrics}");
     assert!(rate > 0.0);
 
     // Alerts: every row is an alert the API knows, each with its resolve button.
@@ -285,12 +307,182 @@ fn dashboard_in_chromium_shows_what_the_api_returns() {
             "no resolve button for {id}"
         );
     }
+    // Alert values carry their units: the memory alert's value is in MiB.
+    let table = element(&dom, "table", "alerts-table");
+    let memory_row =
+        table.split("<tr ").find(|r| r.contains(r#"data-type="high_memory""#)).expect("no memory alert row");
+    assert!(memory_row.contains(" MiB</td>"), "{memory_row}");
+    assert!(memory_row.contains(r#"data-reopened="false""#), "{memory_row}");
 
-    // Health, memory and CPU.
+    // Health: the score, and the status held down by the open critical memory
+    // alert (RSS is far over 3x the 1 MiB threshold), as the API says.
     let score = f(&attr_of(&dom, "span", "health-score")["data-score"]);
     assert!((0.0..=100.0).contains(&score));
+    assert!((score - summary["health_score"].as_f64().unwrap()).abs() < 20.0, "{score} vs {summary}");
     let status = attr_of(&dom, "div", "health-status")["data-status"].clone();
-    assert!(["healthy", "degraded", "unhealthy"].contains(&status.as_str()), "{status}");
+    assert_eq!(status, summary["status"].as_str().unwrap());
+    assert_eq!(status, "unhealthy", "{summary}");
+    let cap = attr_of(&dom, "p", "health-cap");
+    assert_eq!(cap["data-alert-id"], summary["capped_by"]["alert_id"].to_string(), "{summary}");
+    assert!(text_of(&dom, "p", "health-cap").contains("critical alert"), "{}", text_of(&dom, "p", "health-cap"));
+    let parts = start_tags(element(&dom, "table", "health-components"), "tr");
+    let names: Vec<&str> = parts.iter().map(|p| p["data-name"].as_str()).collect();
+    assert_eq!(names, ["response_time", "error_rate", "memory", "database", "cache"]);
+    for (shown, api_part) in parts.iter().zip(summary["components"].as_array().unwrap()) {
+        assert_eq!(f(&shown["data-weight"]), api_part["weight"].as_f64().unwrap());
+    }
+    assert_eq!(parts[2]["data-score"], "0", "memory at far over 3x scores 0");
     assert!(f(&attr_of(&dom, "dd", "memory-current")["data-mb"]) > 0.0);
+    assert_eq!(attr_of(&dom, "dd", "memory-current")["data-sampled"], "true");
     assert!(f(&attr_of(&dom, "dd", "cpu-current")["data-percent"]) >= 0.0);
+}
+
+#[test]
+fn dashboard_before_any_traffic_says_no_data_yet() {
+    // No system sampler, and not one request: nothing to score.
+    let s = Server::start("chromium-empty", &[("MEMORY_MONITORING_ENABLED", "false")]);
+    let dom = dump_dom(&format!("http://{}/performance", s.addr));
+    let body = start_tags(&dom, "body").remove(0);
+    assert_eq!(body["data-loaded"], "true", "the page did not finish loading: {}", &dom[..dom.len().min(2000)]);
+    assert_eq!(body["data-window"], "5");
+
+    // What the API says, read after the page (viewing it sends no monitored traffic).
+    let summary = api(&s, "/api/performance/summary?minutes=5");
+    let metrics = api(&s, "/api/performance/metrics?minutes=5");
+    assert_eq!(summary["status"], "no_data", "{summary}");
+    assert!(summary["health_score"].is_null(), "{summary}");
+    assert_eq!(metrics["requests"]["total_requests"], 0);
+    assert_eq!(metrics["memory"]["sampled"], false, "{metrics}");
+
+    // Health: "no data yet", not 100/100.
+    assert_eq!(text_of(&dom, "span", "health-score"), "no data yet");
+    assert_eq!(attr_of(&dom, "span", "health-score")["data-score"], "");
+    assert!(element(&dom, "span", "health-unit").contains("hidden"), "the /100 unit is shown");
+    assert_eq!(attr_of(&dom, "div", "health-status")["data-status"], "no_data");
+    assert_eq!(text_of(&dom, "div", "health-status"), "no data yet");
+    let parts = start_tags(element(&dom, "table", "health-components"), "tr");
+    assert_eq!(parts.len(), 5);
+    assert!(
+        parts
+            .iter()
+            .filter(|p| p["data-name"] == "response_time" || p["data-name"] == "error_rate")
+            .all(|p| p["data-score"].is_empty())
+    );
+
+    // Request numbers: "no data yet", not 0.00 ms.
+    for id in
+        ["summary-avg", "summary-error-rate", "summary-client-error-rate", "metric-percentiles", "metric-error-rate"]
+    {
+        assert_eq!(text_of(&dom, "dd", id), "no data yet", "#{id}");
+    }
+    assert!(!dom.contains("0.00 ms"), "a zero latency is shown");
+    assert!(!dom.contains("100/100"));
+    for id in ["chart-requests", "chart-latency", "chart-errors"] {
+        assert_eq!(attr_of(&dom, "svg", id)["data-empty"], "true", "#{id}");
+        assert!(element(&dom, "svg", id).contains("no data yet"), "#{id}");
+    }
+    assert!(!element(&dom, "p", "endpoints-empty").contains("hidden"), "the endpoints table's empty state is hidden");
+
+    // No sampler: "not sampled", not 0.0 MiB.
+    for id in ["memory-current", "memory-max", "cpu-current", "cpu-avg"] {
+        assert_eq!(text_of(&dom, "dd", id), "not sampled", "#{id}");
+    }
+    assert!(element(&dom, "svg", "chart-system").contains("not sampled"));
+
+    // The memory cache is configured but has served no lookups in the window.
+    let lookups = metrics["cache"]["hits"].as_u64().unwrap() + metrics["cache"]["misses"].as_u64().unwrap();
+    assert_eq!(metrics["cache"]["configured"], true);
+    if lookups == 0 {
+        assert_eq!(text_of(&dom, "span", "cache-hit-rate"), "no lookups yet");
+    }
+}
+
+/// Every GET the script makes at the default 5-minute window, relative to the API prefix.
+const SCRIPT_GETS: [&str; 9] = [
+    "/summary?minutes=5",
+    "/metrics?minutes=5",
+    "/cache/stats",
+    "/alerts?resolved=false",
+    "/endpoints?minutes=5",
+    "/queries?minutes=5",
+    "/timeseries?metric=requests&minutes=5",
+    "/timeseries?metric=requests&resolution=rollup&minutes=5",
+    "/timeseries?metric=system&minutes=5",
+];
+
+#[test]
+fn dashboard_marks_a_reopened_alert_and_links_it() {
+    // A token is needed to resolve an alert; with one configured the API needs
+    // it for reads too, which a headless page cannot be given. So the page and
+    // script are the served ones, and the browser's fetch answers with the
+    // documents this test read from the live API with the token.
+    const TOKEN: &str = "reopen-test-token";
+    let auth = format!("Bearer {TOKEN}");
+    let headers = [("Authorization", auth.as_str())];
+    let s = Server::start(
+        "chromium-reopen",
+        &[("HIGH_MEMORY_THRESHOLD", "1"), ("ALERT_EVALUATION_INTERVAL", "1"), ("PERFORMANCE_API_TOKEN", TOKEN)],
+    );
+    let open = |s: &Server| {
+        let res = s.get_with("/api/performance/alerts?resolved=false", &headers);
+        assert_eq!(res.status, 200, "{}", res.body);
+        res.json()["alerts"].as_array().unwrap().iter().find(|a| a["type"] == "high_memory").cloned()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let first = loop {
+        if let Some(a) = open(&s) {
+            break a;
+        }
+        assert!(Instant::now() < deadline, "no memory alert opened");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(first["reopened"], false);
+    let first_id = first["id"].as_u64().unwrap();
+    let res = s.send_with("POST", &format!("/api/performance/alerts/{first_id}/resolve"), None, &headers);
+    assert_eq!(res.status, 200, "{}", res.body);
+    // Memory is still over 1 MiB: the next evaluation re-opens the alert.
+    let again = loop {
+        if let Some(a) = open(&s).filter(|a| a["id"] != first_id) {
+            break a;
+        }
+        assert!(Instant::now() < deadline, "the memory alert did not re-open");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!((again["reopened"].as_bool(), again["reopens"].as_u64()), (Some(true), Some(first_id)));
+
+    let dir = fresh_dir("chromium-reopen-page");
+    let page = s.get("/performance");
+    assert_eq!(page.status, 200);
+    let script = s.get("/performance/dashboard.js");
+    assert_eq!(script.status, 200);
+    std::fs::write(dir.join("dashboard.js"), &script.body).unwrap();
+    let mut canned = serde_json::Map::new();
+    for path in SCRIPT_GETS {
+        let res = s.get_with(&format!("/api/performance{path}"), &headers);
+        assert_eq!(res.status, 200, "{path}: {}", res.body);
+        canned.insert(path.to_owned(), res.json());
+    }
+    let stub = format!(
+        "<script>var CANNED = {}; window.fetch = function (url) {{ var body = CANNED[url.replace(\"/api/performance\", \
+         \"\")]; return Promise.resolve({{ ok: body !== undefined, status: body === undefined ? 404 : 200, text: \
+         function () {{ return Promise.resolve(JSON.stringify(body === undefined ? null : body)); }} }}); }};</script>",
+        Value::Object(canned)
+    );
+    let served = r#"<script src="/performance/dashboard.js" defer></script>"#;
+    assert!(page.body.contains(served), "{}", page.body);
+    let html = page.body.replace(served, &format!("{stub}\n<script src=\"dashboard.js\" defer></script>"));
+    std::fs::write(dir.join("index.html"), html).unwrap();
+
+    let dom = dump_dom(&format!("file://{}", dir.join("index.html").display()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let body = start_tags(&dom, "body").remove(0);
+    assert_eq!(body["data-loaded"], "true", "the page did not finish loading: {}", &dom[..dom.len().min(2000)]);
+    let again_id = again["id"].as_u64().unwrap().to_string();
+    let rows = start_tags(element(&dom, "table", "alerts-table"), "tr");
+    let row = rows.iter().find(|r| r["data-alert-id"] == again_id).expect("the re-opened alert is not shown");
+    assert_eq!(row["data-reopened"], "true");
+    assert_eq!(row["data-reopens"], first_id.to_string());
+    assert!(element(&dom, "table", "alerts-table").contains(&format!("re-opened (was #{first_id})")));
+    // The page shows the health held down by the critical alert it re-opened.
+    assert_eq!(attr_of(&dom, "p", "health-cap")["data-alert-id"], again_id);
 }
