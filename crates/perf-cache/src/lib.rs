@@ -41,12 +41,14 @@
 //! `*`, `?`, `[...]` and `\` and are matched against whole keys.
 mod breaker;
 mod error;
+mod failures;
 mod function;
 mod key;
 mod memory;
 mod pattern;
 mod pending;
 mod redis_tier;
+mod serving;
 mod tiered;
 mod typed;
 

@@ -4,7 +4,7 @@
 use std::{sync::Arc, time::Duration};
 
 use perf_cache::{TieredCache, TieredConfig};
-use perf_core::BreakerState;
+use perf_core::{BreakerState, ServingTier};
 
 use crate::{OwnRedis, unique_prefix, wait_for};
 
@@ -61,7 +61,7 @@ async fn killed_redis_falls_back_to_memory_and_recovers() {
     // never went to Redis.
     assert!(cache.redis().tier_stats().errors - errors_before <= 2);
     assert!(cache.pending_invalidations() > 0);
-    assert_eq!(cache.snapshot().serving_tier, "memory");
+    assert_eq!(cache.snapshot().serving_tier, ServingTier::Memory);
 
     server.restart().await;
     assert!(
