@@ -388,7 +388,8 @@ impl TieredCache {
     /// Redis's entries or were never shared); and while Redis is
     /// unreachable, its entries, since the clear only reaches Redis later.
     /// An entry hidden by a namespace invalidation whose key is still in
-    /// Redis counts as removed.
+    /// Redis counts as removed. Telling the tiers' keys apart costs a set of
+    /// the memory keys removed, bounded by the memory tier's `max_entries`.
     ///
     /// # Errors
     /// [`CacheError::InvalidPattern`] before anything is removed.
@@ -598,34 +599,35 @@ impl TieredInner {
             self.in_flight.lock().restore(taken.0.clone(), taken.1.clone(), usize::MAX);
             taken
         };
-        let failed = match &overflow {
-            Some(o) => self.apply_overflow(o).await.err().map(|e| (e, ops.clone(), overflow.clone())),
-            None => None,
-        };
-        let failed = match failed {
-            Some(f) => Some(f),
-            None => {
-                let mut failed = None;
-                for (i, op) in ops.iter().enumerate() {
-                    if let Err(e) = self.apply(op).await {
-                        failed = Some((e, ops[i..].to_vec(), None));
-                        break;
-                    }
-                }
-                failed
-            }
-        };
+        let applied = self.apply_all(ops, overflow).await;
         let mut pending = self.pending.lock();
         *self.in_flight.lock() = Pending::default();
-        let result = match failed {
-            Some((e, ops, overflow)) => {
-                pending.restore(ops, overflow, self.config.max_pending);
-                Err(e)
-            }
-            None => Ok(()),
-        };
+        let result = applied.map_err(|(e, ops, overflow)| {
+            pending.restore(ops, overflow, self.config.max_pending);
+            e
+        });
         self.pending_any.store(!pending.is_empty(), Ordering::Release);
         result
+    }
+
+    /// Applies the overflow summary, then `ops` in order; on failure returns
+    /// the error with what is left to apply.
+    async fn apply_all(
+        &self,
+        ops: Vec<Op>,
+        overflow: Option<Overflow>,
+    ) -> Result<(), (CacheError, Vec<Op>, Option<Overflow>)> {
+        if let Some(o) = &overflow
+            && let Err(e) = self.apply_overflow(o).await
+        {
+            return Err((e, ops, overflow));
+        }
+        for (i, op) in ops.iter().enumerate() {
+            if let Err(e) = self.apply(op).await {
+                return Err((e, ops[i..].to_vec(), None));
+            }
+        }
+        Ok(())
     }
 
     fn message(&self, kind: char, arg: &str) -> String {
