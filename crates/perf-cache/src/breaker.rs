@@ -1,7 +1,9 @@
 //! The circuit breaker in front of the Redis tier, and the probe's backoff.
 //!
-//! Closed: Redis is used. A stall (timeout) or a failed write opens the
-//! breaker at once; other failures open it after `threshold` in a row.
+//! Closed: Redis is used. Only failures that say Redis is unreachable are
+//! recorded here (command errors such as OOM are not): a stall (timeout), a
+//! failed write or a failed liveness ping opens the breaker at once; other
+//! failures open it after `threshold` in a row.
 //! Open: nothing is sent to Redis; a background probe retries with
 //! exponential backoff, moving to half-open while it checks, and closes the
 //! breaker once Redis answers and the pending invalidations are replayed.

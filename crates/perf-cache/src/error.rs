@@ -83,6 +83,68 @@ impl CacheError {
     pub fn is_backend_failure(&self) -> bool {
         matches!(self, CacheError::Redis { .. } | CacheError::Timeout { .. } | CacheError::BreakerOpen)
     }
+
+    /// Whether this failure says Redis could not be reached: an I/O error,
+    /// a refused or dropped connection, a timeout (ours or the client's), or
+    /// an open breaker. Only these open the breaker.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            CacheError::Timeout { .. } | CacheError::BreakerOpen => true,
+            CacheError::Redis { source, .. } => unreachable_error(source),
+            _ => false,
+        }
+    }
+
+    /// For a command Redis answered with an error (it was reachable), the
+    /// cause: the server's error code (`OOM`, `READONLY`, `NOAUTH`,
+    /// `WRONGTYPE`, `ERR`, ...) or, for an error the client raised on a
+    /// reply, `TYPE`, `AUTH`, `CLIENT` or `OTHER`. `None` for unreachability
+    /// and for errors that are not Redis's.
+    pub fn command_error_kind(&self) -> Option<&str> {
+        match self {
+            CacheError::Redis { source, .. } if !unreachable_error(source) => Some(command_kind(source)),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a client error means the server could not be reached (rather
+/// than that it answered with an error).
+fn unreachable_error(e: &redis::RedisError) -> bool {
+    e.is_io_error()
+        || e.is_timeout()
+        || e.is_connection_refusal()
+        || e.is_connection_dropped()
+        || e.kind() == redis::ErrorKind::ClusterConnectionNotFound
+}
+
+/// The cause of an error reply; see [`CacheError::command_error_kind`].
+fn command_kind(e: &redis::RedisError) -> &str {
+    if let Some(code) = e.code() {
+        return code;
+    }
+    match e.kind() {
+        redis::ErrorKind::Parse | redis::ErrorKind::UnexpectedReturnType => "TYPE",
+        redis::ErrorKind::AuthenticationFailed => "AUTH",
+        redis::ErrorKind::Client | redis::ErrorKind::InvalidClientConfig => "CLIENT",
+        _ => "OTHER",
+    }
+}
+
+/// `e` and its sources, joined with `: ` (the client's message is usually
+/// in the source, not in our wrapper).
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        next = cause.source();
+    }
+    text
 }
 
 pub(crate) fn truncate(s: &str) -> String {

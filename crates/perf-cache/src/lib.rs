@@ -23,10 +23,13 @@
 //! - [`MemoryCache`]: the in-process tier (dashmap, TTLs, entry and byte
 //!   bounds, CLOCK eviction, background sweeping).
 //! - [`RedisCache`]: the Redis tier (lazy `ConnectionManager`, key prefix,
-//!   per-operation timeout, SCAN + UNLINK clears).
-//! - [`TieredCache`]: memory in front of Redis with a circuit breaker,
-//!   replay of invalidations missed during an outage, and pub/sub coherence
-//!   between instances.
+//!   per-operation timeout, SCAN + UNLINK clears, failures counted as
+//!   unreachable or as command errors per cause, rate-limited warnings).
+//! - [`TieredCache`]: memory in front of Redis with a circuit breaker that
+//!   only an unreachable Redis opens, a liveness timer that notices a dead
+//!   Redis while memory answers everything, replay of invalidations missed
+//!   during an outage, pub/sub coherence between instances, and stats that
+//!   name the tier that served recent hits.
 //! - [`Cache`]: typed values (postcard) and single-flight
 //!   [`Cache::get_or_compute`] over any of them.
 //! - [`install_default`], [`cached`](fn@cached), [`invalidate_now`] and the
@@ -41,12 +44,14 @@
 //! `*`, `?`, `[...]` and `\` and are matched against whole keys.
 mod breaker;
 mod error;
+mod failures;
 mod function;
 mod key;
 mod memory;
 mod pattern;
 mod pending;
 mod redis_tier;
+mod serving;
 mod tiered;
 mod typed;
 

@@ -43,7 +43,7 @@ use dashmap::DashMap;
 use parking_lot::Mutex;
 use perf_core::{
     BoxFuture, CacheAdmin, CacheEvent, CacheEventKind, CacheStats, CacheStore, CacheStoreError, CacheTier, Clock,
-    Invalidator, Recorder, RequestScope, SystemClock, TierStats, Timestamp,
+    Invalidator, Recorder, RequestScope, ServingTier, SystemClock, TierStats, Timestamp,
 };
 
 use crate::{
@@ -382,7 +382,9 @@ impl MemoryCache {
     }
 
     /// Removes every entry whose key matches the glob `pattern`, or every
-    /// entry when `None`; returns how many were removed.
+    /// entry when `None`; returns how many live entries were removed
+    /// (entries already expired or invalidated are dropped too, but they
+    /// were not visible, so they are not counted).
     ///
     /// # Errors
     /// [`CacheError::InvalidPattern`] before anything is removed.
@@ -392,23 +394,39 @@ impl MemoryCache {
     }
 
     pub(crate) fn clear_parsed(&self, pattern: Option<&Pattern>) -> u64 {
+        self.clear_parsed_with(pattern, |_| {})
+    }
+
+    /// Like [`clear_parsed`](Self::clear_parsed), calling `removed` with the
+    /// key of every live entry it removes (and counts).
+    pub(crate) fn clear_parsed_with(&self, pattern: Option<&Pattern>, mut removed: impl FnMut(&Arc<str>)) -> u64 {
         let inner = &*self.inner;
-        let (mut n, mut bytes) = (0u64, 0u64);
+        let now = inner.now_ms.load(Ordering::Relaxed);
+        let (mut live, mut expired, mut hidden, mut bytes) = (0u64, 0u64, 0u64, 0u64);
         inner.map.retain(|k, e| {
             let keep = pattern.is_some_and(|p| !p.matches(k));
             if !keep {
-                n += 1;
                 bytes += e.charge;
+                if e.expires_ms <= now {
+                    expired += 1;
+                } else if !inner.is_current(e) {
+                    hidden += 1;
+                } else {
+                    live += 1;
+                    removed(k);
+                }
             }
             keep
         });
-        inner.entries.fetch_sub(n, Ordering::Relaxed);
+        inner.entries.fetch_sub(live + expired + hidden, Ordering::Relaxed);
         inner.bytes.fetch_sub(bytes, Ordering::Relaxed);
-        inner.counters.deletes.fetch_add(n, Ordering::Relaxed);
+        // The same counters the lazy removal of each kind would charge.
+        inner.counters.deletes.fetch_add(live + hidden, Ordering::Relaxed);
+        inner.counters.expirations.fetch_add(expired, Ordering::Relaxed);
         if pattern.is_none() {
             inner.ring.lock().clear();
         }
-        n
+        live
     }
 
     /// Refreshes the coarse clock from the configured clock and removes
@@ -633,7 +651,8 @@ impl CacheAdmin for MemoryCache {
                 misses: memory.misses,
                 hit_rate: hit_rate(memory.hits, memory.misses),
                 total_operations: total,
-                serving_tier: CacheTier::Memory.as_str().to_owned(),
+                serving_tier: ServingTier::Memory,
+                recent_hits: None,
                 memory,
                 redis: None,
             })

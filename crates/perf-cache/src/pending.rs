@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use crate::key::namespace_of;
+use crate::{key::namespace_of, pattern::Pattern};
 
 const MAX_OVERFLOW_NAMESPACES: usize = 256;
 
@@ -103,6 +103,25 @@ impl Pending {
                 mine.fold(op);
             }
         }
+    }
+
+    /// Whether a queued operation would remove or hide `key` in Redis, i.e.
+    /// whether Redis's copy of `key` may be one this instance removed.
+    pub(crate) fn affects(&self, key: &str) -> bool {
+        let ns = namespace_of(key);
+        if let Some(o) = &self.overflow
+            && (o.clear_all || ns.is_some_and(|ns| o.namespaces.contains(ns)))
+        {
+            return true;
+        }
+        self.ops.iter().any(|op| match op {
+            Op::Delete(k) => k == key,
+            Op::Invalidate(n) => ns == Some(n.as_str()),
+            Op::Clear(None) => true,
+            // Queued patterns were validated; an unparsable one is treated as
+            // matching everything, the safe side.
+            Op::Clear(Some(p)) => Pattern::parse(p).map_or(true, |p| p.matches(key)),
+        })
     }
 
     /// Whether nothing is queued.

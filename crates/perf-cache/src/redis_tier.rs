@@ -25,6 +25,16 @@
 //! Every operation is bounded by `op_timeout` (default 50 ms). The
 //! connection is made lazily, so building a `RedisCache` with Redis down
 //! succeeds and operations fail fast until it is back.
+//!
+//! # Failures
+//!
+//! A failed call is either *unreachable* (I/O error, refused or dropped
+//! connection, timeout) or a *command error* (Redis answered with an error
+//! reply such as `OOM`, `READONLY`, `NOAUTH` or `WRONGTYPE`; see
+//! [`CacheError::is_unreachable`] and [`CacheError::command_error_kind`]).
+//! Both are counted in the stats; command errors per cause with their latest
+//! message, and each cause is logged (`WARN`, "redis refused a command") at
+//! most once a minute, with the number of failures not logged since.
 
 use std::{
     future::Future,
@@ -37,7 +47,7 @@ use std::{
 
 use perf_core::{
     BoxFuture, BreakerState, CacheAdmin, CacheEvent, CacheEventKind, CacheStats, CacheStore, CacheStoreError,
-    CacheTier, Clock, Invalidator, Recorder, RedisStatus, RequestScope, SystemClock, TierStats,
+    CacheTier, Clock, Invalidator, Recorder, RedisStatus, RequestScope, ServingTier, SystemClock, TierStats, Timestamp,
 };
 use redis::{
     AsyncCommands, Client, RedisResult,
@@ -46,6 +56,8 @@ use redis::{
 
 use crate::{
     CacheError,
+    error::chain,
+    failures::{FailureLog, FailureSnapshot},
     key::{check_key, check_namespace, namespace_of},
     memory::hit_rate,
     pattern::{Pattern, escape_redis_glob},
@@ -111,6 +123,10 @@ struct RedisInner {
     counters: RedisCounters,
     recorder: Option<Arc<dyn Recorder>>,
     clock: Arc<dyn Clock>,
+    failures: FailureLog,
+    /// When Redis last answered anything (a reply or an error reply), Unix
+    /// microseconds.
+    last_answer_us: AtomicU64,
 }
 
 #[derive(Default)]
@@ -170,6 +186,8 @@ impl RedisCache {
                 counters: RedisCounters::default(),
                 recorder,
                 clock: Arc::new(SystemClock),
+                failures: FailureLog::default(),
+                last_answer_us: AtomicU64::new(0),
             }),
         })
     }
@@ -193,27 +211,99 @@ impl RedisCache {
 
     async fn run<T>(&self, op: &'static str, fut: impl Future<Output = RedisResult<T>>) -> Result<T, CacheError> {
         let after = self.inner.config.op_timeout;
-        let result = match tokio::time::timeout(after, fut).await {
-            Ok(Ok(v)) => return Ok(v),
-            Ok(Err(source)) => Err(CacheError::Redis { op, source }),
-            Err(_) => Err(CacheError::Timeout { op, after }),
+        let e = match tokio::time::timeout(after, fut).await {
+            Ok(Ok(v)) => {
+                self.answered();
+                return Ok(v);
+            }
+            Ok(Err(source)) => CacheError::Redis { op, source },
+            Err(_) => CacheError::Timeout { op, after },
         };
         self.inner.counters.errors.fetch_add(1, Ordering::Relaxed);
-        result
+        self.note_failure(op, &e, true);
+        Err(e)
     }
 
-    /// Sends `PING` (not counted in the error counter).
+    /// Sends `PING`. A health check rather than a cache operation: an
+    /// unreachable Redis is noted as the latest cause but not counted as a
+    /// failed operation; an error reply (e.g. `NOAUTH`) is counted like any
+    /// command error.
     ///
     /// # Errors
     /// [`CacheError::Redis`] or [`CacheError::Timeout`].
     pub async fn ping(&self) -> Result<(), CacheError> {
-        // A health check, not a cache operation: not counted as an error.
         let mut conn = self.inner.conn.clone();
         let after = self.inner.config.op_timeout;
-        match tokio::time::timeout(after, redis::cmd("PING").query_async::<String>(&mut conn)).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(source)) => Err(CacheError::Redis { op: "ping", source }),
-            Err(_) => Err(CacheError::Timeout { op: "ping", after }),
+        let e = match tokio::time::timeout(after, redis::cmd("PING").query_async::<String>(&mut conn)).await {
+            Ok(Ok(_)) => {
+                self.answered();
+                return Ok(());
+            }
+            Ok(Err(source)) => CacheError::Redis { op: "ping", source },
+            Err(_) => CacheError::Timeout { op: "ping", after },
+        };
+        self.note_failure("ping", &e, false);
+        Err(e)
+    }
+
+    fn answered(&self) {
+        self.inner.last_answer_us.fetch_max(self.inner.clock.now().as_unix_micros(), Ordering::Relaxed);
+    }
+
+    /// When Redis last answered (a reply or an error reply); the epoch if
+    /// it never did.
+    pub(crate) fn last_answer(&self) -> Timestamp {
+        Timestamp::from_unix_micros(self.inner.last_answer_us.load(Ordering::Relaxed))
+    }
+
+    /// The tier's clock.
+    pub(crate) fn now(&self) -> Timestamp {
+        self.inner.clock.now()
+    }
+
+    /// Classifies and records a failure; warns about a command error when
+    /// its cause's rate limit allows. `counted`: an operation, not a probe.
+    fn note_failure(&self, op: &'static str, e: &CacheError, counted: bool) {
+        let now = self.inner.clock.now();
+        let message = chain(e);
+        match e.command_error_kind() {
+            Some(kind) => {
+                // Redis answered, so it is reachable.
+                self.answered();
+                if let Some(suppressed) = self.inner.failures.command(kind, message.clone(), now) {
+                    tracing::warn!(
+                        prefix = %self.inner.config.prefix,
+                        op,
+                        cause = kind,
+                        suppressed,
+                        error = %message,
+                        "redis refused a command"
+                    );
+                }
+            }
+            None => {
+                tracing::debug!(prefix = %self.inner.config.prefix, op, error = %message, "redis unreachable");
+                self.inner.failures.unreachable(message, now, counted);
+            }
+        }
+    }
+
+    pub(crate) fn failures(&self) -> FailureSnapshot {
+        self.inner.failures.snapshot()
+    }
+
+    /// This tier's status as a [`RedisStatus`], with the breaker's view
+    /// supplied by the caller.
+    pub(crate) fn status(&self, available: bool, breaker: BreakerState, breaker_openings: u64) -> RedisStatus {
+        let failures = self.failures();
+        RedisStatus {
+            available,
+            breaker,
+            breaker_openings,
+            unreachable_errors: failures.unreachable,
+            last_unreachable: failures.last_unreachable,
+            command_errors: failures.command_errors,
+            stats: self.tier_stats(),
         }
     }
 
@@ -325,17 +415,29 @@ impl RedisCache {
     }
 
     /// Removes entries matching the glob `pattern` (all entries when `None`)
-    /// with SCAN + UNLINK; returns how many were removed.
+    /// with SCAN + UNLINK; returns how many keys were removed (each counted
+    /// once, even if SCAN returned it twice).
+    ///
+    /// Not counted apart: an entry hidden by a namespace invalidation whose
+    /// key is still in Redis is removed and counted like a live one.
     ///
     /// # Errors
     /// [`CacheError::InvalidPattern`] before anything is removed, then
     /// [`CacheError::Redis`] or [`CacheError::Timeout`].
     pub async fn clear_matching(&self, pattern: Option<&str>) -> Result<u64, CacheError> {
         let pattern = pattern.map(Pattern::parse).transpose()?;
-        self.clear_parsed(pattern.as_ref()).await
+        self.clear_parsed(pattern.as_ref(), |_| {}).await
     }
 
-    pub(crate) async fn clear_parsed(&self, pattern: Option<&Pattern>) -> Result<u64, CacheError> {
+    /// Like [`clear_matching`](Self::clear_matching) for a parsed pattern,
+    /// calling `removed` with the cache key (prefix stripped, raw bytes) of
+    /// every key this call unlinked, also when it fails part way.
+    pub(crate) async fn clear_parsed(
+        &self,
+        pattern: Option<&Pattern>,
+        mut removed: impl FnMut(&[u8]),
+    ) -> Result<u64, CacheError> {
+        let entry_prefix = self.entry_key("").len();
         let matcher = format!(
             "{}k:{}",
             escape_redis_glob(&self.inner.config.prefix),
@@ -343,7 +445,7 @@ impl RedisCache {
         );
         let mut conn = self.inner.conn.clone();
         let mut cursor: u64 = 0;
-        let mut removed = 0u64;
+        let mut count = 0u64;
         loop {
             let (next, keys): (u64, Vec<Vec<u8>>) = self
                 .run(
@@ -358,16 +460,34 @@ impl RedisCache {
                 )
                 .await?;
             if !keys.is_empty() {
-                let n: u64 = self.run("unlink", redis::cmd("UNLINK").arg(&keys).query_async(&mut conn)).await?;
-                removed += n;
+                // One UNLINK per key (pipelined) says which keys this call
+                // removed, so the caller can tell them apart.
+                let mut pipe = redis::pipe();
+                for key in &keys {
+                    pipe.cmd("UNLINK").arg(key);
+                }
+                let unlinked: Result<Vec<u64>, _> = self.run("unlink", pipe.query_async(&mut conn)).await;
+                let unlinked = match unlinked {
+                    Ok(unlinked) => unlinked,
+                    Err(e) => {
+                        self.inner.counters.deletes.fetch_add(count, Ordering::Relaxed);
+                        return Err(e);
+                    }
+                };
+                for (key, n) in keys.iter().zip(unlinked) {
+                    if n > 0 {
+                        count += 1;
+                        removed(key.get(entry_prefix..).unwrap_or_default());
+                    }
+                }
             }
             if next == 0 {
                 break;
             }
             cursor = next;
         }
-        self.inner.counters.deletes.fetch_add(removed, Ordering::Relaxed);
-        Ok(removed)
+        self.inner.counters.deletes.fetch_add(count, Ordering::Relaxed);
+        Ok(count)
     }
 
     /// Publishes `message` on the invalidation channel.
@@ -428,16 +548,22 @@ fn decode(raw: &[u8], generation: Option<u64>) -> Result<Option<Fetched>, CacheE
 impl CacheAdmin for RedisCache {
     fn stats(&self) -> BoxFuture<'_, Result<CacheStats, CacheStoreError>> {
         Box::pin(async move {
-            let available = self.ping().await.is_ok();
-            let stats = self.tier_stats();
+            // Used alone there is no breaker: the status is this ping's.
+            let available = match self.ping().await {
+                Ok(()) => true,
+                Err(e) => !e.is_unreachable(),
+            };
+            let status = self.status(available, BreakerState::Closed, 0);
+            let stats = &status.stats;
             Ok(CacheStats {
                 hits: stats.hits,
                 misses: stats.misses,
                 hit_rate: hit_rate(stats.hits, stats.misses),
                 total_operations: stats.hits + stats.misses + stats.sets + stats.deletes,
-                serving_tier: CacheTier::Redis.as_str().to_owned(),
+                serving_tier: ServingTier::Redis,
+                recent_hits: None,
                 memory: TierStats::default(),
-                redis: Some(RedisStatus { available, breaker: BreakerState::Closed, stats }),
+                redis: Some(status),
             })
         })
     }

@@ -4,14 +4,45 @@
 //!
 //! # Fallback
 //!
-//! Every Redis operation is bounded by the Redis tier's `op_timeout`. A
-//! timeout, a failed write or invalidation, or `failure_threshold`
-//! consecutive failed reads open the breaker; from then on every operation
-//! is served by memory alone, without touching Redis and without failing.
-//! A background probe pings Redis with exponential backoff; once it answers
-//! (and the invalidation subscription is up again), the invalidations
-//! queued meanwhile are applied to Redis and published, and only then does
-//! the breaker close.
+//! Every Redis operation is bounded by the Redis tier's `op_timeout`. Only
+//! an *unreachable* Redis (I/O error, refused or dropped connection,
+//! timeout) counts against the breaker: a timeout, a failed write or
+//! invalidation, or `failure_threshold` consecutive failed reads open it;
+//! from then on every operation is served by memory alone, without touching
+//! Redis and without failing. A background probe pings Redis with
+//! exponential backoff; once it answers (and the invalidation subscription
+//! is up again), the invalidations queued meanwhile are applied to Redis and
+//! published, and only then does the breaker close.
+//!
+//! A *command error* (Redis answered with an error reply: `OOM`, `READONLY`,
+//! `NOAUTH`, `WRONGTYPE`, ...) never opens the breaker: Redis is reachable
+//! and keeps being used. The operation falls back to memory as above; the
+//! error is counted per cause in the stats and logged at most once a minute
+//! per cause (see [`RedisCache`]). A removal Redis refused is kept pending
+//! and retried by the liveness timer, and until it lands this instance does
+//! not read the keys it covers from Redis.
+//!
+//! # Liveness
+//!
+//! While the breaker is closed, a timer owned by the cache wakes every
+//! `liveness_interval` (default 500 ms). If Redis answered nothing during
+//! the last interval (say, every lookup was a memory hit), it sends one
+//! `PING`; an unreachable Redis opens the breaker as a failed write would.
+//! So the stats report a dead Redis within about two intervals plus
+//! `op_timeout`, even when memory answers every lookup. The timer also
+//! retries removals Redis refused. It runs on the tokio runtime the cache
+//! was built on, like the probe and the subscriber, and stops when the last
+//! clone of the cache is dropped. [`TieredCache::new`] refuses to build
+//! outside a runtime ([`CacheError::NoRuntime`]) rather than panic; if that
+//! runtime shuts down first, the background tasks end with it and the stats
+//! show the state of the last operation.
+//!
+//! # Serving tier
+//!
+//! The stats' `serving_tier` is the tier that answered most hits over the
+//! last ten seconds (`recent_hits` holds the counts), Redis on a tie, and
+//! `none` when nothing hit in that window; it describes what happened, not
+//! which tier would be asked first.
 //!
 //! # Coherence
 //!
@@ -34,7 +65,7 @@
 //! each other about invalidations.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{
         Arc, Weak,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -46,17 +77,19 @@ use futures_util::StreamExt;
 use parking_lot::Mutex;
 use perf_core::{
     BoxFuture, BreakerState, CacheAdmin, CacheEvent, CacheEventKind, CacheStats, CacheStore, CacheStoreError,
-    CacheTier, Invalidator, Recorder, RedisStatus, RequestScope,
+    CacheTier, Invalidator, Recorder, RequestScope,
 };
 use tokio::sync::watch;
 
 use crate::{
     CacheError, MemoryCache, MemoryConfig, RedisCache, RedisConfig,
     breaker::{Backoff, Breaker},
+    error::chain,
     key::{check_key, check_namespace, namespace_of},
     memory::hit_rate,
     pattern::Pattern,
     pending::{Op, Overflow, Pending},
+    serving::HitWindow,
 };
 
 /// Settings of a [`TieredCache`].
@@ -78,6 +111,10 @@ pub struct TieredConfig {
     /// Invalidations kept individually while Redis is unreachable (default
     /// 1,024); past that they collapse into namespace bumps or a clear.
     pub max_pending: usize,
+    /// How often the liveness timer checks on Redis while the breaker is
+    /// closed (default 500 ms): it pings when Redis answered nothing for
+    /// that long. Zero turns the timer off.
+    pub liveness_interval: Duration,
 }
 
 impl TieredConfig {
@@ -91,6 +128,7 @@ impl TieredConfig {
             probe_min: Duration::from_millis(100),
             probe_max: Duration::from_secs(5),
             max_pending: 1024,
+            liveness_interval: Duration::from_millis(500),
         }
     }
 }
@@ -102,7 +140,10 @@ impl TieredConfig {
 /// - No operation fails because Redis did; errors are only for bad input.
 /// - While the breaker is open no Redis call is made at all, so an outage
 ///   costs at most one `op_timeout` per operation already in flight.
-/// - Background tasks (probe, subscriber) stop when the last clone drops.
+/// - Background tasks (probe, subscriber, liveness timer) stop when the
+///   last clone drops.
+/// - Stats report an unreachable Redis within about two
+///   `liveness_interval`s plus `op_timeout`, even while no lookup reaches it.
 #[derive(Clone)]
 pub struct TieredCache {
     inner: Arc<TieredInner>,
@@ -113,6 +154,15 @@ struct TieredInner {
     redis: RedisCache,
     breaker: Breaker,
     pending: Mutex<Pending>,
+    /// Ops a replay took from `pending` and has not finished applying.
+    in_flight: Mutex<Pending>,
+    /// Held by the one replay running.
+    replaying: tokio::sync::Mutex<()>,
+    /// Whether `pending` or `in_flight` holds anything: set and cleared under
+    /// `pending`'s lock, read without it on the fetch path.
+    pending_any: AtomicBool,
+    /// Hits per tier over the last seconds, for `serving_tier`.
+    hit_window: HitWindow,
     config: TieredConfig,
     id: String,
     recorder: Option<Arc<dyn Recorder>>,
@@ -147,8 +197,9 @@ impl std::fmt::Debug for TieredCache {
 }
 
 impl TieredCache {
-    /// Builds the cache and starts its subscriber task on the current tokio
-    /// runtime. Redis may be down: the cache starts serving from memory.
+    /// Builds the cache and starts its subscriber task and liveness timer on
+    /// the current tokio runtime. Redis may be down: the cache starts
+    /// serving from memory.
     ///
     /// # Errors
     /// [`CacheError::NoRuntime`] outside a tokio runtime; configuration
@@ -163,6 +214,10 @@ impl TieredCache {
             redis,
             breaker: Breaker::new(config.failure_threshold),
             pending: Mutex::new(Pending::default()),
+            in_flight: Mutex::new(Pending::default()),
+            replaying: tokio::sync::Mutex::new(()),
+            pending_any: AtomicBool::new(false),
+            hit_window: HitWindow::default(),
             id: instance_id(),
             recorder,
             runtime,
@@ -180,6 +235,7 @@ impl TieredCache {
             config,
         });
         inner.runtime.spawn(subscriber(Arc::downgrade(&inner), inner.shutdown.clone()));
+        inner.runtime.spawn(liveness(Arc::downgrade(&inner), inner.shutdown.clone()));
         Ok(TieredCache { inner })
     }
 
@@ -232,7 +288,7 @@ impl TieredCache {
             inner.count_lookup(true, CacheTier::Memory);
             return Ok(Some(v));
         }
-        if !inner.breaker.allows() || inner.is_bumping(key) {
+        if !inner.breaker.allows() || inner.is_bumping(key) || inner.is_pending(key) {
             inner.count_lookup(false, CacheTier::Memory);
             return Ok(None);
         }
@@ -324,25 +380,61 @@ impl TieredCache {
     }
 
     /// Removes entries matching `pattern` (all with `None`) on both tiers and
-    /// every instance; returns how many memory entries were removed here.
+    /// every instance; returns how many distinct entries were removed from
+    /// this instance's memory and from Redis (a key held by both counts
+    /// once).
+    ///
+    /// Not counted: other instances' memory copies (they are copies of
+    /// Redis's entries or were never shared); and while Redis is
+    /// unreachable, its entries, since the clear only reaches Redis later.
+    /// An entry hidden by a namespace invalidation whose key is still in
+    /// Redis counts as removed. Telling the tiers' keys apart costs a set of
+    /// the memory keys removed, bounded by the memory tier's `max_entries`.
     ///
     /// # Errors
     /// [`CacheError::InvalidPattern`] before anything is removed.
     pub async fn clear_matching(&self, pattern: Option<&str>) -> Result<u64, CacheError> {
         let parsed = pattern.map(Pattern::parse).transpose()?;
-        self.inner.note_removal();
-        let removed = self.inner.memory.clear_parsed(parsed.as_ref());
-        self.inner.remote(Op::Clear(pattern.map(str::to_owned))).await;
-        self.inner.note_removal();
-        Ok(removed)
+        let inner = &self.inner;
+        inner.note_removal();
+        let mut from_memory = HashSet::new();
+        inner.memory.clear_parsed_with(parsed.as_ref(), |key| {
+            from_memory.insert(Arc::clone(key));
+        });
+        let op = Op::Clear(pattern.map(str::to_owned));
+        let mut redis_only = 0u64;
+        if inner.breaker.allows() {
+            let cleared = inner
+                .redis
+                .clear_parsed(parsed.as_ref(), |key| {
+                    let held = std::str::from_utf8(key).is_ok_and(|key| from_memory.contains(key));
+                    redis_only += u64::from(!held);
+                })
+                .await;
+            let published = match cleared {
+                Ok(_) => inner.redis.publish(&inner.clear_message(pattern)).await,
+                Err(e) => Err(e),
+            };
+            match published {
+                Ok(()) => inner.breaker.record_success(),
+                Err(e) => {
+                    inner.redis_failed(&e, true);
+                    inner.queue(op);
+                }
+            }
+        } else {
+            inner.queue(op);
+        }
+        inner.note_removal();
+        Ok(from_memory.len() as u64 + redis_only)
     }
 
-    /// Statistics of both tiers, the serving tier and the breaker state.
+    /// Statistics of both tiers, the tier that served recent hits, the
+    /// breaker and the Redis failures by class and cause.
     pub fn snapshot(&self) -> CacheStats {
         let inner = &*self.inner;
         let (hits, misses) = (inner.hits.load(Ordering::Relaxed), inner.misses.load(Ordering::Relaxed));
-        let breaker = inner.breaker.state();
-        let serving = if breaker == BreakerState::Closed { CacheTier::Redis } else { CacheTier::Memory };
+        let recent = inner.hit_window.recent(inner.now_secs());
         CacheStats {
             hits,
             misses,
@@ -351,9 +443,14 @@ impl TieredCache {
                 + misses
                 + inner.sets.load(Ordering::Relaxed)
                 + inner.deletes.load(Ordering::Relaxed),
-            serving_tier: serving.as_str().to_owned(),
+            serving_tier: recent.serving_tier(),
+            recent_hits: Some(recent),
             memory: inner.memory.tier_stats(),
-            redis: Some(RedisStatus { available: inner.breaker.available(), breaker, stats: inner.redis.tier_stats() }),
+            redis: Some(inner.redis.status(
+                inner.breaker.available(),
+                inner.breaker.state(),
+                inner.breaker.times_opened(),
+            )),
         }
     }
 }
@@ -366,9 +463,23 @@ impl TieredInner {
         namespace_of(key).is_some_and(|ns| self.bumping.lock().contains_key(ns))
     }
 
+    /// Whether a removal Redis has not applied yet covers `key`, so that
+    /// Redis's copy may be stale.
+    fn is_pending(&self, key: &str) -> bool {
+        self.pending_any.load(Ordering::Acquire)
+            && (self.pending.lock().affects(key) || self.in_flight.lock().affects(key))
+    }
+
+    fn now_secs(&self) -> u64 {
+        self.memory.now().as_unix_micros() / 1_000_000
+    }
+
     fn count_lookup(&self, hit: bool, tier: CacheTier) {
         let counter = if hit { &self.hits } else { &self.misses };
         counter.fetch_add(1, Ordering::Relaxed);
+        if hit {
+            self.hit_window.record(tier, self.now_secs());
+        }
         RequestScope::with_current(|s| {
             if let Some(s) = s {
                 s.record_cache(hit);
@@ -383,13 +494,28 @@ impl TieredInner {
         }
     }
 
-    /// Counts a Redis failure; starts the probe if this opened the breaker.
+    /// Handles a failed Redis operation: an unreachable Redis counts
+    /// against the breaker (and starts the probe if this opened it); a
+    /// command error shows Redis answered, so it only resets the run of
+    /// failures (the Redis tier has counted and logged it).
     fn redis_failed(self: &Arc<Self>, e: &CacheError, write: bool) {
-        tracing::debug!(error = %e, "redis tier failed");
         self.report(CacheEventKind::Error, CacheTier::Redis);
-        let immediate = write || matches!(e, CacheError::Timeout { .. });
+        if e.is_unreachable() {
+            self.unreachable(e, write || matches!(e, CacheError::Timeout { .. }));
+        } else {
+            self.breaker.record_success();
+        }
+    }
+
+    /// Counts an unreachable Redis against the breaker; `immediate` opens it
+    /// at once.
+    fn unreachable(self: &Arc<Self>, e: &CacheError, immediate: bool) {
         if self.breaker.record_failure(immediate) {
-            tracing::warn!(error = %e, "redis unreachable: serving from memory until it is back");
+            tracing::warn!(
+                prefix = %self.redis.config().prefix,
+                error = %chain(e),
+                "redis unreachable: serving from memory until it is back"
+            );
             self.start_probe();
         }
     }
@@ -405,6 +531,7 @@ impl TieredInner {
         let closed_meanwhile = {
             let mut pending = self.pending.lock();
             pending.push(op, self.config.max_pending);
+            self.pending_any.store(true, Ordering::Release);
             self.breaker.allows()
         };
         if closed_meanwhile {
@@ -441,11 +568,8 @@ impl TieredInner {
             }
             Op::Clear(pattern) => {
                 let parsed = pattern.as_deref().map(Pattern::parse).transpose()?;
-                self.redis.clear_parsed(parsed.as_ref()).await?;
-                match pattern {
-                    Some(p) => self.redis.publish(&self.message('c', p)).await,
-                    None => self.redis.publish(&self.message('a', "")).await,
-                }
+                self.redis.clear_parsed(parsed.as_ref(), |_| {}).await?;
+                self.redis.publish(&self.clear_message(pattern.as_deref())).await
             }
             Op::Invalidate(ns) => {
                 self.redis.bump_namespace(ns).await?;
@@ -465,19 +589,42 @@ impl TieredInner {
     }
 
     /// Applies every queued invalidation in order; on failure puts the rest
-    /// back.
+    /// back. One replay runs at a time, and the ops it took stay visible to
+    /// `is_pending` (as `in_flight`) until they are applied.
     async fn replay(&self) -> Result<(), CacheError> {
-        let (ops, overflow) = self.pending.lock().take();
+        let _one_at_a_time = self.replaying.lock().await;
+        let (ops, overflow) = {
+            let mut pending = self.pending.lock();
+            let taken = pending.take();
+            self.in_flight.lock().restore(taken.0.clone(), taken.1.clone(), usize::MAX);
+            taken
+        };
+        let applied = self.apply_all(ops, overflow).await;
+        let mut pending = self.pending.lock();
+        *self.in_flight.lock() = Pending::default();
+        let result = applied.map_err(|(e, ops, overflow)| {
+            pending.restore(ops, overflow, self.config.max_pending);
+            e
+        });
+        self.pending_any.store(!pending.is_empty(), Ordering::Release);
+        result
+    }
+
+    /// Applies the overflow summary, then `ops` in order; on failure returns
+    /// the error with what is left to apply.
+    async fn apply_all(
+        &self,
+        ops: Vec<Op>,
+        overflow: Option<Overflow>,
+    ) -> Result<(), (CacheError, Vec<Op>, Option<Overflow>)> {
         if let Some(o) = &overflow
             && let Err(e) = self.apply_overflow(o).await
         {
-            self.pending.lock().restore(ops, overflow, self.config.max_pending);
-            return Err(e);
+            return Err((e, ops, overflow));
         }
         for (i, op) in ops.iter().enumerate() {
             if let Err(e) = self.apply(op).await {
-                self.pending.lock().restore(ops[i..].to_vec(), None, self.config.max_pending);
-                return Err(e);
+                return Err((e, ops[i..].to_vec(), None));
             }
         }
         Ok(())
@@ -485,6 +632,13 @@ impl TieredInner {
 
     fn message(&self, kind: char, arg: &str) -> String {
         format!("{}|{kind}|{arg}", self.id)
+    }
+
+    fn clear_message(&self, pattern: Option<&str>) -> String {
+        match pattern {
+            Some(p) => self.message('c', p),
+            None => self.message('a', ""),
+        }
     }
 
     /// Marks a removal for fetches in flight (see `removals`).
@@ -546,6 +700,44 @@ async fn probe(weak: Weak<TieredInner>, mut shutdown: watch::Receiver<bool>) {
             }
         }
         inner.breaker.reopen();
+    }
+}
+
+/// The liveness timer: while the breaker is closed, retries removals Redis
+/// refused, or pings Redis when it answered nothing for a whole interval.
+async fn liveness(weak: Weak<TieredInner>, mut shutdown: watch::Receiver<bool>) {
+    let Some(inner) = weak.upgrade() else { return };
+    let every = inner.config.liveness_interval;
+    drop(inner);
+    if every.is_zero() {
+        return;
+    }
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+        let Some(inner) = weak.upgrade() else { return };
+        // While the breaker is not closed the probe is in charge.
+        if !inner.breaker.allows() {
+            continue;
+        }
+        if inner.pending_any.load(Ordering::Acquire) {
+            if let Err(e) = inner.replay().await {
+                inner.redis_failed(&e, true);
+            }
+            continue;
+        }
+        let quiet = inner.redis.now().as_unix_micros().saturating_sub(inner.redis.last_answer().as_unix_micros());
+        if u128::from(quiet) < every.as_micros() {
+            continue;
+        }
+        match inner.redis.ping().await {
+            Ok(()) => inner.breaker.record_success(),
+            // A health check, so not reported as a failed cache operation.
+            Err(e) if e.is_unreachable() => inner.unreachable(&e, true),
+            Err(_) => inner.breaker.record_success(),
+        }
     }
 }
 

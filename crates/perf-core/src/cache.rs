@@ -1,11 +1,11 @@
 //! The cache traits: [`CacheStore`] (bytes in, bytes out), [`CacheAdmin`]
 //! (what the API needs) and [`Invalidator`] (what query instrumentation needs).
 
-use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
+use std::{collections::BTreeMap, future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use serde::{Deserialize, Serialize};
 
-use crate::CacheStoreError;
+use crate::{CacheStoreError, Timestamp};
 
 /// A boxed, sendable future: how async trait methods stay object safe
 /// without pulling a runtime into perf-core.
@@ -49,12 +49,92 @@ pub struct TierStats {
 /// State of the Redis tier as seen by this instance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RedisStatus {
-    /// Whether Redis answered the last operation or probe.
+    /// Whether Redis could be reached by the last operation or liveness
+    /// probe. A command Redis refused (OOM, READONLY, ...) still counts as
+    /// reached.
     pub available: bool,
     /// The circuit breaker's state.
     pub breaker: BreakerState,
-    /// The tier's counters.
+    /// How many times the breaker went from closed to open.
+    pub breaker_openings: u64,
+    /// Operations that failed because Redis could not be reached (I/O
+    /// error, refused or dropped connection, timeout).
+    pub unreachable_errors: u64,
+    /// The latest reason Redis could not be reached (operations and
+    /// probes), if it ever was unreachable.
+    pub last_unreachable: Option<RedisErrorCause>,
+    /// Commands Redis answered with an error, by cause: the server's error
+    /// code (`OOM`, `READONLY`, `NOAUTH`, `WRONGTYPE`, `ERR`, ...) or, for
+    /// errors the client raised on a reply, `TYPE`, `AUTH`, `CLIENT` or
+    /// `OTHER`. They never open the breaker.
+    pub command_errors: BTreeMap<String, CommandErrorStats>,
+    /// The tier's counters; `errors` counts both kinds of failure.
     pub stats: TierStats,
+}
+
+/// Why a Redis call failed, as last seen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedisErrorCause {
+    /// The error as the client or server phrased it.
+    pub message: String,
+    /// When it happened.
+    pub at: Timestamp,
+}
+
+/// Commands Redis refused for one cause.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandErrorStats {
+    /// How many commands failed this way.
+    pub count: u64,
+    /// The latest failure of this kind.
+    pub last: RedisErrorCause,
+}
+
+/// Which tier answered a cache's recent hits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServingTier {
+    /// The in-process memory tier.
+    Memory,
+    /// The Redis tier.
+    Redis,
+    /// No lookup hit recently.
+    None,
+}
+
+impl ServingTier {
+    /// The name used in JSON: `"memory"`, `"redis"` or `"none"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ServingTier::Memory => "memory",
+            ServingTier::Redis => "redis",
+            ServingTier::None => "none",
+        }
+    }
+}
+
+/// Hits per tier over a recent window: the evidence behind
+/// [`CacheStats::serving_tier`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RecentHits {
+    /// Length of the window, seconds (the current second included).
+    pub window_secs: u64,
+    /// Hits the memory tier answered in the window.
+    pub memory: u64,
+    /// Hits the Redis tier answered in the window.
+    pub redis: u64,
+}
+
+impl RecentHits {
+    /// The tier with more hits in the window; Redis on a tie (each of its
+    /// hits proves it is in use), [`ServingTier::None`] without hits.
+    pub const fn serving_tier(&self) -> ServingTier {
+        match (self.memory, self.redis) {
+            (0, 0) => ServingTier::None,
+            (m, r) if m > r => ServingTier::Memory,
+            _ => ServingTier::Redis,
+        }
+    }
 }
 
 /// Statistics of a cache as the API reports them.
@@ -68,8 +148,12 @@ pub struct CacheStats {
     pub hit_rate: f64,
     /// All operations counted.
     pub total_operations: u64,
-    /// Which tier serves reads now: `"memory"` or `"redis"`.
-    pub serving_tier: String,
+    /// Which tier served the recent hits. A tiered cache derives it from
+    /// [`recent_hits`](Self::recent_hits); a single-tier cache names its
+    /// only tier; a cache that holds nothing says [`ServingTier::None`].
+    pub serving_tier: ServingTier,
+    /// Hits per tier over a recent window, where the cache tracks them.
+    pub recent_hits: Option<RecentHits>,
     /// The memory tier.
     pub memory: TierStats,
     /// The Redis tier, when configured.
@@ -82,8 +166,9 @@ pub trait CacheAdmin: Send + Sync {
     fn stats(&self) -> BoxFuture<'_, Result<CacheStats, CacheStoreError>>;
 
     /// Removes every entry matching a glob `pattern` (`*`, `?`, `[...]`), or
-    /// every entry when `None`; returns how many were removed where the
-    /// backend can tell.
+    /// every entry when `None`; returns how many distinct entries were
+    /// removed, over every tier the backend can count (a key held by
+    /// several tiers counts once).
     ///
     /// # Errors
     /// [`CacheStoreError::InvalidPattern`] for a malformed pattern, before
@@ -158,7 +243,8 @@ impl CacheAdmin for NoopCache {
                 misses: 0,
                 hit_rate: 0.0,
                 total_operations: 0,
-                serving_tier: "memory".into(),
+                serving_tier: ServingTier::None,
+                recent_hits: None,
                 memory: TierStats::default(),
                 redis: None,
             })

@@ -86,7 +86,8 @@ pub use crate::{
         Severity, StatusCap, Summary, Trend, TrendDirection, TrendReport,
     },
     cache::{
-        BoxFuture, BreakerState, CacheAdmin, CacheStats, CacheStore, Invalidator, NoopCache, RedisStatus, TierStats,
+        BoxFuture, BreakerState, CacheAdmin, CacheStats, CacheStore, CommandErrorStats, Invalidator, NoopCache,
+        RecentHits, RedisErrorCause, RedisStatus, ServingTier, TierStats,
     },
     clock::{Clock, ManualClock, SystemClock, Timestamp},
     config::{PerfConfig, PerfConfigBuilder, Profile, StoreConfig},

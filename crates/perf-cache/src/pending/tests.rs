@@ -52,3 +52,36 @@ fn restore_puts_failed_ops_before_newer_ones() {
     let (ops, _) = p.take();
     assert_eq!(ops, vec![Op::Delete("a:1".into()), Op::Delete("b:1".into())]);
 }
+
+#[test]
+fn affects_names_the_keys_a_queued_op_removes() {
+    let mut p = Pending::default();
+    assert!(!p.affects("users:1"));
+    p.push(Op::Delete("plain".into()), 8);
+    p.push(Op::Invalidate("users".into()), 8);
+    p.push(Op::Clear(Some("dash*".into())), 8);
+    for (key, affected) in [
+        ("plain", true),
+        ("plain2", false),
+        ("users:9", true),
+        ("usersx:1", false),
+        ("dashboard:a", true),
+        ("x:1", false),
+    ] {
+        assert_eq!(p.affects(key), affected, "{key}");
+    }
+    p.push(Op::Clear(None), 8);
+    assert!(p.affects("x:1"));
+}
+
+#[test]
+fn affects_follows_the_overflow_summary() {
+    let mut p = Pending::default();
+    for i in 0..3 {
+        p.push(Op::Delete(format!("users:{i}")), 2);
+    }
+    assert!(p.affects("users:77"), "the summary bumps the whole namespace");
+    assert!(!p.affects("projects:1"));
+    p.push(Op::Delete("plain".into()), 2);
+    assert!(p.affects("projects:1"), "a key without namespace collapses into a clear of everything");
+}

@@ -27,7 +27,7 @@ async fn redis_down_at_start_serves_from_memory() {
     // set, invalidate and delete each left one invalidation for later.
     assert_eq!(cache.pending_invalidations(), 3);
     let stats = cache.snapshot();
-    assert_eq!(stats.serving_tier, "memory");
+    assert_eq!(stats.serving_tier, perf_core::ServingTier::Memory);
     assert_eq!((stats.hits, stats.misses), (1, 1));
     let redis = stats.redis.unwrap();
     assert!(!redis.available);

@@ -4,8 +4,10 @@
 #![allow(clippy::unwrap_used)]
 
 mod fault;
+mod logs;
 mod macros;
 mod redis_tier;
+mod stats;
 mod tiered;
 
 use std::{

@@ -16,8 +16,8 @@ use perf_core::{
     Aggregate, Alert, AlertError, AlertFilter, AlertType, AnalyticsReport, AnalyticsService, BoxFuture, CacheAdmin,
     CachePerformance, CacheStats, CacheStore, CacheStoreError, ComponentScore, ComponentUnit, DetailedReport,
     EndpointApdex, EndpointStats, Health, HealthStatus, KeyMetrics, ManualClock, PerfConfig, QueryStats,
-    Recommendation, Resolution, SharedThresholds, Store, StoreConfig, Summary, TierStats, Timestamp, Trend,
-    TrendDirection, TrendReport, Window,
+    Recommendation, Resolution, ServingTier, SharedThresholds, Store, StoreConfig, Summary, TierStats, Timestamp,
+    Trend, TrendDirection, TrendReport, Window,
 };
 use perf_http::PerfState;
 
@@ -216,7 +216,8 @@ impl CacheAdmin for FakeCache {
                 misses: 1,
                 hit_rate: 0.75,
                 total_operations: 4,
-                serving_tier: "memory".into(),
+                serving_tier: ServingTier::Memory,
+                recent_hits: None,
                 memory: TierStats { entries: Some(n), bytes: Some(n * 10), ..TierStats::default() },
                 redis: None,
             })
