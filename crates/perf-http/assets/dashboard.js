@@ -77,6 +77,8 @@
   function ms(seconds) {
     if (typeof seconds !== "number" || !isFinite(seconds)) { return "–"; }
     var v = seconds * 1000;
+    // Under 10 µs, two decimals of a millisecond would read as a false zero.
+    if (v > 0 && v < 0.01) { return (v * 1000).toFixed(1) + " µs"; }
     return (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)) + " ms";
   }
   function pct(ratio) {
