@@ -37,7 +37,7 @@ use actix_web::{
     http::header::{HeaderName, HeaderValue},
 };
 use perf_core::{
-    Clock, DEFAULT_LOG_INTERVAL, LogLimiter, Method, NPlusOneSample, Recorder, RequestSample, RequestScope,
+    Clock, LogLimiter, Method, NPlusOneSample, Recorder, RequestSample, RequestScope,
     ThresholdStore, Timestamp, UNMATCHED_ROUTE,
 };
 
@@ -110,7 +110,7 @@ impl PerfMonitor {
                 server_timing: config.server_timing,
                 excluded: DEFAULT_EXCLUDED_PATHS.iter().map(|p| Box::from(*p)).collect(),
                 timeout: None,
-                log_limiter: Arc::new(LogLimiter::new(DEFAULT_LOG_INTERVAL)),
+                log_limiter: state.log_limiter().clone(),
             }),
         }
     }

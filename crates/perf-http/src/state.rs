@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use perf_core::{
-    AnalyticsService, CacheAdmin, Clock, MetricsSource, NoopCache, PerfConfig, Recorder, SharedThresholds, Store,
-    SystemClock, ThresholdStore,
+    AnalyticsService, CacheAdmin, Clock, DEFAULT_LOG_INTERVAL, LogLimiter, MetricsSource, NoopCache, PerfConfig,
+    Recorder, SharedThresholds, Store, SystemClock, ThresholdStore,
 };
 
 use crate::{HttpError, PerfApi, PerfMetrics, PerfMonitor};
@@ -39,6 +39,9 @@ struct StateInner {
     cache_configured: bool,
     clock: Arc<dyn Clock>,
     config: PerfConfig,
+    /// Shared by every monitor made from this state (one per worker), so a
+    /// repeated warning is written once per minute by the whole service.
+    log_limiter: Arc<LogLimiter>,
 }
 
 impl std::fmt::Debug for PerfState {
@@ -115,6 +118,11 @@ impl PerfState {
     /// The clock request timestamps come from.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.inner.clock
+    }
+
+    /// The limiter of the monitors' slow-request and N+1 warnings.
+    pub(crate) fn log_limiter(&self) -> &Arc<LogLimiter> {
+        &self.inner.log_limiter
     }
 
     /// The configuration.
@@ -237,6 +245,7 @@ impl PerfStateBuilder {
                 cache: self.cache.unwrap_or_else(|| Arc::new(NoopCache)),
                 clock,
                 config: self.config,
+                log_limiter: Arc::new(LogLimiter::new(DEFAULT_LOG_INTERVAL)),
             }),
         })
     }
