@@ -159,6 +159,10 @@ pub struct PerfConfig {
     pub system_sample_interval: Duration,
     /// `PERFORMANCE_SERVER_TIMING` (default true): add a `Server-Timing` header.
     pub server_timing: bool,
+    /// `PERFORMANCE_CAPTURE_BINDS` (default false): keep diesel's bind
+    /// values in recorded and logged SQL text. They are user data (search
+    /// terms, emails, tokens); turn this on only in development.
+    pub capture_binds: bool,
     /// Store sizing (code only).
     pub store: StoreConfig,
 }
@@ -176,6 +180,7 @@ impl Default for PerfConfig {
             alert_evaluation_interval: Duration::from_secs(10),
             system_sample_interval: Duration::from_secs(5),
             server_timing: true,
+            capture_binds: false,
             store: StoreConfig::default(),
         }
     }
@@ -220,6 +225,9 @@ impl PerfConfig {
         }
         if let Some((n, v)) = get("PERFORMANCE_SERVER_TIMING") {
             c.server_timing = parse_bool(n, &v)?;
+        }
+        if let Some((n, v)) = get("PERFORMANCE_CAPTURE_BINDS") {
+            c.capture_binds = parse_bool(n, &v)?;
         }
         let mut t = c.thresholds;
         threshold_var(&get, "SLOW_REQUEST_THRESHOLD", &mut t.slow_request_threshold)?;
@@ -387,6 +395,11 @@ impl PerfConfigBuilder {
     /// Turns the `Server-Timing` header on or off.
     pub fn server_timing(mut self, on: bool) -> Self {
         self.config.server_timing = on;
+        self
+    }
+    /// Keeps (or cuts, the default) bind values in recorded SQL text.
+    pub fn capture_binds(mut self, on: bool) -> Self {
+        self.config.capture_binds = on;
         self
     }
     /// Sets the store sizing.

@@ -113,22 +113,15 @@ pub fn fingerprint_hash(fingerprint: &str) -> u64 {
     h
 }
 
-/// `sql` without diesel's ` -- binds: [...]` suffix.
+/// `sql` without diesel's ` -- binds: [...]` suffix: everything from the
+/// first ` -- binds: ` on.
+///
+/// The first, not the last: a bind value may itself contain the marker (a
+/// search term can be anything), and cutting at the last one would keep the
+/// bind values before it. SQL text with that exact comment in it loses the
+/// rest, which only shortens what is shown.
 pub fn strip_binds(sql: &str) -> &str {
-    // A backward byte scan: the suffix is usually a few bytes from the end,
-    // and this is on every query's path (`rfind` costs ~10x more here).
-    const MARKER: &[u8] = b" -- binds: ";
-    let b = sql.as_bytes();
-    let Some(mut i) = b.len().checked_sub(MARKER.len()) else { return sql };
-    loop {
-        if b[i] == b' ' && b[i..].starts_with(MARKER) {
-            return &sql[..i];
-        }
-        if i == 0 {
-            return sql;
-        }
-        i -= 1;
-    }
+    sql.find(" -- binds: ").map_or(sql, |i| &sql[..i])
 }
 
 /// What was last written to the fingerprint.

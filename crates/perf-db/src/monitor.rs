@@ -77,6 +77,16 @@ const MAX_KEPT_BUFFER: usize = 64 * 1_024;
 /// table's name: at once outside a transaction, at the outermost commit
 /// inside one, and never for a rolled-back transaction or savepoint.
 ///
+/// # Bind values
+/// diesel's query text ends with ` -- binds: [...]`, the request's values.
+/// They are cut before the text reaches the recorder or a log line, so they
+/// never reach the store, the API, the dashboard or Prometheus;
+/// [`QueryMonitor::with_capture_binds`] keeps them for development. Values
+/// inlined into the SQL text itself (`format!`-built statements) are part of
+/// the text and kept: pass user data as binds. In-process captures
+/// ([`QueryMonitor::capture`], [`capture_queries`](crate::capture_queries))
+/// keep binds for test assertions; they are never stored.
+///
 /// # Which queries count
 /// - A query finished while a [`RequestScope`] is current belongs to that
 ///   request: it is counted in the scope (so in the request's
@@ -132,6 +142,7 @@ struct Shared {
     invalidator: Option<Arc<dyn Invalidator>>,
     captures: Arc<MonitorCaptures>,
     enabled: bool,
+    capture_binds: bool,
     slow_log: Arc<LogLimiter>,
 }
 
@@ -148,6 +159,7 @@ impl QueryMonitor {
                 invalidator: None,
                 captures: Arc::default(),
                 enabled: true,
+                capture_binds: false,
                 slow_log: Arc::new(LogLimiter::new(DEFAULT_LOG_INTERVAL)),
             }),
             conn: ConnState::default(),
@@ -169,6 +181,14 @@ impl QueryMonitor {
     /// counts and logs nothing; see the type's docs for what still runs.
     pub fn with_enabled(self, enabled: bool) -> QueryMonitor {
         self.with_shared(|s| s.enabled = enabled)
+    }
+
+    /// Keeps bind values in the recorded and logged SQL text (off by
+    /// default; what `PERFORMANCE_CAPTURE_BINDS=true` maps to). Bind values
+    /// are user data (search terms, emails, tokens): only turn this on in
+    /// development. Off, they are cut before any text leaves the monitor.
+    pub fn with_capture_binds(self, capture: bool) -> QueryMonitor {
+        self.with_shared(|s| s.capture_binds = capture)
     }
 
     /// Whether this monitor records anything.
@@ -258,7 +278,10 @@ impl QueryMonitor {
         let statement = conn.fingerprints.lookup(&conn.sql, &mut conn.scratch);
         let at = shared.clock.now();
         if enabled {
-            record(shared, &statement, &conn.sql, duration, ok, at);
+            // Bind values never leave the monitor unless asked for: the
+            // recorder, the logs and the store only see the bare text.
+            let text = if shared.capture_binds { conn.sql.as_str() } else { strip_binds(&conn.sql) };
+            record(shared, &statement, text, &conn.sql, duration, ok, at);
         }
         if conn.sql.capacity() > MAX_KEPT_BUFFER || conn.scratch.capacity() > MAX_KEPT_BUFFER {
             conn.sql = String::new();
@@ -403,8 +426,19 @@ fn global_instrumentation() -> Option<Box<dyn Instrumentation>> {
 /// Records one finished statement: its sample, its count in the current
 /// scope (flagging an N+1 shape at the threshold), its capture, and a
 /// rate-limited log line when it was slow.
-fn record(shared: &Shared, statement: &Statement, sql: &str, duration: Duration, ok: bool, at: perf_core::Timestamp) {
-    let noted = NotedQuery { fingerprint: &statement.text, sql, kind: statement.kind, duration, ok };
+///
+/// `sql` is the text recorded and logged; `full` (with binds) goes only to
+/// in-process query captures, which tests read.
+fn record(
+    shared: &Shared,
+    statement: &Statement,
+    sql: &str,
+    full: &str,
+    duration: Duration,
+    ok: bool,
+    at: perf_core::Timestamp,
+) {
+    let noted = NotedQuery { fingerprint: &statement.text, sql: full, kind: statement.kind, duration, ok };
     RequestScope::with_current(|scope| {
         let route = scope.map(RequestScope::label);
         shared.recorder.record_query(&QuerySample {

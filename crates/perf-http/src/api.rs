@@ -311,6 +311,8 @@ struct QueriesBody {
     background_queries: Vec<QueryRow>,
     slow_queries: Vec<SlowQuery>,
     n_plus_one: Vec<NPlusOneFinding>,
+    /// Whether SQL text keeps bind values (`PERFORMANCE_CAPTURE_BINDS`).
+    binds_captured: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -484,6 +486,7 @@ async fn queries(req: HttpRequest, state: Data) -> Result<HttpResponse> {
         background_queries: rows(&snap.background_query_stats),
         slow_queries: snap.slow_queries.into_iter().take(limit).collect(),
         n_plus_one: snap.n_plus_one.into_iter().take(limit).collect(),
+        binds_captured: state.config().capture_binds,
     }))
 }
 

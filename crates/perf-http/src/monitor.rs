@@ -37,8 +37,8 @@ use actix_web::{
     http::header::{HeaderName, HeaderValue},
 };
 use perf_core::{
-    Clock, LogLimiter, Method, NPlusOneSample, Recorder, RequestSample, RequestScope,
-    ThresholdStore, Timestamp, UNMATCHED_ROUTE,
+    Clock, LogLimiter, Method, NPlusOneSample, Recorder, RequestSample, RequestScope, ThresholdStore, Timestamp,
+    UNMATCHED_ROUTE,
 };
 
 use crate::{HttpError, PerfState};

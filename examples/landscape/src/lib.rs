@@ -149,6 +149,7 @@ impl Landscape {
 
         let monitor = QueryMonitor::new(recorder.clone())
             .with_enabled(config.enabled)
+            .with_capture_binds(config.capture_binds)
             .with_thresholds(store.thresholds().clone())
             .with_clock(store.clock().clone())
             .with_invalidator(caches.invalidator.clone());

@@ -59,9 +59,12 @@ fn every_variable_is_read() {
         ("ALERT_EVALUATION_INTERVAL", "3"),
         ("SYSTEM_SAMPLE_INTERVAL", "7"),
         ("PERFORMANCE_SERVER_TIMING", "off"),
+        ("PERFORMANCE_CAPTURE_BINDS", "true"),
     ])
     .unwrap();
     assert!(!c.enabled && !c.memory_monitoring && !c.server_timing);
+    assert!(c.capture_binds);
+    assert!(!perf_core::PerfConfig::default().capture_binds, "binds are cut by default");
     assert_eq!(
         c.thresholds,
         Thresholds {

@@ -58,7 +58,7 @@ fn pg_queries_are_timed_and_grouped_by_fingerprint() {
     let selects: Vec<_> = queries.iter().filter(|q| q.fingerprint == expected).collect();
     assert_eq!(selects.len(), 3, "{queries:?}");
     assert!(selects.iter().all(|q| q.ok && q.duration > Duration::ZERO));
-    assert!(selects[0].sql.contains("$1") && selects[0].sql.contains("-- binds: [1]"), "{}", selects[0].sql);
+    assert!(selects[0].sql.contains("$1") && !selects[0].sql.contains("binds"), "{}", selects[0].sql);
 }
 
 #[test]

@@ -164,3 +164,46 @@ fn a_disabled_monitor_without_an_invalidator_does_no_per_query_work() {
     assert!(recorder.queries.lock().is_empty());
     assert_eq!(scope.query_count(), 0);
 }
+
+/// What a user typed, as a bind value: it must reach neither the recorder
+/// nor the logs unless binds are captured on purpose.
+const SECRET: &str = "alice@example.com -- binds: [\"x\"]";
+
+fn run_secret_query(monitor: perf_db::QueryMonitor) {
+    let mut conn = SqliteConnection::establish(":memory:").unwrap();
+    conn.set_instrumentation(monitor);
+    conn.batch_execute("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL)").unwrap();
+    let scope = RequestScope::new("GET /users");
+    let _guard = scope.enter();
+    sql_query("SELECT id, email AS name FROM users WHERE email = ?")
+        .bind::<diesel::sql_types::Text, _>(SECRET)
+        .load::<Item>(&mut conn)
+        .unwrap();
+}
+
+#[test]
+fn bind_values_are_cut_before_anything_is_recorded() {
+    let (monitor, recorder) = recording_monitor();
+    run_secret_query(monitor);
+    let queries = recorder.queries.lock();
+    let select = queries.iter().find(|q| q.route.is_some()).unwrap();
+    assert_eq!(select.sql, "SELECT id, email AS name FROM users WHERE email = ?");
+    assert!(queries.iter().all(|q| !q.sql.contains("alice") && !q.sql.contains("binds")), "{queries:?}");
+}
+
+#[test]
+fn a_bind_value_holding_the_marker_leaks_nothing() {
+    assert_eq!(
+        perf_db::strip_binds("SELECT 1 WHERE a = ? -- binds: [\"secret -- binds: [x]\"]"),
+        "SELECT 1 WHERE a = ?"
+    );
+    assert_eq!(perf_db::strip_binds("SELECT 2"), "SELECT 2");
+}
+
+#[test]
+fn captured_binds_are_an_explicit_opt_in() {
+    let (monitor, recorder) = recording_monitor();
+    run_secret_query(monitor.with_capture_binds(true));
+    let queries = recorder.queries.lock();
+    assert!(queries.iter().any(|q| q.sql.contains("alice@example.com")), "{queries:?}");
+}

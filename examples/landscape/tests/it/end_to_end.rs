@@ -515,6 +515,21 @@ fn perf_endpoints(s: &Server, sent: &Sent) {
     let after = perf(s, "/api/performance/endpoints?minutes=60");
     assert_eq!(total_queries(after["endpoints"].as_array().unwrap()) - before, 10, "{after}");
 
+    // A search term is a bind value: it is cut before anything is stored, so
+    // no perf endpoint can show it. A 1 µs slow-query threshold keeps every query's text.
+    let put = s.send_with("PUT", "/api/performance/thresholds", Some(r#"{"slow_query_threshold":0.000001}"#), &[AUTH]);
+    assert_eq!(put.status, 200, "{}", put.body);
+    assert_eq!(s.get("/api/plants?search=zqprivateterm").status, 200);
+    let reset = s.send_with("PUT", "/api/performance/thresholds", Some(r#"{"slow_query_threshold":0.1}"#), &[AUTH]);
+    assert_eq!(reset.status, 200, "{}", reset.body);
+    for path in ["/api/performance/queries?limit=1000", "/api/performance/report", "/metrics"] {
+        let body = s.get_with(path, &[AUTH]).body;
+        assert!(!body.contains("zqprivateterm") && !body.contains("binds:"), "{path} shows a bind value");
+    }
+    let q = perf(s, "/api/performance/queries?limit=1000");
+    assert_eq!(q["binds_captured"], false);
+    assert!(q["slow_queries"].as_array().unwrap().iter().any(|q| q["sql"].as_str().unwrap().contains("LIKE")), "{q}");
+
     let analytics = perf(s, "/api/performance/analytics");
     assert!(analytics.is_object());
     // Start-up work never becomes slow-query alerts or index advice.
