@@ -7,6 +7,7 @@ mod cache;
 mod capture;
 mod global;
 mod logging;
+mod oracle;
 mod postgres;
 mod sqlite;
 mod truth;
