@@ -76,7 +76,10 @@ fn redis_hit(c: &mut Criterion) {
         }
     });
     let Some(mut raw) = reachable else {
-        eprintln!("perf-cache/redis_hit: Redis at {url} is not reachable; skipping this group");
+        eprintln!(
+            "perf-cache/redis_hit: Redis at {} is not reachable; skipping this group",
+            perf_core::redact_url(&url)
+        );
         return;
     };
     let prefix = format!("perfkit-bench:{}:", std::process::id());

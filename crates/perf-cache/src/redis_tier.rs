@@ -69,8 +69,9 @@ const SCAN_BATCH: usize = 500;
 const SET_NAMESPACED: &str = "local g = redis.call('GET', KEYS[2]) or '0' \
      return redis.call('SET', KEYS[1], ARGV[1] .. g .. '|' .. ARGV[2], 'PX', ARGV[3])";
 
-/// Settings of a [`RedisCache`].
-#[derive(Debug, Clone)]
+/// Settings of a [`RedisCache`]. Its `Debug` output shows the URL through
+/// [`perf_core::redact_url`], so no password is printed.
+#[derive(Clone)]
 pub struct RedisConfig {
     /// The server, e.g. `redis://127.0.0.1:6379/`.
     pub url: String,
@@ -81,6 +82,18 @@ pub struct RedisConfig {
     /// Pub/sub channel for cross-instance invalidations (default
     /// `<prefix>invalidations`); used by [`crate::TieredCache`].
     pub channel: Option<String>,
+}
+
+impl std::fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let RedisConfig { url, prefix, op_timeout, channel } = self;
+        f.debug_struct("RedisConfig")
+            .field("url", &perf_core::redact_url(url))
+            .field("prefix", prefix)
+            .field("op_timeout", op_timeout)
+            .field("channel", channel)
+            .finish()
+    }
 }
 
 impl RedisConfig {

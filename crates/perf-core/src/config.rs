@@ -5,7 +5,7 @@ use std::{num::NonZeroUsize, time::Duration};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{CoreError, Thresholds};
+use crate::{CoreError, REDACTED, Thresholds, redact_url};
 
 /// Which recommended threshold set applies when no explicit variable overrides it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -135,7 +135,10 @@ const fn nz(n: usize) -> NonZeroUsize {
 }
 
 /// Everything perfkit reads from its environment.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Its `Debug` output shows the API token as `"***"` and the Redis URL
+/// through [`redact_url`], so printing a configuration reveals no secret.
+#[derive(Clone, PartialEq)]
 pub struct PerfConfig {
     /// `PERFORMANCE_MONITORING_ENABLED` (default true): with false the
     /// middleware is a pass-through.
@@ -167,6 +170,37 @@ pub struct PerfConfig {
     pub store: StoreConfig,
 }
 
+impl std::fmt::Debug for PerfConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let PerfConfig {
+            enabled,
+            memory_monitoring,
+            profile,
+            thresholds,
+            cache_default_timeout,
+            redis_url,
+            api_token,
+            alert_evaluation_interval,
+            system_sample_interval,
+            server_timing,
+            store,
+        } = self;
+        f.debug_struct("PerfConfig")
+            .field("enabled", enabled)
+            .field("memory_monitoring", memory_monitoring)
+            .field("profile", profile)
+            .field("thresholds", thresholds)
+            .field("cache_default_timeout", cache_default_timeout)
+            .field("redis_url", &redis_url.as_deref().map(redact_url))
+            .field("api_token", &api_token.as_ref().map(|_| REDACTED))
+            .field("alert_evaluation_interval", alert_evaluation_interval)
+            .field("system_sample_interval", system_sample_interval)
+            .field("server_timing", server_timing)
+            .field("store", store)
+            .finish()
+    }
+}
+
 impl Default for PerfConfig {
     fn default() -> Self {
         PerfConfig {
@@ -196,7 +230,8 @@ impl PerfConfig {
     ///
     /// # Errors
     /// [`CoreError::InvalidEnv`] naming the variable and its value when one
-    /// cannot be parsed or is out of range; never a silent default.
+    /// cannot be parsed or is out of range; never a silent default. A bad
+    /// `REDIS_URL` is shown through [`redact_url`], a bad token not at all.
     pub fn from_env() -> Result<Self, CoreError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -251,7 +286,7 @@ impl PerfConfig {
                     || trimmed.starts_with("rediss://")
                     || trimmed.starts_with("unix://"))
                 {
-                    return Err(invalid(n, &v, "expected a redis://, rediss:// or unix:// URL"));
+                    return Err(invalid(n, &redact_url(&v), "expected a redis://, rediss:// or unix:// URL"));
                 }
                 c.redis_url = Some(trimmed.to_owned());
             }

@@ -65,6 +65,7 @@ mod error;
 mod histogram;
 mod limiter;
 mod recorder;
+mod redact;
 mod sample;
 #[cfg(feature = "system")]
 mod sampler;
@@ -94,6 +95,7 @@ pub use crate::{
     error::{AlertError, CacheStoreError, CoreError},
     limiter::{DEFAULT_LOG_INTERVAL, DEFAULT_LOG_KEYS, LogLimiter},
     recorder::{NoopRecorder, Recorder},
+    redact::{REDACTED, redact_url},
     sample::{
         CacheEvent, CacheEventKind, CacheTier, Method, NPlusOneSample, OVERFLOW_FINGERPRINT, OVERFLOW_ROUTE, QueryKind,
         QuerySample, RequestSample, SystemSample, UNMATCHED_ROUTE,

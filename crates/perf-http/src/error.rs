@@ -1,5 +1,10 @@
 //! [`HttpError`]: every way an API request can fail, and the one function
 //! that turns each into a status code and a `{"error": {"code", "message"}}` body.
+//!
+//! A client error's message says what was wrong with the request. A server
+//! error ([`HttpError::Cache`], [`HttpError::Internal`]) is answered with a
+//! fixed plain message; its detail, which may name hosts, ports or the
+//! backend's own text, goes only to the log.
 
 use actix_web::{HttpResponse, ResponseError, http::StatusCode, http::header};
 use perf_core::{AlertError, CacheStoreError, CoreError};
@@ -137,6 +142,17 @@ impl HttpError {
     pub fn code(&self) -> &'static str {
         self.parts().1
     }
+
+    /// The message sent in the body: this error's text for a client error,
+    /// a fixed sentence for a backend or internal failure (whose detail is
+    /// logged by the response instead).
+    pub fn public_message(&self) -> String {
+        match self {
+            HttpError::Cache(_) => "the cache backend is unavailable".to_owned(),
+            HttpError::Internal(_) => "internal error".to_owned(),
+            other => other.to_string(),
+        }
+    }
 }
 
 impl From<CacheStoreError> for HttpError {
@@ -164,11 +180,14 @@ impl ResponseError for HttpError {
 
     fn error_response(&self) -> HttpResponse {
         let (status, code) = self.parts();
+        if matches!(self, HttpError::Cache(_) | HttpError::Internal(_)) {
+            tracing::error!(code, error = %self, "performance API request failed");
+        }
         let mut res = HttpResponse::build(status);
         if matches!(self, HttpError::Unauthorized) {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"perfkit\""));
         }
         res.insert_header((header::CACHE_CONTROL, "no-store"));
-        res.json(ErrorBody { error: ErrorDetail { code, message: self.to_string() } })
+        res.json(ErrorBody { error: ErrorDetail { code, message: self.public_message() } })
     }
 }

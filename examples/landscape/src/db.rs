@@ -177,7 +177,10 @@ impl Db {
                     .build(ConnectionManager::<PgConnection>::new(url))?;
                 Db::Postgres(pool)
             }
-            Some(url) => anyhow::bail!("DATABASE_URL must be a postgres:// URL (unset it for SQLite), got {url:?}"),
+            Some(url) => anyhow::bail!(
+                "DATABASE_URL must be a postgres:// URL (unset it for SQLite), got {:?}",
+                perf_core::redact_url(url)
+            ),
             None => {
                 std::fs::create_dir_all(data_dir)
                     .map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", data_dir.display()))?;

@@ -1,5 +1,9 @@
 //! [`AppError`]: every failure of the service, answered as
 //! `{"error": {"code", "message"}}` like the perf API.
+//!
+//! A server-side failure (database, pool, blocking task) is answered with
+//! its stable code and a fixed plain message; the driver's text, which can
+//! name hosts, ports, databases and SQL, goes only to the log.
 
 use actix_web::{HttpResponse, ResponseError, http::StatusCode};
 use serde_json::json;
@@ -36,6 +40,17 @@ impl AppError {
         AppError::BadRequest { code, message: message.into() }
     }
 
+    /// The message sent to the client: the detail of a client error, and a
+    /// fixed sentence for a server error (whose detail is logged instead).
+    pub fn public_message(&self) -> String {
+        match self {
+            AppError::NotFound(message) | AppError::BadRequest { message, .. } => message.clone(),
+            AppError::Database(_) => "the database could not complete the request".to_owned(),
+            AppError::Pool(_) => "the database is unavailable; try again later".to_owned(),
+            AppError::Blocking(_) => "the request could not be completed".to_owned(),
+        }
+    }
+
     /// The stable code of this error.
     pub fn code(&self) -> &'static str {
         match self {
@@ -60,10 +75,13 @@ impl ResponseError for AppError {
 
     fn error_response(&self) -> HttpResponse {
         if self.status_code().is_server_error() {
-            tracing::error!(error = %self, "request failed");
+            tracing::error!(code = self.code(), error = %self, "request failed");
         }
         HttpResponse::build(self.status_code())
             .insert_header(("cache-control", "no-store"))
-            .json(json!({"error": {"code": self.code(), "message": self.to_string()}}))
+            .json(json!({"error": {"code": self.code(), "message": self.public_message()}}))
     }
 }
+
+#[cfg(test)]
+mod tests;

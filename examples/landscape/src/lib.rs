@@ -72,7 +72,10 @@ pub use crate::{
 };
 
 /// Where and how the service runs, read from the environment.
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` output shows `DATABASE_URL` through [`perf_core::redact_url`]
+/// and the perf-core part through [`PerfConfig`]'s redacting `Debug`.
+#[derive(Clone)]
 pub struct Settings {
     /// `BIND`: the listen address (default `127.0.0.1:8080`; port 0 picks a free one).
     pub bind: String,
@@ -86,6 +89,19 @@ pub struct Settings {
     /// Every perf-core variable (`REDIS_URL`, `PERFORMANCE_API_TOKEN`,
     /// `ALERT_EVALUATION_INTERVAL`, thresholds, ...).
     pub perf: PerfConfig,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Settings { bind, data_dir, database_url, cache_prefix, perf } = self;
+        f.debug_struct("Settings")
+            .field("bind", bind)
+            .field("data_dir", data_dir)
+            .field("database_url", &database_url.as_deref().map(perf_core::redact_url))
+            .field("cache_prefix", cache_prefix)
+            .field("perf", perf)
+            .finish()
+    }
 }
 
 impl Settings {

@@ -1,4 +1,4 @@
-//! Tests of the Redis envelope format (no server needed).
+//! Tests of the Redis envelope format and of the configuration's `Debug` (no server needed).
 
 use super::*;
 
@@ -31,4 +31,17 @@ fn foreign_values_are_refused() {
     assert!(matches!(decode(b"", None), Err(CacheError::BadEnvelope)));
     assert!(matches!(decode(b"hello", None), Err(CacheError::BadEnvelope)));
     assert!(matches!(decode(&envelope(TAG_NAMESPACED, None, 1, b""), Some(0)), Err(CacheError::BadEnvelope)));
+}
+
+#[test]
+fn debug_of_the_configuration_hides_the_password() {
+    let url = "redis://default:hunter2@cache.internal:6379/0";
+    let redis = RedisConfig::new(url).prefix("svc:");
+    let tiered = crate::TieredConfig::new(url);
+    for text in [format!("{redis:?}"), format!("{tiered:?}"), format!("{tiered:#?}")] {
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("redis://***@cache.internal:6379/0"), "{text}");
+    }
+    assert!(format!("{redis:?}").contains("svc:"));
+    assert_eq!(redis.url, url, "the URL itself is kept for the client");
 }

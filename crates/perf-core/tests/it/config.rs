@@ -131,3 +131,44 @@ fn store_config_rejects_mismatched_resolutions() {
     assert!(s.validate().is_err());
     assert!(perf_core::StoreConfig::default().validate().is_ok());
 }
+
+#[test]
+fn a_bad_redis_url_is_reported_without_its_password() {
+    let value = "http://default:hunter2@cache.internal:6379/0";
+    let e = from(&[("REDIS_URL", value)]).unwrap_err();
+    let CoreError::InvalidEnv { name, value: shown, .. } = &e else { panic!("{e:?}") };
+    assert_eq!(*name, "REDIS_URL");
+    assert_eq!(shown, "http://***@cache.internal:6379/0");
+    for text in [e.to_string(), format!("{e:?}")] {
+        assert!(text.contains("REDIS_URL") && text.contains("cache.internal"), "{text}");
+        assert!(!text.contains("hunter2") && !text.contains("default:"), "{text}");
+    }
+}
+
+#[test]
+fn debug_of_a_config_shows_no_secret() {
+    let token = "s3cret-token-value";
+    let built = PerfConfig::builder()
+        .api_token(token)
+        .redis_url("redis://default:hunter2@cache.internal:6379/0")
+        .build()
+        .unwrap();
+    let read =
+        from(&[("PERFORMANCE_API_TOKEN", token), ("REDIS_URL", "rediss://:hunter2@cache.internal:6380")]).unwrap();
+    assert_eq!(read.api_token.as_deref(), Some(token), "the value itself is kept");
+    for config in [&built, &read] {
+        let debug = format!("{config:?}");
+        let pretty = format!("{config:#?}");
+        for text in [&debug, &pretty] {
+            assert!(!text.contains("hunter2"), "{text}");
+            assert!(!text.contains(token), "{text}");
+        }
+        assert!(debug.contains(r#"api_token: Some("***")"#), "{debug}");
+        assert!(debug.contains("cache.internal"), "{debug}");
+    }
+    assert!(format!("{built:?}").contains(r#"redis_url: Some("redis://***@cache.internal:6379/0")"#));
+    let builder = format!("{:?}", PerfConfig::builder().api_token(token));
+    assert!(!builder.contains(token), "{builder}");
+    let none = format!("{:?}", PerfConfig::default());
+    assert!(none.contains("api_token: None") && none.contains("redis_url: None"), "{none}");
+}

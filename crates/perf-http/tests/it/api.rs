@@ -396,8 +396,13 @@ async fn a_failing_cache_answers_503() {
     let app = app(&p).await;
     let (s, b, _) = call(&app, HttpMethod::GET, "/api/performance/cache/stats", Some(TOKEN), None).await;
     assert_error(s, &b, 503, "cache_unavailable");
+    assert_eq!(b["error"]["message"], "the cache backend is unavailable", "{b}");
     let (s, b, _) = call(&app, HttpMethod::POST, "/api/performance/cache/clear", Some(TOKEN), None).await;
     assert_error(s, &b, 503, "cache_unavailable");
+    let text = b.to_string();
+    for leaked in [crate::fakes::FAKE_BACKEND_FAILURE, "10.0.0.7", "6379", "connection refused"] {
+        assert!(!text.contains(leaked), "the body carries {leaked:?}: {text}");
+    }
 }
 
 #[actix_web::test]

@@ -178,6 +178,10 @@ fn recommendation() -> Recommendation {
     }
 }
 
+/// What a failing [`FakeCache`] says: the kind of detail (a host, a port)
+/// that must reach the log but never a response body.
+pub(crate) const FAKE_BACKEND_FAILURE: &str = "redis at 10.0.0.7:6379: connection refused";
+
 /// A map-backed cache with glob clears (`*` only) and TTLs ignored.
 #[derive(Default)]
 pub(crate) struct FakeCache {
@@ -192,7 +196,7 @@ impl FakeCache {
     }
     fn failing(&self) -> Result<(), CacheStoreError> {
         if self.fail.load(Ordering::Relaxed) {
-            Err(CacheStoreError::Backend { message: "down".into(), source: None })
+            Err(CacheStoreError::Backend { message: FAKE_BACKEND_FAILURE.into(), source: None })
         } else {
             Ok(())
         }

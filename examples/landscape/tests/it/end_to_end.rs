@@ -117,6 +117,9 @@ fn invalid_configuration_stops_the_service_with_a_message() {
     for (var, value, expect) in [
         ("ALERT_EVALUATION_INTERVAL", "0", "ALERT_EVALUATION_INTERVAL"),
         ("DATABASE_URL", "mysql://nope", "DATABASE_URL"),
+        ("DATABASE_URL", "mysql://user:hunter2@db/x", "DATABASE_URL"),
+        ("REDIS_URL", "http://default:hunter2@cache.internal:6379/0", "REDIS_URL"),
+        ("REDIS_URL", "default:hunter2@cache.internal:6379", "REDIS_URL"),
         ("BIND", "not-an-address", "not-an-address"),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_landscape"))
@@ -129,8 +132,34 @@ fn invalid_configuration_stops_the_service_with_a_message() {
         assert!(!out.status.success(), "{var}={value} was accepted");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(expect), "{var}={value}: {stderr}");
+        assert!(!stderr.contains("hunter2"), "{var}={value} printed its password: {stderr}");
+        if value.contains("hunter2") {
+            assert!(stderr.contains("***@"), "{var}={value}: the redacted URL is shown: {stderr}");
+        }
     }
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn settings_debug_shows_no_secret() {
+    let token = "s3cret-token-value";
+    let settings = landscape::Settings {
+        bind: "127.0.0.1:0".into(),
+        data_dir: "data".into(),
+        database_url: Some("postgres://app:hunter2@db.internal:5432/landscape".into()),
+        cache_prefix: "landscape:".into(),
+        perf: perf_core::PerfConfig::builder()
+            .api_token(token)
+            .redis_url("redis://default:hunter2@cache.internal:6379/0")
+            .build()
+            .unwrap(),
+    };
+    for text in [format!("{settings:?}"), format!("{settings:#?}")] {
+        assert!(!text.contains("hunter2") && !text.contains(token), "{text}");
+        assert!(text.contains("postgres://***@db.internal:5432/landscape"), "{text}");
+        assert!(text.contains("redis://***@cache.internal:6379/0"), "{text}");
+        assert!(text.contains("landscape:") && text.contains("127.0.0.1:0"), "{text}");
+    }
 }
 
 fn exercise(s: &Server, backend: &str) {
