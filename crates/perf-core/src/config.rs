@@ -183,6 +183,7 @@ impl std::fmt::Debug for PerfConfig {
             alert_evaluation_interval,
             system_sample_interval,
             server_timing,
+            capture_binds,
             store,
         } = self;
         f.debug_struct("PerfConfig")
@@ -196,6 +197,7 @@ impl std::fmt::Debug for PerfConfig {
             .field("alert_evaluation_interval", alert_evaluation_interval)
             .field("system_sample_interval", system_sample_interval)
             .field("server_timing", server_timing)
+            .field("capture_binds", capture_binds)
             .field("store", store)
             .finish()
     }
