@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use actix_web::{
-    HttpRequest, HttpResponse, ResponseError as _, Route,
+    HttpRequest, HttpResponse, ResponseError as _,
     dev::{AppService, HttpServiceFactory},
     http::header,
     web,
@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use crate::{
     HttpError, PerfState,
     auth::{Access, authorize},
+    methods::{self, clip},
 };
 
 /// Where [`PerfApi`] mounts by default.
@@ -63,32 +64,27 @@ impl HttpServiceFactory for PerfApi {
     fn register(self, config: &mut AppService) {
         let scope = web::scope(&self.prefix)
             .app_data(web::Data::new(self.state))
-            .service(resource("/metrics", web::get().to(metrics)))
-            .service(resource("/analytics", web::get().to(analytics)))
-            .service(resource("/summary", web::get().to(summary)))
-            .service(resource("/alerts", web::get().to(alerts)))
-            .service(resource("/alerts/{id}/resolve", web::post().to(resolve_alert)))
+            .service(methods::get("/metrics", metrics))
+            .service(methods::get("/analytics", analytics))
+            .service(methods::get("/summary", summary))
+            .service(methods::get("/alerts", alerts))
+            .service(methods::post("/alerts/{id}/resolve", resolve_alert))
             .service(
-                web::resource("/thresholds")
-                    .route(web::get().to(get_thresholds))
+                methods::with_get(web::resource("/thresholds"), get_thresholds)
                     .route(web::put().to(put_thresholds))
-                    .default_service(web::to(method_not_allowed)),
+                    .default_service(methods::not_allowed("GET, HEAD, PUT")),
             )
-            .service(resource("/cache/stats", web::get().to(cache_stats)))
-            .service(resource("/cache/clear", web::post().to(cache_clear)))
-            .service(resource("/endpoints", web::get().to(endpoints)))
-            .service(resource("/queries", web::get().to(queries)))
-            .service(resource("/timeseries", web::get().to(timeseries)))
-            .service(resource("/trends", web::get().to(trends)))
-            .service(resource("/report", web::get().to(report)))
-            .service(resource("/openapi.json", web::get().to(openapi)))
+            .service(methods::get("/cache/stats", cache_stats))
+            .service(methods::post("/cache/clear", cache_clear))
+            .service(methods::get("/endpoints", endpoints))
+            .service(methods::get("/queries", queries))
+            .service(methods::get("/timeseries", timeseries))
+            .service(methods::get("/trends", trends))
+            .service(methods::get("/report", report))
+            .service(methods::get("/openapi.json", openapi))
             .default_service(web::to(not_found));
         scope.register(config);
     }
-}
-
-fn resource(path: &str, route: Route) -> actix_web::Resource {
-    web::resource(path).route(route).default_service(web::to(method_not_allowed))
 }
 
 type Result<T, E = HttpError> = std::result::Result<T, E>;
@@ -585,10 +581,6 @@ async fn not_found(req: HttpRequest) -> HttpResponse {
     HttpError::NotFound(clip(req.path()).to_owned()).error_response()
 }
 
-async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
-    HttpError::MethodNotAllowed { method: req.method().to_string(), path: clip(req.path()).to_owned() }.error_response()
-}
-
 // ---- helpers ------------------------------------------------------------
 
 fn json<T: Serialize>(value: &T) -> HttpResponse {
@@ -624,14 +616,6 @@ fn parse_method(raw: &str) -> Result<Method> {
 }
 
 /// At most 64 bytes of `s` (on a char boundary), for echoing bad input.
-fn clip(s: &str) -> &str {
-    let mut end = s.len().min(64);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
 /// Reads at most [`MAX_BODY_BYTES`] and parses it as `T`; `None` for an
 /// empty (or all-whitespace) body.
 async fn read_json<T: DeserializeOwned>(req: &HttpRequest, mut payload: web::Payload) -> Result<Option<T>> {

@@ -22,10 +22,9 @@ use actix_web::{
     HttpResponse,
     dev::{AppService, HttpServiceFactory},
     http::header,
-    web,
 };
 
-use crate::{API_PREFIX, PerfState};
+use crate::{API_PREFIX, PerfState, methods};
 
 /// Where [`PerfDashboard`] mounts by default.
 pub const DASHBOARD_PATH: &str = "/performance";
@@ -104,15 +103,11 @@ impl HttpServiceFactory for PerfDashboard {
     fn register(self, config: &mut AppService) {
         let page: Arc<str> = Arc::from(self.page());
         let page_slash = page.clone();
-        web::resource(self.path.clone()).route(web::get().to(move || serve_page(page.clone()))).register(config);
-        web::resource(format!("{}/", self.path))
-            .route(web::get().to(move || serve_page(page_slash.clone())))
+        methods::get(&self.path, move || serve_page(page.clone())).register(config);
+        methods::get(&format!("{}/", self.path), move || serve_page(page_slash.clone())).register(config);
+        methods::get(&format!("{}/dashboard.js", self.path), || async { asset("text/javascript; charset=utf-8", JS) })
             .register(config);
-        web::resource(format!("{}/dashboard.js", self.path))
-            .route(web::get().to(|| async { asset("text/javascript; charset=utf-8", JS) }))
-            .register(config);
-        web::resource(format!("{}/dashboard.css", self.path))
-            .route(web::get().to(|| async { asset("text/css; charset=utf-8", CSS) }))
+        methods::get(&format!("{}/dashboard.css", self.path), || async { asset("text/css; charset=utf-8", CSS) })
             .register(config);
     }
 }

@@ -81,6 +81,8 @@ pub enum HttpError {
         method: String,
         /// The path requested.
         path: String,
+        /// The methods the resource answers, as the `Allow` header lists them.
+        allow: &'static str,
     },
     /// The application wired no analytics service (501).
     #[error("no analytics service is configured")]
@@ -184,8 +186,15 @@ impl ResponseError for HttpError {
             tracing::error!(code, error = %self, "performance API request failed");
         }
         let mut res = HttpResponse::build(status);
-        if matches!(self, HttpError::Unauthorized) {
-            res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"perfkit\""));
+        match self {
+            HttpError::Unauthorized => {
+                res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"perfkit\""));
+            }
+            // RFC 9110 §15.5.6: a 405 lists the methods the resource answers.
+            HttpError::MethodNotAllowed { allow, .. } => {
+                res.insert_header((header::ALLOW, *allow));
+            }
+            _ => {}
         }
         res.insert_header((header::CACHE_CONTROL, "no-store"));
         res.json(ErrorBody { error: ErrorDetail { code, message: self.public_message() } })

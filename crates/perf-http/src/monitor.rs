@@ -4,8 +4,13 @@
 //! `Server-Timing` header.
 //!
 //! What is recorded, per request:
-//! - method ([`Method::parse`]) and route pattern from `match_pattern()`,
-//!   never the raw path; requests that match no route share one key;
+//! - method ([`Method::parse`]) and route pattern, never the raw path;
+//!   requests that match no route share one key. Both the exclusions and
+//!   the pattern lookup read the path the router matches
+//!   (`req.match_info().as_str()`: percent-decoded once, as actix decodes
+//!   it, keeping `%25`, `%2F` and `%2B` encoded), so `/api/%70rojects/1`
+//!   counts under `/api/projects/{id}` and `/api/%70erformance/summary`
+//!   stays unmonitored like `/api/performance/summary`;
 //! - the status: of the response, or of the error an inner service
 //!   returned (`Err(e)` → `e.as_response_error().status_code()`);
 //! - the time from the request reaching the middleware to the response head;
@@ -116,7 +121,9 @@ impl PerfMonitor {
     }
 
     /// Skips requests whose path is `prefix` or lies under it (`/health`
-    /// skips `/health` and `/health/db`, not `/healthz`).
+    /// skips `/health` and `/health/db`, not `/healthz`). The path compared
+    /// is the one the router matches (percent-decoded, see the module docs),
+    /// so `/h%65alth` is skipped too.
     pub fn exclude(mut self, prefix: &str) -> Self {
         let prefix = prefix.trim_end_matches('/');
         Arc::make_mut(&mut self.settings).excluded.push(Box::from(prefix));
@@ -198,12 +205,15 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let settings = &self.settings;
-        if !settings.enabled || settings.is_excluded(req.path()) {
+        // The path the router matches: percent-decoded once by actix's `Url`
+        // (all but `%25`, `%2F` and `%2B`), not the raw `req.path()`.
+        let path = req.match_info().as_str();
+        if !settings.enabled || settings.is_excluded(path) {
             return PerfMonitorFuture { inner: self.service.call(req), track: None };
         }
         let start = Instant::now();
         let method = Method::parse(req.method().as_str());
-        let (route, label) = self.routes.borrow_mut().lookup(method, req.path(), || req.match_pattern());
+        let (route, label) = self.routes.borrow_mut().lookup(method, path, || req.resource_map().match_pattern(path));
         let scope = RequestScope::new(label);
         let inner = {
             let _entered = scope.enter();
@@ -424,8 +434,8 @@ impl Settings {
 /// ready-made scope labels (`"GET /api/projects/{id}"`), so a request costs
 /// no label allocation once its route has been seen.
 ///
-/// In front of it sits a bounded, direct-mapped memo of raw paths to their
-/// pattern: `match_pattern()` before routing walks the app's routes (and runs
+/// In front of it sits a bounded, direct-mapped memo of (decoded) paths to
+/// their pattern: `match_pattern()` before routing walks the app's routes (and runs
 /// actix's regex for every dynamic one), while its result for a given path
 /// never changes, so repeated paths skip that walk.
 struct RouteTable {

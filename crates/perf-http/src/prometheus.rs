@@ -25,6 +25,7 @@ use perf_core::{Aggregate, CacheStats, Snapshot, TOTALS_BUCKETS, TierCounts, Tot
 use crate::{
     HttpError, PerfState,
     auth::{Access, authorize},
+    methods,
 };
 
 /// Where [`PerfMetrics`] mounts by default.
@@ -52,7 +53,7 @@ impl PerfMetrics {
 
 impl HttpServiceFactory for PerfMetrics {
     fn register(self, config: &mut AppService) {
-        web::resource(self.path).app_data(web::Data::new(self.state)).route(web::get().to(handler)).register(config);
+        methods::get(&self.path, handler).app_data(web::Data::new(self.state)).register(config);
     }
 }
 

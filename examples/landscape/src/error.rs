@@ -23,6 +23,12 @@ pub enum AppError {
         /// What was wrong, with the bad value.
         message: String,
     },
+    /// The body is larger than the service reads (413).
+    #[error("body larger than {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[from] diesel::result::Error),
@@ -56,6 +62,7 @@ impl AppError {
         match self {
             AppError::NotFound(_) => "not_found",
             AppError::BadRequest { code, .. } => code,
+            AppError::PayloadTooLarge { .. } => "payload_too_large",
             AppError::Database(_) => "database_error",
             AppError::Pool(_) => "database_unavailable",
             AppError::Blocking(_) => "internal_error",
@@ -68,6 +75,7 @@ impl ResponseError for AppError {
         match self {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Database(_) | AppError::Blocking(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -40,33 +40,31 @@ type Result<T, E = AppError> = std::result::Result<T, E>;
 
 /// Mounts the service's routes; `/api/dashboard` answers through `response_cache`.
 pub(crate) fn routes(cfg: &mut web::ServiceConfig, response_cache: ResponseCache) {
-    cfg.service(web::resource("/health").route(web::get().to(health)).default_service(web::to(method_not_allowed)))
+    cfg.service(web::resource("/health").route(web::get().to(health)).default_service(not_allowed("GET")))
         .service(
             web::resource("/api/projects")
                 .route(web::get().to(list_projects))
                 .route(web::post().to(create_project))
-                .default_service(web::to(method_not_allowed)),
+                .default_service(not_allowed("GET, POST")),
         )
         .service(
             web::resource("/api/projects/{id}")
                 .route(web::get().to(get_project))
                 .route(web::put().to(update_project))
                 .route(web::delete().to(delete_project))
-                .default_service(web::to(method_not_allowed)),
+                .default_service(not_allowed("GET, PUT, DELETE")),
         )
         .service(
             web::resource("/api/projects/{id}/report")
                 .route(web::get().to(project_report))
-                .default_service(web::to(method_not_allowed)),
+                .default_service(not_allowed("GET")),
         )
-        .service(
-            web::resource("/api/plants").route(web::get().to(list_plants)).default_service(web::to(method_not_allowed)),
-        )
+        .service(web::resource("/api/plants").route(web::get().to(list_plants)).default_service(not_allowed("GET")))
         .service(
             web::resource("/api/dashboard")
                 .wrap(response_cache)
                 .route(web::get().to(dashboard))
-                .default_service(web::to(method_not_allowed)),
+                .default_service(not_allowed("GET")),
         );
 }
 
@@ -196,21 +194,26 @@ pub(crate) async fn not_found(req: HttpRequest) -> Result<HttpResponse> {
     Err(AppError::NotFound(format!("no route for {} {}", req.method(), clip(req.path()))))
 }
 
-async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
-    HttpResponse::MethodNotAllowed().json(json!({"error": {
+/// A resource's default service: 405 with `Allow: allow`, the methods the
+/// resource answers (RFC 9110 §15.5.6).
+fn not_allowed(allow: &'static str) -> actix_web::Route {
+    web::to(move |req: HttpRequest| async move { method_not_allowed(&req, allow) })
+}
+
+fn method_not_allowed(req: &HttpRequest, allow: &'static str) -> HttpResponse {
+    HttpResponse::MethodNotAllowed().insert_header(("allow", allow)).json(json!({"error": {
         "code": "method_not_allowed",
         "message": format!("{} is not allowed on {}", req.method(), clip(req.path())),
     }}))
 }
 
-/// Turns a JSON body error into a 400 in the service's error shape.
+/// Turns a JSON body error into the service's error shape: 413 for a body
+/// over the limit, 400 otherwise.
 pub(crate) fn json_error(err: actix_web::error::JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
     use actix_web::error::JsonPayloadError as E;
     match err {
         E::ContentType => AppError::bad_request("invalid_content_type", "expected Content-Type: application/json"),
-        E::Overflow { limit } | E::OverflowKnownLength { limit, .. } => {
-            AppError::bad_request("payload_too_large", format!("body larger than {limit} bytes"))
-        }
+        E::Overflow { limit } | E::OverflowKnownLength { limit, .. } => AppError::PayloadTooLarge { limit },
         E::Deserialize(e) if e.is_data() => AppError::bad_request("invalid_body", e.to_string()),
         other => AppError::bad_request("malformed_json", other.to_string()),
     }

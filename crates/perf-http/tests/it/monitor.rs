@@ -385,3 +385,78 @@ fn slow_requests_are_logged_with_route_and_duration() {
     assert!(lines[0].contains("route=\"/items/{id}\""), "{}", lines[0]);
     assert!(lines[0].contains("duration_ms="), "{}", lines[0]);
 }
+
+async fn echo(id: web::Path<String>) -> HttpResponse {
+    HttpResponse::Ok().body(id.into_inner())
+}
+
+/// Each request's route as recorded, in order.
+fn recorded_routes(rec: &RecordingRecorder) -> Vec<Option<String>> {
+    rec.requests.lock().iter().map(|r| r.route.clone()).collect()
+}
+
+#[actix_web::test]
+async fn percent_encoded_paths_count_under_the_route_that_served_them() {
+    let (state, rec) = recording(PerfConfig::default());
+    let app = test::init_service(App::new().wrap(state.monitor()).configure(routes)).await;
+    // Twice each, so the second of each comes from the per-worker memo.
+    let uris = ["/items/%34%32", "/items/42", "/%69tems/42", "/items/%34%32", "/%71uery", "/%71uery"];
+    for uri in uris {
+        let res = test::call_service(&app, test::TestRequest::get().uri(uri).to_request()).await;
+        assert_eq!(res.status(), 200, "{uri}");
+    }
+    let expected: Vec<_> =
+        uris.iter().map(|u| Some(if u.ends_with("uery") { "/query" } else { "/items/{id}" }.to_owned())).collect();
+    assert_eq!(recorded_routes(&rec), expected);
+    // The handler's queries went to the request's route, not to `<unmatched>`.
+    let queries: Vec<_> =
+        rec.requests.lock().iter().filter(|r| r.route.as_deref() == Some("/query")).map(|r| r.queries).collect();
+    assert_eq!(queries, [1, 1]);
+}
+
+#[actix_web::test]
+async fn excluded_prefixes_hold_however_the_path_is_spelled() {
+    let (state, rec) = recording(PerfConfig::default());
+    let app = test::init_service(
+        App::new()
+            .wrap(state.monitor().exclude("/health"))
+            .service(state.api())
+            .service(state.metrics())
+            .route("/health", web::get().to(ok))
+            .configure(routes),
+    )
+    .await;
+    for uri in ["/api/%70erformance/thresholds", "/api/performance/%74hresholds", "/%6Detrics", "/h%65alth"] {
+        let res = test::call_service(&app, test::TestRequest::get().uri(uri).to_request()).await;
+        // Served by the real handlers...
+        assert_eq!(res.status(), 200, "{uri}");
+        // ...and not monitored.
+        assert!(!res.headers().contains_key("server-timing"), "{uri}");
+    }
+    assert_eq!(recorded_routes(&rec), Vec::<Option<String>>::new());
+}
+
+/// actix decodes every percent-escape of the path once, except `%25`, `%2F`
+/// and `%2B`: an encoded slash is no separator for the router, so it stays
+/// inside one segment (and a `web::Path<String>` sees it decoded).
+#[actix_web::test]
+async fn an_encoded_slash_is_routed_as_actix_routes_it() {
+    let (state, rec) = recording(PerfConfig::default());
+    let app = test::init_service(
+        App::new()
+            .wrap(state.monitor())
+            .service(state.api())
+            .route("/echo/{id}", web::get().to(echo))
+            .configure(routes),
+    )
+    .await;
+    let res = test::call_service(&app, test::TestRequest::get().uri("/echo/a%2Fb").to_request()).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(test::read_body(res).await, "a/b");
+    // `%2F` joins no segments: neither `/items/{id}` nor the perf API's scope matches.
+    for uri in ["/items%2F42", "/api/performance%2Fsummary"] {
+        let res = test::call_service(&app, test::TestRequest::get().uri(uri).to_request()).await;
+        assert_eq!(res.status(), 404, "{uri}");
+    }
+    assert_eq!(recorded_routes(&rec), vec![Some("/echo/{id}".to_owned()), None, None]);
+}

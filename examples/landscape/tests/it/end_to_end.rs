@@ -179,6 +179,11 @@ fn health(s: &Server, backend: &str, sent: &mut Sent) {
     assert_eq!(res.status, 200);
     assert_eq!(res.json(), json!({"status": "ok", "database": backend, "cache": "memory"}));
     assert!(res.header("server-timing").is_some(), "the monitor adds Server-Timing");
+    // An encoded spelling is the same route, counted under it (checked exactly).
+    let encoded = s.get("/h%65alth");
+    sent.add("GET /health");
+    assert_eq!(encoded.status, 200);
+    assert!(encoded.header("server-timing").is_some(), "the monitor adds Server-Timing");
 }
 
 fn projects_crud(s: &Server, sent: &mut Sent) {
@@ -194,6 +199,11 @@ fn projects_crud(s: &Server, sent: &mut Sent) {
     sent.add("GET /api/projects/{id}");
     assert_eq!(one.status, 200);
     assert_eq!(one.json(), list["projects"][0]);
+    // Percent-encoded spellings are served by the same route and counted under it.
+    let encoded = s.get("/api/%70rojects/%31");
+    sent.add("GET /api/projects/{id}");
+    assert_eq!(encoded.status, 200);
+    assert_eq!(encoded.json(), list["projects"][0]);
 
     // The body `cargo xtask traffic` sends.
     let created = s.send("POST", "/api/projects", r#"{"name":"Traffic garden 1","client":"xtask","budget":1234}"#);
@@ -235,10 +245,14 @@ fn projects_crud(s: &Server, sent: &mut Sent) {
 
 /// Method, path, body, expected status and error code, and the route the
 /// monitor files the request under (when it matches one).
-type BadCase = (&'static str, &'static str, Option<&'static str>, u16, &'static str, Option<&'static str>);
+type BadCase<'a> = (&'static str, &'static str, Option<&'a str>, u16, &'static str, Option<&'static str>);
 
 fn bad_input_is_a_json_4xx(s: &Server, sent: &mut Sent) {
-    let cases: [BadCase; 18] = [
+    // Over the 16 KiB JSON limit.
+    let oversized = format!(r#"{{"name":"{}","client":"c"}}"#, "x".repeat(17 * 1024));
+    let cases: [BadCase<'_>; 20] = [
+        ("POST", "/api/projects", Some(&oversized), 413, "payload_too_large", Some("POST /api/projects")),
+        ("PUT", "/api/projects/1", Some(&oversized), 413, "payload_too_large", Some("PUT /api/projects/{id}")),
         ("POST", "/api/projects", Some("{not json"), 400, "malformed_json", Some("POST /api/projects")),
         ("POST", "/api/projects", Some(r#"{"name":"x"}"#), 400, "invalid_body", Some("POST /api/projects")),
         (
@@ -305,8 +319,23 @@ fn bad_input_is_a_json_4xx(s: &Server, sent: &mut Sent) {
         if let Some(route) = route {
             sent.add(route);
         }
-        assert_eq!(res.status, status, "{method} {path} {body:?}: {}", res.body);
-        assert_eq!(res.error_code(), code, "{method} {path} {body:?}");
+        let shown = body.map(|b| b.chars().take(80).collect::<String>());
+        assert_eq!(res.status, status, "{method} {path} {shown:?}: {}", res.body);
+        assert_eq!(res.error_code(), code, "{method} {path} {shown:?}");
+    }
+    // A 405 lists what the resource answers.
+    for (method, path, allow) in [
+        ("PATCH", "/api/projects", "GET, POST"),
+        ("POST", "/api/projects/1", "GET, PUT, DELETE"),
+        ("DELETE", "/api/projects/1/report", "GET"),
+        ("PUT", "/api/plants", "GET"),
+        ("POST", "/api/dashboard", "GET"),
+        ("DELETE", "/health", "GET"),
+    ] {
+        let res = s.send_with(method, path, None, &[]);
+        assert_eq!(res.status, 405, "{method} {path}: {}", res.body);
+        assert_eq!(res.error_code(), "method_not_allowed", "{method} {path}");
+        assert_eq!(res.header("allow"), Some(allow), "{method} {path}");
     }
     let long = format!("/api/plants?search={}", "a".repeat(101));
     let res = s.get(&long);
