@@ -51,6 +51,7 @@ impl AppError {
     pub fn public_message(&self) -> String {
         match self {
             AppError::NotFound(message) | AppError::BadRequest { message, .. } => message.clone(),
+            AppError::PayloadTooLarge { .. } => self.to_string(),
             AppError::Database(_) => "the database could not complete the request".to_owned(),
             AppError::Pool(_) => "the database is unavailable; try again later".to_owned(),
             AppError::Blocking(_) => "the request could not be completed".to_owned(),
