@@ -154,8 +154,16 @@ pub struct PerfConfig {
     pub cache_default_timeout: Duration,
     /// `REDIS_URL` (default none: memory cache only).
     pub redis_url: Option<String>,
-    /// `PERFORMANCE_API_TOKEN` (default none: read-only API, no mutations).
+    /// `PERFORMANCE_API_TOKEN`: the admin token, granting every endpoint
+    /// (default none). With neither token set, the development profile
+    /// serves reads openly and refuses mutations; the production profile
+    /// refuses the API and `/metrics` altogether.
     pub api_token: Option<String>,
+    /// `PERFORMANCE_READ_TOKEN`: a token granting only reads (GET on
+    /// `/api/performance/*` and `/metrics`, so the dashboard's data), for
+    /// scrapers and viewers; mutations with it are refused (default none).
+    /// Must differ from the API token.
+    pub read_token: Option<String>,
     /// `ALERT_EVALUATION_INTERVAL` in seconds (default 10).
     pub alert_evaluation_interval: Duration,
     /// `SYSTEM_SAMPLE_INTERVAL` in seconds (default 5).
@@ -180,6 +188,7 @@ impl std::fmt::Debug for PerfConfig {
             cache_default_timeout,
             redis_url,
             api_token,
+            read_token,
             alert_evaluation_interval,
             system_sample_interval,
             server_timing,
@@ -194,6 +203,7 @@ impl std::fmt::Debug for PerfConfig {
             .field("cache_default_timeout", cache_default_timeout)
             .field("redis_url", &redis_url.as_deref().map(redact_url))
             .field("api_token", &api_token.as_ref().map(|_| REDACTED))
+            .field("read_token", &read_token.as_ref().map(|_| REDACTED))
             .field("alert_evaluation_interval", alert_evaluation_interval)
             .field("system_sample_interval", system_sample_interval)
             .field("server_timing", server_timing)
@@ -213,6 +223,7 @@ impl Default for PerfConfig {
             cache_default_timeout: Duration::from_secs(300),
             redis_url: None,
             api_token: None,
+            read_token: None,
             alert_evaluation_interval: Duration::from_secs(10),
             system_sample_interval: Duration::from_secs(5),
             server_timing: true,
@@ -293,13 +304,14 @@ impl PerfConfig {
                 c.redis_url = Some(trimmed.to_owned());
             }
         }
-        if let Some((n, v)) = get("PERFORMANCE_API_TOKEN")
-            && !v.is_empty()
-        {
-            if v.len() < 8 || v.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
-                return Err(invalid(n, "<redacted>", "expected at least 8 characters without whitespace"));
-            }
-            c.api_token = Some(v);
+        c.api_token = token_var(&get, "PERFORMANCE_API_TOKEN")?;
+        c.read_token = token_var(&get, "PERFORMANCE_READ_TOKEN")?;
+        if c.read_token.is_some() && c.read_token == c.api_token {
+            return Err(invalid(
+                "PERFORMANCE_READ_TOKEN",
+                "<redacted>",
+                "must differ from PERFORMANCE_API_TOKEN, or the read token would grant everything",
+            ));
         }
         Ok(c)
     }
@@ -323,6 +335,22 @@ fn parse_secs(name: &'static str, v: &str, min: u64, max: u64) -> Result<Duratio
         Ok(_) => Err(invalid(name, v, &format!("expected whole seconds in {min}..={max}"))),
         Err(_) => Err(invalid(name, v, "expected a whole number of seconds")),
     }
+}
+
+/// A token variable: unset or empty is no token; anything else must be at
+/// least 8 characters without whitespace. The value never appears in errors.
+fn token_var(
+    get: &impl Fn(&'static str) -> Option<(&'static str, String)>,
+    name: &'static str,
+) -> Result<Option<String>, CoreError> {
+    let Some((n, v)) = get(name) else { return Ok(None) };
+    if v.is_empty() {
+        return Ok(None);
+    }
+    if v.len() < 8 || v.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
+        return Err(invalid(n, "<redacted>", "expected at least 8 characters without whitespace"));
+    }
+    Ok(Some(v))
 }
 
 fn threshold_var(
@@ -419,6 +447,11 @@ impl PerfConfigBuilder {
         self.config.api_token = Some(token.into());
         self
     }
+    /// Sets the read-only token (`PERFORMANCE_READ_TOKEN`): reads only.
+    pub fn read_token(mut self, token: impl Into<String>) -> Self {
+        self.config.read_token = Some(token.into());
+        self
+    }
     /// Sets the alert evaluation interval.
     pub fn alert_evaluation_interval(mut self, every: Duration) -> Self {
         self.config.alert_evaluation_interval = every;
@@ -448,12 +481,16 @@ impl PerfConfigBuilder {
     /// Validates and returns the configuration.
     ///
     /// # Errors
-    /// [`CoreError::InvalidThreshold`] or [`CoreError::InvalidConfig`].
+    /// [`CoreError::InvalidThreshold`] or [`CoreError::InvalidConfig`]
+    /// (also when the read token equals the API token).
     pub fn build(self) -> Result<PerfConfig, CoreError> {
         self.config.thresholds.validate()?;
         self.config.store.validate()?;
         if self.config.system_sample_interval.is_zero() || self.config.alert_evaluation_interval.is_zero() {
             return Err(CoreError::InvalidConfig("intervals must be positive".into()));
+        }
+        if self.config.read_token.is_some() && self.config.read_token == self.config.api_token {
+            return Err(CoreError::InvalidConfig("the read token must differ from the API token".into()));
         }
         Ok(self.config)
     }

@@ -34,7 +34,7 @@
   }
 
   function askToken(reason) {
-    var t = window.prompt(reason || "PERFORMANCE_API_TOKEN for this service:", "");
+    var t = window.prompt(reason || "PERFORMANCE_API_TOKEN or PERFORMANCE_READ_TOKEN for this service:", "");
     if (t === null) { return null; }
     t = t.trim();
     try { window.sessionStorage.setItem(TOKEN_KEY, t); } catch (e) { /* private mode: keep nothing */ }
@@ -378,8 +378,16 @@
       if (err.status === 401) {
         try { window.sessionStorage.removeItem(TOKEN_KEY); } catch (e) { /* ignore */ }
         status("The token was refused; try again", "error");
+      } else if (err.status === 403 && err.code === "read_only_token") {
+        // The stored token is the read-only one: ask for the API token, keep
+        // it (it grants reads too) and try once more.
+        if (askToken("Resolving an alert needs the PERFORMANCE_API_TOKEN (the stored token only reads):") !== null) {
+          resolveAlert(id, button);
+        } else {
+          status("Resolving alerts needs the PERFORMANCE_API_TOKEN; the stored token only reads", "error");
+        }
       } else if (err.status === 403) {
-        status("Resolving alerts needs PERFORMANCE_API_TOKEN to be configured on the service", "error");
+        status(err.message || "Resolving alerts needs PERFORMANCE_API_TOKEN to be configured on the service", "error");
       } else {
         status("Could not resolve alert " + id + ": " + err.message, "error");
       }
@@ -558,8 +566,12 @@
       var now = new Date();
       setText("updated-at", now.toLocaleTimeString(), { time: now.toISOString() });
       var unauthorized = failed.some(function (e) { return e.status === 401; });
+      // Production with no token configured: the API says which variables to set.
+      var unconfigured = failed.filter(function (e) { return e.code === "token_not_configured"; })[0];
       var analyticsOff = failed.length > 0 && failed.every(function (e) { return e.status === 501; });
-      if (unauthorized) {
+      if (unconfigured) {
+        status(unconfigured.message, "error");
+      } else if (unauthorized) {
         status("This service needs an API token: use the API token button", "error");
       } else if (failed.length && !analyticsOff) {
         status("Some panels failed to load: " + failed[0].message, "error");

@@ -1,39 +1,57 @@
-//! Bearer-token checks for the API and `/metrics`, with a constant-time comparison.
+//! Bearer-token checks for the API and `/metrics`: an admin token
+//! (`PERFORMANCE_API_TOKEN`) and a read-only one (`PERFORMANCE_READ_TOKEN`),
+//! compared in constant time.
 
 use actix_web::{HttpRequest, http::header};
+use perf_core::Profile;
 
 use crate::{HttpError, PerfState};
 
 /// Whether an endpoint reads or changes state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Access {
-    /// Reads: open when no token is configured.
+    /// Reads: granted by either token, open in development when none is configured.
     Read,
-    /// Changes state: needs a configured token.
+    /// Changes state: needs the API (admin) token.
     Mutate,
 }
 
-/// Checks a request against the configured `PERFORMANCE_API_TOKEN`.
+/// Checks a request against `PERFORMANCE_API_TOKEN` and `PERFORMANCE_READ_TOKEN`.
 ///
-/// With a token configured every request must carry `Authorization: Bearer
-/// <token>`; without one, reads are open and mutations are refused.
+/// | configured | request carries | [`Access::Read`] | [`Access::Mutate`] |
+/// |---|---|---|---|
+/// | any token | the API token | ok | ok |
+/// | any token | the read token | ok | 403 `read_only_token` |
+/// | any token | another or none | 401 | 401 |
+/// | none, development | anything | ok | 403 `mutations_disabled` |
+/// | none, production | anything | 403 `token_not_configured` | 403 `token_not_configured` |
+///
+/// Both tokens are compared in constant time, and always both, so the
+/// timing does not tell which one (if any) was close.
 pub(crate) fn authorize(req: &HttpRequest, state: &PerfState, access: Access) -> Result<(), HttpError> {
-    match state.config().api_token.as_deref() {
-        Some(expected) => {
-            let presented = req
-                .headers()
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(bearer_token)
-                .unwrap_or("");
-            if constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
-                Ok(())
-            } else {
-                Err(HttpError::Unauthorized)
-            }
-        }
-        None if access == Access::Mutate => Err(HttpError::MutationsDisabled),
-        None => Ok(()),
+    let config = state.config();
+    let (api, read) = (config.api_token.as_deref(), config.read_token.as_deref());
+    if api.is_none() && read.is_none() {
+        return match (config.profile, access) {
+            (Profile::Production, _) => Err(HttpError::TokenNotConfigured),
+            (Profile::Development, Access::Mutate) => Err(HttpError::MutationsDisabled),
+            (Profile::Development, Access::Read) => Ok(()),
+        };
+    }
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer_token)
+        .unwrap_or("")
+        .as_bytes();
+    // Evaluate both comparisons before branching on either.
+    let is_admin = api.is_some_and(|t| constant_time_eq(presented, t.as_bytes()));
+    let is_reader = read.is_some_and(|t| constant_time_eq(presented, t.as_bytes()));
+    match (is_admin, is_reader, access) {
+        (true, _, _) | (false, true, Access::Read) => Ok(()),
+        (false, true, Access::Mutate) => Err(HttpError::ReadOnlyToken),
+        (false, false, _) => Err(HttpError::Unauthorized),
     }
 }
 

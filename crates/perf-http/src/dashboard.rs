@@ -5,7 +5,7 @@
 //! (`include_str!` of `assets/dashboard.{html,js,css}`): no CDN, no network
 //! at run time, charts drawn as hand-written SVG. The page reads the JSON
 //! API (`/api/performance/*`) every few seconds and shows the health score,
-//! open alerts (each with a resolve button that asks for the API token),
+//! open alerts (each with a resolve button that needs the API token),
 //! the per-endpoint table, request rate, latency and error rate over time,
 //! slow queries and N+1 findings, cache hit rate and serving tier, and
 //! process memory and CPU.
@@ -42,8 +42,12 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; conn
 ///
 /// Serves `GET {path}` (the page, also at `{path}/`), `GET
 /// {path}/dashboard.js` and `GET {path}/dashboard.css`. The page itself
-/// needs no token; when `PERFORMANCE_API_TOKEN` is set, it asks for the
-/// token and sends it as `Authorization: Bearer` with its API calls.
+/// needs no token; when `PERFORMANCE_API_TOKEN` or `PERFORMANCE_READ_TOKEN`
+/// is set, it asks for a token and sends it as `Authorization: Bearer` with
+/// its API calls. Either token shows every panel; resolving an alert needs
+/// the API token, so with the read token stored the resolve button asks for
+/// it. In the production profile with no token configured the API refuses,
+/// and the page shows the API's message naming both variables.
 ///
 /// # Examples
 /// ```
@@ -73,7 +77,7 @@ impl PerfState {
         PerfDashboard {
             path: DASHBOARD_PATH.to_owned(),
             api_prefix: API_PREFIX.to_owned(),
-            token_required: self.config().api_token.is_some(),
+            token_required: self.config().api_token.is_some() || self.config().read_token.is_some(),
         }
     }
 }

@@ -11,8 +11,11 @@ use perf_core::{AlertError, CacheStoreError, CoreError};
 use serde::Serialize;
 use thiserror::Error;
 
-/// The environment variable that holds the API token.
+/// The environment variable that holds the API (admin) token.
 pub(crate) const TOKEN_VARIABLE: &str = "PERFORMANCE_API_TOKEN";
+
+/// The environment variable that holds the read-only token.
+pub(crate) const READ_TOKEN_VARIABLE: &str = "PERFORMANCE_READ_TOKEN";
 
 /// Errors of the perfkit HTTP API.
 ///
@@ -28,6 +31,16 @@ pub enum HttpError {
     /// A mutating endpoint was called while no token is configured (403).
     #[error("this endpoint changes state and is disabled until {TOKEN_VARIABLE} is set")]
     MutationsDisabled,
+    /// A mutating endpoint was called with the read-only token (403).
+    #[error("this endpoint changes state; the {READ_TOKEN_VARIABLE} grants only reads, use {TOKEN_VARIABLE}")]
+    ReadOnlyToken,
+    /// The production profile is on and no token is configured, so the API
+    /// and `/metrics` serve nothing (403).
+    #[error(
+        "the production profile serves the performance API and /metrics only with a token: set {TOKEN_VARIABLE} \
+         (everything) or {READ_TOKEN_VARIABLE} (reads only)"
+    )]
+    TokenNotConfigured,
     /// `minutes` was not a whole number in 1..=1440 (400).
     #[error("minutes must be a whole number between 1 and 1440, got {0:?}")]
     InvalidWindow(String),
@@ -116,6 +129,8 @@ impl HttpError {
         match self {
             HttpError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             HttpError::MutationsDisabled => (StatusCode::FORBIDDEN, "mutations_disabled"),
+            HttpError::ReadOnlyToken => (StatusCode::FORBIDDEN, "read_only_token"),
+            HttpError::TokenNotConfigured => (StatusCode::FORBIDDEN, "token_not_configured"),
             HttpError::InvalidWindow(_) => (StatusCode::BAD_REQUEST, "invalid_minutes"),
             HttpError::InvalidQuery { .. } => (StatusCode::BAD_REQUEST, "invalid_query"),
             HttpError::MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed_json"),

@@ -50,6 +50,7 @@ impl std::fmt::Debug for PerfState {
             .field("enabled", &self.inner.config.enabled)
             .field("analytics", &self.inner.analytics.is_some())
             .field("token", &self.inner.config.api_token.as_ref().map(|_| "<set>"))
+            .field("read_token", &self.inner.config.read_token.as_ref().map(|_| "<set>"))
             .finish_non_exhaustive()
     }
 }

@@ -86,7 +86,7 @@ pub struct Settings {
     /// `CACHE_PREFIX`: the prefix of this service's keys in Redis (default
     /// `landscape:`), so several services can share one Redis.
     pub cache_prefix: String,
-    /// Every perf-core variable (`REDIS_URL`, `PERFORMANCE_API_TOKEN`,
+    /// Every perf-core variable (`REDIS_URL`, `PERFORMANCE_API_TOKEN`, `PERFORMANCE_READ_TOKEN`,
     /// `ALERT_EVALUATION_INTERVAL`, thresholds, ...).
     pub perf: PerfConfig,
 }

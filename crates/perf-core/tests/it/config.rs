@@ -13,7 +13,7 @@ fn check_invalid(name: &str, value: &str) {
     match from(&[(name, value)]) {
         Err(CoreError::InvalidEnv { name: n, value: v, .. }) => {
             assert_eq!(n, name);
-            if name != "PERFORMANCE_API_TOKEN" {
+            if !name.ends_with("_TOKEN") {
                 assert_eq!(v, value);
             }
         }
@@ -56,6 +56,7 @@ fn every_variable_is_read() {
         ("CACHE_DEFAULT_TIMEOUT", "60"),
         ("REDIS_URL", "redis://127.0.0.1:6379/0"),
         ("PERFORMANCE_API_TOKEN", "s3cret-token"),
+        ("PERFORMANCE_READ_TOKEN", "read-only-token"),
         ("ALERT_EVALUATION_INTERVAL", "3"),
         ("SYSTEM_SAMPLE_INTERVAL", "7"),
         ("PERFORMANCE_SERVER_TIMING", "off"),
@@ -77,6 +78,7 @@ fn every_variable_is_read() {
     assert_eq!(c.cache_default_timeout, Duration::from_secs(60));
     assert_eq!(c.redis_url.as_deref(), Some("redis://127.0.0.1:6379/0"));
     assert_eq!(c.api_token.as_deref(), Some("s3cret-token"));
+    assert_eq!(c.read_token.as_deref(), Some("read-only-token"));
     assert_eq!(c.alert_evaluation_interval, Duration::from_secs(3));
     assert_eq!(c.system_sample_interval, Duration::from_secs(7));
 }
@@ -106,6 +108,29 @@ fn bad_other_values_are_errors() {
     check_invalid("ALERT_EVALUATION_INTERVAL", "-3");
     check_invalid("REDIS_URL", "localhost:6379");
     check_invalid("PERFORMANCE_API_TOKEN", "short");
+    check_invalid("PERFORMANCE_READ_TOKEN", "short");
+    check_invalid("PERFORMANCE_READ_TOKEN", "has a space");
+}
+
+#[test]
+fn read_token_is_parsed_like_the_api_token_and_must_differ_from_it() {
+    // Empty is unset, as for the API token.
+    let c = from(&[("PERFORMANCE_READ_TOKEN", ""), ("PERFORMANCE_API_TOKEN", "")]).unwrap();
+    assert_eq!((c.read_token, c.api_token), (None, None));
+    let c = from(&[("PERFORMANCE_READ_TOKEN", "scrape-token")]).unwrap();
+    assert_eq!((c.read_token.as_deref(), c.api_token), (Some("scrape-token"), None));
+    // A read token equal to the API token would grant everything: refused,
+    // without echoing the value.
+    match from(&[("PERFORMANCE_READ_TOKEN", "same-token"), ("PERFORMANCE_API_TOKEN", "same-token")]) {
+        Err(CoreError::InvalidEnv { name, value, .. }) => {
+            assert_eq!(name, "PERFORMANCE_READ_TOKEN");
+            assert!(!value.contains("same-token"), "{value}");
+        }
+        other => panic!("equal tokens gave {other:?}"),
+    }
+    let built = PerfConfig::builder().api_token("admin-token").read_token("scrape-token").build().unwrap();
+    assert_eq!(built.read_token.as_deref(), Some("scrape-token"));
+    assert!(PerfConfig::builder().api_token("same-token").read_token("same-token").build().is_err());
 }
 
 #[test]
@@ -153,8 +178,14 @@ fn debug_of_a_config_shows_no_secret() {
         .redis_url("redis://default:hunter2@cache.internal:6379/0")
         .build()
         .unwrap();
-    let read =
-        from(&[("PERFORMANCE_API_TOKEN", token), ("REDIS_URL", "rediss://:hunter2@cache.internal:6380")]).unwrap();
+    let read = from(&[
+        ("PERFORMANCE_API_TOKEN", token),
+        ("PERFORMANCE_READ_TOKEN", "scrape-only-secret"),
+        ("REDIS_URL", "rediss://:hunter2@cache.internal:6380"),
+    ])
+    .unwrap();
+    assert!(!format!("{read:?}").contains("scrape-only-secret"));
+    assert!(format!("{read:?}").contains(r#"read_token: Some("***")"#));
     assert_eq!(read.api_token.as_deref(), Some(token), "the value itself is kept");
     for config in [&built, &read] {
         let debug = format!("{config:?}");

@@ -1,6 +1,7 @@
 //! Integration tests of perf-http through actix's test utilities.
 #![allow(clippy::unwrap_used)]
 
+mod access;
 mod api;
 mod dashboard;
 mod fakes;

@@ -486,3 +486,21 @@ fn dashboard_marks_a_reopened_alert_and_links_it() {
     // The page shows the health held down by the critical alert it re-opened.
     assert_eq!(attr_of(&dom, "p", "health-cap")["data-alert-id"], again_id);
 }
+
+#[test]
+fn dashboard_in_production_without_a_token_names_the_variables() {
+    // The API refuses everything (403 token_not_configured); the page must
+    // say which variables to set, not load empty panels or ask for a token.
+    let s = Server::start("chromium-production-no-token", &[("PERFORMANCE_PROFILE", "production")]);
+    let res = s.get("/api/performance/summary");
+    assert_eq!(res.status, 403, "{}", res.body);
+    let dom = dump_dom(&format!("http://{}/performance", s.addr));
+    let body = start_tags(&dom, "body").remove(0);
+    assert_eq!(body["data-token-required"], "false");
+    assert_eq!(body["data-loaded"], "false", "the page claims it loaded");
+    assert_ne!(body["data-refreshes"], "0", "the page never refreshed: {}", &dom[..dom.len().min(2000)]);
+    assert_eq!(attr_of(&dom, "span", "status-line")["data-state"], "error");
+    let line = text_of(&dom, "span", "status-line");
+    assert_eq!(line, res.json()["error"]["message"].as_str().unwrap());
+    assert!(line.contains("PERFORMANCE_API_TOKEN") && line.contains("PERFORMANCE_READ_TOKEN"), "{line}");
+}

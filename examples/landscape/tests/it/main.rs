@@ -2,6 +2,7 @@
 //! driven over real HTTP (and, for the dashboard, by headless Chromium).
 #![allow(clippy::unwrap_used)]
 
+mod access;
 mod dashboard;
 mod end_to_end;
 mod http;

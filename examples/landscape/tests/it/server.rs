@@ -51,6 +51,7 @@ impl Server {
             "DATABASE_URL",
             "REDIS_URL",
             "PERFORMANCE_API_TOKEN",
+            "PERFORMANCE_READ_TOKEN",
             "PERFORMANCE_PROFILE",
             "PERFORMANCE_MONITORING_ENABLED",
             "SLOW_REQUEST_THRESHOLD",
