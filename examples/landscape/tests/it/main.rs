@@ -5,6 +5,9 @@
 mod dashboard;
 mod end_to_end;
 mod http;
+mod outage;
+mod pg_cluster;
 mod readme;
 mod redis;
 mod server;
+mod slow_client;
