@@ -52,9 +52,11 @@ mod repo;
 mod schema;
 
 use std::{
+    cell::{Cell, RefCell},
     net::SocketAddr,
     path::PathBuf,
     pin::Pin,
+    rc::Rc,
     sync::Arc,
     task::{Context, Poll},
     time::Duration,
@@ -62,10 +64,10 @@ use std::{
 
 use actix_web::{
     App, HttpMessage as _, HttpServer,
-    body::MessageBody,
+    body::{BodySize, BoxBody, MessageBody},
     dev::{Payload, ServiceFactory, ServiceRequest, ServiceResponse},
     error::PayloadError,
-    http::KeepAlive,
+    http::{KeepAlive, header},
     middleware::{Next, from_fn},
     web::{self, Bytes},
 };
@@ -206,12 +208,18 @@ impl HttpTimeouts {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct BodyTimeout(pub(crate) Duration);
 
+/// The request body, shared between the handler's stream and the
+/// middleware that may hold it past the handler.
+type SharedPayload = Rc<RefCell<Payload>>;
+
 /// A request body that fails with a `TimedOut` I/O error once `deadline`
 /// passes before the body has been read to its end.
 struct DeadlineBody {
-    inner: Payload,
+    inner: SharedPayload,
     deadline: Pin<Box<tokio::time::Sleep>>,
     expired: bool,
+    /// Set once the body has been read to its end.
+    finished: Rc<Cell<bool>>,
 }
 
 impl Stream for DeadlineBody {
@@ -221,7 +229,8 @@ impl Stream for DeadlineBody {
         if self.expired {
             return Poll::Ready(None);
         }
-        match Pin::new(&mut self.inner).poll_next(cx) {
+        let polled = Pin::new(&mut *self.inner.borrow_mut()).poll_next(cx);
+        match polled {
             Poll::Pending => match self.deadline.as_mut().poll(cx) {
                 Poll::Ready(()) => {
                     self.expired = true;
@@ -230,22 +239,63 @@ impl Stream for DeadlineBody {
                 }
                 Poll::Pending => Poll::Pending,
             },
+            Poll::Ready(None) => {
+                self.finished.set(true);
+                Poll::Ready(None)
+            }
             ready => ready,
         }
     }
 }
 
+/// A response body that keeps an unread request body alive until the
+/// response is sent. actix-http drains the rest of a chunked request body
+/// whose reader was dropped (with no time limit) to reuse the connection;
+/// a request body still held when the response goes out makes it close the
+/// connection instead, so a client that never finishes its body cannot keep
+/// the connection.
+struct HoldingBody {
+    body: BoxBody,
+    _unread: Option<SharedPayload>,
+}
+
+impl MessageBody for HoldingBody {
+    type Error = Box<dyn std::error::Error>;
+
+    fn size(&self) -> BodySize {
+        self.body.size()
+    }
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_next(cx)
+    }
+}
+
 /// Middleware: bounds the time to read the request body (see
-/// [`HttpTimeouts::body_read`]).
+/// [`HttpTimeouts::body_read`]), and closes the connection after answering
+/// a request whose body was not read to its end (see [`HoldingBody`]).
 async fn body_deadline(
     timeout: Duration,
     mut req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let inner = req.take_payload();
-    let body = DeadlineBody { inner, deadline: Box::pin(tokio::time::sleep(timeout)), expired: false };
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<HoldingBody>, actix_web::Error> {
+    let headers = req.headers();
+    let has_body = headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok()) != Some(0));
+    let inner: SharedPayload = Rc::new(RefCell::new(req.take_payload()));
+    let finished = Rc::new(Cell::new(false));
+    let body = DeadlineBody {
+        inner: inner.clone(),
+        deadline: Box::pin(tokio::time::sleep(timeout)),
+        expired: false,
+        finished: finished.clone(),
+    };
     req.set_payload(Payload::from(Box::pin(body) as Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>>));
-    next.call(req).await
+    let res = next.call(req).await?;
+    let unread = (has_body && !finished.get()).then_some(inner);
+    Ok(res.map_body(move |_, body| HoldingBody { body: body.boxed(), _unread: unread }))
 }
 
 /// The running parts of the service: database pool, caches, store,
