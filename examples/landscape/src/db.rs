@@ -1,10 +1,11 @@
 //! The connection pool over SQLite or PostgreSQL, migrations and the seed data.
 //!
-//! [`Db`] is an enum over two r2d2 pools. Repository code is written once
-//! and compiled for each backend by the [`on_conn!`] macro, which keeps
-//! handlers free of backend generics.
+//! [`Db`] holds one of two r2d2 pools and an [`OutageLatch`]. Repository
+//! code is written once and compiled for each backend by the [`on_conn!`]
+//! macro, which keeps handlers free of backend generics; every check-out
+//! goes through the latch, so a known outage is answered at once.
 
-use std::{path::Path, time::Duration};
+use std::{path::Path, sync::Arc, time::Duration};
 
 use diesel::{
     connection::SimpleConnection,
@@ -18,6 +19,7 @@ use perf_db::QueryMonitor;
 
 use crate::{
     models::{NewPlanting, NewProjectRow, NewSite, NewTask, Plant},
+    outage::{CheckoutError, OutageLatch},
     schema::{plantings, plants, projects, sites, tasks},
 };
 
@@ -35,9 +37,26 @@ pub const PLANTINGS_PER_SITE: usize = 4;
 /// Tasks per seeded site.
 pub const TASKS_PER_SITE: usize = 2;
 
-/// A pool of SQLite or PostgreSQL connections, each monitored by perf-db.
+/// How long a request waits for a pooled connection before it is answered
+/// 503 `database_unavailable`. Short, because during an outage the first
+/// requests wait this long (later ones are answered at once by the latch).
+pub const POOL_CONNECTION_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often the outage probe tries the pool while the database is down.
+pub const OUTAGE_PROBE_INTERVAL: Duration = Duration::from_millis(500);
+/// How long each probe waits for a connection.
+pub const OUTAGE_PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A pool of SQLite or PostgreSQL connections, each monitored by perf-db,
+/// behind an [`OutageLatch`].
 #[derive(Clone)]
-pub enum Db {
+pub struct Db {
+    pub(crate) pools: Pools,
+    pub(crate) latch: Arc<OutageLatch>,
+}
+
+/// The pool of the configured backend.
+#[derive(Clone)]
+pub(crate) enum Pools {
     /// SQLite, the default (a file under the data directory).
     Sqlite(Pool<ConnectionManager<SqliteConnection>>),
     /// PostgreSQL, when `DATABASE_URL` is a `postgres://` URL.
@@ -51,22 +70,24 @@ impl std::fmt::Debug for Db {
 }
 
 /// Runs `$body` with `$conn` bound to a `&mut` pooled connection of the
-/// pool's backend; the body is compiled once per backend.
+/// pool's backend, taken through the outage latch; the body is compiled
+/// once per backend.
 macro_rules! on_conn {
-    ($db:expr, $conn:ident => $body:expr) => {
-        match $db {
-            $crate::db::Db::Sqlite(pool) => {
-                let mut pooled = pool.get()?;
+    ($db:expr, $conn:ident => $body:expr) => {{
+        let db: &$crate::db::Db = $db;
+        match &db.pools {
+            $crate::db::Pools::Sqlite(pool) => {
+                let mut pooled = db.latch.checkout(pool)?;
                 let $conn: &mut diesel::sqlite::SqliteConnection = &mut pooled;
                 $body
             }
-            $crate::db::Db::Postgres(pool) => {
-                let mut pooled = pool.get()?;
+            $crate::db::Pools::Postgres(pool) => {
+                let mut pooled = db.latch.checkout(pool)?;
                 let $conn: &mut diesel::pg::PgConnection = &mut pooled;
                 $body
             }
         }
-    };
+    }};
 }
 pub(crate) use on_conn;
 
@@ -157,12 +178,13 @@ impl Db {
     /// Opens the database named by `database_url` (a `postgres://` or
     /// `postgresql://` URL), or else the SQLite file `landscape.db` in
     /// `data_dir`; every connection gets `monitor`. Runs pending migrations
-    /// and seeds an empty database.
+    /// and seeds an empty database. A request waits at most
+    /// [`POOL_CONNECTION_TIMEOUT`] for a connection.
     ///
     /// # Errors
     /// When the database cannot be opened, migrated or seeded.
     pub fn open(database_url: Option<&str>, data_dir: &Path, monitor: QueryMonitor) -> anyhow::Result<Db> {
-        let db = match database_url {
+        let pools = match database_url {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                 let mut setup = PgConnection::establish(url)?;
                 // Start-up work is monitored too: outside any request, it is
@@ -172,10 +194,10 @@ impl Db {
                 let pool = Pool::builder()
                     .max_size(8)
                     .min_idle(Some(1))
-                    .connection_timeout(Duration::from_secs(10))
+                    .connection_timeout(POOL_CONNECTION_TIMEOUT)
                     .connection_customizer(Box::new(monitor))
                     .build(ConnectionManager::<PgConnection>::new(url))?;
-                Db::Postgres(pool)
+                Pools::Postgres(pool)
             }
             Some(url) => anyhow::bail!(
                 "DATABASE_URL must be a postgres:// URL (unset it for SQLite), got {:?}",
@@ -194,20 +216,38 @@ impl Db {
                 let pool = Pool::builder()
                     .max_size(4)
                     .min_idle(Some(1))
-                    .connection_timeout(Duration::from_secs(10))
+                    .connection_timeout(POOL_CONNECTION_TIMEOUT)
                     .connection_customizer(Box::new(SqlitePragmas { monitor }))
                     .build(ConnectionManager::<SqliteConnection>::new(path))?;
-                Db::Sqlite(pool)
+                Pools::Sqlite(pool)
             }
         };
-        Ok(db)
+        Ok(Db { pools, latch: OutageLatch::new(OUTAGE_PROBE_INTERVAL, OUTAGE_PROBE_TIMEOUT) })
     }
 
     /// `"sqlite"` or `"postgres"`.
     pub fn backend(&self) -> &'static str {
-        match self {
-            Db::Sqlite(_) => "sqlite",
-            Db::Postgres(_) => "postgres",
+        match self.pools {
+            Pools::Sqlite(_) => "sqlite",
+            Pools::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Whether the database is known to be down (requests are answered 503
+    /// without waiting until the probe sees it back).
+    pub fn is_down(&self) -> bool {
+        self.latch.is_down()
+    }
+
+    /// Takes a connection (its check-out ping is pool housekeeping, not a
+    /// recorded query) and gives it back: the database is reachable.
+    ///
+    /// # Errors
+    /// When the database is down or the pool timed out.
+    pub fn check(&self) -> Result<(), CheckoutError> {
+        match &self.pools {
+            Pools::Sqlite(pool) => self.latch.checkout(pool).map(drop),
+            Pools::Postgres(pool) => self.latch.checkout(pool).map(drop),
         }
     }
 }

@@ -35,9 +35,32 @@ pub enum AppError {
     /// No connection could be taken from the pool.
     #[error("database unavailable: {0}")]
     Pool(#[from] diesel::r2d2::PoolError),
+    /// The database is known to be down (the outage latch is set): answered
+    /// like [`AppError::Pool`], without waiting on the pool.
+    #[error("database unavailable: known to be down")]
+    DatabaseDown,
+    /// The request body did not arrive within the body read timeout (408).
+    #[error("request body not received within {seconds} s")]
+    BodyTimeout {
+        /// The timeout in seconds.
+        seconds: u64,
+    },
     /// The blocking task was cancelled.
     #[error("background task failed: {0}")]
     Blocking(#[from] actix_web::error::BlockingError),
+}
+
+/// The `Retry-After` (seconds) of a 503 `database_unavailable`: about when
+/// the outage probe will have tried again.
+pub const RETRY_AFTER_SECS: u64 = 1;
+
+impl From<crate::outage::CheckoutError> for AppError {
+    fn from(e: crate::outage::CheckoutError) -> Self {
+        match e {
+            crate::outage::CheckoutError::Pool(e) => AppError::Pool(e),
+            crate::outage::CheckoutError::Down => AppError::DatabaseDown,
+        }
+    }
 }
 
 impl AppError {
@@ -51,9 +74,9 @@ impl AppError {
     pub fn public_message(&self) -> String {
         match self {
             AppError::NotFound(message) | AppError::BadRequest { message, .. } => message.clone(),
-            AppError::PayloadTooLarge { .. } => self.to_string(),
+            AppError::PayloadTooLarge { .. } | AppError::BodyTimeout { .. } => self.to_string(),
             AppError::Database(_) => "the database could not complete the request".to_owned(),
-            AppError::Pool(_) => "the database is unavailable; try again later".to_owned(),
+            AppError::Pool(_) | AppError::DatabaseDown => "the database is unavailable; try again later".to_owned(),
             AppError::Blocking(_) => "the request could not be completed".to_owned(),
         }
     }
@@ -65,7 +88,8 @@ impl AppError {
             AppError::BadRequest { code, .. } => code,
             AppError::PayloadTooLarge { .. } => "payload_too_large",
             AppError::Database(_) => "database_error",
-            AppError::Pool(_) => "database_unavailable",
+            AppError::Pool(_) | AppError::DatabaseDown => "database_unavailable",
+            AppError::BodyTimeout { .. } => "request_timeout",
             AppError::Blocking(_) => "internal_error",
         }
     }
@@ -77,18 +101,31 @@ impl ResponseError for AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            AppError::Pool(_) | AppError::DatabaseDown => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Database(_) | AppError::Blocking(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        if self.status_code().is_server_error() {
+        // A latched outage was logged once when it began, not per request.
+        if self.status_code().is_server_error() && !matches!(self, AppError::DatabaseDown) {
             tracing::error!(code = self.code(), error = %self, "request failed");
         }
-        HttpResponse::build(self.status_code())
-            .insert_header(("cache-control", "no-store"))
-            .json(json!({"error": {"code": self.code(), "message": self.public_message()}}))
+        let mut res = HttpResponse::build(self.status_code());
+        res.insert_header(("cache-control", "no-store"));
+        match self {
+            AppError::Pool(_) | AppError::DatabaseDown => {
+                res.insert_header(("retry-after", RETRY_AFTER_SECS.to_string()));
+            }
+            // The rest of the body may never come: do not keep the
+            // connection for another request.
+            AppError::BodyTimeout { .. } => {
+                res.force_close();
+            }
+            _ => {}
+        }
+        res.json(json!({"error": {"code": self.code(), "message": self.public_message()}}))
     }
 }
 

@@ -68,12 +68,33 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig, response_cache: ResponseCache
         );
 }
 
+/// `200 {"status":"ok","database":<backend>,...}` when a connection can be
+/// taken (its check-out ping is housekeeping, not a recorded query);
+/// `503 {"status":"unavailable","database":"down","backend":<backend>,...}`
+/// with `Retry-After` when not, answered at once while the outage is known.
 async fn health(state: State) -> HttpResponse {
-    HttpResponse::Ok().insert_header(("cache-control", "no-store")).json(json!({
-        "status": "ok",
-        "database": state.db.backend(),
-        "cache": state.cache_tier,
-    }))
+    let db = state.db.clone();
+    match perf_http::block(move || db.check()).await {
+        Ok(Ok(())) => HttpResponse::Ok().insert_header(("cache-control", "no-store")).json(json!({
+            "status": "ok",
+            "database": state.db.backend(),
+            "cache": state.cache_tier,
+        })),
+        outcome => {
+            if let Ok(Err(e)) = &outcome {
+                tracing::debug!(error = %e, "health check: database unavailable");
+            }
+            HttpResponse::ServiceUnavailable()
+                .insert_header(("cache-control", "no-store"))
+                .insert_header(("retry-after", crate::error::RETRY_AFTER_SECS.to_string()))
+                .json(json!({
+                    "status": "unavailable",
+                    "database": "down",
+                    "backend": state.db.backend(),
+                    "cache": state.cache_tier,
+                }))
+        }
+    }
 }
 
 async fn list_projects(state: State) -> Result<HttpResponse> {
@@ -208,13 +229,17 @@ fn method_not_allowed(req: &HttpRequest, allow: &'static str) -> HttpResponse {
 }
 
 /// Turns a JSON body error into the service's error shape: 413 for a body
-/// over the limit, 400 otherwise.
-pub(crate) fn json_error(err: actix_web::error::JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+/// over the limit, 408 for a body that did not arrive in time, 400 otherwise.
+pub(crate) fn json_error(err: actix_web::error::JsonPayloadError, req: &HttpRequest) -> actix_web::Error {
     use actix_web::error::JsonPayloadError as E;
     match err {
         E::ContentType => AppError::bad_request("invalid_content_type", "expected Content-Type: application/json"),
         E::Overflow { limit } | E::OverflowKnownLength { limit, .. } => AppError::PayloadTooLarge { limit },
         E::Deserialize(e) if e.is_data() => AppError::bad_request("invalid_body", e.to_string()),
+        E::Payload(actix_web::error::PayloadError::Io(e)) if e.kind() == std::io::ErrorKind::TimedOut => {
+            let seconds = req.app_data::<crate::BodyTimeout>().map_or(0, |t| t.0.as_secs());
+            AppError::BodyTimeout { seconds }
+        }
         other => AppError::bad_request("malformed_json", other.to_string()),
     }
     .into()

@@ -82,3 +82,38 @@ fn client_errors_keep_their_message() {
     assert_eq!(status, 404);
     assert_eq!(body["error"]["message"], "no project 7");
 }
+
+#[test]
+fn a_known_outage_is_answered_like_a_pool_timeout_with_retry_after() {
+    let port = closed_port();
+    let pool = Pool::builder()
+        .max_size(1)
+        .connection_timeout(Duration::from_millis(300))
+        .build_unchecked(ConnectionManager::<PgConnection>::new(format!("postgres://127.0.0.1:{port}/x")));
+    let Err(pool_error) = pool.get() else { panic!("a connection to closed port {port} was made") };
+    for e in [AppError::from(pool_error), AppError::from(crate::outage::CheckoutError::Down)] {
+        let res = e.error_response();
+        let retry = res.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        assert_eq!(retry.as_deref(), Some(super::RETRY_AFTER_SECS.to_string().as_str()), "{e}");
+        let (status, cache, body) = answer(&e);
+        assert_eq!((status, cache.as_str()), (503, "no-store"), "{e}");
+        assert_eq!(
+            body,
+            serde_json::json!({"error": {
+                "code": "database_unavailable",
+                "message": "the database is unavailable; try again later",
+            }})
+        );
+    }
+}
+
+#[test]
+fn a_body_timeout_is_a_408_that_closes_the_connection() {
+    let e = AppError::BodyTimeout { seconds: 3 };
+    let res = e.error_response();
+    assert!(res.head().connection_type() == actix_web::http::ConnectionType::Close);
+    let (status, _, body) = answer(&e);
+    assert_eq!(status, 408);
+    assert_eq!(body["error"]["code"], "request_timeout");
+    assert_eq!(body["error"]["message"], "request body not received within 3 s");
+}

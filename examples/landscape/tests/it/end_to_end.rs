@@ -148,6 +148,7 @@ fn settings_debug_shows_no_secret() {
         data_dir: "data".into(),
         database_url: Some("postgres://app:hunter2@db.internal:5432/landscape".into()),
         cache_prefix: "landscape:".into(),
+        http: landscape::HttpTimeouts::default(),
         perf: perf_core::PerfConfig::builder()
             .api_token(token)
             .redis_url("redis://default:hunter2@cache.internal:6379/0")

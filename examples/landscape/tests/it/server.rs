@@ -60,6 +60,10 @@ impl Server {
             "ERROR_RATE_THRESHOLD",
             "ALERT_EVALUATION_INTERVAL",
             "CACHE_PREFIX",
+            "CLIENT_REQUEST_TIMEOUT",
+            "BODY_READ_TIMEOUT",
+            "KEEP_ALIVE",
+            "CLIENT_DISCONNECT_TIMEOUT",
         ] {
             cmd.env_remove(var);
         }
