@@ -42,6 +42,7 @@ mod auth;
 mod block;
 mod dashboard;
 mod error;
+mod heavy;
 mod monitor;
 mod prometheus;
 mod response_cache;

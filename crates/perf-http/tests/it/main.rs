@@ -5,6 +5,7 @@ mod api;
 mod dashboard;
 mod fakes;
 mod health;
+mod isolation;
 mod monitor;
 mod openapi;
 mod prometheus;
