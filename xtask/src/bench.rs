@@ -59,7 +59,13 @@ pub(crate) fn run(extra: &[String]) -> Result<()> {
          compare ratios, not absolute figures). In each group, `perfkit*` rows are ours and the others are \
          the peers a user would pick instead, measured in the same run.\n\n{table}"
     );
-    std::fs::write(root().join("BENCHMARKS.md"), doc)?;
+    // Sections written by hand after the table (`## ...`) are kept.
+    let path = root().join("BENCHMARKS.md");
+    let kept = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|old| old.find("\n## ").map(|i| old[i..].to_owned()))
+        .unwrap_or_default();
+    std::fs::write(path, format!("{doc}{kept}"))?;
     Ok(())
 }
 

@@ -5,9 +5,12 @@
 //! - `bench`: every crate's criterion benches, then a summary table with
 //!   peer ratios, written to BENCHMARKS.md.
 //! - `traffic`: a bounded, realistic mix of requests against a running demo.
+//! - `bench-isolation`: an app route's p50 alone and while clients hammer the
+//!   heavy performance endpoints, against a demo binary it starts.
 #![allow(clippy::print_stdout)]
 
 mod bench;
+mod isolation;
 mod services;
 mod tidy;
 mod traffic;
@@ -28,12 +31,16 @@ fn main() -> Result<()> {
         "ci" => ci(),
         "bench" => bench::run(rest),
         "traffic" => traffic::run(rest),
+        "bench-isolation" => isolation::run(rest),
         _ => {
-            println!("usage: cargo xtask <test|ci|bench|traffic>");
+            println!("usage: cargo xtask <test|ci|bench|traffic|bench-isolation>");
             println!("  test     run the whole test suite (needs Redis and PostgreSQL; see DEVELOPERS.md)");
             println!("  ci       fmt check, clippy -D warnings, docs, then the tests");
             println!("  bench    criterion benches of every crate, then a table with peer ratios");
             println!("  traffic  send a bounded mix of requests to a running demo (--base-url, --seconds, --rps)");
+            println!(
+                "  bench-isolation  an app route's p50 alone and under heavy API load (--bin, --requests, --clients)"
+            );
             if task == "help" { Ok(()) } else { bail!("unknown task {task:?}") }
         }
     }

@@ -14,7 +14,7 @@ use actix_web::{
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt as _;
 use perf_core::{
-    AlertFilter, Method, NPlusOneFinding, SeriesKey, SeriesPoint, SeriesResolution, SlowQuery, Snapshot,
+    AlertFilter, GaugePoint, Method, NPlusOneFinding, SeriesKey, SeriesPoint, SeriesResolution, SlowQuery, Snapshot,
     ThresholdsPatch, Window,
 };
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
@@ -312,14 +312,30 @@ struct QueriesBody {
 }
 
 #[derive(Debug, Serialize)]
-struct TimeseriesBody<P> {
+struct TimeseriesBody {
     timestamp: DateTime<Utc>,
     period_minutes: u32,
     metric: &'static str,
     method: Option<Method>,
     route: Option<String>,
     fingerprint: Option<String>,
-    points: Vec<P>,
+    points: Points,
+}
+
+/// The points of a series: request or query buckets, or system readings.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Points {
+    Series(Vec<SeriesPoint>),
+    Gauges(Vec<GaugePoint>),
+}
+
+/// What `GET timeseries` reads, once its parameters are checked.
+#[derive(Debug)]
+enum SeriesQuery {
+    Requests { key: SeriesKey, method: Option<Method>, route: Option<String> },
+    Queries { key: SeriesKey, fingerprint: Option<String> },
+    System,
 }
 
 // ---- handlers -----------------------------------------------------------
@@ -327,21 +343,26 @@ struct TimeseriesBody<P> {
 async fn metrics(req: HttpRequest, state: Data) -> Result<HttpResponse> {
     authorize(&req, &state, Access::Read)?;
     let window = window_param(&query_params(&req)?)?;
-    Ok(json(&MetricsBody::from_snapshot(&state.source().snapshot(window), state.cache_configured())))
+    let st = state.get_ref().clone();
+    serve(&state, is_long(window), format!("metrics {}", window.as_minutes()), move || {
+        MetricsBody::from_snapshot(&st.source().snapshot(window), st.cache_configured())
+    })
+    .await
 }
 
 async fn analytics(req: HttpRequest, state: Data) -> Result<HttpResponse> {
     authorize(&req, &state, Access::Read)?;
     let window = window_param(&query_params(&req)?)?;
-    let analytics = state.analytics().ok_or(HttpError::AnalyticsUnavailable)?;
-    Ok(json(&analytics.analytics(window)))
+    let analytics = state.analytics().ok_or(HttpError::AnalyticsUnavailable)?.clone();
+    // The health score, alerts and recommendations: heavy at every window.
+    serve(&state, true, format!("analytics {}", window.as_minutes()), move || analytics.analytics(window)).await
 }
 
 async fn summary(req: HttpRequest, state: Data) -> Result<HttpResponse> {
     authorize(&req, &state, Access::Read)?;
     let window = window_param(&query_params(&req)?)?;
-    let analytics = state.analytics().ok_or(HttpError::AnalyticsUnavailable)?;
-    Ok(json(&analytics.summary(window)))
+    let analytics = state.analytics().ok_or(HttpError::AnalyticsUnavailable)?.clone();
+    serve(&state, is_long(window), format!("summary {}", window.as_minutes()), move || analytics.summary(window)).await
 }
 
 async fn alerts(req: HttpRequest, state: Data) -> Result<HttpResponse> {
@@ -369,6 +390,7 @@ async fn resolve_alert(req: HttpRequest, state: Data) -> Result<HttpResponse> {
     let id: u64 = raw.parse().map_err(|_| HttpError::InvalidAlertId(clip(raw).to_owned()))?;
     let analytics = state.analytics().ok_or(HttpError::AnalyticsUnavailable)?;
     let alert = analytics.resolve_alert(id)?;
+    state.heavy().invalidate();
     Ok(json(&ResolvedBody { resolved: true, alert }))
 }
 
@@ -390,6 +412,7 @@ async fn put_thresholds(req: HttpRequest, payload: web::Payload, state: Data) ->
         ));
     }
     let updated = state.thresholds().update_thresholds(&patch).map_err(HttpError::InvalidThreshold)?;
+    state.heavy().invalidate();
     tracing::info!(?updated, "performance thresholds updated");
     Ok(json(&updated))
 }
@@ -415,6 +438,12 @@ async fn cache_clear(req: HttpRequest, payload: web::Payload, state: Data) -> Re
 async fn endpoints(req: HttpRequest, state: Data) -> Result<HttpResponse> {
     authorize(&req, &state, Access::Read)?;
     let window = window_param(&query_params(&req)?)?;
+    let st = state.get_ref().clone();
+    serve(&state, is_long(window), format!("endpoints {}", window.as_minutes()), move || endpoints_body(&st, window))
+        .await
+}
+
+fn endpoints_body(state: &PerfState, window: Window) -> EndpointsBody {
     let snap = state.source().snapshot(window);
     let endpoints = snap
         .endpoints
@@ -437,7 +466,7 @@ async fn endpoints(req: HttpRequest, state: Data) -> Result<HttpResponse> {
             query_time_per_request: e.query_time_per_request,
         })
         .collect();
-    Ok(json(&EndpointsBody { timestamp: snap.timestamp, period_minutes: window.as_minutes(), endpoints }))
+    EndpointsBody { timestamp: snap.timestamp, period_minutes: window.as_minutes(), endpoints }
 }
 
 async fn queries(req: HttpRequest, state: Data) -> Result<HttpResponse> {
@@ -456,6 +485,12 @@ async fn queries(req: HttpRequest, state: Data) -> Result<HttpResponse> {
             }
         },
     };
+    let st = state.get_ref().clone();
+    let key = format!("queries {} {limit}", window.as_minutes());
+    serve(&state, is_long(window), key, move || queries_body(&st, window, limit)).await
+}
+
+fn queries_body(state: &PerfState, window: Window, limit: usize) -> QueriesBody {
     let snap = state.source().snapshot(window);
     let rows = |stats: &[perf_core::QueryStats]| -> Vec<QueryRow> {
         stats
@@ -475,7 +510,7 @@ async fn queries(req: HttpRequest, state: Data) -> Result<HttpResponse> {
             })
             .collect()
     };
-    Ok(json(&QueriesBody {
+    QueriesBody {
         timestamp: snap.timestamp,
         period_minutes: window.as_minutes(),
         top_queries: rows(&snap.query_stats),
@@ -483,15 +518,13 @@ async fn queries(req: HttpRequest, state: Data) -> Result<HttpResponse> {
         slow_queries: snap.slow_queries.into_iter().take(limit).collect(),
         n_plus_one: snap.n_plus_one.into_iter().take(limit).collect(),
         binds_captured: state.config().capture_binds,
-    }))
+    }
 }
 
 async fn timeseries(req: HttpRequest, state: Data) -> Result<HttpResponse> {
     authorize(&req, &state, Access::Read)?;
     let params = query_params(&req)?;
     let window = window_param(&params)?;
-    let timestamp = state.source().now().to_datetime();
-    let period_minutes = window.as_minutes();
     let route = params.get("route").cloned();
     let fingerprint = params.get("fingerprint").cloned();
     let metric = params.get("metric").map_or("requests", String::as_str);
@@ -505,7 +538,7 @@ async fn timeseries(req: HttpRequest, state: Data) -> Result<HttpResponse> {
             });
         }
     };
-    match metric {
+    let query = match metric {
         "requests" => {
             let method = match params.get("method") {
                 Some(m) => Some(parse_method(m)?),
@@ -515,61 +548,80 @@ async fn timeseries(req: HttpRequest, state: Data) -> Result<HttpResponse> {
                 (Some(r), Some(m)) => SeriesKey::Endpoint { method: m, route: r.clone() },
                 _ => SeriesKey::Requests,
             };
-            let points: Vec<SeriesPoint> = state.source().series_at(&key, window, resolution);
-            Ok(json(&TimeseriesBody {
-                timestamp,
-                period_minutes,
-                metric: "requests",
-                method: route.as_ref().and(method),
-                route,
-                fingerprint: None,
-                points,
-            }))
+            SeriesQuery::Requests { key, method: route.as_ref().and(method), route }
         }
         "queries" => {
             let key = match &fingerprint {
                 Some(f) => SeriesKey::Query { fingerprint: f.clone() },
                 None => SeriesKey::Queries,
             };
-            let points = state.source().series_at(&key, window, resolution);
-            Ok(json(&TimeseriesBody {
-                timestamp,
-                period_minutes,
-                metric: "queries",
-                method: None,
-                route: None,
-                fingerprint,
-                points,
-            }))
+            SeriesQuery::Queries { key, fingerprint }
         }
-        "system" => Ok(json(&TimeseriesBody {
+        "system" => SeriesQuery::System,
+        other => {
+            return Err(HttpError::InvalidQuery {
+                name: "metric".into(),
+                reason: format!("expected requests, queries or system, got {:?}", clip(other)),
+            });
+        }
+    };
+    let key = format!("timeseries {} {resolution:?} {query:?}", window.as_minutes());
+    let st = state.get_ref().clone();
+    serve(&state, is_long(window), key, move || timeseries_body(&st, window, resolution, query)).await
+}
+
+fn timeseries_body(
+    state: &PerfState,
+    window: Window,
+    resolution: SeriesResolution,
+    query: SeriesQuery,
+) -> TimeseriesBody {
+    let timestamp = state.source().now().to_datetime();
+    let period_minutes = window.as_minutes();
+    match query {
+        SeriesQuery::Requests { key, method, route } => TimeseriesBody {
+            timestamp,
+            period_minutes,
+            metric: "requests",
+            method,
+            route,
+            fingerprint: None,
+            points: Points::Series(state.source().series_at(&key, window, resolution)),
+        },
+        SeriesQuery::Queries { key, fingerprint } => TimeseriesBody {
+            timestamp,
+            period_minutes,
+            metric: "queries",
+            method: None,
+            route: None,
+            fingerprint,
+            points: Points::Series(state.source().series_at(&key, window, resolution)),
+        },
+        SeriesQuery::System => TimeseriesBody {
             timestamp,
             period_minutes,
             metric: "system",
             method: None,
             route: None,
             fingerprint: None,
-            points: state.source().gauges(window),
-        })),
-        other => Err(HttpError::InvalidQuery {
-            name: "metric".into(),
-            reason: format!("expected requests, queries or system, got {:?}", clip(other)),
-        }),
+            points: Points::Gauges(state.source().gauges(window)),
+        },
     }
 }
 
 async fn trends(req: HttpRequest, state: Data) -> Result<HttpResponse> {
     authorize(&req, &state, Access::Read)?;
     let window = window_param_or(&query_params(&req)?, Window::minutes(60).unwrap_or_default())?;
-    let analytics = state.analytics().ok_or(HttpError::AnalyticsUnavailable)?;
-    Ok(json(&analytics.trends(window)))
+    let analytics = state.analytics().ok_or(HttpError::AnalyticsUnavailable)?.clone();
+    serve(&state, is_long(window), format!("trends {}", window.as_minutes()), move || analytics.trends(window)).await
 }
 
 async fn report(req: HttpRequest, state: Data) -> Result<HttpResponse> {
     authorize(&req, &state, Access::Read)?;
     let window = window_param_or(&query_params(&req)?, Window::minutes(60).unwrap_or_default())?;
-    let analytics = state.analytics().ok_or(HttpError::AnalyticsUnavailable)?;
-    Ok(json(&analytics.report(window)))
+    let analytics = state.analytics().ok_or(HttpError::AnalyticsUnavailable)?.clone();
+    // Every part of the analytics over the window: heavy at every window.
+    serve(&state, true, format!("report {}", window.as_minutes()), move || analytics.report(window)).await
 }
 
 async fn openapi(req: HttpRequest, state: Data) -> Result<HttpResponse> {
@@ -582,6 +634,33 @@ async fn not_found(req: HttpRequest) -> HttpResponse {
 }
 
 // ---- helpers ------------------------------------------------------------
+
+/// Windows longer than this many minutes make metrics, endpoints, queries,
+/// summary, trends and timeseries heavy work.
+const LONG_WINDOW_MINUTES: u32 = 60;
+
+/// Whether a document over `window` is computed as heavy work.
+fn is_long(window: Window) -> bool {
+    window.as_minutes() > LONG_WINDOW_MINUTES
+}
+
+/// Answers `compute()` as JSON: on this worker when `heavy` is false,
+/// otherwise through the state's heavy runner under `key` (off the worker
+/// threads, shared with identical requests, briefly reused, bounded).
+async fn serve<T, F>(state: &PerfState, heavy: bool, key: String, compute: F) -> Result<HttpResponse>
+where
+    T: Serialize,
+    F: FnOnce() -> T + Send + 'static,
+{
+    if !heavy {
+        return Ok(json(&compute()));
+    }
+    let body = state.heavy().run(key, compute).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .content_type(header::ContentType::json())
+        .body(body))
+}
 
 fn json<T: Serialize>(value: &T) -> HttpResponse {
     HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(value)

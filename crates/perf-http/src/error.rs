@@ -106,6 +106,13 @@ pub enum HttpError {
     /// The monitored request took longer than the monitor's timeout (504).
     #[error("request timed out after {0:?}")]
     Timeout(std::time::Duration),
+    /// Too many expensive API computations run at once (429, with
+    /// `Retry-After`); try again after `retry_after` seconds.
+    #[error("the performance API is busy with other expensive requests; retry in {retry_after} s")]
+    Busy {
+        /// Seconds until a retry is worthwhile.
+        retry_after: u64,
+    },
     /// Something failed inside the server (500).
     #[error("internal error: {0}")]
     Internal(String),
@@ -146,6 +153,7 @@ impl HttpError {
             HttpError::AnalyticsUnavailable => (StatusCode::NOT_IMPLEMENTED, "analytics_unavailable"),
             HttpError::Cache(_) => (StatusCode::SERVICE_UNAVAILABLE, "cache_unavailable"),
             HttpError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
+            HttpError::Busy { .. } => (StatusCode::TOO_MANY_REQUESTS, "busy"),
             HttpError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -210,6 +218,9 @@ impl ResponseError for HttpError {
                 res.insert_header((header::ALLOW, *allow));
             }
             _ => {}
+        }
+        if let HttpError::Busy { retry_after } = self {
+            res.insert_header((header::RETRY_AFTER, retry_after.to_string()));
         }
         res.insert_header((header::CACHE_CONTROL, "no-store"));
         res.json(ErrorBody { error: ErrorDetail { code, message: self.public_message() } })

@@ -42,6 +42,7 @@ mod auth;
 mod block;
 mod dashboard;
 mod error;
+mod heavy;
 mod methods;
 mod monitor;
 mod prometheus;

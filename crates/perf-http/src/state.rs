@@ -2,14 +2,17 @@
 //! analytics, cache admin, configuration) that the middleware and the API
 //! read, built once outside `HttpServer::new` and cloned into every worker.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use perf_core::{
     AnalyticsService, CacheAdmin, Clock, DEFAULT_LOG_INTERVAL, LogLimiter, MetricsSource, NoopCache, PerfConfig,
     Recorder, SharedThresholds, Store, SystemClock, ThresholdStore,
 };
 
-use crate::{HttpError, PerfApi, PerfMetrics, PerfMonitor};
+use crate::{
+    HttpError, PerfApi, PerfMetrics, PerfMonitor,
+    heavy::{DEFAULT_HEAVY_LIMIT, DEFAULT_HEAVY_REUSE, Heavy},
+};
 
 /// Everything the perfkit middleware and endpoints share. Cheap to clone (one `Arc`).
 ///
@@ -42,6 +45,9 @@ struct StateInner {
     /// Shared by every monitor made from this state (one per worker), so a
     /// repeated warning is written once per minute by the whole service.
     log_limiter: Arc<LogLimiter>,
+    /// Runs the API's expensive documents off the worker threads, shared,
+    /// reused briefly and bounded in number.
+    heavy: Heavy,
 }
 
 impl std::fmt::Debug for PerfState {
@@ -67,6 +73,8 @@ impl PerfState {
             analytics: None,
             cache: None,
             clock: None,
+            heavy_limit: DEFAULT_HEAVY_LIMIT,
+            heavy_reuse: DEFAULT_HEAVY_REUSE,
         }
     }
 
@@ -126,6 +134,11 @@ impl PerfState {
         &self.inner.log_limiter
     }
 
+    /// The runner of the API's expensive computations.
+    pub(crate) fn heavy(&self) -> &Heavy {
+        &self.inner.heavy
+    }
+
     /// The configuration.
     pub fn config(&self) -> &PerfConfig {
         &self.inner.config
@@ -144,6 +157,8 @@ pub struct PerfStateBuilder {
     analytics: Option<Arc<dyn AnalyticsService>>,
     cache: Option<Arc<dyn CacheAdmin>>,
     clock: Option<Arc<dyn Clock>>,
+    heavy_limit: usize,
+    heavy_reuse: Duration,
 }
 
 impl std::fmt::Debug for PerfStateBuilder {
@@ -187,6 +202,21 @@ impl PerfStateBuilder {
     /// Timestamps requests with `clock`.
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = Some(clock);
+        self
+    }
+
+    /// How many expensive API computations (the report, analytics and
+    /// long-window documents) may run at once; past it the API answers 429
+    /// with `Retry-After`. Default 2; 0 counts as 1.
+    pub fn heavy_limit(mut self, limit: usize) -> Self {
+        self.heavy_limit = limit;
+        self
+    }
+    /// How long an expensive API document is reused for identical requests
+    /// (timed by the state's clock). Default 1 s; zero computes every time
+    /// (identical requests in flight still share one computation).
+    pub fn heavy_reuse(mut self, reuse: Duration) -> Self {
+        self.heavy_reuse = reuse;
         self
     }
 
@@ -244,6 +274,7 @@ impl PerfStateBuilder {
                 analytics: self.analytics,
                 cache_configured: self.cache.is_some(),
                 cache: self.cache.unwrap_or_else(|| Arc::new(NoopCache)),
+                heavy: Heavy::new(clock.clone(), self.heavy_limit, self.heavy_reuse),
                 clock,
                 config: self.config,
                 log_limiter: Arc::new(LogLimiter::new(DEFAULT_LOG_INTERVAL)),

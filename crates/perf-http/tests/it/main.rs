@@ -6,6 +6,7 @@ mod api;
 mod dashboard;
 mod fakes;
 mod health;
+mod isolation;
 mod methods;
 mod monitor;
 mod openapi;
