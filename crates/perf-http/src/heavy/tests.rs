@@ -1,3 +1,5 @@
+//! Tests of the heavy-work runner: reuse, invalidation, panics and the bound.
+
 #![allow(clippy::unwrap_used)]
 
 use std::sync::{
