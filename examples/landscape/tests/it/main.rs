@@ -8,4 +8,5 @@ mod end_to_end;
 mod http;
 mod readme;
 mod redis;
+mod schemathesis;
 mod server;
