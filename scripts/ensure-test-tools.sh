@@ -4,6 +4,7 @@
 #
 #   promtool (Debian package `prometheus`): perf-http checks its /metrics output with it.
 #   chromium (Debian package `chromium`): the landscape demo's dashboard test drives it headless.
+#   schemathesis 4.x (PyPI, pinned): the landscape demo's test runs it against the served OpenAPI document.
 set -euo pipefail
 
 if ! command -v promtool >/dev/null 2>&1; then
@@ -31,3 +32,24 @@ fi
 
 chromium --version >/dev/null 2>&1 || /usr/bin/chromium --version >/dev/null
 echo "ensure-test-tools: $(chromium --version 2>/dev/null || /usr/bin/chromium --version) ready" >&2
+
+SCHEMATHESIS_VERSION="4.32.5"
+if ! command -v schemathesis >/dev/null 2>&1 || ! schemathesis --version 2>/dev/null | grep -q ' 4\.'; then
+    echo "ensure-test-tools: schemathesis 4.x missing, installing schemathesis==$SCHEMATHESIS_VERSION from PyPI" >&2
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+        SUDO=""
+        if [ "$(id -u)" -ne 0 ]; then
+            SUDO="sudo"
+        fi
+        $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update
+        $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-pip
+    fi
+    # Debian's own python3 refuses pip installs outside a venv unless told otherwise (PEP 668).
+    PIP_FLAGS=""
+    if python3 -m pip install --help 2>/dev/null | grep -q -- '--break-system-packages'; then
+        PIP_FLAGS="--break-system-packages"
+    fi
+    python3 -m pip install --quiet $PIP_FLAGS "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
+echo "ensure-test-tools: $(schemathesis --version) ready" >&2

@@ -79,10 +79,8 @@ impl Pattern {
                                 Some('\\') => chars.next().ok_or_else(|| fail("unclosed '['"))?,
                                 Some(c) => c,
                             };
-                            if hi < lo {
-                                return Err(fail("reversed range in character class"));
-                            }
-                            ranges.push((lo, hi));
+                            // A reversed range matches as if written in order, as in Redis.
+                            ranges.push(if hi < lo { (hi, lo) } else { (lo, hi) });
                         } else {
                             ranges.push((lo, lo));
                         }

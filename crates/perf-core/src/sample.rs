@@ -26,7 +26,9 @@ pub enum Method {
     Head,
     /// OPTIONS
     Options,
-    /// Any other method, or the shared key of unmatched and overflowing routes.
+    /// Any other method, or the shared key of unmatched and overflowing routes;
+    /// `*` in JSON, as in [`Method::as_str`].
+    #[serde(rename = "*")]
     Other,
 }
 

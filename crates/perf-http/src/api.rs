@@ -31,6 +31,8 @@ pub const API_PREFIX: &str = "/api/performance";
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// The longest cache pattern accepted by `POST cache/clear`, in bytes.
 pub const MAX_PATTERN_BYTES: usize = 256;
+/// The most `*` wildcards (outside classes and escapes) a cache pattern may hold.
+pub const MAX_PATTERN_STARS: usize = 16;
 
 const OPENAPI: &str = include_str!("openapi.json");
 
@@ -401,9 +403,15 @@ async fn get_thresholds(req: HttpRequest, state: Data) -> Result<HttpResponse> {
 
 async fn put_thresholds(req: HttpRequest, payload: web::Payload, state: Data) -> Result<HttpResponse> {
     authorize(&req, &state, Access::Mutate)?;
-    let patch: ThresholdsPatch = read_json(&req, payload)
+    let body: serde_json::Map<String, serde_json::Value> = read_json(&req, payload)
         .await?
         .ok_or_else(|| HttpError::InvalidBody("expected a JSON object with at least one threshold".into()))?;
+    // A threshold given as null would read as absent; the document says number.
+    if let Some((name, _)) = body.iter().find(|(_, v)| v.is_null()) {
+        return Err(HttpError::InvalidBody(format!("{:?} must be a number, not null", clip(name))));
+    }
+    let patch = ThresholdsPatch::deserialize(serde_json::Value::Object(body))
+        .map_err(|e| HttpError::InvalidBody(e.to_string()))?;
     if patch == ThresholdsPatch::default() {
         return Err(HttpError::InvalidBody(
             "expected at least one of slow_request_threshold, slow_query_threshold, high_memory_threshold, \
@@ -538,12 +546,11 @@ async fn timeseries(req: HttpRequest, state: Data) -> Result<HttpResponse> {
             });
         }
     };
+    // Checked whatever the metric, as the document states it for every request.
+    let method = params.get("method").map(|m| parse_method(m)).transpose()?;
     let query = match metric {
         "requests" => {
-            let method = match params.get("method") {
-                Some(m) => Some(parse_method(m)?),
-                None => route.as_ref().map(|_| Method::Get),
-            };
+            let method = method.or_else(|| route.as_ref().map(|_| Method::Get));
             let key = match (&route, method) {
                 (Some(r), Some(m)) => SeriesKey::Endpoint { method: m, route: r.clone() },
                 _ => SeriesKey::Requests,
@@ -728,9 +735,12 @@ async fn read_json<T: DeserializeOwned>(req: &HttpRequest, mut payload: web::Pay
     T::deserialize(value).map(Some).map_err(|e| HttpError::InvalidBody(e.to_string()))
 }
 
-/// Checks a glob pattern before it reaches the cache: 1 to
-/// [`MAX_PATTERN_BYTES`] bytes, no whitespace or control characters,
-/// balanced `[...]` classes and no dangling escape.
+/// Checks a glob pattern before it reaches the cache, with exactly the rules
+/// `openapi.json` states as a regular expression: 1 to [`MAX_PATTERN_BYTES`]
+/// printable ASCII characters other than space; `\` escapes the next one;
+/// `[...]` classes are non-empty (after an optional `!` or `^`), not nested,
+/// and closed; no `]` outside a class; at most [`MAX_PATTERN_STARS`] `*`
+/// outside classes and escapes.
 pub(crate) fn validate_pattern(pattern: &str) -> Result<()> {
     let refuse = |reason: &str| HttpError::InvalidPattern { pattern: clip(pattern).to_owned(), reason: reason.into() };
     if pattern.is_empty() {
@@ -739,23 +749,40 @@ pub(crate) fn validate_pattern(pattern: &str) -> Result<()> {
     if pattern.len() > MAX_PATTERN_BYTES {
         return Err(refuse(&format!("pattern is longer than {MAX_PATTERN_BYTES} bytes")));
     }
-    if pattern.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(refuse("pattern contains whitespace or control characters"));
+    if !pattern.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(refuse("pattern may hold only printable ASCII characters other than space"));
     }
-    let mut chars = pattern.chars();
-    let mut in_class = false;
+    let mut chars = pattern.chars().peekable();
+    let mut stars = 0;
     while let Some(c) = chars.next() {
         match c {
             '\\' if chars.next().is_none() => return Err(refuse("pattern ends with an unfinished escape")),
-            '[' if in_class => return Err(refuse("nested '[' in a character class")),
-            '[' => in_class = true,
-            ']' if in_class => in_class = false,
+            '\\' => {}
+            '*' => stars += 1,
             ']' => return Err(refuse("unmatched ']'")),
+            '[' => {
+                if chars.next_if(|c| matches!(c, '!' | '^')).is_some() && chars.peek() == Some(&']') {
+                    return Err(refuse("empty character class"));
+                }
+                let mut members = 0;
+                loop {
+                    match chars.next() {
+                        None => return Err(refuse("unclosed '[' character class")),
+                        Some(']') if members == 0 => return Err(refuse("empty character class")),
+                        Some(']') => break,
+                        Some('[') => return Err(refuse("nested '[' in a character class")),
+                        Some('\\') if chars.next().is_none() => {
+                            return Err(refuse("pattern ends with an unfinished escape"));
+                        }
+                        Some(_) => members += 1,
+                    }
+                }
+            }
             _ => {}
         }
     }
-    if in_class {
-        return Err(refuse("unclosed '[' character class"));
+    if stars > MAX_PATTERN_STARS {
+        return Err(refuse(&format!("pattern has more than {MAX_PATTERN_STARS} '*'")));
     }
     Ok(())
 }

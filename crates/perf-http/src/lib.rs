@@ -51,7 +51,7 @@ mod state;
 
 pub use crate::dashboard::{DASHBOARD_PATH, PerfDashboard};
 pub use crate::{
-    api::{API_PREFIX, MAX_BODY_BYTES, MAX_PATTERN_BYTES, PerfApi},
+    api::{API_PREFIX, MAX_BODY_BYTES, MAX_PATTERN_BYTES, MAX_PATTERN_STARS, PerfApi},
     block::block,
     error::HttpError,
     monitor::{DEFAULT_EXCLUDED_PATHS, PerfMonitor, PerfMonitorFuture, PerfMonitorMiddleware},

@@ -278,6 +278,9 @@ async fn bad_threshold_updates_are_refused_without_change() {
         .await;
     let huge = format!(r#"{{"slow_request_threshold": 1, "pad": "{}"}}"#, "x".repeat(17 * 1024));
     check_refused_thresholds(&huge, 413, "payload_too_large").await;
+    // The document says number: null is refused, not read as "leave unchanged".
+    check_refused_thresholds(r#"{"slow_request_threshold": null, "error_rate_threshold": 0.2}"#, 400, "invalid_body")
+        .await;
 }
 
 #[actix_web::test]
@@ -387,6 +390,26 @@ async fn bad_clear_requests_are_refused_without_change() {
     check_refused_clear(r#"{"pattern": "a b"}"#, 400, "invalid_pattern").await;
     check_refused_clear(&format!(r#"{{"pattern": "{}"}}"#, "x".repeat(300)), 400, "invalid_pattern").await;
     check_refused_clear(&format!(r#"{{"pattern": "{}"}}"#, "x".repeat(20_000)), 413, "payload_too_large").await;
+    // The rules the document's regular expression states, and the cache's own.
+    check_refused_clear(r#"{"pattern": "a[]"}"#, 400, "invalid_pattern").await;
+    check_refused_clear(r#"{"pattern": "a[^]"}"#, 400, "invalid_pattern").await;
+    check_refused_clear(r#"{"pattern": "caf\u00e9:*"}"#, 400, "invalid_pattern").await;
+    check_refused_clear(&format!(r#"{{"pattern": "{}"}}"#, "*".repeat(17)), 400, "invalid_pattern").await;
+}
+
+#[actix_web::test]
+async fn clear_accepts_null_and_reversed_ranges_as_the_document_says() {
+    let p = parts(with_token(TOKEN));
+    p.cache.entries.lock().insert("dashboard:b".into(), std::sync::Arc::from(&b"v"[..]));
+    let app = app(&p).await;
+    let (s, b, _) =
+        call(&app, HttpMethod::POST, "/api/performance/cache/clear", Some(TOKEN), Some(r#"{"pattern": "d[c-a]*"}"#))
+            .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b, _) =
+        call(&app, HttpMethod::POST, "/api/performance/cache/clear", Some(TOKEN), Some(r#"{"pattern": null}"#)).await;
+    assert_eq!((s.as_u16(), b["pattern"].is_null()), (200, true), "{b}");
+    assert!(p.cache.keys().is_empty());
 }
 
 #[actix_web::test]
@@ -467,6 +490,13 @@ async fn timeseries_serves_requests_queries_and_system_series() {
     assert_error(s, &b, 400, "invalid_query");
     let (s, b, _) = call(&app, HttpMethod::GET, "/api/performance/timeseries?route=/x&method=FETCH", None, None).await;
     assert_error(s, &b, 400, "invalid_query");
+    // The method is checked whatever the metric, as the document states it.
+    let uri = "/api/performance/timeseries?metric=queries&method=FETCH";
+    let (s, b, _) = call(&app, HttpMethod::GET, uri, None, None).await;
+    assert_error(s, &b, 400, "invalid_query");
+    // The shared key of other methods is `*` in JSON, as the document's enum says.
+    let (s, b, _) = call(&app, HttpMethod::GET, "/api/performance/timeseries?route=/x&method=*", None, None).await;
+    assert_eq!((s.as_u16(), b["method"].as_str()), (200, Some("*")), "{b}");
 }
 
 #[actix_web::test]

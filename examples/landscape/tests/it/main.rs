@@ -10,5 +10,6 @@ mod outage;
 mod pg_cluster;
 mod readme;
 mod redis;
+mod schemathesis;
 mod server;
 mod slow_client;
