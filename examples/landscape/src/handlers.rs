@@ -40,32 +40,48 @@ type Result<T, E = AppError> = std::result::Result<T, E>;
 
 /// Mounts the service's routes; `/api/dashboard` answers through `response_cache`.
 pub(crate) fn routes(cfg: &mut web::ServiceConfig, response_cache: ResponseCache) {
-    cfg.service(web::resource("/health").route(web::get().to(health)).default_service(not_allowed("GET")))
-        .service(
-            web::resource("/api/projects")
-                .route(web::get().to(list_projects))
-                .route(web::post().to(create_project))
-                .default_service(not_allowed("GET, POST")),
-        )
-        .service(
-            web::resource("/api/projects/{id}")
-                .route(web::get().to(get_project))
-                .route(web::put().to(update_project))
-                .route(web::delete().to(delete_project))
-                .default_service(not_allowed("GET, PUT, DELETE")),
-        )
-        .service(
-            web::resource("/api/projects/{id}/report")
-                .route(web::get().to(project_report))
-                .default_service(not_allowed("GET")),
-        )
-        .service(web::resource("/api/plants").route(web::get().to(list_plants)).default_service(not_allowed("GET")))
-        .service(
-            web::resource("/api/dashboard")
-                .wrap(response_cache)
-                .route(web::get().to(dashboard))
-                .default_service(not_allowed("GET")),
-        );
+    // Every GET also answers HEAD (actix sends the GET's headers without the
+    // body), and a 405 lists both.
+    cfg.service(
+        web::resource("/health")
+            .route(web::get().to(health))
+            .route(web::head().to(health))
+            .default_service(not_allowed("GET, HEAD")),
+    )
+    .service(
+        web::resource("/api/projects")
+            .route(web::get().to(list_projects))
+            .route(web::head().to(list_projects))
+            .route(web::post().to(create_project))
+            .default_service(not_allowed("GET, HEAD, POST")),
+    )
+    .service(
+        web::resource("/api/projects/{id}")
+            .route(web::get().to(get_project))
+            .route(web::head().to(get_project))
+            .route(web::put().to(update_project))
+            .route(web::delete().to(delete_project))
+            .default_service(not_allowed("GET, HEAD, PUT, DELETE")),
+    )
+    .service(
+        web::resource("/api/projects/{id}/report")
+            .route(web::get().to(project_report))
+            .route(web::head().to(project_report))
+            .default_service(not_allowed("GET, HEAD")),
+    )
+    .service(
+        web::resource("/api/plants")
+            .route(web::get().to(list_plants))
+            .route(web::head().to(list_plants))
+            .default_service(not_allowed("GET, HEAD")),
+    )
+    .service(
+        web::resource("/api/dashboard")
+            .wrap(response_cache)
+            .route(web::get().to(dashboard))
+            .route(web::head().to(dashboard))
+            .default_service(not_allowed("GET, HEAD")),
+    );
 }
 
 /// `200 {"status":"ok","database":<backend>,...}` when a connection can be

@@ -172,6 +172,21 @@ fn exercise(s: &Server, backend: &str) {
     dashboard_is_cached_and_invalidated(s, &mut sent);
     naive_report_is_found_as_n_plus_one(s, &mut sent);
     perf_endpoints(s, &sent);
+    head_works_where_get_does(s);
+}
+
+/// Last, because its GETs are not counted in `Sent`.
+fn head_works_where_get_does(s: &Server) {
+    // HEAD works wherever GET does: the GET's status and length, no body.
+    for path in
+        ["/health", "/api/projects", "/api/projects/1", "/api/projects/1/report", "/api/plants", "/api/dashboard"]
+    {
+        let get = s.get(path);
+        let head = s.send_with("HEAD", path, None, &[]);
+        assert_eq!((head.status, get.status), (200, 200), "HEAD {path}");
+        assert!(head.body.is_empty(), "HEAD {path} sent a body");
+        assert_eq!(head.header("content-type"), get.header("content-type"), "HEAD {path}");
+    }
 }
 
 fn health(s: &Server, backend: &str, sent: &mut Sent) {
@@ -326,12 +341,12 @@ fn bad_input_is_a_json_4xx(s: &Server, sent: &mut Sent) {
     }
     // A 405 lists what the resource answers.
     for (method, path, allow) in [
-        ("PATCH", "/api/projects", "GET, POST"),
-        ("POST", "/api/projects/1", "GET, PUT, DELETE"),
-        ("DELETE", "/api/projects/1/report", "GET"),
-        ("PUT", "/api/plants", "GET"),
-        ("POST", "/api/dashboard", "GET"),
-        ("DELETE", "/health", "GET"),
+        ("PATCH", "/api/projects", "GET, HEAD, POST"),
+        ("POST", "/api/projects/1", "GET, HEAD, PUT, DELETE"),
+        ("DELETE", "/api/projects/1/report", "GET, HEAD"),
+        ("PUT", "/api/plants", "GET, HEAD"),
+        ("POST", "/api/dashboard", "GET, HEAD"),
+        ("DELETE", "/health", "GET, HEAD"),
     ] {
         let res = s.send_with(method, path, None, &[]);
         assert_eq!(res.status, 405, "{method} {path}: {}", res.body);
