@@ -4,6 +4,7 @@
 #
 #   promtool (Debian package `prometheus`): perf-http checks its /metrics output with it.
 #   chromium (Debian package `chromium`): the landscape demo's dashboard test drives it headless.
+#   the nightly toolchain and cargo-fuzz (crates.io): `cargo xtask fuzz` runs the targets in fuzz/.
 set -euo pipefail
 
 if ! command -v promtool >/dev/null 2>&1; then
@@ -31,3 +32,19 @@ fi
 
 chromium --version >/dev/null 2>&1 || /usr/bin/chromium --version >/dev/null
 echo "ensure-test-tools: $(chromium --version 2>/dev/null || /usr/bin/chromium --version) ready" >&2
+
+if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+    echo "ensure-test-tools: nightly toolchain missing, installing it (minimal profile)" >&2
+    rustup toolchain install nightly --profile minimal
+fi
+
+rustup run nightly rustc --version >/dev/null
+echo "ensure-test-tools: $(rustup run nightly rustc --version) ready" >&2
+
+if ! command -v cargo-fuzz >/dev/null 2>&1; then
+    echo "ensure-test-tools: cargo-fuzz missing, installing it from crates.io" >&2
+    cargo install cargo-fuzz --locked
+fi
+
+cargo fuzz --version >/dev/null
+echo "ensure-test-tools: $(cargo fuzz --version) ready" >&2
