@@ -5,6 +5,7 @@
 #   promtool (Debian package `prometheus`): perf-http checks its /metrics output with it.
 #   chromium (Debian package `chromium`): the landscape demo's dashboard test drives it headless.
 #   schemathesis 4.x (PyPI, pinned): the landscape demo's test runs it against the served OpenAPI document.
+#   the nightly toolchain and cargo-fuzz (crates.io): `cargo xtask fuzz` runs the targets in fuzz/.
 set -euo pipefail
 
 if ! command -v promtool >/dev/null 2>&1; then
@@ -53,3 +54,18 @@ if ! command -v schemathesis >/dev/null 2>&1 || ! schemathesis --version 2>/dev/
 fi
 
 echo "ensure-test-tools: $(schemathesis --version) ready" >&2
+if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+    echo "ensure-test-tools: nightly toolchain missing, installing it (minimal profile)" >&2
+    rustup toolchain install nightly --profile minimal
+fi
+
+rustup run nightly rustc --version >/dev/null
+echo "ensure-test-tools: $(rustup run nightly rustc --version) ready" >&2
+
+if ! command -v cargo-fuzz >/dev/null 2>&1; then
+    echo "ensure-test-tools: cargo-fuzz missing, installing it from crates.io" >&2
+    cargo install cargo-fuzz --locked
+fi
+
+cargo fuzz --version >/dev/null
+echo "ensure-test-tools: $(cargo fuzz --version) ready" >&2

@@ -1,15 +1,18 @@
 //! Project automation: `cargo xtask <task>`.
 //!
 //! - `test`: the whole test suite against the real Redis and PostgreSQL.
-//! - `ci`: format check, clippy with warnings denied, docs, then `test`.
+//! - `ci`: format check, clippy with warnings denied, docs, `test`, then
+//!   every fuzz target for 10 seconds.
 //! - `bench`: every crate's criterion benches, then a summary table with
 //!   peer ratios, written to BENCHMARKS.md.
 //! - `traffic`: a bounded, realistic mix of requests against a running demo.
 //! - `bench-isolation`: an app route's p50 alone and while clients hammer the
 //!   heavy performance endpoints, against a demo binary it starts.
+//! - `fuzz`: the cargo-fuzz targets in `fuzz/`, each for a bounded time (nightly).
 #![allow(clippy::print_stdout)]
 
 mod bench;
+mod fuzz;
 mod isolation;
 mod services;
 mod tidy;
@@ -32,14 +35,18 @@ fn main() -> Result<()> {
         "bench" => bench::run(rest),
         "traffic" => traffic::run(rest),
         "bench-isolation" => isolation::run(rest),
+        "fuzz" => fuzz::run(rest),
         _ => {
-            println!("usage: cargo xtask <test|ci|bench|traffic|bench-isolation>");
+            println!("usage: cargo xtask <test|ci|bench|traffic|bench-isolation|fuzz>");
             println!("  test     run the whole test suite (needs Redis and PostgreSQL; see DEVELOPERS.md)");
-            println!("  ci       fmt check, clippy -D warnings, docs, then the tests");
+            println!("  ci       fmt check, clippy -D warnings, docs, the tests, then each fuzz target for 10 s");
             println!("  bench    criterion benches of every crate, then a table with peer ratios");
             println!("  traffic  send a bounded mix of requests to a running demo (--base-url, --seconds, --rps)");
             println!(
                 "  bench-isolation  an app route's p50 alone and under heavy API load (--bin, --requests, --clients)"
+            );
+            println!(
+                "  fuzz     run each fuzz target (or one: fuzz <target>) for --seconds N (default 60); needs nightly"
             );
             if task == "help" { Ok(()) } else { bail!("unknown task {task:?}") }
         }
@@ -86,11 +93,20 @@ fn ci() -> Result<()> {
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--", "--check"]);
     run(fmt)?;
+    // The fuzz crate is its own workspace, which `--all` does not reach.
+    let mut fmt_fuzz = cargo();
+    fmt_fuzz.args(["fmt", "--manifest-path", "fuzz/Cargo.toml", "--", "--check"]);
+    run(fmt_fuzz)?;
     let mut clippy = cargo();
     clippy.args(["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"]);
     run(clippy)?;
     let mut doc = cargo();
     doc.args(["doc", "--workspace", "--no-deps", "--all-features"]).env("RUSTDOCFLAGS", "-D warnings");
     run(doc)?;
-    test(&[])
+    test(&[])?;
+    fuzz::run(&["--seconds".into(), CI_FUZZ_SECONDS.to_string()])
 }
+
+/// Seconds per fuzz target in `ci` (and `.ci/run`): a smoke run that keeps
+/// the targets building and catches shallow crashes.
+const CI_FUZZ_SECONDS: u64 = 10;
