@@ -7,7 +7,7 @@
 //! are keys stored before clearing. Invariants:
 //! - the cache accepts exactly the patterns the reference accepts (the
 //!   documented syntax and limits: non-empty, at most 256 bytes, no control
-//!   character, at most 16 `*`, closed non-empty classes, ordered ranges, no
+//!   character, at most 16 `*`, closed non-empty classes, ranges (a reversed one read in order), no
 //!   dangling `\`);
 //! - after clearing, a key is gone exactly when the reference glob matches
 //!   it, and the count returned is the number of keys removed;
@@ -83,10 +83,8 @@ fn parse(src: &str) -> Option<Vec<Tok>> {
                             break;
                         }
                         let (hi, next) = member(i + 1)?;
-                        if hi < lo {
-                            return None;
-                        }
-                        ranges.push((lo, hi));
+                        // A reversed range matches as if written in order, as in Redis.
+                        ranges.push((lo.min(hi), lo.max(hi)));
                         i = next;
                     } else {
                         ranges.push((lo, lo));

@@ -22,10 +22,12 @@ const DEFAULT_SECONDS: u64 = 60;
 struct Args {
     seconds: u64,
     target: Option<String>,
+    /// libFuzzer's random seed; fixed in CI so a run can be repeated.
+    seed: Option<u64>,
 }
 
 fn parse(args: &[String]) -> Result<Args> {
-    let mut out = Args { seconds: DEFAULT_SECONDS, target: None };
+    let mut out = Args { seconds: DEFAULT_SECONDS, target: None, seed: None };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -36,7 +38,11 @@ fn parse(args: &[String]) -> Result<Args> {
                     bail!("--seconds must be at least 1");
                 }
             }
-            flag if flag.starts_with('-') => bail!("unknown option {flag:?} (expected --seconds N)"),
+            "--seed" => {
+                let v = it.next().context("--seed needs a value")?;
+                out.seed = Some(v.parse().with_context(|| format!("--seed {v:?} is not a whole number"))?);
+            }
+            flag if flag.starts_with('-') => bail!("unknown option {flag:?} (expected --seconds N or --seed N)"),
             name if out.target.is_none() => out.target = Some(name.to_owned()),
             extra => bail!("unexpected argument {extra:?}: give at most one target"),
         }
@@ -92,6 +98,9 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         let dict = root().join(format!("fuzz/dicts/{target}.dict"));
         if dict.exists() {
             c.arg(format!("-dict={}", dict.display()));
+        }
+        if let Some(seed) = args.seed {
+            c.arg(format!("-seed={seed}"));
         }
         if let Err(e) = crate::run(c) {
             println!("fuzz target {target} failed: {e:#}");

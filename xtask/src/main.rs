@@ -46,7 +46,7 @@ fn main() -> Result<()> {
                 "  bench-isolation  an app route's p50 alone and under heavy API load (--bin, --requests, --clients)"
             );
             println!(
-                "  fuzz     run each fuzz target (or one: fuzz <target>) for --seconds N (default 60); needs nightly"
+                "  fuzz     run each fuzz target (or one: fuzz <target>) for --seconds N (default 60), --seed N; needs nightly"
             );
             if task == "help" { Ok(()) } else { bail!("unknown task {task:?}") }
         }
@@ -104,7 +104,7 @@ fn ci() -> Result<()> {
     doc.args(["doc", "--workspace", "--no-deps", "--all-features"]).env("RUSTDOCFLAGS", "-D warnings");
     run(doc)?;
     test(&[])?;
-    fuzz::run(&["--seconds".into(), CI_FUZZ_SECONDS.to_string()])
+    fuzz::run(&["--seconds".into(), CI_FUZZ_SECONDS.to_string(), "--seed".into(), "1".into()])
 }
 
 /// Seconds per fuzz target in `ci` (and `.ci/run`): a smoke run that keeps

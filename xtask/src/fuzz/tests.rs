@@ -8,13 +8,13 @@ fn args(v: &[&str]) -> Vec<String> {
 
 #[test]
 fn defaults_to_every_target_for_a_minute() {
-    assert_eq!(parse(&[]).unwrap(), Args { seconds: DEFAULT_SECONDS, target: None });
+    assert_eq!(parse(&[]).unwrap(), Args { seconds: DEFAULT_SECONDS, target: None, seed: None });
     assert_eq!(DEFAULT_SECONDS, 60);
 }
 
 #[test]
 fn takes_seconds_and_one_target_in_any_order() {
-    let want = Args { seconds: 10, target: Some("sql_statement".into()) };
+    let want = Args { seconds: 10, target: Some("sql_statement".into()), seed: None };
     assert_eq!(parse(&args(&["--seconds", "10", "sql_statement"])).unwrap(), want);
     assert_eq!(parse(&args(&["sql_statement", "--seconds", "10"])).unwrap(), want);
 }
@@ -42,4 +42,11 @@ fn finds_every_target_of_the_fuzz_crate() {
         assert!(src.contains("assert"), "fuzz target {t} checks no invariant");
     }
     assert!(found.len() >= 4, "{found:?}");
+}
+
+#[test]
+fn a_seed_is_passed_on() {
+    let args: Vec<String> = ["--seed", "7", "--seconds", "3"].iter().map(|s| s.to_string()).collect();
+    assert_eq!(parse(&args).unwrap(), Args { seconds: 3, target: None, seed: Some(7) });
+    assert!(parse(&["--seed".to_owned(), "x".to_owned()]).is_err());
 }
