@@ -7,10 +7,12 @@ use syn::{
     spanned::Spanned,
 };
 
-/// `#[cached(ttl = .., prefix = "..")]`.
+/// `#[cached(ttl = .., prefix = "..", skip(a, b), key = <expr>)]`.
 pub(crate) fn cached(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let mut ttl: Option<Expr> = None;
     let mut prefix: Option<LitStr> = None;
+    let mut skip: Vec<Ident> = Vec::new();
+    let mut key: Option<Expr> = None;
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("ttl") {
             ttl = Some(meta.value()?.parse()?);
@@ -18,11 +20,25 @@ pub(crate) fn cached(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
         } else if meta.path.is_ident("prefix") {
             prefix = Some(meta.value()?.parse()?);
             Ok(())
+        } else if meta.path.is_ident("key") {
+            key = Some(meta.value()?.parse()?);
+            Ok(())
+        } else if meta.path.is_ident("skip") {
+            meta.parse_nested_meta(|arg| match arg.path.get_ident() {
+                Some(id) => {
+                    skip.push(id.clone());
+                    Ok(())
+                }
+                None => Err(arg.error("expected an argument name")),
+            })
         } else {
-            Err(meta.error("expected `ttl = <seconds>` or `prefix = \"...\"`"))
+            Err(meta.error("expected `ttl = <seconds>`, `prefix = \"...\"`, `skip(<args>)` or `key = <expr>`"))
         }
     });
     parser.parse2(attr)?;
+    if let (Some(first), Some(_)) = (skip.first(), &key) {
+        return Err(syn::Error::new(first.span(), "#[cached] takes `skip(..)` or `key = ..`, not both"));
+    }
     let func: ItemFn = syn::parse2(item)?;
     if func.sig.asyncness.is_none() {
         return Err(syn::Error::new(func.sig.fn_token.span(), "#[cached] needs an async fn"));
@@ -42,6 +58,17 @@ pub(crate) fn cached(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
             },
         }
     }
+    for s in &skip {
+        if !args.contains(s) {
+            return Err(syn::Error::new(s.span(), format!("`{s}` is not an argument of this fn")));
+        }
+    }
+    let keyed: Vec<&Ident> = args.iter().filter(|a| !skip.contains(a)).collect();
+    let key_value = match key {
+        // An explicit key: any `Serialize` value computed from the arguments.
+        Some(expr) => quote!(&(#expr)),
+        None => quote!(&(#(&#keyed,)*)),
+    };
     let ttl = ttl.unwrap_or_else(|| syn::parse_quote!(300));
     let prefix = prefix.unwrap_or_else(|| LitStr::new(&func.sig.ident.to_string(), Span::call_site()));
     let ret = return_type(&func.sig.output);
@@ -50,7 +77,7 @@ pub(crate) fn cached(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     Ok(quote! {
         #(#attrs)*
         #vis #sig {
-            let __perf_cache_key = ::perf_cache::function_key(#prefix, &(#(&#args,)*));
+            let __perf_cache_key = ::perf_cache::function_key(#prefix, #key_value);
             ::perf_cache::#helper::<#ret, _>(
                 __perf_cache_key,
                 ::std::time::Duration::from_secs(#ttl),

@@ -36,6 +36,14 @@ use proc_macro::TokenStream;
 /// `Serialize + DeserializeOwned`. For a fn returning `Result`, only `Ok`
 /// is cached. Concurrent calls with the same arguments run the body once.
 /// Methods (`self`) are refused: the key could not tell receivers apart.
+///
+/// Arguments that say how to compute the result rather than which result
+/// it is (a database pool, a client, a logger) are left out of the key with
+/// `skip`: `#[cached(skip(pool))] async fn plant(pool: DbPool, id: i32)`
+/// keys on `id` alone, and `pool` need not implement `Serialize`. Or give
+/// the key outright with `key = <expr>`, any `Serialize` value computed from
+/// the arguments: `#[cached(key = (user.id, page))]`. `skip` and `key` do
+/// not mix; skipping a name that is not an argument is a compile error.
 #[proc_macro_attribute]
 pub fn cached(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::cached(attr.into(), item.into()).unwrap_or_else(syn::Error::into_compile_error).into()

@@ -104,3 +104,68 @@ async fn invalidation_only_after_success() {
     assert_eq!(counted().await, 2);
     let _ = Duration::ZERO;
 }
+
+static PLANT_RUNS: AtomicU32 = AtomicU32::new(0);
+
+type SqlitePool = diesel::r2d2::Pool<diesel::r2d2::ConnectionManager<diesel::SqliteConnection>>;
+
+/// A real data-access fn: the pool is how the result is computed, not what
+/// identifies it, so it is left out of the key.
+#[cached(ttl = 600, prefix = "macro_plants", skip(pool))]
+async fn plant_name(pool: SqlitePool, id: i32) -> Result<String, String> {
+    use diesel::{RunQueryDsl, sql_types::Text};
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        name: String,
+    }
+    PLANT_RUNS.fetch_add(1, Ordering::SeqCst);
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let row: Row = diesel::sql_query(format!("SELECT 'plant ' || {id} AS name"))
+        .get_result(&mut conn)
+        .map_err(|e| e.to_string())?;
+    Ok(row.name)
+}
+
+#[tokio::test]
+async fn cached_fn_taking_a_diesel_pool_keys_on_the_other_arguments() {
+    ensure_default();
+    let pool = SqlitePool::builder().max_size(1).build(diesel::r2d2::ConnectionManager::new(":memory:")).unwrap();
+    assert_eq!(plant_name(pool.clone(), 4).await.unwrap(), "plant 4");
+    assert_eq!(plant_name(pool.clone(), 4).await.unwrap(), "plant 4");
+    assert_eq!(PLANT_RUNS.load(Ordering::SeqCst), 1, "the second call is served from the cache");
+    // Another pool, same id: still the same key.
+    let other = SqlitePool::builder().max_size(1).build(diesel::r2d2::ConnectionManager::new(":memory:")).unwrap();
+    assert_eq!(plant_name(other, 4).await.unwrap(), "plant 4");
+    assert_eq!(PLANT_RUNS.load(Ordering::SeqCst), 1);
+    assert_eq!(plant_name(pool, 5).await.unwrap(), "plant 5");
+    assert_eq!(PLANT_RUNS.load(Ordering::SeqCst), 2);
+}
+
+static PAGE_RUNS: AtomicU32 = AtomicU32::new(0);
+
+#[derive(Debug, Clone)]
+struct Viewer {
+    id: u64,
+    session: String,
+}
+
+/// An explicit key: only the viewer's id and the page, not its session.
+#[cached(ttl = 600, prefix = "macro_pages", key = (viewer.id, page))]
+async fn page_title(viewer: Viewer, page: u32) -> String {
+    PAGE_RUNS.fetch_add(1, Ordering::SeqCst);
+    format!("page {page} for {}", viewer.id)
+}
+
+#[tokio::test]
+async fn cached_fn_with_an_explicit_key_ignores_the_rest() {
+    ensure_default();
+    let a = Viewer { id: 9, session: "s1".into() };
+    let b = Viewer { id: 9, session: "s2".into() };
+    assert_ne!(a.session, b.session);
+    assert_eq!(page_title(a, 1).await, "page 1 for 9");
+    assert_eq!(page_title(b, 1).await, "page 1 for 9");
+    assert_eq!(PAGE_RUNS.load(Ordering::SeqCst), 1);
+    page_title(Viewer { id: 10, session: "s1".into() }, 1).await;
+    assert_eq!(PAGE_RUNS.load(Ordering::SeqCst), 2);
+}

@@ -170,3 +170,49 @@ fn monitored_follows_the_perf_db_contract() {
         .contains("expected")
     );
 }
+
+#[test]
+fn cached_leaves_skipped_arguments_out_of_the_key() {
+    let out = text(
+        cached(
+            quote!(skip(pool, log)),
+            quote!(
+                async fn f(pool: Pool, id: u64, log: Logger) -> String {
+                    x()
+                }
+            ),
+        )
+        .unwrap(),
+    );
+    assert!(out.contains(":: perf_cache :: function_key (\"f\" , & (& id ,))"), "{out}");
+}
+
+#[test]
+fn cached_takes_an_explicit_key_expression() {
+    let out = text(
+        cached(
+            quote!(key = (user.id, page)),
+            quote!(
+                async fn f(db: Db, user: User, page: u32) -> String {
+                    x()
+                }
+            ),
+        )
+        .unwrap(),
+    );
+    assert!(out.contains(":: perf_cache :: function_key (\"f\" , & ((user . id , page)))"), "{out}");
+}
+
+#[test]
+fn cached_refuses_unknown_skips_and_skip_with_key() {
+    let f = || {
+        quote!(
+            async fn f(id: u64) -> u8 {
+                1
+            }
+        )
+    };
+    assert!(error_of(cached(quote!(skip(pool)), f())).contains("`pool` is not an argument"));
+    assert!(error_of(cached(quote!(skip(id), key = id), f())).contains("not both"));
+    assert!(error_of(cached(quote!(skip(a::b)), f())).contains("expected an argument name"));
+}
