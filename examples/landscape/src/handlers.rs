@@ -40,48 +40,44 @@ type Result<T, E = AppError> = std::result::Result<T, E>;
 
 /// Mounts the service's routes; `/api/dashboard` answers through `response_cache`.
 pub(crate) fn routes(cfg: &mut web::ServiceConfig, response_cache: ResponseCache) {
-    // Every GET also answers HEAD (actix sends the GET's headers without the
-    // body), and a 405 lists both.
-    cfg.service(
-        web::resource("/health")
-            .route(web::get().to(health))
-            .route(web::head().to(health))
-            .default_service(not_allowed("GET, HEAD")),
-    )
-    .service(
-        web::resource("/api/projects")
-            .route(web::get().to(list_projects))
-            .route(web::head().to(list_projects))
-            .route(web::post().to(create_project))
-            .default_service(not_allowed("GET, HEAD, POST")),
-    )
-    .service(
-        web::resource("/api/projects/{id}")
-            .route(web::get().to(get_project))
-            .route(web::head().to(get_project))
-            .route(web::put().to(update_project))
-            .route(web::delete().to(delete_project))
-            .default_service(not_allowed("GET, HEAD, PUT, DELETE")),
-    )
-    .service(
-        web::resource("/api/projects/{id}/report")
-            .route(web::get().to(project_report))
-            .route(web::head().to(project_report))
-            .default_service(not_allowed("GET, HEAD")),
-    )
-    .service(
-        web::resource("/api/plants")
-            .route(web::get().to(list_plants))
-            .route(web::head().to(list_plants))
-            .default_service(not_allowed("GET, HEAD")),
-    )
-    .service(
-        web::resource("/api/dashboard")
-            .wrap(response_cache)
-            .route(web::get().to(dashboard))
-            .route(web::head().to(dashboard))
-            .default_service(not_allowed("GET, HEAD")),
-    );
+    cfg.service(readable(web::resource("/health"), health).default_service(not_allowed("GET, HEAD")))
+        .service(
+            readable(web::resource("/api/projects"), list_projects)
+                .route(web::post().to(create_project))
+                .default_service(not_allowed("GET, HEAD, POST")),
+        )
+        .service(
+            readable(web::resource("/api/projects/{id}"), get_project)
+                .route(web::put().to(update_project))
+                .route(web::delete().to(delete_project))
+                .default_service(not_allowed("GET, HEAD, PUT, DELETE")),
+        )
+        .service(
+            readable(web::resource("/api/projects/{id}/report"), project_report)
+                .default_service(not_allowed("GET, HEAD")),
+        )
+        .service(readable(web::resource("/api/plants"), list_plants).default_service(not_allowed("GET, HEAD")))
+        .service(
+            readable(web::resource("/api/dashboard").wrap(response_cache), dashboard)
+                .default_service(not_allowed("GET, HEAD")),
+        );
+}
+
+/// `resource` answering GET and HEAD with `handler` (actix sends the GET's
+/// headers without the body for HEAD).
+fn readable<F, Args, T>(resource: actix_web::Resource<T>, handler: F) -> actix_web::Resource<T>
+where
+    F: actix_web::Handler<Args> + Clone,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+    T: actix_web::dev::ServiceFactory<
+            actix_web::dev::ServiceRequest,
+            Config = (),
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+{
+    resource.route(web::get().to(handler.clone())).route(web::head().to(handler))
 }
 
 /// `200 {"status":"ok","database":<backend>,...}` when a connection can be
