@@ -13,7 +13,7 @@ use std::{
     pin::Pin,
     sync::{
         Arc,
-        atomic::{AtomicU32, AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
     },
     task::{Context, Poll},
     time::Duration,
@@ -61,6 +61,9 @@ struct ScopeInner {
     cache_hits: AtomicU32,
     cache_misses: AtomicU32,
     fingerprints: Mutex<Vec<FingerprintCount>>,
+    /// Whether any fingerprint was flagged: the request's end skips the
+    /// table's lock when none was (almost every request).
+    flagged: AtomicBool,
 }
 
 /// Runs of one fingerprint within a scope.
@@ -85,6 +88,7 @@ impl RequestScope {
                 cache_hits: AtomicU32::new(0),
                 cache_misses: AtomicU32::new(0),
                 fingerprints: Mutex::new(Vec::new()),
+                flagged: AtomicBool::new(false),
             }),
         }
     }
@@ -166,6 +170,7 @@ impl RequestScope {
             && entry.flagged.is_none()
         {
             entry.flagged = Some(text.clone());
+            self.inner.flagged.store(true, Ordering::Relaxed);
         }
     }
 
@@ -177,6 +182,9 @@ impl RequestScope {
     /// `f` runs while the scope's fingerprint table is locked: it must not
     /// call back into this scope.
     pub fn take_n_plus_one_findings(&self, mut f: impl FnMut(&str, u32, Duration)) {
+        if !self.inner.flagged.swap(false, Ordering::Relaxed) {
+            return;
+        }
         let mut table = self.inner.fingerprints.lock();
         for entry in table.iter_mut() {
             if let Some(text) = entry.flagged.take() {

@@ -17,21 +17,7 @@ const ADMIN: &str = "admin-token-1";
 const READER: &str = "reader-token-1";
 
 /// Every read the API and `/metrics` serve (all GET).
-const READS: [&str; 13] = [
-    "/api/performance/metrics",
-    "/api/performance/analytics",
-    "/api/performance/summary",
-    "/api/performance/alerts",
-    "/api/performance/thresholds",
-    "/api/performance/cache/stats",
-    "/api/performance/endpoints",
-    "/api/performance/queries",
-    "/api/performance/timeseries",
-    "/api/performance/trends",
-    "/api/performance/report",
-    "/api/performance/openapi.json",
-    "/metrics",
-];
+const READS: [&str; 13] = crate::fakes::READ_PATHS;
 
 /// Every mutation, with a body that would succeed with the admin token.
 const MUTATIONS: [(&str, &str, Option<&str>); 3] = [

@@ -303,21 +303,7 @@ async fn mutations_are_forbidden_without_a_configured_token() {
 async fn a_configured_token_guards_every_endpoint() {
     let p = parts(with_token(TOKEN));
     let app = test::init_service(App::new().service(p.state.api()).service(p.state.metrics())).await;
-    let paths = [
-        "/api/performance/metrics",
-        "/api/performance/analytics",
-        "/api/performance/summary",
-        "/api/performance/alerts",
-        "/api/performance/thresholds",
-        "/api/performance/cache/stats",
-        "/api/performance/endpoints",
-        "/api/performance/queries",
-        "/api/performance/timeseries",
-        "/api/performance/trends",
-        "/api/performance/report",
-        "/api/performance/openapi.json",
-        "/metrics",
-    ];
+    let paths = crate::fakes::READ_PATHS;
     for path in paths {
         for token in [None, Some("wrong-token"), Some("s3cret-token-but-longer")] {
             let res = test::call_service(

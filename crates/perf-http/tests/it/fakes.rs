@@ -294,3 +294,21 @@ pub(crate) fn parts(config: PerfConfig) -> Parts {
 pub(crate) fn with_token(token: &str) -> PerfConfig {
     PerfConfig::builder().api_token(token).build().unwrap()
 }
+
+/// Every read the perf API and `/metrics` serve (all GET), for tests that
+/// walk every endpoint.
+pub(crate) const READ_PATHS: [&str; 13] = [
+    "/api/performance/metrics",
+    "/api/performance/analytics",
+    "/api/performance/summary",
+    "/api/performance/alerts",
+    "/api/performance/thresholds",
+    "/api/performance/cache/stats",
+    "/api/performance/endpoints",
+    "/api/performance/queries",
+    "/api/performance/timeseries",
+    "/api/performance/trends",
+    "/api/performance/report",
+    "/api/performance/openapi.json",
+    "/metrics",
+];
