@@ -28,6 +28,17 @@ impl Profile {
     }
 }
 
+/// Upper bounds, in seconds, of the default `le` buckets of the request and
+/// query histograms: 100 µs to 10 s.
+pub const DEFAULT_HISTOGRAM_BUCKETS: [f64; 16] =
+    [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+/// Most `le` buckets a histogram may have (besides `+Inf`).
+pub const MAX_HISTOGRAM_BUCKETS: usize = 32;
+/// Smallest allowed `le` bound: 1 µs.
+pub const MIN_HISTOGRAM_BOUND: Duration = Duration::from_micros(1);
+/// Largest allowed `le` bound: one hour.
+pub const MAX_HISTOGRAM_BOUND: Duration = Duration::from_secs(3_600);
+
 /// Sizing of the metrics store. Memory is a function of these numbers alone;
 /// see the crate docs for the formula.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +69,11 @@ pub struct StoreConfig {
     /// Write shards per series, rounded up to a power of two (default: the
     /// machine's parallelism, at least 2 and at most 16).
     pub shards: NonZeroUsize,
+    /// Upper bounds of the `le` buckets of the request and query histograms
+    /// counted since start (default [`DEFAULT_HISTOGRAM_BUCKETS`]; 1 to
+    /// [`MAX_HISTOGRAM_BUCKETS`] bounds, strictly ascending, each from
+    /// [`MIN_HISTOGRAM_BOUND`] to [`MAX_HISTOGRAM_BOUND`]).
+    pub histogram_buckets: Vec<Duration>,
 }
 
 impl Default for StoreConfig {
@@ -75,6 +91,7 @@ impl Default for StoreConfig {
             slow_queries: nz(500),
             n_plus_one: nz(200),
             shards: nz(parallel.clamp(2, 16)),
+            histogram_buckets: DEFAULT_HISTOGRAM_BUCKETS.iter().map(|&s| secs_to_duration(s)).collect(),
         }
     }
 }
@@ -106,6 +123,7 @@ impl StoreConfig {
                 self.histogram_entries
             )));
         }
+        validate_buckets(&self.histogram_buckets).map_err(CoreError::InvalidConfig)?;
         if self.coarse_span() < self.fine_span() {
             return Err(CoreError::InvalidConfig(format!(
                 "roll-up tier ({:?}) must cover at least the fine tier ({:?})",
@@ -125,6 +143,42 @@ impl StoreConfig {
     pub fn coarse_span(&self) -> Duration {
         self.coarse_resolution * self.coarse_buckets.get() as u32
     }
+}
+
+/// Seconds to a duration rounded to the nanosecond, so that decimal bounds
+/// such as `0.00025` keep their exact value (`from_secs_f64` truncates).
+fn secs_to_duration(secs: f64) -> Duration {
+    Duration::from_nanos((secs * 1e9).round() as u64)
+}
+
+fn validate_buckets(bounds: &[Duration]) -> Result<(), String> {
+    if bounds.is_empty() || bounds.len() > MAX_HISTOGRAM_BUCKETS {
+        return Err(format!("histogram buckets must number 1 to {MAX_HISTOGRAM_BUCKETS}, got {}", bounds.len()));
+    }
+    if let Some(b) = bounds.iter().find(|b| **b < MIN_HISTOGRAM_BOUND || **b > MAX_HISTOGRAM_BOUND) {
+        return Err(format!("histogram bucket bounds must be from 1µs to 3600s, got {b:?}"));
+    }
+    if let Some(w) = bounds.windows(2).find(|w| w[0] >= w[1]) {
+        return Err(format!("histogram bucket bounds must be strictly ascending, got {:?} then {:?}", w[0], w[1]));
+    }
+    Ok(())
+}
+
+/// Parses `PERFORMANCE_HISTOGRAM_BUCKETS`: comma-separated seconds.
+fn parse_buckets(name: &'static str, v: &str) -> Result<Vec<Duration>, CoreError> {
+    let mut out = Vec::new();
+    for part in v.split(',') {
+        let secs: f64 = part.trim().parse().map_err(|_| invalid(name, v, "expected comma-separated seconds"))?;
+        if !secs.is_finite() || secs <= 0.0 {
+            return Err(invalid(name, v, "bounds must be finite and positive"));
+        }
+        if secs > MAX_HISTOGRAM_BOUND.as_secs_f64() {
+            return Err(invalid(name, v, "bounds must be at most 3600 seconds"));
+        }
+        out.push(secs_to_duration(secs));
+    }
+    validate_buckets(&out).map_err(|reason| invalid(name, v, &reason))?;
+    Ok(out)
 }
 
 const fn nz(n: usize) -> NonZeroUsize {
@@ -174,8 +228,56 @@ pub struct PerfConfig {
     /// values in recorded and logged SQL text. They are user data (search
     /// terms, emails, tokens); turn this on only in development.
     pub capture_binds: bool,
-    /// Store sizing (code only).
+    /// `PERFORMANCE_METRICS_NAMING` (`perfkit`, the default, or
+    /// `actix-web-prom`) and `PERFORMANCE_METRICS_NAMESPACE` (a prefix for
+    /// the actix-web-prom names, default none): how `/metrics` names the
+    /// request counter and histogram.
+    pub metrics_naming: MetricsNaming,
+    /// Store sizing; from the environment only `PERFORMANCE_HISTOGRAM_BUCKETS`
+    /// (comma-separated seconds) sets [`StoreConfig::histogram_buckets`].
     pub store: StoreConfig,
+}
+
+/// How `/metrics` names the request counter and duration histogram.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum MetricsNaming {
+    /// perfkit's own names: `perfkit_http_requests_total{method,route,status}`
+    /// and `perfkit_http_request_duration_seconds`.
+    #[default]
+    Perfkit,
+    /// actix-web-prom's names and labels, so dashboards built for it work:
+    /// `[<namespace>_]http_requests_total{endpoint,method,status}` and
+    /// `[<namespace>_]http_requests_duration_seconds`. Every other family
+    /// keeps its perfkit name.
+    ActixWebProm {
+        /// The prefix actix-web-prom calls the namespace (`None` or empty: no prefix).
+        namespace: Option<String>,
+    },
+}
+
+impl MetricsNaming {
+    /// actix-web-prom compatible naming with `namespace` as prefix (empty: none).
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidConfig`] when `namespace` is not a Prometheus
+    /// metric name (`[a-zA-Z_:][a-zA-Z0-9_:]*`).
+    pub fn actix_web_prom(namespace: &str) -> Result<Self, CoreError> {
+        if namespace.is_empty() {
+            return Ok(MetricsNaming::ActixWebProm { namespace: None });
+        }
+        if !is_metric_name(namespace) {
+            return Err(CoreError::InvalidConfig(format!(
+                "a metrics namespace must match [a-zA-Z_:][a-zA-Z0-9_:]*, got {namespace:?}"
+            )));
+        }
+        Ok(MetricsNaming::ActixWebProm { namespace: Some(namespace.to_owned()) })
+    }
+}
+
+fn is_metric_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
 }
 
 impl std::fmt::Debug for PerfConfig {
@@ -193,6 +295,7 @@ impl std::fmt::Debug for PerfConfig {
             system_sample_interval,
             server_timing,
             capture_binds,
+            metrics_naming,
             store,
         } = self;
         f.debug_struct("PerfConfig")
@@ -208,6 +311,7 @@ impl std::fmt::Debug for PerfConfig {
             .field("system_sample_interval", system_sample_interval)
             .field("server_timing", server_timing)
             .field("capture_binds", capture_binds)
+            .field("metrics_naming", metrics_naming)
             .field("store", store)
             .finish()
     }
@@ -228,6 +332,7 @@ impl Default for PerfConfig {
             system_sample_interval: Duration::from_secs(5),
             server_timing: true,
             capture_binds: false,
+            metrics_naming: MetricsNaming::Perfkit,
             store: StoreConfig::default(),
         }
     }
@@ -303,6 +408,25 @@ impl PerfConfig {
                 }
                 c.redis_url = Some(trimmed.to_owned());
             }
+        }
+        if let Some((n, v)) = get("PERFORMANCE_HISTOGRAM_BUCKETS") {
+            c.store.histogram_buckets = parse_buckets(n, &v)?;
+        }
+        let namespace = get("PERFORMANCE_METRICS_NAMESPACE");
+        if let Some((n, v)) = &namespace
+            && !v.trim().is_empty()
+            && !is_metric_name(v.trim())
+        {
+            return Err(invalid(n, v, "expected a metric name prefix matching [a-zA-Z_:][a-zA-Z0-9_:]*"));
+        }
+        if let Some((n, v)) = get("PERFORMANCE_METRICS_NAMING") {
+            c.metrics_naming = match v.trim().to_ascii_lowercase().as_str() {
+                "perfkit" | "" => MetricsNaming::Perfkit,
+                "actix-web-prom" | "actix_web_prom" => MetricsNaming::ActixWebProm {
+                    namespace: namespace.map(|(_, ns)| ns.trim().to_owned()).filter(|ns| !ns.is_empty()),
+                },
+                _ => return Err(invalid(n, &v, "expected perfkit or actix-web-prom")),
+            };
         }
         c.api_token = token_var(&get, "PERFORMANCE_API_TOKEN")?;
         c.read_token = token_var(&get, "PERFORMANCE_READ_TOKEN")?;
@@ -472,6 +596,17 @@ impl PerfConfigBuilder {
         self.config.capture_binds = on;
         self
     }
+    /// Sets the `le` bounds of the request and query histograms (validated by
+    /// [`PerfConfigBuilder::build`]).
+    pub fn histogram_buckets(mut self, bounds: impl IntoIterator<Item = Duration>) -> Self {
+        self.config.store.histogram_buckets = bounds.into_iter().collect();
+        self
+    }
+    /// Sets how `/metrics` names the request families.
+    pub fn metrics_naming(mut self, naming: MetricsNaming) -> Self {
+        self.config.metrics_naming = naming;
+        self
+    }
     /// Sets the store sizing.
     pub fn store(mut self, store: StoreConfig) -> Self {
         self.config.store = store;
@@ -491,6 +626,9 @@ impl PerfConfigBuilder {
         }
         if self.config.read_token.is_some() && self.config.read_token == self.config.api_token {
             return Err(CoreError::InvalidConfig("the read token must differ from the API token".into()));
+        }
+        if let MetricsNaming::ActixWebProm { namespace: Some(ns) } = &self.config.metrics_naming {
+            MetricsNaming::actix_web_prom(ns)?;
         }
         Ok(self.config)
     }

@@ -39,11 +39,13 @@
 //! `H` histogram entries, one series (one endpoint or one fingerprint) takes
 //!
 //! ```text
-//! series ≈ S × (256 + 4096) + (F + C) × 64 + C × 24 + H × 4 + 2 × 4096  bytes
+//! series ≈ S × (384 + 4096) + (F + C) × 64 + C × 24 + H × 4 + 2 × 4096  bytes
 //! ```
 //!
 //! which with the defaults (S = 2 on a 2-core machine, F = 360, C = 1,440,
-//! H = 16,384) is about 227 KiB. The store holds at most `max_endpoints +
+//! H = 16,384) is about 227 KiB. An endpoint series adds its status table,
+//! 26 × (2 + B) × 8 bytes for B histogram buckets (3.7 KiB with the default
+//! 16): [`STATUS_CODES_PER_ENDPOINT`] code slots plus one per class. The store holds at most `max_endpoints +
 //! max_queries + 3` series (the unmatched and two overflow keys), allocated
 //! when a key is first seen, plus the rings: about 2.4 KiB per slow query or
 //! N+1 slot, 40 bytes per slow-request slot, and 128 bytes per fine and
@@ -91,7 +93,10 @@ pub use crate::{
         RecentHits, RedisErrorCause, RedisStatus, ServingTier, TierStats,
     },
     clock::{Clock, ManualClock, SystemClock, Timestamp},
-    config::{PerfConfig, PerfConfigBuilder, Profile, StoreConfig},
+    config::{
+        DEFAULT_HISTOGRAM_BUCKETS, MAX_HISTOGRAM_BOUND, MAX_HISTOGRAM_BUCKETS, MIN_HISTOGRAM_BOUND, MetricsNaming,
+        PerfConfig, PerfConfigBuilder, Profile, StoreConfig,
+    },
     error::{AlertError, CacheStoreError, CoreError},
     limiter::{DEFAULT_LOG_INTERVAL, DEFAULT_LOG_KEYS, LogLimiter},
     recorder::{NoopRecorder, Recorder},
@@ -103,8 +108,9 @@ pub use crate::{
     scope::{MAX_FINGERPRINTS_PER_SCOPE, RequestScope, ScopeGuard, Scoped, bind_current},
     snapshot::{
         Aggregate, CacheCounts, EndpointStats, EndpointTotals, GaugePoint, KeyUsage, N_PLUS_ONE_RECENT,
-        NPlusOneFinding, QueryStats, QueryTotals, SeriesKey, SeriesPoint, SlowQuery, SlowRequest, Snapshot,
-        SystemStats, TOTALS_BUCKETS, TierCounts, Totals, TotalsSnapshot, Window,
+        NPlusOneFinding, NPlusOneTotals, QueryStats, QueryTotals, STATUS_CODES_PER_ENDPOINT, SeriesKey, SeriesPoint,
+        SlowQuery, SlowRequest, Snapshot, StatusTotals, SystemStats, TierCounts, Totals, TotalsSnapshot, Window,
+        query_id,
     },
     source::{MetricsSource, SeriesResolution},
     store::{EndpointHandle, MAX_ROUTE_BYTES, MAX_SQL_BYTES, Store},

@@ -384,12 +384,13 @@ pub struct GaugePoint {
     pub cache_misses: u64,
 }
 
-/// Upper bounds, in seconds, of the buckets of [`Totals::buckets`] (the
-/// Prometheus `le` labels; `+Inf` is [`Totals::count`]).
-pub const TOTALS_BUCKETS: [f64; 12] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+/// Distinct status codes counted per endpoint; further codes fold into
+/// their class (`"5xx"`), so an endpoint has at most this many code series
+/// plus one per class.
+pub const STATUS_CODES_PER_ENDPOINT: usize = 16;
 
 /// Counts of one key since it was first seen; they never decrease.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Totals {
     /// Events.
     pub count: u64,
@@ -401,8 +402,23 @@ pub struct Totals {
     pub slow: u64,
     /// Sum of durations, seconds.
     pub sum: f64,
-    /// Cumulative counts of events at or under each bound of [`TOTALS_BUCKETS`].
-    pub buckets: [u64; 12],
+    /// Cumulative counts of events at or under each bound of
+    /// [`TotalsSnapshot::bucket_bounds`] (one per bound).
+    pub buckets: Vec<u64>,
+}
+
+/// Requests of one endpoint with one status since start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusTotals {
+    /// The status code (`"200"`), or its class (`"5xx"`) for codes seen
+    /// after the endpoint's [`STATUS_CODES_PER_ENDPOINT`] slots were taken.
+    pub status: String,
+    /// Requests.
+    pub count: u64,
+    /// Sum of durations, seconds.
+    pub sum: f64,
+    /// Cumulative counts at or under each bound of [`TotalsSnapshot::bucket_bounds`].
+    pub buckets: Vec<u64>,
 }
 
 /// Totals of one endpoint.
@@ -414,6 +430,8 @@ pub struct EndpointTotals {
     pub route: String,
     /// Counts since start.
     pub totals: Totals,
+    /// The same requests by status, ordered by status label.
+    pub statuses: Vec<StatusTotals>,
 }
 
 /// Totals of one query fingerprint.
@@ -427,11 +445,50 @@ pub struct QueryTotals {
     pub totals: Totals,
 }
 
+/// N+1 findings of one route since start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NPlusOneTotals {
+    /// The request scope's label (`"GET /api/projects/{id}"`), or
+    /// [`OVERFLOW_ROUTE`](crate::OVERFLOW_ROUTE) past the endpoint cap.
+    pub route: String,
+    /// Findings: one per request and repeated query shape.
+    pub findings: u64,
+}
+
+/// The stable identifier of a SQL fingerprint: 16 lowercase hex digits of
+/// the 64-bit FNV-1a hash of its UTF-8 bytes.
+///
+/// FNV-1a (offset basis `0xcbf29ce484222325`, prime `0x100000001b3`) is
+/// fixed by its specification, so the same fingerprint has the same id in
+/// every process, instance and release; it is a label, not a security
+/// boundary (collisions are possible, though unlikely among a thousand keys).
+///
+/// # Examples
+/// ```
+/// assert_eq!(perf_core::query_id(""), "cbf29ce484222325");
+/// assert_eq!(perf_core::query_id("a"), "af63dc4c8601ec8c");
+/// ```
+pub fn query_id(fingerprint: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in fingerprint.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
 /// Counts since start of every key: what Prometheus counters need.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TotalsSnapshot {
+    /// Upper bounds, seconds, of the `le` buckets of every [`Totals`] and
+    /// [`StatusTotals`] here (`+Inf` is the count).
+    pub bucket_bounds: Vec<f64>,
     /// Per endpoint.
     pub endpoints: Vec<EndpointTotals>,
     /// Per query fingerprint.
     pub queries: Vec<QueryTotals>,
+    /// Cache operations per tier since start.
+    pub cache: CacheCounts,
+    /// N+1 findings per route since start, ordered by route.
+    pub n_plus_one: Vec<NPlusOneTotals>,
 }

@@ -10,6 +10,7 @@ mod gauges;
 mod n_plus_one;
 mod ring;
 mod series;
+mod status;
 
 use std::{
     collections::HashMap,
@@ -29,6 +30,7 @@ use self::{
     n_plus_one::NPlusOneTable,
     ring::{Ring, set_truncated},
     series::{Acc, Collected, Geometry, Sample, Series},
+    status::StatusTable,
 };
 use crate::{
     Aggregate, CacheCounts, CacheEvent, Clock, CoreError, EndpointStats, EndpointTotals, GaugePoint, KeyUsage, Method,
@@ -150,11 +152,19 @@ impl Store {
             coarse_n: config.coarse_buckets.get() as u64,
             arena: config.histogram_entries.get(),
             shards: config.shards.get().next_power_of_two(),
+            le_nanos: {
+                let mut le = [u64::MAX; series::LE_BUCKETS];
+                for (slot, b) in le.iter_mut().zip(&config.histogram_buckets) {
+                    *slot = nanos(*b);
+                }
+                le
+            },
+            le_n: config.histogram_buckets.len(),
         };
         let slow_route: Arc<str> = Arc::from("");
         Ok(Store {
-            unmatched: Arc::new(Series::new(&geometry)),
-            endpoint_overflow: Arc::new(Series::new(&geometry)),
+            unmatched: Arc::new(Series::new_endpoint(&geometry)),
+            endpoint_overflow: Arc::new(Series::new_endpoint(&geometry)),
             query_overflow: [(); 2].map(|()| {
                 Arc::new(QuerySeries {
                     series: Series::new(&geometry),
@@ -189,7 +199,7 @@ impl Store {
                 has_route: false,
                 kind: QueryKind::Read,
             })),
-            n_plus_one: Mutex::new(NPlusOneTable::new(config.n_plus_one.get())),
+            n_plus_one: Mutex::new(NPlusOneTable::new(config.n_plus_one.get(), config.max_endpoints.get())),
             geometry,
             config,
             clock,
@@ -242,8 +252,9 @@ impl Store {
             .map(|(k, q)| k.len() + q.example_sql.len() + size_of::<(Arc<str>, Arc<QuerySeries>)>())
             .sum();
         let query_series: usize = queries.iter().map(|m| m.len()).sum();
-        // Three endpoint keys of their own (unmatched, overflow) and two query overflow keys.
-        let series = (endpoint_series + query_series + 4) * per_series;
+        // Two endpoint keys of their own (unmatched, overflow) and two query overflow keys.
+        let series = (endpoint_series + query_series + 4) * per_series
+            + (endpoint_series + 2) * StatusTable::accounted_bytes(&self.geometry);
         let rings = std::mem::size_of_val(self.slow_requests.lock().slots())
             + self
                 .slow_queries
@@ -252,13 +263,15 @@ impl Store {
                 .iter()
                 .map(|s| size_of::<SlowQuerySlot>() + s.sql.capacity() + s.route.capacity())
                 .sum::<usize>()
-            + self
-                .n_plus_one
-                .lock()
-                .slots()
-                .iter()
-                .map(|s| size_of_val(s) + s.route.capacity() + s.fingerprint.capacity())
-                .sum::<usize>();
+            + {
+                let table = self.n_plus_one.lock();
+                table
+                    .slots()
+                    .iter()
+                    .map(|s| size_of_val(s) + s.route.capacity() + s.fingerprint.capacity())
+                    .sum::<usize>()
+                    + table.counter_bytes()
+            };
         let gauges = {
             let g = self.gauges.lock();
             (g.fine.len() + g.coarse.len()) * size_of::<gauges::GaugeSlot>()
@@ -316,7 +329,7 @@ impl Store {
             self.overflowed_requests.fetch_add(1, Ordering::Relaxed);
             return self.endpoint_overflow.clone();
         }
-        let series = Arc::new(Series::new(&self.geometry));
+        let series = Arc::new(Series::new_endpoint(&self.geometry));
         let mut next = EndpointMap::clone(&current);
         next.entry(Arc::from(route)).or_default()[method.index()] = Some(series.clone());
         self.endpoints.store(Arc::new(next));
@@ -377,6 +390,9 @@ impl Store {
             },
             &self.geometry,
         );
+        if let Some(statuses) = series.statuses() {
+            statuses.record(sample.status, nanos, &self.geometry);
+        }
         if slow {
             self.push_slow_request(sample, nanos);
         }
@@ -765,11 +781,20 @@ impl MetricsSource for Store {
     }
 
     fn totals(&self) -> TotalsSnapshot {
-        let mut out = TotalsSnapshot::default();
+        let g = &self.geometry;
+        let mut out = TotalsSnapshot {
+            bucket_bounds: g.le_nanos[..g.le_n].iter().map(|&n| n as f64 / 1e9).collect(),
+            ..TotalsSnapshot::default()
+        };
         self.each_endpoint(|method, route, series| {
             let t = series.totals();
             if t.count > 0 {
-                out.endpoints.push(EndpointTotals { method, route: route.to_owned(), totals: totals(&t) });
+                out.endpoints.push(EndpointTotals {
+                    method,
+                    route: route.to_owned(),
+                    totals: totals(&t, g),
+                    statuses: series.statuses().map(|s| s.totals(g)).unwrap_or_default(),
+                });
             }
         });
         for origin in [Origin::Request, Origin::Background] {
@@ -779,24 +804,28 @@ impl MetricsSource for Store {
                     out.queries.push(QueryTotals {
                         fingerprint: fp.to_owned(),
                         background: origin == Origin::Background,
-                        totals: totals(&t),
+                        totals: totals(&t, g),
                     });
                 }
             });
         }
         out.endpoints.sort_by(|a, b| (a.route.as_str(), a.method).cmp(&(b.route.as_str(), b.method)));
         out.queries.sort_by(|a, b| (a.background, a.fingerprint.as_str()).cmp(&(b.background, b.fingerprint.as_str())));
+        out.cache = self.gauges.lock().cache_totals;
+        out.n_plus_one = self.n_plus_one.lock().route_totals();
         out
     }
 }
 
-fn totals(c: &series::Cumulative) -> Totals {
-    let mut buckets = [0u64; 12];
+fn totals(c: &series::Cumulative, g: &Geometry) -> Totals {
     let mut running = 0;
-    for (out, n) in buckets.iter_mut().zip(c.buckets.iter()) {
-        running += n;
-        *out = running;
-    }
+    let buckets = c.buckets[..g.le_n]
+        .iter()
+        .map(|n| {
+            running += n;
+            running
+        })
+        .collect();
     Totals {
         count: c.count,
         errors: c.errors,

@@ -287,6 +287,7 @@ struct EndpointsBody {
 
 #[derive(Debug, Serialize)]
 struct QueryRow {
+    query_id: String,
     fingerprint: String,
     example_sql: String,
     kind: perf_core::QueryKind,
@@ -505,6 +506,7 @@ fn queries_body(state: &PerfState, window: Window, limit: usize) -> QueriesBody 
             .iter()
             .take(limit)
             .map(|q| QueryRow {
+                query_id: perf_core::query_id(&q.fingerprint),
                 fingerprint: q.fingerprint.clone(),
                 example_sql: q.example_sql.clone(),
                 kind: q.kind,

@@ -55,7 +55,7 @@ pub use crate::{
     block::block,
     error::HttpError,
     monitor::{DEFAULT_EXCLUDED_PATHS, PerfMonitor, PerfMonitorFuture, PerfMonitorMiddleware},
-    prometheus::{METRICS_PATH, PerfMetrics, render as render_prometheus},
+    prometheus::{MAX_FINGERPRINT_LABEL_BYTES, METRICS_PATH, PerfMetrics, RenderOptions, render as render_prometheus},
     response_cache::{ResponseCache, ResponseCacheMiddleware, X_CACHE},
     state::{PerfState, PerfStateBuilder},
 };

@@ -2,15 +2,19 @@
 //!
 //! Two kinds of values:
 //!
-//! - Counts since start (`MetricsSource::totals`): request and query
-//!   counters (`_total`) and latency histograms with cumulative `le`
-//!   buckets, `_sum` and `_count`, which never decrease, so `rate()` and
-//!   `histogram_quantile()` work on them as on any Prometheus client's.
+//! - Counts since start (`MetricsSource::totals`): request, query, cache and
+//!   N+1 counters (`_total`) and latency histograms with cumulative `le`
+//!   buckets (`StoreConfig::histogram_buckets`), `_sum` and `_count`, which
+//!   never decrease, so `rate()` and `histogram_quantile()` work on them as
+//!   on any Prometheus client's.
 //! - Figures over a sliding window (`?minutes=`, default 5; exported as
 //!   `perfkit_window_seconds`): the store's percentiles (relative error at
 //!   most 2 %, far finer than `le` buckets) as `*_window_seconds` gauges with
-//!   a `percentile` label, queries per request, cache operations and hit
-//!   ratio, all gauges.
+//!   a `percentile` label, queries per request and the cache hit ratio.
+//!
+//! Parts that are not configured have no series: no cache families without
+//! a cache, no Redis tier without Redis, no system gauges without the
+//! sampler. Every family is listed in `docs/METRICS.md`.
 
 use std::fmt::Write as _;
 
@@ -20,7 +24,7 @@ use actix_web::{
     http::header,
     web,
 };
-use perf_core::{Aggregate, CacheStats, Snapshot, TOTALS_BUCKETS, TierCounts, Totals, TotalsSnapshot, Window};
+use perf_core::{Aggregate, CacheStats, MetricsNaming, Snapshot, TierCounts, TotalsSnapshot, Window, query_id};
 
 use crate::{
     HttpError, PerfState,
@@ -31,17 +35,24 @@ use crate::{
 /// Where [`PerfMetrics`] mounts by default.
 pub const METRICS_PATH: &str = "/metrics";
 
+/// Longest fingerprint text carried by `perfkit_db_query_info`, in bytes;
+/// longer text is cut at the last character boundary before it.
+pub const MAX_FINGERPRINT_LABEL_BYTES: usize = 512;
+
 /// The Prometheus endpoint as an actix service factory: `App::new().service(perf.metrics())`.
 #[derive(Debug, Clone)]
 pub struct PerfMetrics {
     state: PerfState,
     path: String,
+    naming: MetricsNaming,
 }
 
 impl PerfMetrics {
-    /// The endpoint over `state`, at [`METRICS_PATH`].
+    /// The endpoint over `state`, at [`METRICS_PATH`], named as
+    /// `PerfConfig::metrics_naming` says.
     pub fn new(state: PerfState) -> Self {
-        PerfMetrics { state, path: METRICS_PATH.to_owned() }
+        let naming = state.config().metrics_naming.clone();
+        PerfMetrics { state, path: METRICS_PATH.to_owned(), naming }
     }
 
     /// Serves at `path` instead.
@@ -49,15 +60,40 @@ impl PerfMetrics {
         self.path = path.into();
         self
     }
+
+    /// Names the request counter and histogram as `naming` says, e.g.
+    /// `MetricsNaming::actix_web_prom("api")?` for dashboards built on
+    /// actix-web-prom.
+    pub fn naming(mut self, naming: MetricsNaming) -> Self {
+        self.naming = naming;
+        self
+    }
 }
 
 impl HttpServiceFactory for PerfMetrics {
     fn register(self, config: &mut AppService) {
-        methods::get(&self.path, handler).app_data(web::Data::new(self.state)).register(config);
+        let options = RenderOptions { naming: self.naming, cache_configured: self.state.cache_configured() };
+        methods::get(&self.path, handler)
+            .app_data(web::Data::new(self.state))
+            .app_data(web::Data::new(options))
+            .register(config);
     }
 }
 
-async fn handler(req: HttpRequest, state: web::Data<PerfState>) -> Result<HttpResponse, HttpError> {
+/// What [`render`] needs besides the figures.
+#[derive(Debug, Clone, Default)]
+pub struct RenderOptions {
+    /// How the request families are named.
+    pub naming: MetricsNaming,
+    /// Whether a cache was wired in; without one no cache family is written.
+    pub cache_configured: bool,
+}
+
+async fn handler(
+    req: HttpRequest,
+    state: web::Data<PerfState>,
+    options: web::Data<RenderOptions>,
+) -> Result<HttpResponse, HttpError> {
     authorize(&req, &state, Access::Read)?;
     let params = web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
         .map_err(|e| HttpError::InvalidQuery { name: "query string".into(), reason: e.to_string() })?;
@@ -72,12 +108,12 @@ async fn handler(req: HttpRequest, state: web::Data<PerfState>) -> Result<HttpRe
     let snapshot = state.source().snapshot(window);
     let totals = state.source().totals();
     // Cache statistics are best effort: a failing backend must not take the
-    // whole exposition down, so its metrics are left out instead.
-    let cache = state.cache().stats().await.ok();
+    // whole exposition down, so its gauges are left out instead.
+    let cache = if options.cache_configured { state.cache().stats().await.ok() } else { None };
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(render(&snapshot, &totals, cache.as_ref())))
+        .body(render(&snapshot, &totals, cache.as_ref(), &options)))
 }
 
 type Quantile = (&'static str, fn(&Aggregate) -> f64);
@@ -86,36 +122,19 @@ const QUANTILES: [Quantile; 4] = [("50", |a| a.p50), ("90", |a| a.p90), ("95", |
 
 /// Renders counts since start, a window snapshot and cache statistics (when
 /// available) in the Prometheus text format 0.0.4.
-pub fn render(s: &Snapshot, t: &TotalsSnapshot, cache: Option<&CacheStats>) -> String {
+pub fn render(s: &Snapshot, t: &TotalsSnapshot, cache: Option<&CacheStats>, options: &RenderOptions) -> String {
     let mut out = String::with_capacity(4096 + 1024 * (s.endpoints.len() + s.query_stats.len()));
     let o = &mut out;
+    let bounds: Vec<String> = t.bucket_bounds.iter().map(f64::to_string).collect();
 
     family(o, "perfkit_window_seconds", "gauge", "Length of the sliding window the window gauges cover.");
     sample(o, "perfkit_window_seconds", &[], s.window.as_duration().as_secs_f64());
 
-    family(o, "perfkit_http_requests_total", "counter", "Requests per endpoint and outcome since start.");
-    for e in &t.endpoints {
-        let tt = &e.totals;
-        let ok = tt.count - tt.errors - tt.client_errors;
-        for (outcome, n) in [("success", ok), ("client_error", tt.client_errors), ("server_error", tt.errors)] {
-            let labels = [("method", e.method.as_str()), ("route", e.route.as_str()), ("outcome", outcome)];
-            sample(o, "perfkit_http_requests_total", &labels, n as f64);
-        }
-    }
+    requests(o, t, &bounds, &options.naming);
     family(o, "perfkit_http_slow_requests_total", "counter", "Requests over the slow threshold since start.");
     for e in &t.endpoints {
         let labels = [("method", e.method.as_str()), ("route", e.route.as_str())];
         sample(o, "perfkit_http_slow_requests_total", &labels, e.totals.slow as f64);
-    }
-    family(
-        o,
-        "perfkit_http_request_duration_seconds",
-        "histogram",
-        "Request latency per endpoint since start (response head).",
-    );
-    for e in &t.endpoints {
-        let labels = [("method", e.method.as_str()), ("route", e.route.as_str())];
-        histogram(o, "perfkit_http_request_duration_seconds", &labels, &e.totals);
     }
     family(
         o,
@@ -133,59 +152,20 @@ pub fn render(s: &Snapshot, t: &TotalsSnapshot, cache: Option<&CacheStats>) -> S
         sample(o, "perfkit_http_queries_per_request", &labels, e.queries_per_request);
     }
 
-    // `scope` keeps a fingerprint's runs inside requests apart from its
-    // runs outside any request (start-up, background jobs).
-    let scope = |q: &perf_core::QueryTotals| if q.background { "background" } else { "request" };
-    family(o, "perfkit_db_queries_total", "counter", "Queries per SQL fingerprint, scope and outcome since start.");
-    for q in &t.queries {
-        let ok = q.totals.count - q.totals.errors;
-        for (outcome, n) in [("success", ok), ("error", q.totals.errors)] {
-            let labels = [("fingerprint", q.fingerprint.as_str()), ("scope", scope(q)), ("outcome", outcome)];
-            sample(o, "perfkit_db_queries_total", &labels, n as f64);
-        }
-    }
-    family(o, "perfkit_db_slow_queries_total", "counter", "Queries over the slow threshold since start.");
-    for q in &t.queries {
-        let labels = [("fingerprint", q.fingerprint.as_str()), ("scope", scope(q))];
-        sample(o, "perfkit_db_slow_queries_total", &labels, q.totals.slow as f64);
-    }
-    family(o, "perfkit_db_query_duration_seconds", "histogram", "Query latency per SQL fingerprint since start.");
-    for q in &t.queries {
-        let labels = [("fingerprint", q.fingerprint.as_str()), ("scope", scope(q))];
-        histogram(o, "perfkit_db_query_duration_seconds", &labels, &q.totals);
-    }
-    family(
-        o,
-        "perfkit_db_query_duration_window_seconds",
-        "gauge",
-        "Query latency percentiles per SQL fingerprint over the window.",
-    );
-    for q in &s.query_stats {
-        quantiles(o, "perfkit_db_query_duration_window_seconds", &[("fingerprint", q.fingerprint.as_str())], &q.stats);
-    }
-    family(
-        o,
-        "perfkit_db_n_plus_one_findings",
-        "gauge",
-        "Distinct N+1 patterns (route, fingerprint) seen in the window.",
-    );
-    sample(o, "perfkit_db_n_plus_one_findings", &[], s.n_plus_one.len() as f64);
+    queries(o, s, t, &bounds);
 
-    family(o, "perfkit_cache_operations", "gauge", "Cache operations per tier and kind over the window.");
-    for (tier, c) in [("memory", &s.cache.memory), ("redis", &s.cache.redis)] {
-        tier_ops(o, tier, c);
+    family(
+        o,
+        "perfkit_db_n_plus_one_total",
+        "counter",
+        "N+1 findings per route since start (one per request and repeated query shape).",
+    );
+    for n in &t.n_plus_one {
+        sample(o, "perfkit_db_n_plus_one_total", &[("route", n.route.as_str())], n.findings as f64);
     }
-    family(o, "perfkit_cache_hit_ratio", "gauge", "Cache hits over lookups in the window (0 without lookups).");
-    sample(o, "perfkit_cache_hit_ratio", &[], s.cache.hit_rate());
-    if let Some(c) = cache {
-        family(o, "perfkit_cache_entries", "gauge", "Entries held by the memory tier.");
-        sample(o, "perfkit_cache_entries", &[("tier", "memory")], c.memory.entries.unwrap_or(0) as f64);
-        family(o, "perfkit_cache_size_bytes", "gauge", "Bytes held by the memory tier.");
-        sample(o, "perfkit_cache_size_bytes", &[("tier", "memory")], c.memory.bytes.unwrap_or(0) as f64);
-        family(o, "perfkit_cache_redis_up", "gauge", "Whether Redis answered the last operation (1) or not (0).");
-        if let Some(r) = &c.redis {
-            sample(o, "perfkit_cache_redis_up", &[], if r.available { 1.0 } else { 0.0 });
-        }
+
+    if options.cache_configured {
+        cache_families(o, s, t, cache);
     }
 
     let current = s.system.current.unwrap_or_default();
@@ -217,6 +197,135 @@ pub fn render(s: &Snapshot, t: &TotalsSnapshot, cache: Option<&CacheStats>) -> S
     out
 }
 
+/// The request counter and duration histogram per endpoint and status, in
+/// perfkit's names or actix-web-prom's.
+fn requests(o: &mut String, t: &TotalsSnapshot, bounds: &[String], naming: &MetricsNaming) {
+    let (total, duration, total_help, duration_help) = match naming {
+        MetricsNaming::Perfkit => (
+            "perfkit_http_requests_total".to_owned(),
+            "perfkit_http_request_duration_seconds".to_owned(),
+            "Requests per endpoint and status since start.",
+            "Request latency per endpoint and status since start (response head).",
+        ),
+        MetricsNaming::ActixWebProm { namespace } => {
+            let prefix = match namespace.as_deref() {
+                Some(ns) if !ns.is_empty() => format!("{ns}_"),
+                _ => String::new(),
+            };
+            (
+                format!("{prefix}http_requests_total"),
+                format!("{prefix}http_requests_duration_seconds"),
+                "Total number of HTTP requests",
+                "HTTP request duration in seconds for all requests",
+            )
+        }
+    };
+    let compat = matches!(naming, MetricsNaming::ActixWebProm { .. });
+    family(o, &total, "counter", total_help);
+    for e in &t.endpoints {
+        for st in &e.statuses {
+            sample(o, &total, &request_labels(compat, &e.route, e.method.as_str(), &st.status), st.count as f64);
+        }
+    }
+    family(o, &duration, "histogram", duration_help);
+    for e in &t.endpoints {
+        for st in &e.statuses {
+            let l = request_labels(compat, &e.route, e.method.as_str(), &st.status);
+            histogram(o, &duration, &l, bounds, &st.buckets, st.count, st.sum);
+        }
+    }
+}
+
+/// An endpoint's labels in name order, as the prometheus crate writes them:
+/// actix-web-prom calls the route pattern `endpoint`.
+fn request_labels<'a>(compat: bool, route: &'a str, method: &'a str, status: &'a str) -> [(&'static str, &'a str); 3] {
+    if compat {
+        [("endpoint", route), ("method", method), ("status", status)]
+    } else {
+        [("method", method), ("route", route), ("status", status)]
+    }
+}
+
+/// Query counters, histograms and window gauges by `query_id`, and the
+/// info series mapping each id to its fingerprint.
+fn queries(o: &mut String, s: &Snapshot, t: &TotalsSnapshot, bounds: &[String]) {
+    // `scope` keeps a fingerprint's runs inside requests apart from its
+    // runs outside any request (start-up, background jobs).
+    let scope = |q: &perf_core::QueryTotals| if q.background { "background" } else { "request" };
+    let ids: Vec<String> = t.queries.iter().map(|q| query_id(&q.fingerprint)).collect();
+    family(o, "perfkit_db_query_info", "gauge", "Always 1: the SQL fingerprint of each query_id.");
+    let mut seen: Vec<&str> = Vec::with_capacity(ids.len());
+    for (q, id) in t.queries.iter().zip(&ids) {
+        // A fingerprint run in both scopes has one info series.
+        if seen.contains(&id.as_str()) {
+            continue;
+        }
+        seen.push(id);
+        let text = truncate(&q.fingerprint, MAX_FINGERPRINT_LABEL_BYTES);
+        sample(o, "perfkit_db_query_info", &[("query_id", id), ("fingerprint", text)], 1.0);
+    }
+    family(o, "perfkit_db_queries_total", "counter", "Queries per query_id, scope and outcome since start.");
+    for (q, id) in t.queries.iter().zip(&ids) {
+        let ok = q.totals.count - q.totals.errors;
+        for (outcome, n) in [("success", ok), ("error", q.totals.errors)] {
+            let labels = [("query_id", id.as_str()), ("scope", scope(q)), ("outcome", outcome)];
+            sample(o, "perfkit_db_queries_total", &labels, n as f64);
+        }
+    }
+    family(o, "perfkit_db_slow_queries_total", "counter", "Queries over the slow threshold since start.");
+    for (q, id) in t.queries.iter().zip(&ids) {
+        let labels = [("query_id", id.as_str()), ("scope", scope(q))];
+        sample(o, "perfkit_db_slow_queries_total", &labels, q.totals.slow as f64);
+    }
+    family(o, "perfkit_db_query_duration_seconds", "histogram", "Query latency per query_id and scope since start.");
+    for (q, id) in t.queries.iter().zip(&ids) {
+        let labels = [("query_id", id.as_str()), ("scope", scope(q))];
+        let tt = &q.totals;
+        histogram(o, "perfkit_db_query_duration_seconds", &labels, bounds, &tt.buckets, tt.count, tt.sum);
+    }
+    family(
+        o,
+        "perfkit_db_query_duration_window_seconds",
+        "gauge",
+        "Query latency percentiles per query_id over the window.",
+    );
+    for q in &s.query_stats {
+        let id = query_id(&q.fingerprint);
+        quantiles(o, "perfkit_db_query_duration_window_seconds", &[("query_id", id.as_str())], &q.stats);
+    }
+}
+
+/// Cache counters since start and gauges; the Redis tier only when there is one.
+fn cache_families(o: &mut String, s: &Snapshot, t: &TotalsSnapshot, cache: Option<&CacheStats>) {
+    let redis = cache.is_some_and(|c| c.redis.is_some()) || t.cache.redis != TierCounts::default();
+    family(o, "perfkit_cache_operations_total", "counter", "Cache operations per tier and op since start.");
+    tier_ops(o, "memory", &t.cache.memory);
+    if redis {
+        tier_ops(o, "redis", &t.cache.redis);
+    }
+    family(o, "perfkit_cache_hit_ratio", "gauge", "Cache hits over lookups in the window (0 without lookups).");
+    sample(o, "perfkit_cache_hit_ratio", &[], s.cache.hit_rate());
+    if let Some(c) = cache {
+        family(o, "perfkit_cache_entries", "gauge", "Entries held by the memory tier.");
+        sample(o, "perfkit_cache_entries", &[("tier", "memory")], c.memory.entries.unwrap_or(0) as f64);
+        family(o, "perfkit_cache_size_bytes", "gauge", "Bytes held by the memory tier.");
+        sample(o, "perfkit_cache_size_bytes", &[("tier", "memory")], c.memory.bytes.unwrap_or(0) as f64);
+        if let Some(r) = &c.redis {
+            family(o, "perfkit_cache_redis_up", "gauge", "Whether Redis answered the last operation (1) or not (0).");
+            sample(o, "perfkit_cache_redis_up", &[], if r.available { 1.0 } else { 0.0 });
+        }
+    }
+}
+
+/// `s` cut to at most `max` bytes at a character boundary.
+fn truncate(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 fn family(o: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(o, "# HELP {name} {help}");
     let _ = writeln!(o, "# TYPE {name} {kind}");
@@ -239,12 +348,19 @@ fn quantiles(o: &mut String, name: &str, labels: &[(&str, &str)], a: &Aggregate)
 }
 
 /// A histogram from counts since start: cumulative `le` buckets, `+Inf`, `_sum`, `_count`.
-fn histogram(o: &mut String, name: &str, labels: &[(&str, &str)], t: &Totals) {
+fn histogram(
+    o: &mut String,
+    name: &str,
+    labels: &[(&str, &str)],
+    bounds: &[String],
+    buckets: &[u64],
+    count: u64,
+    sum: f64,
+) {
     let bucket = format!("{name}_bucket");
     let mut with_le: Vec<(&str, &str)> = labels.to_vec();
     with_le.push(("le", ""));
-    let bounds: Vec<String> = TOTALS_BUCKETS.iter().map(|b| b.to_string()).collect();
-    for (le, n) in bounds.iter().zip(t.buckets.iter()) {
+    for (le, n) in bounds.iter().zip(buckets) {
         if let Some(last) = with_le.last_mut() {
             last.1 = le;
         }
@@ -253,15 +369,14 @@ fn histogram(o: &mut String, name: &str, labels: &[(&str, &str)], t: &Totals) {
     if let Some(last) = with_le.last_mut() {
         last.1 = "+Inf";
     }
-    sample(o, &bucket, &with_le, t.count as f64);
-    sample(o, &format!("{name}_sum"), labels, t.sum);
-    sample(o, &format!("{name}_count"), labels, t.count as f64);
+    sample(o, &bucket, &with_le, count as f64);
+    sample(o, &format!("{name}_sum"), labels, sum);
+    sample(o, &format!("{name}_count"), labels, count as f64);
 }
 
 fn tier_ops(o: &mut String, tier: &str, c: &TierCounts) {
-    for (kind, n) in [("hit", c.hits), ("miss", c.misses), ("set", c.sets), ("delete", c.deletes), ("error", c.errors)]
-    {
-        sample(o, "perfkit_cache_operations", &[("tier", tier), ("kind", kind)], n as f64);
+    for (op, n) in [("hit", c.hits), ("miss", c.misses), ("set", c.sets), ("delete", c.deletes), ("error", c.errors)] {
+        sample(o, "perfkit_cache_operations_total", &[("tier", tier), ("op", op)], n as f64);
     }
 }
 

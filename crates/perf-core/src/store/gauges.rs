@@ -39,6 +39,8 @@ pub(crate) struct Gauges {
     pub(crate) fine: Box<[GaugeSlot]>,
     pub(crate) coarse: Box<[GaugeSlot]>,
     pub(crate) last: Option<SystemSample>,
+    /// Cache operations since start: never reset, unlike the buckets.
+    pub(crate) cache_totals: CacheCounts,
 }
 
 impl Gauges {
@@ -47,6 +49,7 @@ impl Gauges {
             fine: vec![GaugeSlot::EMPTY; fine_n].into_boxed_slice(),
             coarse: vec![GaugeSlot::EMPTY; coarse_n].into_boxed_slice(),
             last: None,
+            cache_totals: CacheCounts::default(),
         }
     }
 
@@ -68,23 +71,27 @@ impl Gauges {
     }
 
     pub(crate) fn record_cache(&mut self, e: &CacheEvent, fine_us: u64, coarse_us: u64) {
+        *counter_of(&mut self.cache_totals, e) += 1;
         let at = e.at.as_unix_micros();
         for (slots, width) in [(&mut self.fine, fine_us), (&mut self.coarse, coarse_us)] {
             if let Some(slot) = slot_for(slots, at / width) {
-                let tier = match e.tier {
-                    CacheTier::Memory => &mut slot.cache.memory,
-                    CacheTier::Redis => &mut slot.cache.redis,
-                };
-                let counter = match e.kind {
-                    CacheEventKind::Hit => &mut tier.hits,
-                    CacheEventKind::Miss => &mut tier.misses,
-                    CacheEventKind::Set => &mut tier.sets,
-                    CacheEventKind::Delete => &mut tier.deletes,
-                    CacheEventKind::Error => &mut tier.errors,
-                };
-                *counter += 1;
+                *counter_of(&mut slot.cache, e) += 1;
             }
         }
+    }
+}
+
+fn counter_of<'a>(counts: &'a mut CacheCounts, e: &CacheEvent) -> &'a mut u64 {
+    let tier = match e.tier {
+        CacheTier::Memory => &mut counts.memory,
+        CacheTier::Redis => &mut counts.redis,
+    };
+    match e.kind {
+        CacheEventKind::Hit => &mut tier.hits,
+        CacheEventKind::Miss => &mut tier.misses,
+        CacheEventKind::Set => &mut tier.sets,
+        CacheEventKind::Delete => &mut tier.deletes,
+        CacheEventKind::Error => &mut tier.errors,
     }
 }
 

@@ -3,11 +3,17 @@
 
 use std::hash::{Hash, Hasher};
 
-use super::{MAX_ROUTE_BYTES, MAX_SQL_BYTES, ring::set_truncated};
-use crate::{N_PLUS_ONE_RECENT, NPlusOneFinding, NPlusOneSample, Timestamp};
+use super::{FxMap, MAX_ROUTE_BYTES, MAX_SQL_BYTES, ring::set_truncated};
+use crate::{N_PLUS_ONE_RECENT, NPlusOneFinding, NPlusOneSample, NPlusOneTotals, OVERFLOW_ROUTE, Timestamp};
 
 pub(super) struct NPlusOneTable {
     slots: Box<[Slot]>,
+    /// Findings per route since start, apart from the evicting slots so
+    /// eviction never resets them; at most `max_routes` routes, the rest
+    /// counted under [`OVERFLOW_ROUTE`].
+    per_route: FxMap<Box<str>, u64>,
+    max_routes: usize,
+    overflowed: u64,
 }
 
 pub(super) struct Slot {
@@ -27,7 +33,7 @@ pub(super) struct Slot {
 }
 
 impl NPlusOneTable {
-    pub(super) fn new(capacity: usize) -> NPlusOneTable {
+    pub(super) fn new(capacity: usize, max_routes: usize) -> NPlusOneTable {
         let slots = (0..capacity.max(1))
             .map(|_| Slot {
                 live: false,
@@ -45,7 +51,23 @@ impl NPlusOneTable {
                 last_at: Timestamp::EPOCH,
             })
             .collect();
-        NPlusOneTable { slots }
+        NPlusOneTable { slots, per_route: FxMap::default(), max_routes, overflowed: 0 }
+    }
+
+    /// Bytes held by the per-route counters: they grow only with new routes, up to the cap.
+    pub(super) fn counter_bytes(&self) -> usize {
+        self.per_route.keys().map(|k| k.len() + std::mem::size_of::<(Box<str>, u64)>()).sum()
+    }
+
+    /// Findings per route since start, ordered by route.
+    pub(super) fn route_totals(&self) -> Vec<NPlusOneTotals> {
+        let mut out: Vec<NPlusOneTotals> =
+            self.per_route.iter().map(|(r, n)| NPlusOneTotals { route: r.to_string(), findings: *n }).collect();
+        if self.overflowed > 0 {
+            out.push(NPlusOneTotals { route: OVERFLOW_ROUTE.to_owned(), findings: self.overflowed });
+        }
+        out.sort_by(|a, b| a.route.cmp(&b.route));
+        out
     }
 
     pub(super) fn slots(&self) -> &[Slot] {
@@ -58,6 +80,13 @@ impl NPlusOneTable {
         let fingerprint = truncated(f.fingerprint, MAX_SQL_BYTES);
         let hash = key_hash(route, fingerprint);
         let nanos = u64::try_from(f.total_time.as_nanos()).unwrap_or(u64::MAX);
+        if let Some(n) = self.per_route.get_mut(route) {
+            *n += 1;
+        } else if self.per_route.len() < self.max_routes {
+            self.per_route.insert(Box::from(route), 1);
+        } else {
+            self.overflowed += 1;
+        }
         let found = self
             .slots
             .iter()

@@ -15,6 +15,7 @@ use std::{
 
 use parking_lot::Mutex;
 
+use super::status::StatusTable;
 use crate::histogram::{BINS, Dense, bin_of, pack, unpack};
 
 pub(crate) const NONE: u64 = u64::MAX;
@@ -28,9 +29,18 @@ pub(crate) struct Geometry {
     pub(crate) coarse_n: u64,
     pub(crate) arena: usize,
     pub(crate) shards: usize,
+    /// Upper bounds of the `le` buckets in nanoseconds; the first `le_n` are used.
+    pub(crate) le_nanos: [u64; LE_BUCKETS],
+    pub(crate) le_n: usize,
 }
 
 impl Geometry {
+    /// The index of the `le` bucket holding `nanos`, or `le_n` when it is over every bound.
+    #[inline]
+    pub(crate) fn le_index(&self, nanos: u64) -> usize {
+        self.le_nanos[..self.le_n].partition_point(|&b| b < nanos)
+    }
+
     pub(crate) fn ratio(&self) -> u64 {
         self.coarse_us / self.fine_us
     }
@@ -128,7 +138,7 @@ struct ShardState {
 
 /// Counts since the series was created, never reset: what Prometheus
 /// counters and `le` histograms need.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Cumulative {
     pub(crate) count: u64,
     pub(crate) errors: u64,
@@ -140,34 +150,25 @@ pub(crate) struct Cumulative {
     pub(crate) buckets: [u64; LE_BUCKETS],
 }
 
-/// Upper bounds of the cumulative histogram buckets, in nanoseconds.
-pub(crate) const LE_NANOS: [u64; LE_BUCKETS] = [
-    1_000_000,
-    5_000_000,
-    10_000_000,
-    25_000_000,
-    50_000_000,
-    100_000_000,
-    250_000_000,
-    500_000_000,
-    1_000_000_000,
-    2_500_000_000,
-    5_000_000_000,
-    10_000_000_000,
-];
-pub(crate) const LE_BUCKETS: usize = 12;
+pub(crate) const LE_BUCKETS: usize = crate::MAX_HISTOGRAM_BUCKETS;
+
+impl Default for Cumulative {
+    fn default() -> Self {
+        Cumulative { count: 0, errors: 0, client_errors: 0, slow: 0, sum_ns: 0, buckets: [0; LE_BUCKETS] }
+    }
+}
 
 impl Cumulative {
     #[inline]
-    fn add(&mut self, s: &Sample) {
+    fn add(&mut self, s: &Sample, g: &Geometry) {
         self.count += 1;
         self.errors += u64::from(s.error);
         self.client_errors += u64::from(s.client_error);
         self.slow += u64::from(s.slow);
         self.sum_ns = self.sum_ns.saturating_add(s.nanos);
-        let i = LE_NANOS.partition_point(|&b| b < s.nanos);
-        if let Some(b) = self.buckets.get_mut(i) {
-            *b += 1;
+        let i = g.le_index(s.nanos);
+        if i < g.le_n {
+            self.buckets[i] += 1;
         }
     }
 
@@ -206,6 +207,8 @@ struct Arena {
 pub(crate) struct Series {
     shards: Box<[Padded]>,
     tiers: Mutex<Tiers>,
+    /// Requests per status code; endpoint series only.
+    statuses: Option<StatusTable>,
 }
 
 /// What a window query over one or more series yields.
@@ -257,6 +260,16 @@ fn shard_index() -> usize {
 }
 
 impl Series {
+    /// An endpoint's series: also counts requests per status code.
+    pub(crate) fn new_endpoint(g: &Geometry) -> Self {
+        Series { statuses: Some(StatusTable::new(g)), ..Series::new(g) }
+    }
+
+    /// The per-status counts of an endpoint series.
+    pub(crate) fn statuses(&self) -> Option<&StatusTable> {
+        self.statuses.as_ref()
+    }
+
     pub(crate) fn new(g: &Geometry) -> Self {
         let empty = Slot { epoch: NONE, acc: Acc::EMPTY };
         let shards = (0..g.shards)
@@ -286,6 +299,7 @@ impl Series {
                 pending: Dense::new(),
                 scratch: Dense::new(),
             }),
+            statuses: None,
         }
     }
 
@@ -314,7 +328,7 @@ impl Series {
         // A sample older than the shard's bucket (clock skew between threads)
         // counts in the shard's current bucket.
         st.acc.add(s);
-        st.totals.add(s);
+        st.totals.add(s, g);
         st.hist.record(bin_of(s.nanos));
     }
 

@@ -447,8 +447,12 @@ fn accounted_bytes_match_the_documented_formula() {
     let per_series = s.accounted_bytes() - empty;
     // The crate docs promise about 227 KiB per series with the defaults on a 2-core machine.
     let g = &s.geometry;
-    let formula =
-        g.shards * (128 + 4096) + ((g.fine_n + g.coarse_n) * 64 + g.coarse_n * 24) as usize + g.arena * 4 + 2 * 4096;
+    // An endpoint series also holds its status table: 26 slots of (2 + buckets) counters.
+    let formula = g.shards * (384 + 4096)
+        + ((g.fine_n + g.coarse_n) * 64 + g.coarse_n * 24) as usize
+        + g.arena * 4
+        + 2 * 4096
+        + 26 * (2 + g.le_n) * 8;
     let diff = per_series.abs_diff(formula);
     assert!(diff < 1024, "per series {per_series} vs formula {formula}");
 }
@@ -509,8 +513,10 @@ fn totals_count_since_start_and_never_decrease() {
     assert_eq!(t.endpoints.len(), 1);
     let e = &t.endpoints[0].totals;
     assert_eq!((e.count, e.errors, e.slow), (6, 1, 1));
-    // le = 1 ms holds 0 and 1 ms; 5 ms adds 3 ms; 50 ms adds 30 ms; 1 s adds 700 ms; 20 s is only in +Inf.
-    assert_eq!(e.buckets, [2, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5]);
+    // Default bounds 0.1 ms … 10 s: 0 ms is under every bound; 1 ms from le = 1 ms;
+    // 3 ms from 5 ms; 30 ms from 50 ms; 700 ms from 1 s; 20 s is only in +Inf.
+    assert_eq!(e.buckets, [1, 1, 1, 2, 2, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5]);
+    assert_eq!(t.bucket_bounds, crate::DEFAULT_HISTOGRAM_BUCKETS);
     assert!((e.sum - 20.734).abs() < 1e-9);
     assert_eq!(t.queries[0].totals.errors, 1);
     // Two days later the windows are empty but the totals remain.
@@ -522,9 +528,102 @@ fn totals_count_since_start_and_never_decrease() {
 
 #[test]
 fn totals_bounds_match_the_published_seconds() {
-    for (ns, secs) in series::LE_NANOS.iter().zip(crate::TOTALS_BUCKETS) {
+    let (s, _) = store();
+    let g = &s.geometry;
+    assert_eq!(g.le_n, crate::DEFAULT_HISTOGRAM_BUCKETS.len());
+    for (ns, secs) in g.le_nanos[..g.le_n].iter().zip(crate::DEFAULT_HISTOGRAM_BUCKETS) {
         assert_eq!(*ns as f64 / 1e9, secs);
     }
+}
+
+/// Records requests of `micros` each and returns the endpoint's `le` counts.
+fn status_buckets(config: StoreConfig, micros: u64, n: usize) -> (Vec<f64>, crate::StatusTotals) {
+    let (s, c) = store_with(config);
+    for _ in 0..n {
+        s.record_request(&req(Some("/fast"), 200, 0, c.now()).with_duration(Duration::from_micros(micros)));
+    }
+    let t = s.totals();
+    (t.bucket_bounds, t.endpoints[0].statuses[0].clone())
+}
+
+#[test]
+fn sub_millisecond_requests_land_in_the_100_microsecond_bucket() {
+    let (bounds, st) = status_buckets(StoreConfig::default(), 95, 20);
+    assert_eq!(st.status, "200");
+    assert_eq!((bounds[0], st.buckets[0], st.count), (0.0001, 20, 20));
+    assert!(st.buckets.iter().all(|&b| b == 20));
+}
+
+#[test]
+fn configured_buckets_replace_the_defaults() {
+    let config = StoreConfig {
+        histogram_buckets: vec![Duration::from_micros(50), Duration::from_micros(200), Duration::from_secs(1)],
+        ..StoreConfig::default()
+    };
+    let (bounds, st) = status_buckets(config, 95, 3);
+    assert_eq!(bounds, [0.00005, 0.0002, 1.0]);
+    assert_eq!(st.buckets, [0, 3, 3]);
+}
+
+#[test]
+fn statuses_are_counted_per_code_and_fold_into_classes_past_the_cap() {
+    let (s, c) = store();
+    // 16 distinct codes take the slots; the next ones fold into their class.
+    let codes: Vec<u16> = (0..crate::STATUS_CODES_PER_ENDPOINT as u16).map(|i| 200 + i).collect();
+    for code in &codes {
+        s.record_request(&req(Some("/s"), *code, 1, c.now()));
+    }
+    for code in [503, 504, 200, 404] {
+        s.record_request(&req(Some("/s"), code, 2, c.now()));
+    }
+    let t = s.totals();
+    let e = &t.endpoints[0];
+    let labels: Vec<(&str, u64)> = e.statuses.iter().map(|s| (s.status.as_str(), s.count)).collect();
+    assert_eq!(labels.len(), crate::STATUS_CODES_PER_ENDPOINT + 2);
+    assert!(labels.contains(&("200", 2)), "{labels:?}");
+    assert!(labels.contains(&("5xx", 2)), "{labels:?}");
+    assert!(labels.contains(&("4xx", 1)), "{labels:?}");
+    assert_eq!(e.statuses.iter().map(|s| s.count).sum::<u64>(), e.totals.count);
+}
+
+#[test]
+fn cache_and_n_plus_one_totals_survive_windows_and_eviction() {
+    let config = StoreConfig { n_plus_one: NonZeroUsize::new(1).unwrap(), ..StoreConfig::default() };
+    let (s, c) = store_with(config);
+    for fp in ["SELECT a", "SELECT b", "SELECT a"] {
+        s.record_n_plus_one(&NPlusOneSample {
+            route: "GET /a",
+            fingerprint: fp,
+            count: 5,
+            total_time: Duration::ZERO,
+            at: c.now(),
+        });
+    }
+    s.record_cache(&CacheEvent { kind: CacheEventKind::Hit, tier: crate::CacheTier::Memory, at: c.now() });
+    c.advance(Duration::from_secs(48 * 3600));
+    s.record_cache(&CacheEvent { kind: CacheEventKind::Error, tier: crate::CacheTier::Redis, at: c.now() });
+    let t = s.totals();
+    // The one-slot table evicted twice, but the route's counter kept every finding.
+    assert_eq!(t.n_plus_one, vec![crate::NPlusOneTotals { route: "GET /a".into(), findings: 3 }]);
+    assert_eq!((t.cache.memory.hits, t.cache.redis.errors), (1, 1));
+    assert_eq!(s.snapshot(w(5)).cache.memory.hits, 0);
+}
+
+#[test]
+fn n_plus_one_routes_past_the_cap_share_the_overflow_counter() {
+    let config = StoreConfig { max_endpoints: NonZeroUsize::new(1).unwrap(), ..StoreConfig::default() };
+    let (s, c) = store_with(config);
+    for route in ["GET /a", "GET /b", "GET /c"] {
+        s.record_n_plus_one(&NPlusOneSample {
+            route,
+            fingerprint: "SELECT ?",
+            count: 5,
+            total_time: Duration::ZERO,
+            at: c.now(),
+        });
+    }
+    let routes: Vec<_> = s.totals().n_plus_one.into_iter().map(|n| (n.route, n.findings)).collect();
+    assert_eq!(routes, vec![(OVERFLOW_ROUTE.to_owned(), 2), ("GET /a".to_owned(), 1)]);
 }
 
 #[test]

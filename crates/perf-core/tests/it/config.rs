@@ -2,7 +2,7 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use perf_core::{CoreError, PerfConfig, Profile, Thresholds};
+use perf_core::{CoreError, MetricsNaming, PerfConfig, Profile, Thresholds};
 
 fn from(vars: &[(&str, &str)]) -> Result<PerfConfig, CoreError> {
     let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -202,4 +202,48 @@ fn debug_of_a_config_shows_no_secret() {
     assert!(!builder.contains(token), "{builder}");
     let none = format!("{:?}", PerfConfig::default());
     assert!(none.contains("api_token: None") && none.contains("redis_url: None"), "{none}");
+}
+
+#[test]
+fn histogram_buckets_come_from_the_environment() {
+    let c = from(&[("PERFORMANCE_HISTOGRAM_BUCKETS", "0.00025, 0.001,2.5")]).unwrap();
+    assert_eq!(
+        c.store.histogram_buckets,
+        [Duration::from_micros(250), Duration::from_millis(1), Duration::from_millis(2_500)]
+    );
+    assert_eq!(PerfConfig::default().store.histogram_buckets.len(), perf_core::DEFAULT_HISTOGRAM_BUCKETS.len());
+}
+
+#[test]
+fn bad_histogram_buckets_name_the_variable_and_value() {
+    let too_many = (1..=33).map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+    for bad in ["", "0.1,abc", "0", "-1", "NaN", "inf", "0.5,0.25", "0.1,0.1", "7200", too_many.as_str()] {
+        check_invalid("PERFORMANCE_HISTOGRAM_BUCKETS", bad);
+    }
+}
+
+#[test]
+fn builder_validates_histogram_buckets() {
+    let ok = PerfConfig::builder().histogram_buckets([Duration::from_millis(1), Duration::from_secs(1)]).build();
+    assert_eq!(ok.unwrap().store.histogram_buckets.len(), 2);
+    for bad in [vec![], vec![Duration::from_secs(1), Duration::from_millis(1)], vec![Duration::ZERO]] {
+        let err = PerfConfig::builder().histogram_buckets(bad.clone()).build();
+        assert!(matches!(err, Err(CoreError::InvalidConfig(_))), "{bad:?} gave {err:?}");
+    }
+}
+
+#[test]
+fn metrics_naming_comes_from_the_environment() {
+    let c =
+        from(&[("PERFORMANCE_METRICS_NAMING", "actix-web-prom"), ("PERFORMANCE_METRICS_NAMESPACE", "api")]).unwrap();
+    assert_eq!(c.metrics_naming, MetricsNaming::ActixWebProm { namespace: Some("api".into()) });
+    let c = from(&[("PERFORMANCE_METRICS_NAMING", "actix-web-prom")]).unwrap();
+    assert_eq!(c.metrics_naming, MetricsNaming::ActixWebProm { namespace: None });
+    assert_eq!(from(&[]).unwrap().metrics_naming, MetricsNaming::Perfkit);
+    check_invalid("PERFORMANCE_METRICS_NAMING", "prometheus");
+    check_invalid("PERFORMANCE_METRICS_NAMESPACE", "9lives");
+    assert!(MetricsNaming::actix_web_prom("my-app").is_err());
+    let built =
+        PerfConfig::builder().metrics_naming(MetricsNaming::ActixWebProm { namespace: Some("a b".into()) }).build();
+    assert!(matches!(built, Err(CoreError::InvalidConfig(_))));
 }

@@ -441,6 +441,8 @@ async fn queries_lists_fingerprints_slow_queries_and_limits() {
     assert_eq!(s, 200);
     let q = &b["top_queries"][0];
     assert_eq!(q["fingerprint"], "SELECT * FROM projects WHERE id = ?");
+    // The id a Prometheus panel shows as `query_id` leads back here.
+    assert_eq!(q["query_id"], perf_core::query_id("SELECT * FROM projects WHERE id = ?"));
     assert_eq!(q["count"], 2);
     assert!((q["total_time"].as_f64().unwrap() - 0.21).abs() < 1e-9);
     assert_eq!(b["slow_queries"][0]["sql"], "SELECT * FROM projects WHERE id = 7");

@@ -16,8 +16,8 @@ use perf_core::{
     Aggregate, Alert, AlertError, AlertFilter, AlertType, AnalyticsReport, AnalyticsService, BoxFuture, CacheAdmin,
     CachePerformance, CacheStats, CacheStore, CacheStoreError, ComponentScore, ComponentUnit, DetailedReport,
     EndpointApdex, EndpointStats, Health, HealthStatus, KeyMetrics, ManualClock, PerfConfig, QueryStats,
-    Recommendation, Resolution, ServingTier, SharedThresholds, Store, StoreConfig, Summary, TierStats, Timestamp,
-    Trend, TrendDirection, TrendReport, Window,
+    Recommendation, Resolution, ServingTier, SharedThresholds, Store, Summary, TierStats, Timestamp, Trend,
+    TrendDirection, TrendReport, Window,
 };
 use perf_http::PerfState;
 
@@ -278,7 +278,7 @@ pub(crate) struct Parts {
 pub(crate) fn parts(config: PerfConfig) -> Parts {
     let clock = Arc::new(ManualClock::new(Timestamp::from_unix_secs(T0)));
     let thresholds = Arc::new(SharedThresholds::new(config.thresholds).unwrap());
-    let store = Arc::new(Store::new(StoreConfig::default(), clock.clone(), thresholds).unwrap());
+    let store = Arc::new(Store::new(config.store.clone(), clock.clone(), thresholds).unwrap());
     let analytics = Arc::new(FakeAnalytics::new());
     let cache = Arc::new(FakeCache::default());
     let state = PerfState::builder(config)

@@ -4,6 +4,7 @@
 mod access;
 mod api;
 mod dashboard;
+mod expo;
 mod fakes;
 mod health;
 mod isolation;

@@ -7,9 +7,9 @@ use crate::server::Server;
 const ADMIN: &str = "landscape-admin-token";
 const READER: &str = "landscape-read-token";
 
-/// The value of `perfkit_http_requests_total` for one endpoint and outcome.
-fn requests_total(exposition: &str, method: &str, route: &str, outcome: &str) -> Option<f64> {
-    let labels = [format!("method=\"{method}\""), format!("route=\"{route}\""), format!("outcome=\"{outcome}\"")];
+/// The value of `perfkit_http_requests_total` for one endpoint and status.
+fn requests_total(exposition: &str, method: &str, route: &str, status: &str) -> Option<f64> {
+    let labels = [format!("method=\"{method}\""), format!("route=\"{route}\""), format!("status=\"{status}\"")];
     exposition
         .lines()
         .filter(|l| l.starts_with("perfkit_http_requests_total{"))
@@ -32,7 +32,7 @@ fn the_read_token_scrapes_metrics_and_cannot_mutate() {
     let admin = format!("Bearer {ADMIN}");
     let scrape = s.get_with("/metrics", &[("Authorization", read.as_str())]);
     assert_eq!(scrape.status, 200, "{}", scrape.body);
-    assert_eq!(requests_total(&scrape.body, "GET", "/api/plants", "success"), Some(f64::from(sent)), "{}", scrape.body);
+    assert_eq!(requests_total(&scrape.body, "GET", "/api/plants", "200"), Some(f64::from(sent)), "{}", scrape.body);
     assert_eq!(s.get("/metrics").status, 401);
 
     let before = s.get_with("/api/performance/thresholds", &[("Authorization", read.as_str())]);
