@@ -3,6 +3,7 @@
 
 mod access;
 mod api;
+mod compat;
 mod dashboard;
 mod expo;
 mod fakes;
