@@ -7,6 +7,7 @@ mod compat;
 mod dashboard;
 mod expo;
 mod fakes;
+mod grafana;
 mod health;
 mod isolation;
 mod methods;
