@@ -6,7 +6,21 @@
 #   chromium (Debian package `chromium`): the landscape demo's dashboard test drives it headless.
 #   schemathesis 4.x (PyPI, pinned): the landscape demo's test runs it against the served OpenAPI document.
 #   the nightly toolchain and cargo-fuzz (crates.io): `cargo xtask fuzz` runs the targets in fuzz/.
+#   valgrind (Debian package `valgrind`): `cargo xtask bench` counts instructions with callgrind.
 set -euo pipefail
+
+if ! command -v valgrind >/dev/null 2>&1; then
+    echo "ensure-test-tools: valgrind missing, installing the valgrind package" >&2
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then
+        SUDO="sudo"
+    fi
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends valgrind
+fi
+
+valgrind --version >/dev/null
+echo "ensure-test-tools: $(valgrind --version) ready" >&2
 
 if ! command -v promtool >/dev/null 2>&1; then
     echo "ensure-test-tools: promtool missing, installing the prometheus package" >&2

@@ -3,8 +3,9 @@
 //! - `test`: the whole test suite against the real Redis and PostgreSQL.
 //! - `ci`: format check, clippy with warnings denied, docs, `test`, then
 //!   every fuzz target for 10 seconds.
-//! - `bench`: every crate's criterion benches, then a summary table with
-//!   peer ratios, written to BENCHMARKS.md.
+//! - `bench`: instruction counts under callgrind, interleaved wall-clock
+//!   ratios and every crate's criterion benches, written to BENCHMARKS.md
+//!   (`--quick`, `--filter S`, `--no-criterion`, `--report-only`).
 //! - `traffic`: a bounded, realistic mix of requests against a running demo.
 //! - `bench-isolation`: an app route's p50 alone and while clients hammer the
 //!   heavy performance endpoints, against a demo binary it starts.
@@ -40,7 +41,9 @@ fn main() -> Result<()> {
             println!("usage: cargo xtask <test|ci|bench|traffic|bench-isolation|fuzz>");
             println!("  test     run the whole test suite (needs Redis and PostgreSQL; see DEVELOPERS.md)");
             println!("  ci       fmt check, clippy -D warnings, docs, the tests, then each fuzz target for 10 s");
-            println!("  bench    criterion benches of every crate, then a table with peer ratios");
+            println!(
+                "  bench    callgrind instruction counts, interleaved wall clock and criterion (--quick, --filter S)"
+            );
             println!("  traffic  send a bounded mix of requests to a running demo (--base-url, --seconds, --rps)");
             println!(
                 "  bench-isolation  an app route's p50 alone and under heavy API load (--bin, --requests, --clients)"

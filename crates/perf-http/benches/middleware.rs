@@ -1,14 +1,30 @@
-//! One in-process request (no sockets) through a bare app, through perfkit's
-//! monitor (on, on without `Server-Timing`, and disabled) and through
-//! actix-web-prom's middleware, on a static route and on a route with a path
-//! parameter. Run with `cargo bench -p perf-http --bench middleware`.
+//! One in-process request (no sockets) through a bare app, the floor of any
+//! timing middleware (an `Instant` pair and an atomic add in `from_fn`),
+//! perfkit's monitor (on, on without `Server-Timing`, and disabled) and
+//! actix-web-prom's middleware, on a static route, a route with a path
+//! parameter, and that route with ids rotating over 0..4096. Each request's
+//! body is read to the end, as a server would. Every app is built and warmed
+//! up (every rotating id seen) before the first measurement, so no variant
+//! pays the process's first allocations or a cold route memo for the others.
+//! Run with `cargo bench -p perf-http --bench middleware`; the interleaved
+//! and instruction-count versions of this group are in `bench/`
+//! (`cargo xtask bench`).
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use std::{hint::black_box, sync::Arc, time::Instant};
+use std::{
+    hint::black_box,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Instant,
+};
 
 use actix_web::{
-    App, HttpResponse,
-    dev::Service,
+    App, Error, HttpResponse,
+    body::MessageBody,
+    dev::{Service, ServiceRequest, ServiceResponse},
+    middleware::{Next, from_fn},
     rt::{System, SystemRunner},
     test, web,
 };
@@ -22,7 +38,20 @@ async fn handler() -> HttpResponse {
 }
 
 fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/static", web::get().to(handler)).route("/items/{id}", web::get().to(handler));
+    cfg.route("/hello", web::get().to(handler)).route("/items/{id}", web::get().to(handler));
+}
+
+/// Distinct ids of the rotating route.
+const IDS: usize = 4096;
+
+/// Total nanoseconds seen by the floor middleware (its one atomic add).
+static FLOOR_NANOS: AtomicU64 = AtomicU64::new(0);
+
+async fn floor(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let start = Instant::now();
+    let res = next.call(req).await;
+    FLOOR_NANOS.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    res
 }
 
 fn state(config: PerfConfig) -> PerfState {
@@ -31,50 +60,73 @@ fn state(config: PerfConfig) -> PerfState {
     PerfState::builder(config).store(Arc::new(store)).build().unwrap()
 }
 
-/// Times `iters` requests to `uri` through `app` inside one runtime call.
-fn run<S>(sys: &SystemRunner, app: &S, uri: &'static str, iters: u64) -> std::time::Duration
+/// Times `iters` requests through `app`, the `k`-th to `uris[(start + k) % len]`,
+/// each in its own runtime call with its body read.
+fn run<S, B>(sys: &SystemRunner, app: &S, uris: &[String], start: usize, iters: u64) -> std::time::Duration
 where
-    S: Service<actix_http::Request, Error = actix_web::Error>,
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
 {
-    sys.block_on(async {
-        let start = Instant::now();
-        for _ in 0..iters {
-            let req = test::TestRequest::get().uri(uri).to_request();
-            black_box(app.call(req).await.ok());
-        }
-        start.elapsed()
-    })
+    let begin = Instant::now();
+    for k in 0..iters as usize {
+        let req = test::TestRequest::get().uri(&uris[(start + k) % uris.len()]).to_request();
+        sys.block_on(async {
+            let res = app.call(req).await.unwrap();
+            black_box(actix_web::body::to_bytes(res.into_body()).await.ok());
+        });
+    }
+    begin.elapsed()
 }
 
-macro_rules! bench_app {
-    ($group:expr, $sys:expr, $name:expr, $app:expr) => {{
-        let app = $sys.block_on(test::init_service($app));
-        for (route, uri) in [("static", "/static"), ("param", "/items/42")] {
-            $group
-                .bench_function(format!("{}/{route}", $name), |b| b.iter_custom(|iters| run(&$sys, &app, uri, iters)));
+/// Paths of the three routes: (name, paths requested in turn).
+fn paths() -> Vec<(&'static str, Vec<String>)> {
+    vec![
+        ("hello", vec!["/hello".to_owned()]),
+        ("items_42", vec!["/items/42".to_owned()]),
+        ("items_rotating", (0..IDS).map(|i| format!("/items/{i}")).collect()),
+    ]
+}
+
+/// Builds every app first and warms each one up; then measures them in turn.
+macro_rules! bench_apps {
+    ($c:expr, $sys:expr, $(($name:ident, $app:expr)),+ $(,)?) => {{
+        let paths = paths();
+        let apps = ($($sys.block_on(test::init_service($app)),)+);
+        #[allow(non_snake_case)]
+        let ($($name,)+) = &apps;
+        $( for (_, uris) in &paths { run(&$sys, $name, uris, 0, (IDS + 256) as u64); } )+
+        let mut group = $c.benchmark_group("perf-http/request");
+        for (route, uris) in &paths {
+            $(
+                let mut start = 0;
+                group.bench_function(format!("{}/{route}", stringify!($name).replace('_', "-")), |b| {
+                    b.iter_custom(|iters| {
+                        start += iters as usize;
+                        run(&$sys, $name, uris, start, iters)
+                    })
+                });
+            )+
         }
+        group.finish();
     }};
 }
 
 fn request(c: &mut Criterion) {
     let sys = System::new();
-    let mut group = c.benchmark_group("perf-http/request");
-
-    bench_app!(group, sys, "bare", App::new().configure(routes));
-
     let on = state(PerfConfig::default());
-    bench_app!(group, sys, "perfkit", App::new().wrap(on.monitor()).configure(routes));
-
     let quiet = state(PerfConfig::builder().server_timing(false).build().unwrap());
-    bench_app!(group, sys, "perfkit-no-server-timing", App::new().wrap(quiet.monitor()).configure(routes));
-
     let off = state(PerfConfig::builder().enabled(false).build().unwrap());
-    bench_app!(group, sys, "perfkit-disabled", App::new().wrap(off.monitor()).configure(routes));
-
     let prom = PrometheusMetricsBuilder::new("bench").endpoint("/metrics").build().unwrap();
-    bench_app!(group, sys, "actix-web-prom", App::new().wrap(prom.clone()).configure(routes));
-
-    group.finish();
+    bench_apps!(
+        c,
+        sys,
+        (bare, App::new().configure(routes)),
+        (floor, App::new().wrap(from_fn(floor)).configure(routes)),
+        (perfkit, App::new().wrap(on.monitor()).configure(routes)),
+        (perfkit_no_server_timing, App::new().wrap(quiet.monitor()).configure(routes)),
+        (perfkit_disabled, App::new().wrap(off.monitor()).configure(routes)),
+        (actix_web_prom, App::new().wrap(prom.clone()).configure(routes)),
+    );
 }
 
 criterion_group!(benches, request);

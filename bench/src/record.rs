@@ -1,0 +1,76 @@
+//! Recording one request duration: perfkit's store through its key map and
+//! through a resolved endpoint handle, beside hdrhistogram and the metrics
+//! crate (a histogram handle resolved once, Prometheus recorder installed).
+
+use std::{hint::black_box, sync::Arc, time::Duration};
+
+use anyhow::Result;
+use perf_core::{Clock, ManualClock, Method, Recorder, RequestSample, SharedThresholds, Store, StoreConfig, Timestamp};
+
+use crate::Variant;
+
+const GROUP: &str = "perf-core/record";
+const ROUTE: &str = "/api/projects/{id}";
+
+pub(crate) fn variants() -> Vec<Variant> {
+    let v = |name, make: fn() -> Result<crate::Op>| Variant {
+        group: GROUP,
+        name,
+        baseline: None,
+        warm_up: 10_000,
+        n1: 4_000,
+        make: Box::new(make),
+    };
+    vec![
+        v("hdrhistogram", hdrhistogram),
+        v("metrics_cached_handle", metrics_handle),
+        v("perfkit_store", perfkit_store),
+        v("perfkit_handle", perfkit_handle),
+    ]
+}
+
+/// A duration between 200 µs and 50 ms, spread deterministically by `i`.
+fn micros(i: u64) -> u64 {
+    200 + (i * 7919) % 50_000
+}
+
+fn store() -> Result<(Arc<Store>, Timestamp)> {
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_secs(1_700_000_000)));
+    let now = clock.now();
+    let store = Store::new(StoreConfig::default(), clock, Arc::new(SharedThresholds::default()))?;
+    Ok((Arc::new(store), now))
+}
+
+fn sample(i: u64, at: Timestamp) -> RequestSample<'static> {
+    RequestSample::new(Method::Get, Some(ROUTE), 200, Duration::from_micros(micros(i)), at)
+}
+
+fn perfkit_store() -> Result<crate::Op> {
+    let (store, now) = store()?;
+    Ok(Box::new(move |i| store.record_request(black_box(&sample(i, now)))))
+}
+
+fn perfkit_handle() -> Result<crate::Op> {
+    let (store, now) = store()?;
+    let handle = store.endpoint(Method::Get, Some(ROUTE));
+    Ok(Box::new(move |i| handle.record(&store, black_box(&sample(i, now)))))
+}
+
+fn hdrhistogram() -> Result<crate::Op> {
+    let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 2)?;
+    Ok(Box::new(move |i| {
+        // Nanoseconds, as a timing middleware would record them.
+        let _ = h.record(black_box(micros(i) * 1_000));
+    }))
+}
+
+fn metrics_handle() -> Result<crate::Op> {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        // Only this module installs a recorder, once per process.
+        let _ = metrics::set_global_recorder(recorder);
+    });
+    let h = metrics::histogram!("http_request_duration_seconds", "method" => "GET", "route" => ROUTE);
+    Ok(Box::new(move |i| h.record(black_box(micros(i) as f64 * 1e-6))))
+}
