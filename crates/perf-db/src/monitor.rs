@@ -276,7 +276,8 @@ impl QueryMonitor {
         // capture opened while this query renders may miss its values.
         let binds = enabled && (shared.capture_binds || shared.captures.is_open() || capture::any_open());
         let key_len = render(query, &mut conn.sql, binds);
-        let Some(key) = conn.sql.get(..key_len) else { return };
+        // `render` cuts at a piece boundary or an ASCII space: always a char boundary.
+        let key = conn.sql.get(..key_len).unwrap_or(&conn.sql);
         let statement = conn.fingerprints.lookup(key, &mut conn.scratch);
         if statement.pool_check {
             return;
