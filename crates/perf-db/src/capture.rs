@@ -232,6 +232,11 @@ impl Drop for Capture {
     }
 }
 
+/// Whether any [`capture_queries`] capture is open, in any thread (one atomic load).
+pub(crate) fn any_open() -> bool {
+    ACTIVE.load(Ordering::Relaxed) != 0
+}
+
 /// Called by the monitor for each query finished inside a scope.
 pub(crate) fn note(scope: &RequestScope, query: &NotedQuery<'_>) {
     if ACTIVE.load(Ordering::Relaxed) == 0 {
@@ -283,6 +288,11 @@ impl MonitorCaptures {
         for (_, log) in self.logs.lock().iter() {
             log.lock().push(query.to_owned());
         }
+    }
+
+    /// Whether a capture is open on this monitor (one atomic load).
+    pub(crate) fn is_open(&self) -> bool {
+        self.active.load(Ordering::Relaxed) != 0
     }
 
     /// Runs `f` with a capture open.

@@ -120,9 +120,20 @@ pub fn fingerprint_hash(fingerprint: &str) -> u64 {
 /// search term can be anything), and cutting at the last one would keep the
 /// bind values before it. SQL text with that exact comment in it loses the
 /// rest, which only shortens what is shown.
+///
+/// # Guarantees
+/// One pass over the text; cheap on the short texts queries have (it only
+/// compares at spaces).
 pub fn strip_binds(sql: &str) -> &str {
-    sql.find(" -- binds: ").map_or(sql, |i| &sql[..i])
+    let bytes = sql.as_bytes();
+    let marker = BINDS_MARKER.as_bytes();
+    let at = bytes.iter().enumerate().position(|(i, &b)| b == b' ' && bytes[i..].starts_with(marker));
+    // The marker starts with an ASCII space, so `at` is always a char boundary.
+    at.and_then(|i| sql.get(..i)).unwrap_or(sql)
 }
+
+/// The marker diesel writes between a statement's SQL and its bind values.
+pub(crate) const BINDS_MARKER: &str = " -- binds: ";
 
 /// What was last written to the fingerprint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -47,12 +47,17 @@
 //!
 //! # Cost
 //! diesel hands instrumentation the query only as a `Display` value, so the
-//! monitor renders each query's SQL once (the `perf-db/query_text` bench);
-//! fingerprints are computed once per distinct statement per connection and
-//! then looked up. On an in-memory SQLite primary-key select, the cheapest
-//! query there is, that rendering is most of the overhead measured by the
-//! `perf-db/select_by_pk` bench; against a database over the network it is
-//! a small fraction of the query's time.
+//! monitor renders each query's SQL once (the `perf-db/query_text` bench),
+//! stopping before the bind values: those are formatted only when
+//! [`QueryMonitor::with_capture_binds`] or a query capture asks for them.
+//! Fingerprint, kind and written tables are worked out once per distinct
+//! statement per connection and then found with one hash lookup of that
+//! text. A disabled monitor renders nothing (unless an invalidator needs to
+//! see writes). On an in-memory SQLite primary-key select, the cheapest
+//! query there is, diesel's own rendering (building the SQL string and
+//! collecting the binds, before the first byte reaches the monitor) is most
+//! of the overhead measured by the `perf-db/select_by_pk` bench; against a
+//! database over the network it is a small fraction of the query's time.
 mod cache;
 mod capture;
 mod error;
@@ -60,6 +65,7 @@ mod fingerprint;
 mod lexer;
 mod monitor;
 mod monitored;
+mod render;
 mod statement;
 
 pub use crate::{

@@ -5,7 +5,7 @@
 
 use std::{
     collections::HashMap,
-    fmt::{self, Write as _},
+    fmt,
     hash::{BuildHasherDefault, Hasher},
     num::NonZeroU32,
     sync::Arc,
@@ -26,6 +26,7 @@ use crate::{
     CapturedQueries, DbError, StatementKind,
     capture::{self, MonitorCaptures, NotedQuery},
     fingerprint::{fingerprint_into, strip_binds},
+    render::render,
     tables_written,
 };
 
@@ -79,8 +80,9 @@ const MAX_KEPT_BUFFER: usize = 64 * 1_024;
 ///
 /// # Bind values
 /// diesel's query text ends with ` -- binds: [...]`, the request's values.
-/// They are cut before the text reaches the recorder or a log line, so they
-/// never reach the store, the API, the dashboard or Prometheus;
+/// The monitor stops rendering at that marker, so the values are not even
+/// formatted, and they never reach the store, the API, the dashboard or
+/// Prometheus;
 /// [`QueryMonitor::with_capture_binds`] keeps them for development. Values
 /// inlined into the SQL text itself (`format!`-built statements) are part of
 /// the text and kept: pass user data as binds. In-process captures
@@ -110,8 +112,9 @@ const MAX_KEPT_BUFFER: usize = 64 * 1_024;
 /// [`QueryMonitor::with_enabled`]`(false)` (what
 /// `PERFORMANCE_MONITORING_ENABLED=false` should map to) records nothing,
 /// counts nothing in scopes and logs nothing: each query costs one flag
-/// check. With an invalidator configured, writes are still parsed so cached
-/// queries stay fresh: invalidation is correctness, not monitoring.
+/// check and nothing is rendered. With an invalidator configured, each
+/// statement's SQL (without binds) is still rendered so writes invalidate
+/// cached queries: invalidation is correctness, not monitoring.
 ///
 /// Committed or rolled-back outermost transactions are recorded too, under
 /// the fingerprint [`TRANSACTION_FINGERPRINT`] (`ok` = committed), from
@@ -268,19 +271,23 @@ impl QueryMonitor {
         let duration = self.conn.started.take().map_or(Duration::ZERO, |t| t.elapsed());
         let shared = &*self.shared;
         let conn = &mut self.conn;
-        conn.sql.clear();
-        if write!(conn.sql, "{query}").is_err() && conn.sql.is_empty() {
-            conn.sql.push_str("<query text unavailable>");
-        }
-        if strip_binds(&conn.sql) == POOL_CHECK_SQL {
+        // Bind values are rendered only for someone who reads them: the
+        // opt-in text of samples and logs, or an open capture (tests). A
+        // capture opened while this query renders may miss its values.
+        let binds = enabled && (shared.capture_binds || shared.captures.is_open() || capture::any_open());
+        let key_len = render(query, &mut conn.sql, binds);
+        // `render` cuts at a piece boundary or an ASCII space: always a char boundary.
+        let key = conn.sql.get(..key_len).unwrap_or(&conn.sql);
+        let statement = conn.fingerprints.lookup(key, &mut conn.scratch);
+        if statement.pool_check {
             return;
         }
-        let statement = conn.fingerprints.lookup(&conn.sql, &mut conn.scratch);
         let at = shared.clock.now();
         if enabled {
             // Bind values never leave the monitor unless asked for: the
             // recorder, the logs and the store only see the bare text.
-            let text = if shared.capture_binds { conn.sql.as_str() } else { strip_binds(&conn.sql) };
+            let bare = key.get(..statement.bare_len).unwrap_or(key);
+            let text = if shared.capture_binds { conn.sql.as_str() } else { bare };
             record(shared, &statement, text, &conn.sql, duration, ok, at);
         }
         if conn.sql.capacity() > MAX_KEPT_BUFFER || conn.scratch.capacity() > MAX_KEPT_BUFFER {
@@ -519,34 +526,48 @@ struct TxLevel {
     tables: Vec<String>,
 }
 
-/// What the monitor needs to know about one statement text.
+/// What the monitor needs to know about one statement text: everything
+/// that depends on the SQL alone, worked out once per distinct statement.
 pub(crate) struct Statement {
     pub(crate) text: Arc<str>,
     pub(crate) hash: u64,
     pub(crate) kind: StatementKind,
     pub(crate) query_kind: QueryKind,
     pub(crate) written: Box<[String]>,
+    /// Length of the bare SQL (before any bind marker) in the key text.
+    pub(crate) bare_len: usize,
+    /// The statement is the pool's connection check ([`POOL_CHECK_SQL`]).
+    pub(crate) pool_check: bool,
 }
 
-/// Statement analyses keyed by bare SQL text (without binds), so a repeated
-/// statement costs one hash lookup instead of a re-parse.
+/// Statement analyses keyed by the SQL text diesel renders before its bind
+/// values, so a repeated statement costs one hash lookup instead of a
+/// re-parse.
 #[derive(Default)]
 struct FingerprintCache {
-    map: HashMap<Box<str>, Arc<Statement>, BuildHasherDefault<Fnv>>,
+    map: HashMap<Box<str>, Arc<Statement>, BuildHasherDefault<WordHasher>>,
 }
 
 impl FingerprintCache {
     fn lookup(&mut self, sql: &str, scratch: &mut String) -> Arc<Statement> {
-        let bare = strip_binds(sql);
-        if let Some(s) = self.map.get(bare) {
+        if let Some(s) = self.map.get(sql) {
             return s.clone();
         }
+        let bare = strip_binds(sql);
         let hash = fingerprint_into(bare, scratch);
         let kind = StatementKind::of(bare);
         let written = if kind.is_write() { tables_written(bare).into_boxed_slice() } else { Box::default() };
         let query_kind = crate::statement::query_kind(kind, bare);
-        let statement = Arc::new(Statement { text: scratch.as_str().into(), hash, kind, query_kind, written });
-        if bare.len() > MAX_CACHED_SQL {
+        let statement = Arc::new(Statement {
+            text: scratch.as_str().into(),
+            hash,
+            kind,
+            query_kind,
+            written,
+            bare_len: bare.len(),
+            pool_check: bare == POOL_CHECK_SQL,
+        });
+        if sql.len() > MAX_CACHED_SQL {
             // Huge statements (bulk inserts with inlined values) are analysed
             // each time rather than kept as keys.
             return statement;
@@ -556,28 +577,56 @@ impl FingerprintCache {
             // otherwise grow the map without bound.
             self.map.clear();
         }
-        self.map.insert(bare.into(), statement.clone());
+        self.map.insert(sql.into(), statement.clone());
         statement
     }
 }
 
-/// FNV-1a as a `Hasher`, for short keys on the query path.
-struct Fnv(u64);
+/// A `Hasher` that takes SQL text eight bytes at a time (the rotate, xor,
+/// multiply step of rustc's FxHasher), for the statement lookup on every
+/// query. Not keyed: the map it serves holds at most
+/// `FINGERPRINT_CACHE_ENTRIES` statements and is emptied when full, so
+/// colliding texts cost at most a slower lookup.
+struct WordHasher(u64);
 
-impl Default for Fnv {
+impl Default for WordHasher {
+    /// Starts from a non-zero state, so runs of zero words still move it.
     fn default() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
+        WordHasher(0xcbf2_9ce4_8422_2325)
     }
 }
 
-impl Hasher for Fnv {
+impl WordHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl Hasher for WordHasher {
     fn finish(&self) -> u64 {
         self.0
     }
+
     fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 ^= u64::from(b);
-            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        let mut words = bytes.chunks_exact(8);
+        let mut word = [0u8; 8];
+        for chunk in &mut words {
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            // The length keeps "a" and "a\0" apart.
+            self.add(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 56));
         }
     }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.add(u64::from(byte));
+    }
 }
+
+#[cfg(test)]
+mod tests;

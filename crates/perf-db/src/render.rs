@@ -1,0 +1,72 @@
+//! The SQL text of a query as diesel's instrumentation describes it,
+//! rendered into a reused buffer and cut before the bind values unless they
+//! are wanted.
+//!
+//! diesel hands instrumentation a query only as a `Display` value whose text
+//! is `<SQL> -- binds: [...]`. It writes the SQL and the marker
+//! ` -- binds: ` as separate pieces, so a sink that refuses the marker piece
+//! ends the rendering there and no bind value is ever formatted. Texts that
+//! arrive in one piece (plain SQL from `batch_execute`, other connection
+//! types) are cut with [`strip_binds`] instead.
+
+use std::fmt::{self, Write as _};
+
+use crate::fingerprint::{BINDS_MARKER, strip_binds};
+
+/// The text recorded when a query's `Display` fails before writing anything.
+pub(crate) const UNAVAILABLE: &str = "<query text unavailable>";
+
+/// Renders `query` into `out` (cleared first) and returns the length of the
+/// text before diesel's bind marker: before the marker piece when diesel
+/// writes one, else before the first marker in the text ([`strip_binds`]).
+/// A marker inside the SQL piece itself is left in; callers that need the
+/// bare SQL apply [`strip_binds`] to that prefix (once per statement).
+///
+/// With `binds` false the rendering stops at the marker, so `out` holds only
+/// the SQL; with `binds` true `out` holds the whole text, marker and values
+/// included.
+///
+/// # Guarantees
+/// Never panics; a failing `Display` leaves what it wrote, or
+/// [`UNAVAILABLE`] when it wrote nothing.
+pub(crate) fn render(query: &dyn fmt::Display, out: &mut String, binds: bool) -> usize {
+    out.clear();
+    let mut sink = Sink { out, binds, marker_at: None };
+    // An error is either the sink stopping at the marker or the query's own
+    // `Display` failing; both leave usable text behind.
+    let failed = write!(sink, "{query}").is_err();
+    let marker_at = sink.marker_at;
+    match marker_at {
+        Some(at) => at,
+        None => {
+            if failed && out.is_empty() {
+                out.push_str(UNAVAILABLE);
+            }
+            strip_binds(out).len()
+        }
+    }
+}
+
+/// A `fmt::Write` that copies pieces into a buffer and notes (or stops at)
+/// the piece that starts diesel's bind list.
+struct Sink<'a> {
+    out: &'a mut String,
+    binds: bool,
+    marker_at: Option<usize>,
+}
+
+impl fmt::Write for Sink<'_> {
+    fn write_str(&mut self, piece: &str) -> fmt::Result {
+        if self.marker_at.is_none() && piece.starts_with(BINDS_MARKER) {
+            self.marker_at = Some(self.out.len());
+            if !self.binds {
+                return Err(fmt::Error);
+            }
+        }
+        self.out.push_str(piece);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
