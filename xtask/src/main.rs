@@ -1,7 +1,7 @@
 //! Project automation: `cargo xtask <task>`.
 //!
 //! - `test`: the whole test suite against the real Redis and PostgreSQL.
-//! - `ci`: format check, clippy with warnings denied, docs, `test`, then
+//! - `ci`: format check, clippy with warnings denied, docs, `features`, `test`, then
 //!   every fuzz target for 10 seconds.
 //! - `bench`: every crate's criterion benches, then a summary table with
 //!   peer ratios, written to BENCHMARKS.md.
@@ -9,6 +9,9 @@
 //! - `bench-isolation`: an app route's p50 alone and while clients hammer the
 //!   heavy performance endpoints, against a demo binary it starts.
 //! - `fuzz`: the cargo-fuzz targets in `fuzz/`, each for a bounded time (nightly).
+//! - `features`: `cargo check` of every library crate with its default
+//!   features and with none, so no feature combination a user picks first
+//!   is left broken by the `--all-features` runs.
 #![allow(clippy::print_stdout)]
 
 mod bench;
@@ -36,10 +39,14 @@ fn main() -> Result<()> {
         "traffic" => traffic::run(rest),
         "bench-isolation" => isolation::run(rest),
         "fuzz" => fuzz::run(rest),
+        "features" => features(),
         _ => {
-            println!("usage: cargo xtask <test|ci|bench|traffic|bench-isolation|fuzz>");
+            println!("usage: cargo xtask <test|ci|features|bench|traffic|bench-isolation|fuzz>");
             println!("  test     run the whole test suite (needs Redis and PostgreSQL; see DEVELOPERS.md)");
-            println!("  ci       fmt check, clippy -D warnings, docs, the tests, then each fuzz target for 10 s");
+            println!(
+                "  ci       fmt check, clippy -D warnings, docs, features, the tests, then each fuzz target for 10 s"
+            );
+            println!("  features cargo check of each library crate with default features and with none");
             println!("  bench    criterion benches of every crate, then a table with peer ratios");
             println!("  traffic  send a bounded mix of requests to a running demo (--base-url, --seconds, --rps)");
             println!(
@@ -103,8 +110,35 @@ fn ci() -> Result<()> {
     let mut doc = cargo();
     doc.args(["doc", "--workspace", "--no-deps", "--all-features"]).env("RUSTDOCFLAGS", "-D warnings");
     run(doc)?;
+    features()?;
     test(&[])?;
     fuzz::run(&["--seconds".into(), CI_FUZZ_SECONDS.to_string(), "--seed".into(), "1".into()])
+}
+
+/// The library crates: every folder under `crates/`.
+fn library_crates() -> Result<Vec<String>> {
+    let mut names: Vec<String> = std::fs::read_dir(root().join("crates"))?
+        .flatten()
+        .filter(|e| e.path().join("Cargo.toml").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// `cargo check` of each library crate with its default features, then with
+/// `--no-default-features`: cheap, and it catches an item used outside the
+/// `cfg` of the feature that brings it.
+fn features() -> Result<()> {
+    for name in library_crates()? {
+        let mut defaults = cargo();
+        defaults.args(["check", "--quiet", "-p", &name]);
+        run(defaults)?;
+        let mut none = cargo();
+        none.args(["check", "--quiet", "-p", &name, "--no-default-features"]);
+        run(none)?;
+    }
+    Ok(())
 }
 
 /// Seconds per fuzz target in `ci` (and `.ci/run`): a smoke run that keeps

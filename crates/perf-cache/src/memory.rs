@@ -471,6 +471,7 @@ impl MemoryCache {
     }
 
     /// The configured clock's time, as the cache sees it.
+    #[cfg(feature = "redis")]
     pub(crate) fn now(&self) -> Timestamp {
         Timestamp::from_unix_micros(self.inner.now_ms.load(Ordering::Relaxed).saturating_mul(1000))
     }
