@@ -61,6 +61,7 @@ mod analytics;
 mod cache;
 mod clock;
 mod config;
+mod context;
 mod error;
 mod histogram;
 mod limiter;
@@ -92,6 +93,7 @@ pub use crate::{
     },
     clock::{Clock, ManualClock, SystemClock, Timestamp},
     config::{PerfConfig, PerfConfigBuilder, Profile, StoreConfig},
+    context::PerfContext,
     error::{AlertError, CacheStoreError, CoreError},
     limiter::{DEFAULT_LOG_INTERVAL, DEFAULT_LOG_KEYS, LogLimiter},
     recorder::{NoopRecorder, Recorder},

@@ -55,6 +55,7 @@
 //! a small fraction of the query's time.
 mod cache;
 mod capture;
+mod context;
 mod error;
 mod fingerprint;
 mod lexer;
