@@ -1,6 +1,9 @@
 //! Project automation: `cargo xtask <task>`.
 //!
-//! - `test`: the whole test suite against the real Redis and PostgreSQL.
+//! - `test`: the whole test suite against the real Redis and PostgreSQL, then
+//!   `fixture`.
+//! - `fixture`: the SQLite-only sample app in `tests/fixtures/sqlite-app`:
+//!   no libpq or Redis client in its tree, and it serves the whole API.
 //! - `ci`: format check, clippy with warnings denied, docs, `features`, `test`, then
 //!   every fuzz target for 10 seconds.
 //! - `bench`: every crate's criterion benches, then a summary table with
@@ -15,6 +18,7 @@
 #![allow(clippy::print_stdout)]
 
 mod bench;
+mod fixture;
 mod fuzz;
 mod isolation;
 mod services;
@@ -40,12 +44,14 @@ fn main() -> Result<()> {
         "bench-isolation" => isolation::run(rest),
         "fuzz" => fuzz::run(rest),
         "features" => features(),
+        "fixture" => fixture::run(),
         _ => {
-            println!("usage: cargo xtask <test|ci|features|bench|traffic|bench-isolation|fuzz>");
+            println!("usage: cargo xtask <test|ci|features|fixture|bench|traffic|bench-isolation|fuzz>");
             println!("  test     run the whole test suite (needs Redis and PostgreSQL; see DEVELOPERS.md)");
             println!(
                 "  ci       fmt check, clippy -D warnings, docs, features, the tests, then each fuzz target for 10 s"
             );
+            println!("  fixture  check, build and query the SQLite-only sample app on the facade");
             println!("  features cargo check of each library crate with default features and with none");
             println!("  bench    criterion benches of every crate, then a table with peer ratios");
             println!("  traffic  send a bounded mix of requests to a running demo (--base-url, --seconds, --rps)");
@@ -93,7 +99,8 @@ fn test(extra: &[String]) -> Result<()> {
     let mut c = cargo();
     c.args(["test", "--workspace", "--all-features"]).args(extra);
     c.env("PERF_TEST_REDIS_URL", &urls.redis).env("PERF_TEST_DATABASE_URL", &urls.database);
-    run(c)
+    run(c)?;
+    fixture::run()
 }
 
 fn ci() -> Result<()> {
