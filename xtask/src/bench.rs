@@ -194,7 +194,8 @@ fn run_criterion(filter: Option<&str>) -> Result<()> {
     for n in &names {
         c.args(["-p", n]);
     }
-    c.args(["--benches", "--", "--warm-up-time", "0.5", "--measurement-time", "2", "--noplot"]);
+    // Every feature, so the Redis and backend groups are built too.
+    c.args(["--all-features", "--benches", "--", "--warm-up-time", "0.5", "--measurement-time", "2", "--noplot"]);
     if let Some(f) = filter {
         c.arg(f);
     }

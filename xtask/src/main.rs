@@ -1,7 +1,10 @@
 //! Project automation: `cargo xtask <task>`.
 //!
-//! - `test`: the whole test suite against the real Redis and PostgreSQL.
-//! - `ci`: format check, clippy with warnings denied, docs, `test`, then
+//! - `test`: the whole test suite against the real Redis and PostgreSQL, then
+//!   `fixture`.
+//! - `fixture`: the SQLite-only sample app in `tests/fixtures/sqlite-app`:
+//!   no libpq or Redis client in its tree, and it serves the whole API.
+//! - `ci`: format check, clippy with warnings denied, docs, `features`, `test`, then
 //!   every fuzz target for 10 seconds.
 //! - `bench`: instruction counts under callgrind, interleaved wall-clock
 //!   ratios and every crate's criterion benches, written to BENCHMARKS.md
@@ -10,9 +13,13 @@
 //! - `bench-isolation`: an app route's p50 alone and while clients hammer the
 //!   heavy performance endpoints, against a demo binary it starts.
 //! - `fuzz`: the cargo-fuzz targets in `fuzz/`, each for a bounded time (nightly).
+//! - `features`: `cargo check` of every library crate with its default
+//!   features and with none, so no feature combination a user picks first
+//!   is left broken by the `--all-features` runs.
 #![allow(clippy::print_stdout)]
 
 mod bench;
+mod fixture;
 mod fuzz;
 mod isolation;
 mod services;
@@ -37,10 +44,16 @@ fn main() -> Result<()> {
         "traffic" => traffic::run(rest),
         "bench-isolation" => isolation::run(rest),
         "fuzz" => fuzz::run(rest),
+        "features" => features(),
+        "fixture" => fixture::run(),
         _ => {
-            println!("usage: cargo xtask <test|ci|bench|traffic|bench-isolation|fuzz>");
+            println!("usage: cargo xtask <test|ci|features|fixture|bench|traffic|bench-isolation|fuzz>");
             println!("  test     run the whole test suite (needs Redis and PostgreSQL; see DEVELOPERS.md)");
-            println!("  ci       fmt check, clippy -D warnings, docs, the tests, then each fuzz target for 10 s");
+            println!(
+                "  ci       fmt check, clippy -D warnings, docs, features, the tests, then each fuzz target for 10 s"
+            );
+            println!("  fixture  check, build and query the SQLite-only sample app on the facade");
+            println!("  features cargo check of each library crate with default features and with none");
             println!(
                 "  bench    callgrind instruction counts, interleaved wall clock and criterion (--quick, --filter S)"
             );
@@ -89,7 +102,8 @@ fn test(extra: &[String]) -> Result<()> {
     let mut c = cargo();
     c.args(["test", "--workspace", "--all-features"]).args(extra);
     c.env("PERF_TEST_REDIS_URL", &urls.redis).env("PERF_TEST_DATABASE_URL", &urls.database);
-    run(c)
+    run(c)?;
+    fixture::run()
 }
 
 fn ci() -> Result<()> {
@@ -106,8 +120,35 @@ fn ci() -> Result<()> {
     let mut doc = cargo();
     doc.args(["doc", "--workspace", "--no-deps", "--all-features"]).env("RUSTDOCFLAGS", "-D warnings");
     run(doc)?;
+    features()?;
     test(&[])?;
     fuzz::run(&["--seconds".into(), CI_FUZZ_SECONDS.to_string(), "--seed".into(), "1".into()])
+}
+
+/// The library crates: every folder under `crates/`.
+fn library_crates() -> Result<Vec<String>> {
+    let mut names: Vec<String> = std::fs::read_dir(root().join("crates"))?
+        .flatten()
+        .filter(|e| e.path().join("Cargo.toml").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// `cargo check` of each library crate with its default features, then with
+/// `--no-default-features`: cheap, and it catches an item used outside the
+/// `cfg` of the feature that brings it.
+fn features() -> Result<()> {
+    for name in library_crates()? {
+        let mut defaults = cargo();
+        defaults.args(["check", "--quiet", "-p", &name]);
+        run(defaults)?;
+        let mut none = cargo();
+        none.args(["check", "--quiet", "-p", &name, "--no-default-features"]);
+        run(none)?;
+    }
+    Ok(())
 }
 
 /// Seconds per fuzz target in `ci` (and `.ci/run`): a smoke run that keeps

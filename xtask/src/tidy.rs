@@ -35,11 +35,12 @@ mod tests {
         assert!(bad.is_empty(), "files without a leading //! doc: {bad:?}");
     }
 
-    #[test]
-    fn crates_depend_only_on_core_and_macros_among_siblings() {
-        let siblings = ["perf-cache", "perf-db", "perf-analytics", "perf-http"];
+    /// `(manifest, section, trimmed line)` for every line of every
+    /// `Cargo.toml` under `crates/`.
+    fn manifest_lines() -> Vec<(PathBuf, String, String)> {
         let mut tomls = Vec::new();
         files(&root().join("crates"), "toml", &mut tomls);
+        let mut out = Vec::new();
         for t in tomls {
             let text = std::fs::read_to_string(&t).unwrap();
             let mut section = String::new();
@@ -49,15 +50,44 @@ mod tests {
                     section = line.to_string();
                     continue;
                 }
-                if section == "[dependencies]" {
-                    for s in siblings {
-                        assert!(
-                            !line.starts_with(&format!("{s} ")) && !line.starts_with(&format!("{s}.")),
-                            "{} names sibling {s} under [dependencies]",
-                            t.display()
-                        );
-                    }
+                out.push((t.clone(), section.clone(), line.to_string()));
+            }
+        }
+        out
+    }
+
+    fn names(line: &str, krate: &str) -> bool {
+        line.starts_with(&format!("{krate} ")) || line.starts_with(&format!("{krate}."))
+    }
+
+    #[test]
+    fn only_the_facade_depends_on_several_siblings() {
+        let siblings = ["perf-cache", "perf-db", "perf-analytics", "perf-http"];
+        let facade = root().join("crates/perfkit/Cargo.toml");
+        for (toml, section, line) in manifest_lines() {
+            if section == "[dependencies]" && toml != facade {
+                for s in siblings {
+                    assert!(!names(&line, s), "{} names sibling {s} under [dependencies]", toml.display());
                 }
+            }
+            if section.ends_with("dependencies]") && toml != facade {
+                assert!(!names(&line, "perfkit"), "{} depends on the facade", toml.display());
+            }
+        }
+    }
+
+    #[test]
+    fn workspace_dependencies_choose_no_backend_and_no_compression() {
+        let text = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+        for line in text.lines().map(str::trim) {
+            if line.starts_with("diesel") {
+                assert!(!line.contains("sqlite") && !line.contains("postgres"), "backend in the workspace: {line}");
+            }
+            if line.starts_with("libsqlite3-sys") || line.starts_with("pq-sys") {
+                assert!(!line.contains("bundled"), "bundling in the workspace: {line}");
+            }
+            if line.starts_with("actix-web ") {
+                assert!(!line.contains("compress"), "compression in the workspace: {line}");
             }
         }
     }

@@ -90,6 +90,11 @@ impl Analytics {
         Analytics::with_settings(source, thresholds, clock, AnalyticsSettings::default())
     }
 
+    /// Analytics over the context's metrics source, thresholds and clock.
+    pub fn from_context(ctx: &perf_core::PerfContext) -> Self {
+        Analytics::new(ctx.source().clone(), ctx.thresholds().clone(), ctx.clock().clone())
+    }
+
     /// Analytics with explicit settings.
     pub fn with_settings(
         source: Arc<dyn MetricsSource>,

@@ -10,7 +10,10 @@ use std::{hint::black_box, sync::Arc, time::Duration};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use dashmap::DashMap;
-use perf_cache::{MemoryCache, TieredCache, TieredConfig};
+use perf_cache::MemoryCache;
+#[cfg(feature = "redis")]
+use perf_cache::{TieredCache, TieredConfig};
+#[cfg(feature = "redis")]
 use redis::AsyncCommands;
 
 const KEYS: usize = 1000;
@@ -64,6 +67,7 @@ fn memory_hit(c: &mut Criterion) {
     g.finish();
 }
 
+#[cfg(feature = "redis")]
 fn redis_hit(c: &mut Criterion) {
     let url = std::env::var("PERF_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
@@ -113,5 +117,8 @@ fn redis_hit(c: &mut Criterion) {
     });
 }
 
+#[cfg(feature = "redis")]
 criterion_group!(benches, memory_hit, redis_hit);
+#[cfg(not(feature = "redis"))]
+criterion_group!(benches, memory_hit);
 criterion_main!(benches);

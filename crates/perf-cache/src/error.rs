@@ -38,6 +38,7 @@ pub enum CacheError {
     #[error("invalid cache configuration: {0}")]
     InvalidConfig(String),
     /// Redis answered with an error or the connection failed.
+    #[cfg(feature = "redis")]
     #[error("redis {op} failed")]
     Redis {
         /// The operation that failed.
@@ -81,7 +82,12 @@ impl CacheError {
     /// Whether this failure says Redis is unreachable or stalled (as opposed
     /// to bad input), i.e. whether it should count against the breaker.
     pub fn is_backend_failure(&self) -> bool {
-        matches!(self, CacheError::Redis { .. } | CacheError::Timeout { .. } | CacheError::BreakerOpen)
+        match self {
+            #[cfg(feature = "redis")]
+            CacheError::Redis { .. } => true,
+            CacheError::Timeout { .. } | CacheError::BreakerOpen => true,
+            _ => false,
+        }
     }
 
     /// Whether this failure says Redis could not be reached: an I/O error,
@@ -90,6 +96,7 @@ impl CacheError {
     pub fn is_unreachable(&self) -> bool {
         match self {
             CacheError::Timeout { .. } | CacheError::BreakerOpen => true,
+            #[cfg(feature = "redis")]
             CacheError::Redis { source, .. } => unreachable_error(source),
             _ => false,
         }
@@ -102,6 +109,7 @@ impl CacheError {
     /// and for errors that are not Redis's.
     pub fn command_error_kind(&self) -> Option<&str> {
         match self {
+            #[cfg(feature = "redis")]
             CacheError::Redis { source, .. } if !unreachable_error(source) => Some(command_kind(source)),
             _ => None,
         }
@@ -110,6 +118,7 @@ impl CacheError {
 
 /// Whether a client error means the server could not be reached (rather
 /// than that it answered with an error).
+#[cfg(feature = "redis")]
 fn unreachable_error(e: &redis::RedisError) -> bool {
     e.is_io_error()
         || e.is_timeout()
@@ -119,6 +128,7 @@ fn unreachable_error(e: &redis::RedisError) -> bool {
 }
 
 /// The cause of an error reply; see [`CacheError::command_error_kind`].
+#[cfg(feature = "redis")]
 fn command_kind(e: &redis::RedisError) -> &str {
     if let Some(code) = e.code() {
         return code;
@@ -133,6 +143,7 @@ fn command_kind(e: &redis::RedisError) -> &str {
 
 /// `e` and its sources, joined with `: ` (the client's message is usually
 /// in the source, not in our wrapper).
+#[cfg(feature = "redis")]
 pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut next = e.source();

@@ -22,10 +22,10 @@
 //!
 //! - [`MemoryCache`]: the in-process tier (dashmap, TTLs, entry and byte
 //!   bounds, CLOCK eviction, background sweeping).
-//! - [`RedisCache`]: the Redis tier (lazy `ConnectionManager`, key prefix,
+//! - `RedisCache` (feature `redis`, off by default): the Redis tier (lazy `ConnectionManager`, key prefix,
 //!   per-operation timeout, SCAN + UNLINK clears, failures counted as
 //!   unreachable or as command errors per cause, rate-limited warnings).
-//! - [`TieredCache`]: memory in front of Redis with a circuit breaker that
+//! - `TieredCache` (feature `redis`): memory in front of Redis with a circuit breaker that
 //!   only an unreachable Redis opens, a liveness timer that notices a dead
 //!   Redis while memory answers everything, replay of invalidations missed
 //!   during an outage, pub/sub coherence between instances, and stats that
@@ -42,16 +42,22 @@
 //! `:` (`users:42` is in `users`); invalidating a namespace drops all of its
 //! keys in O(1) on every tier and instance. Glob patterns for clears use
 //! `*`, `?`, `[...]` and `\` and are matched against whole keys.
+#[cfg(feature = "redis")]
 mod breaker;
 mod error;
+#[cfg(feature = "redis")]
 mod failures;
 mod function;
 mod key;
 mod memory;
 mod pattern;
+#[cfg(feature = "redis")]
 mod pending;
+#[cfg(feature = "redis")]
 mod redis_tier;
+#[cfg(feature = "redis")]
 mod serving;
+#[cfg(feature = "redis")]
 mod tiered;
 mod typed;
 
@@ -66,7 +72,10 @@ pub use crate::{
     key::{MAX_KEY_BYTES, MAX_NAMESPACE_BYTES},
     memory::{ENTRY_OVERHEAD_BYTES, MemoryCache, MemoryCacheBuilder, MemoryConfig},
     pattern::MAX_PATTERN_BYTES,
+    typed::{Cache, CacheBackend},
+};
+#[cfg(feature = "redis")]
+pub use crate::{
     redis_tier::{RedisCache, RedisConfig},
     tiered::{TieredCache, TieredConfig},
-    typed::{Cache, CacheBackend},
 };

@@ -215,6 +215,13 @@ impl MemoryCacheBuilder {
         self
     }
 
+    /// Records into the context's recorder and reads its clock: the
+    /// shorthand for [`MemoryCacheBuilder::recorder`] plus
+    /// [`MemoryCacheBuilder::clock`] from one [`perf_core::PerfContext`].
+    pub fn context(self, ctx: &perf_core::PerfContext) -> Self {
+        self.recorder(ctx.recorder().clone()).clock(ctx.clock().clone())
+    }
+
     /// Builds the cache and, if configured, starts its maintenance thread
     /// (which stops by itself once the last clone of the cache is dropped).
     ///
@@ -471,6 +478,7 @@ impl MemoryCache {
     }
 
     /// The configured clock's time, as the cache sees it.
+    #[cfg(feature = "redis")]
     pub(crate) fn now(&self) -> Timestamp {
         Timestamp::from_unix_micros(self.inner.now_ms.load(Ordering::Relaxed).saturating_mul(1000))
     }

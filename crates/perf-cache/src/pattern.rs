@@ -131,6 +131,7 @@ impl Pattern {
     }
 
     /// The pattern in Redis `MATCH` syntax, with every literal escaped.
+    #[cfg(feature = "redis")]
     pub(crate) fn to_redis(&self) -> String {
         let mut out = String::new();
         for tok in &self.tokens {
@@ -170,6 +171,7 @@ impl Token {
 }
 
 /// Escapes every character Redis's glob treats specially.
+#[cfg(feature = "redis")]
 pub(crate) fn escape_redis_glob(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -178,6 +180,7 @@ pub(crate) fn escape_redis_glob(s: &str) -> String {
     out
 }
 
+#[cfg(feature = "redis")]
 fn push_escaped(out: &mut String, c: char) {
     if matches!(c, '*' | '?' | '[' | ']' | '\\' | '^' | '-') {
         out.push('\\');

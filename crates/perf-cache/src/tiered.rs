@@ -205,8 +205,29 @@ impl TieredCache {
     /// [`CacheError::NoRuntime`] outside a tokio runtime; configuration
     /// errors of either tier.
     pub fn new(config: TieredConfig, recorder: Option<Arc<dyn Recorder>>) -> Result<TieredCache, CacheError> {
+        Self::build(config, recorder, None)
+    }
+
+    /// [`TieredCache::new`] recording into the context's recorder, with the
+    /// memory tier on the context's clock.
+    ///
+    /// # Errors
+    /// As [`TieredCache::new`].
+    pub fn from_context(config: TieredConfig, ctx: &perf_core::PerfContext) -> Result<TieredCache, CacheError> {
+        Self::build(config, Some(ctx.recorder().clone()), Some(ctx.clock().clone()))
+    }
+
+    fn build(
+        config: TieredConfig,
+        recorder: Option<Arc<dyn Recorder>>,
+        clock: Option<Arc<dyn perf_core::Clock>>,
+    ) -> Result<TieredCache, CacheError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| CacheError::NoRuntime)?;
-        let memory = MemoryCache::builder().config(config.memory.clone()).build()?;
+        let mut memory = MemoryCache::builder().config(config.memory.clone());
+        if let Some(clock) = clock {
+            memory = memory.clock(clock);
+        }
+        let memory = memory.build()?;
         let redis = RedisCache::new(config.redis.clone())?;
         let (tx, rx) = watch::channel(false);
         let inner = Arc::new(TieredInner {

@@ -63,6 +63,7 @@ mod analytics;
 mod cache;
 mod clock;
 mod config;
+mod context;
 mod error;
 mod histogram;
 mod limiter;
@@ -97,6 +98,7 @@ pub use crate::{
         DEFAULT_HISTOGRAM_BUCKETS, MAX_HISTOGRAM_BOUND, MAX_HISTOGRAM_BUCKETS, MIN_HISTOGRAM_BOUND, MetricsNaming,
         PerfConfig, PerfConfigBuilder, Profile, StoreConfig,
     },
+    context::PerfContext,
     error::{AlertError, CacheStoreError, CoreError},
     limiter::{DEFAULT_LOG_INTERVAL, DEFAULT_LOG_KEYS, LogLimiter},
     recorder::{NoopRecorder, Recorder},

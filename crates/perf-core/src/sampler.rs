@@ -113,6 +113,20 @@ impl SystemSampler {
     }
 }
 
+impl SystemSampler {
+    /// [`SystemSampler::spawn`] into the context's recorder, on its clock.
+    ///
+    /// # Errors
+    /// As [`SystemSampler::spawn`].
+    pub fn from_context(
+        ctx: &crate::PerfContext,
+        interval: Duration,
+        data_dir: impl Into<PathBuf>,
+    ) -> Result<Self, CoreError> {
+        Self::spawn(ctx.recorder().clone(), ctx.clock().clone(), interval, data_dir)
+    }
+}
+
 impl Drop for SystemSampler {
     fn drop(&mut self) {
         drop(self.stop.take());

@@ -60,6 +60,7 @@
 //! database over the network it is a small fraction of the query's time.
 mod cache;
 mod capture;
+mod context;
 mod error;
 mod fingerprint;
 mod lexer;

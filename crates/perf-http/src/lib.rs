@@ -35,11 +35,19 @@
 //! Database work run on the blocking pool keeps its attribution to the
 //! request when it goes through [`block`] (or `perf_core::bind_current`).
 //!
-//! The live dashboard at `/performance` ([`PerfDashboard`], `perf.dashboard()`)
-//! is served from assets embedded in the binary; the monitor excludes its path.
+//! The live dashboard at `/performance` (`PerfDashboard`, `perf.dashboard()`,
+//! feature `dashboard`, on by default) is served from assets embedded in the
+//! binary; the monitor excludes its path.
+//!
+//! # Features
+//!
+//! - `dashboard` (default): the embedded dashboard.
+//! - `gzip`: actix-web's gzip support, so `actix_web::middleware::Compress`
+//!   can compress the API's JSON.
 mod api;
 mod auth;
 mod block;
+#[cfg(feature = "dashboard")]
 mod dashboard;
 mod error;
 mod heavy;
@@ -49,6 +57,7 @@ mod prometheus;
 mod response_cache;
 mod state;
 
+#[cfg(feature = "dashboard")]
 pub use crate::dashboard::{DASHBOARD_PATH, PerfDashboard};
 pub use crate::{
     api::{API_PREFIX, MAX_BODY_BYTES, MAX_PATTERN_BYTES, MAX_PATTERN_STARS, PerfApi},

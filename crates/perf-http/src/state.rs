@@ -174,6 +174,18 @@ impl PerfStateBuilder {
         self.store = Some(store);
         self
     }
+    /// Takes recorder, metrics source, thresholds and clock from one shared
+    /// context, so the middleware and the API use exactly the parts every
+    /// other adapter was given.
+    pub fn context(mut self, ctx: &perf_core::PerfContext) -> Self {
+        self.store = ctx.store().cloned();
+        self.recorder = Some(ctx.recorder().clone());
+        self.source = Some(ctx.source().clone());
+        self.thresholds = Some(ctx.thresholds().clone());
+        self.clock = Some(ctx.clock().clone());
+        self
+    }
+
     /// Sends request samples to `recorder` instead of the store.
     pub fn recorder(mut self, recorder: Arc<dyn Recorder>) -> Self {
         self.recorder = Some(recorder);

@@ -15,7 +15,7 @@ use diesel::{
     sqlite::SqliteConnection,
 };
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use perf_db::QueryMonitor;
+use perfkit::QueryMonitor;
 
 use crate::{
     models::{NewPlanting, NewProjectRow, NewSite, NewTask, Plant},

@@ -4,9 +4,9 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use perf_cache::Cache;
 use perf_core::CacheStore;
 use perf_http::ResponseCache;
+use perfkit::Cache;
 use serde_json::json;
 
 use crate::{

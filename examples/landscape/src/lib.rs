@@ -1,15 +1,16 @@
 //! The landscape demo: a project manager for a landscape-architecture firm
-//! (projects, sites, a plant catalogue, tasks), wired with every perfkit
-//! crate the way we recommend wiring your own actix-web + diesel service.
+//! (projects, sites, a plant catalogue, tasks), wired with the perfkit
+//! facade the way we recommend wiring your own actix-web + diesel service.
 //!
-//! - one [`perf_core::Store`] is the recorder and the metrics source;
-//! - perf-db's [`perf_db::QueryMonitor`] instruments every pooled connection;
-//! - perf-cache's memory cache (or the tiered Redis + memory cache when
-//!   `REDIS_URL` is set) caches plant pages and dashboard responses;
-//! - perf-analytics' [`perf_analytics::Analytics`] and its alert evaluator
-//!   serve the health score, alerts, trends and the report;
-//! - perf-core's [`perf_core::SystemSampler`] records memory and CPU;
-//! - perf-http's [`perf_http::PerfState`] monitors every request and serves
+//! One [`perfkit::Perfkit`], built in [`Landscape::new`], makes the store,
+//! thresholds and clock and wires every part to them:
+//!
+//! - its [`perfkit::QueryMonitor`] instruments every pooled connection;
+//! - its cache (memory, or tiered Redis + memory when `REDIS_URL` is set)
+//!   caches plant pages and dashboard responses;
+//! - its analytics and alert evaluator serve the health score, alerts,
+//!   trends and the report, and its system sampler records memory and CPU;
+//! - its [`perf_http::PerfState`] monitors every request and serves
 //!   `/api/performance/*`, `/metrics` and the dashboard at `/performance`.
 //!
 //! `main.rs` is [`Settings::from_env`] then [`run`]; tests build the same
@@ -72,13 +73,9 @@ use actix_web::{
     web::{self, Bytes},
 };
 use futures_util::Stream;
-use perf_analytics::{AlertEvaluator, Analytics};
-use perf_cache::{Cache, CacheBackend, MemoryCache, TieredCache, TieredConfig};
-use perf_core::{
-    CacheAdmin, CacheStore, Invalidator, PerfConfig, Recorder, SharedThresholds, Store, SystemClock, SystemSampler,
-};
-use perf_db::QueryMonitor;
+use perf_core::{PerfConfig, Store};
 use perf_http::{PerfState, ResponseCache};
+use perfkit::Perfkit;
 
 pub use crate::{
     db::{
@@ -302,13 +299,10 @@ async fn body_deadline(
 /// analytics and the background sampler and alert evaluator (stopped when
 /// this is dropped). Build it once, outside `HttpServer::new`.
 pub struct Landscape {
-    perf: PerfState,
+    perf: Perfkit,
     http: HttpTimeouts,
     state: web::Data<handlers::AppState>,
     response_cache: ResponseCache,
-    store: Arc<Store>,
-    _sampler: Option<SystemSampler>,
-    _evaluator: AlertEvaluator,
 }
 
 impl std::fmt::Debug for Landscape {
@@ -327,80 +321,41 @@ impl Landscape {
     /// # Errors
     /// When the database cannot be opened or a setting is invalid.
     pub fn new(settings: &Settings) -> anyhow::Result<Landscape> {
-        let config = settings.perf.clone();
-        let thresholds = Arc::new(SharedThresholds::new(config.thresholds)?);
-        let store = Arc::new(Store::new(config.store.clone(), Arc::new(SystemClock), thresholds)?);
-        let recorder: Arc<dyn Recorder> = store.clone();
-
-        let caches = match config.redis_url.as_deref() {
-            Some(url) => {
-                let mut tiered = TieredConfig::new(url);
-                tiered.redis = tiered.redis.prefix(settings.cache_prefix.clone());
-                caches(Arc::new(TieredCache::new(tiered, Some(recorder.clone()))?), "tiered")
-            }
-            None => caches(Arc::new(MemoryCache::builder().recorder(recorder.clone()).build()?), "memory"),
-        };
-
-        let monitor = QueryMonitor::new(recorder.clone())
-            .with_enabled(config.enabled)
-            .with_capture_binds(config.capture_binds)
-            .with_thresholds(store.thresholds().clone())
-            .with_clock(store.clock().clone())
-            .with_invalidator(caches.invalidator.clone());
-        let db = Db::open(settings.database_url.as_deref(), &settings.data_dir, monitor)?;
-
-        let analytics = Arc::new(Analytics::new(store.clone(), store.thresholds().clone(), store.clock().clone()));
-        let evaluator = AlertEvaluator::from_config(analytics.clone(), &config)?;
-        let sampler = if config.memory_monitoring {
+        if settings.perf.memory_monitoring {
+            // The sampler reports the disk holding the data.
             std::fs::create_dir_all(&settings.data_dir)?;
-            match SystemSampler::spawn(
-                recorder.clone(),
-                store.clock().clone(),
-                config.system_sample_interval,
-                &settings.data_dir,
-            ) {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    tracing::warn!(error = %e, "system sampling unavailable; memory and CPU will not be shown");
-                    None
-                }
-            }
-        } else {
-            None
-        };
-
-        let perf =
-            PerfState::builder(config).store(store.clone()).analytics(analytics).cache(caches.admin.clone()).build()?;
+        }
+        let perf = Perfkit::builder(settings.perf.clone())
+            .data_dir(&settings.data_dir)
+            .cache_prefix(settings.cache_prefix.clone())
+            .build()?;
+        let db = Db::open(settings.database_url.as_deref(), &settings.data_dir, perf.query_monitor())?;
         // CACHE_DEFAULT_TIMEOUT (default 300 s) bounds cached pages; writes to
         // projects drop the dashboard sooner.
-        let ttl = settings.perf.cache_default_timeout;
-        let response_cache = ResponseCache::new(caches.store.clone()).namespace(handlers::DASHBOARD_NAMESPACE).ttl(ttl);
+        let response_cache = perf.response_cache(handlers::DASHBOARD_NAMESPACE);
         let state = web::Data::new(handlers::AppState {
             db,
-            cache: caches.typed,
-            store: caches.store,
-            cache_tier: caches.tier,
-            ttl,
+            cache: perf.cache().clone(),
+            store: perf.cache_store().clone(),
+            cache_tier: perf.cache_kind().as_str(),
+            ttl: settings.perf.cache_default_timeout,
         });
-        Ok(Landscape {
-            perf,
-            http: settings.http,
-            state,
-            response_cache,
-            store,
-            _sampler: sampler,
-            _evaluator: evaluator,
-        })
+        Ok(Landscape { perf, http: settings.http, state, response_cache })
     }
 
     /// The perfkit state (monitor, API, metrics, dashboard).
     pub fn perf(&self) -> &PerfState {
+        self.perf.state()
+    }
+
+    /// Every perfkit part, as the facade wired them.
+    pub fn perfkit(&self) -> &Perfkit {
         &self.perf
     }
 
     /// The metrics store.
     pub fn store(&self) -> &Arc<Store> {
-        &self.store
+        self.perf.store()
     }
 
     /// The database pool.
@@ -465,17 +420,4 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     }
     server.run().await?;
     Ok(())
-}
-
-/// The same cache seen through each trait the parts need.
-struct Caches {
-    store: Arc<dyn CacheStore>,
-    admin: Arc<dyn CacheAdmin>,
-    invalidator: Arc<dyn Invalidator>,
-    typed: Cache,
-    tier: &'static str,
-}
-
-fn caches<C: CacheBackend + 'static>(cache: Arc<C>, tier: &'static str) -> Caches {
-    Caches { store: cache.clone(), admin: cache.clone(), invalidator: cache.clone(), typed: Cache::new(cache), tier }
 }

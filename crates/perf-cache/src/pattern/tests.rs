@@ -60,6 +60,7 @@ fn malformed_patterns_are_refused() {
     refused("a\nb");
 }
 
+#[cfg(feature = "redis")]
 #[test]
 fn redis_form_escapes_literals() {
     assert_eq!(Pattern::parse("users:*").unwrap().to_redis(), "users:*");

@@ -3,13 +3,20 @@
 //! redis-server on a free port.
 #![allow(clippy::unwrap_used)]
 
-mod fault;
-mod logs;
 mod macros;
+// Everything below needs the Redis tier.
+#[cfg(feature = "redis")]
+mod fault;
+#[cfg(feature = "redis")]
+mod logs;
+#[cfg(feature = "redis")]
 mod redis_tier;
+#[cfg(feature = "redis")]
 mod stats;
+#[cfg(feature = "redis")]
 mod tiered;
 
+#[cfg(feature = "redis")]
 use std::{
     future::Future,
     process::{Child, Command, Stdio},
@@ -17,11 +24,13 @@ use std::{
     time::Duration,
 };
 
+#[cfg(feature = "redis")]
 /// The shared test Redis.
 pub(crate) fn redis_url() -> String {
     std::env::var("PERF_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into())
 }
 
+#[cfg(feature = "redis")]
 /// A key prefix no other test (or test run) uses.
 pub(crate) fn unique_prefix(test: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
@@ -29,6 +38,7 @@ pub(crate) fn unique_prefix(test: &str) -> String {
     format!("perfkit-test:{test}:{}:{nanos}:{}:", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
 }
 
+#[cfg(feature = "redis")]
 /// Polls `cond` every 10 ms for up to 20 s; true once it holds.
 pub(crate) async fn wait_for<F, Fut>(mut cond: F) -> bool
 where
@@ -44,17 +54,20 @@ where
     false
 }
 
+#[cfg(feature = "redis")]
 /// A raw connection to the shared test Redis, for looking behind the cache.
 pub(crate) async fn raw_connection(url: &str) -> redis::aio::MultiplexedConnection {
     redis::Client::open(url).unwrap().get_multiplexed_async_connection().await.unwrap()
 }
 
+#[cfg(feature = "redis")]
 /// A redis-server of our own, stopped by pid.
 pub(crate) struct OwnRedis {
     pub(crate) port: u16,
     child: Option<Child>,
 }
 
+#[cfg(feature = "redis")]
 impl OwnRedis {
     pub(crate) async fn start() -> OwnRedis {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -114,6 +127,7 @@ impl OwnRedis {
     }
 }
 
+#[cfg(feature = "redis")]
 impl Drop for OwnRedis {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {

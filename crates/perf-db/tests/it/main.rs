@@ -1,6 +1,8 @@
 //! Integration tests of perf-db against real SQLite (bundled, in memory) and
 //! the real PostgreSQL (`PERF_TEST_DATABASE_URL`).
 #![allow(clippy::unwrap_used)]
+// Every module runs SQLite; the PostgreSQL ones also need `postgres`.
+#![cfg(feature = "sqlite")]
 
 mod attribution;
 mod cache;
@@ -8,6 +10,7 @@ mod capture;
 mod global;
 mod logging;
 mod oracle;
+#[cfg(feature = "postgres")]
 mod postgres;
 mod sqlite;
 mod truth;
@@ -21,9 +24,10 @@ use std::{
     time::Duration,
 };
 
+#[cfg(feature = "postgres")]
+use diesel::pg::PgConnection;
 use diesel::{
     QueryableByName,
-    pg::PgConnection,
     prelude::*,
     sql_types::{Integer, Text},
     sqlite::SqliteConnection,
@@ -53,6 +57,7 @@ pub fn sqlite() -> SqliteConnection {
 }
 
 /// A connection to the test PostgreSQL.
+#[cfg(feature = "postgres")]
 pub fn pg() -> PgConnection {
     let url =
         std::env::var("PERF_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());

@@ -7,9 +7,10 @@ use std::sync::{
     atomic::{AtomicU64, Ordering},
 };
 
+#[cfg(feature = "postgres")]
+use diesel::pg::PgConnection;
 use diesel::{
     connection::SimpleConnection,
-    pg::PgConnection,
     prelude::*,
     r2d2::{ConnectionManager, Pool},
     sql_query,
@@ -57,6 +58,7 @@ fn sqlite_pool_check_out_pings_are_not_the_requests_queries() {
     assert!(queries.iter().all(|q| q.route.is_some() && q.fingerprint.starts_with("SELECT ? AS q")));
 }
 
+#[cfg(feature = "postgres")]
 #[test]
 fn postgres_pool_check_out_pings_are_not_the_requests_queries() {
     let url =

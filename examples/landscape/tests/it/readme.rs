@@ -1,28 +1,20 @@
-//! The README's "add perfkit to your own service" snippet is the compiled
-//! quickstart example, line for line.
+//! The README's "from the focused crates" snippet is the compiled `focused`
+//! example, line for line.
 
-/// Lines with whitespace removed, so formatting differences don't count.
+/// Lines with whitespace removed, so indentation doesn't count.
 fn squashed(code: &str) -> Vec<String> {
     code.lines().map(|l| l.split_whitespace().collect::<String>()).filter(|l| !l.is_empty()).collect()
 }
 
 #[test]
-fn readme_snippet_is_the_quickstart_example() {
+fn readme_focused_snippet_is_the_focused_example() {
     let readme = include_str!("../../../../README.md");
-    let section = readme.split("## Add perfkit to your own actix-web service").nth(1).expect("README section missing");
+    let section = readme.split("### From the focused crates").nth(1).expect("README section missing");
     let snippet = section.split("```rust").nth(1).unwrap().split("```").next().unwrap();
-    let lines = squashed(snippet);
-    assert!(lines.len() <= 15, "the README promises at most 15 lines, has {}", lines.len());
-    let example = squashed(include_str!("../../examples/quickstart.rs"));
-    let joined = example.join("\n");
+    let example = include_str!("../../examples/focused.rs");
+    let body = example.split("// --- the README's lines start here ---").nth(1).unwrap();
+    let body = body.split("// --- and end here ---").next().unwrap();
     // `rustfmt` splits `.bind(..)?.run().await?` over three lines in the example.
-    let joined = joined.replace("?\n.run()\n.await?;", "?.run().await?;");
-    let example: Vec<&str> = joined.lines().collect();
-    let mut at = 0;
-    for line in &lines {
-        let found = example[at..].iter().position(|l| l == line).unwrap_or_else(|| {
-            panic!("README line {line:?} is not in examples/quickstart.rs (in order)");
-        });
-        at += found + 1;
-    }
+    let body = squashed(body).join("\n").replace("?\n.run()\n.await?;", "?.run().await?;");
+    assert_eq!(squashed(snippet).join("\n"), body);
 }

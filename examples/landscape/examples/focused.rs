@@ -1,11 +1,13 @@
-//! Add perfkit to your own actix-web + diesel service: the code the README
-//! shows, compiled with the workspace so it stays true.
+//! perfkit from the focused crates (perf-core, perf-db, perf-http) instead
+//! of the `perfkit` facade: the README's second snippet, compiled with the
+//! workspace so it stays true.
 //!
-//! Run it with `cargo run -p landscape --example quickstart` (it keeps its
+//! Run it with `cargo run -p landscape --example focused` (it keeps its
 //! SQLite file `app.db` in the current directory), call
 //! `curl http://127.0.0.1:8080/hello` a few times and open
-//! <http://127.0.0.1:8080/performance>. For health scores and alerts, wire
-//! perf-analytics as `examples/landscape/src/lib.rs` does.
+//! <http://127.0.0.1:8080/performance>. One `PerfContext` carries the store,
+//! thresholds and clock to each part; perf-analytics' `Analytics::from_context`
+//! and perf-cache's `MemoryCache::builder().context(..)` take it the same way.
 #![allow(clippy::unwrap_used)]
 
 use actix_web::{App, HttpServer, web};
@@ -13,7 +15,7 @@ use diesel::{
     prelude::*,
     r2d2::{ConnectionManager, Pool},
 };
-use perf_core::PerfConfig;
+use perf_core::{PerfConfig, PerfContext};
 use perf_db::QueryMonitor;
 use perf_http::PerfState;
 
@@ -31,10 +33,11 @@ async fn hello(pool: web::Data<DbPool>) -> actix_web::Result<String> {
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
     // --- the README's lines start here ---
-    let perf = PerfState::builder(PerfConfig::from_env()?).build()?; // once, outside HttpServer::new
-    let queries = QueryMonitor::new(perf.recorder().clone()).with_thresholds(perf.thresholds().clone());
+    let config = PerfConfig::from_env()?;
+    let ctx = PerfContext::new(&config)?; // one store, thresholds and clock for every part
+    let perf = PerfState::builder(config).context(&ctx).build()?; // once, outside HttpServer::new
     let pool = Pool::builder()
-        .connection_customizer(Box::new(queries)) // time every diesel query, find N+1s
+        .connection_customizer(Box::new(QueryMonitor::from_context(&ctx))) // time every diesel query
         .build(ConnectionManager::<SqliteConnection>::new("app.db"))?;
     HttpServer::new(move || {
         App::new()
