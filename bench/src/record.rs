@@ -1,5 +1,6 @@
 //! Recording one request duration: perfkit's store through its key map and
-//! through a resolved endpoint handle, beside hdrhistogram and the metrics
+//! through a resolved endpoint handle (the store's own, and the one a
+//! `dyn Recorder` hands out, as the HTTP monitor uses), beside hdrhistogram and the metrics
 //! crate (a histogram handle resolved once, Prometheus recorder installed).
 
 use std::{hint::black_box, sync::Arc, time::Duration};
@@ -26,6 +27,7 @@ pub(crate) fn variants() -> Vec<Variant> {
         v("metrics_cached_handle", metrics_handle),
         v("perfkit_store", perfkit_store),
         v("perfkit_handle", perfkit_handle),
+        v("perfkit_recorder_handle", perfkit_recorder_handle),
     ]
 }
 
@@ -54,6 +56,16 @@ fn perfkit_handle() -> Result<crate::Op> {
     let (store, now) = store()?;
     let handle = store.endpoint(Method::Get, Some(ROUTE));
     Ok(Box::new(move |i| handle.record(&store, black_box(&sample(i, now)))))
+}
+
+/// The path the HTTP monitor takes: a `dyn Recorder` and the handle it resolved.
+fn perfkit_recorder_handle() -> Result<crate::Op> {
+    let (store, now) = store()?;
+    let recorder: Arc<dyn Recorder> = store;
+    let handle = recorder
+        .request_handle(Method::Get, Some(ROUTE))
+        .ok_or_else(|| anyhow::anyhow!("the store hands out endpoint handles"))?;
+    Ok(Box::new(move |i| recorder.record_request_with(&handle, black_box(&sample(i, now)))))
 }
 
 fn hdrhistogram() -> Result<crate::Op> {

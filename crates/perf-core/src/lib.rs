@@ -101,7 +101,7 @@ pub use crate::{
     context::PerfContext,
     error::{AlertError, CacheStoreError, CoreError},
     limiter::{DEFAULT_LOG_INTERVAL, DEFAULT_LOG_KEYS, LogLimiter},
-    recorder::{NoopRecorder, Recorder},
+    recorder::{NoopRecorder, Recorder, RequestHandle},
     redact::{REDACTED, redact_url},
     sample::{
         CacheEvent, CacheEventKind, CacheTier, Method, NPlusOneSample, OVERFLOW_FINGERPRINT, OVERFLOW_ROUTE, QueryKind,

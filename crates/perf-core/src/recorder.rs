@@ -1,6 +1,8 @@
 //! The [`Recorder`] trait: where instrumented code hands its measurements.
 
-use crate::{CacheEvent, NPlusOneSample, QuerySample, RequestSample, SystemSample};
+use std::{any::Any, sync::Arc};
+
+use crate::{CacheEvent, Method, NPlusOneSample, QuerySample, RequestSample, SystemSample};
 
 /// Takes measurements from instrumented code. Implemented by
 /// [`Store`](crate::Store); called by perf-http, perf-db, perf-cache and the
@@ -20,6 +22,46 @@ pub trait Recorder: Send + Sync {
     fn record_cache(&self, _event: &CacheEvent) {}
     /// Records an N+1 finding. Optional: the default does nothing.
     fn record_n_plus_one(&self, _finding: &NPlusOneSample<'_>) {}
+    /// Resolves the key of one endpoint (`route` `None`: the unmatched key)
+    /// once, for a caller that records many requests for it and keeps the
+    /// handle. `None` when this recorder has no cheaper path, or the key
+    /// cannot be held (e.g. past a key cap): the caller then goes on with
+    /// [`Recorder::record_request`]. Resolving records nothing. Optional: the
+    /// default returns `None`.
+    fn request_handle(&self, _method: Method, _route: Option<&str>) -> Option<RequestHandle> {
+        None
+    }
+    /// Records a request through a handle this recorder returned from
+    /// [`Recorder::request_handle`] for the sample's method and route. A
+    /// handle from another recorder is not an error: the sample then goes
+    /// through [`Recorder::record_request`]. Optional: the default does that.
+    fn record_request_with(&self, _handle: &RequestHandle, sample: &RequestSample<'_>) {
+        self.record_request(sample);
+    }
+}
+
+/// A recorder's resolved endpoint key, made by [`Recorder::request_handle`]
+/// and meaningful only to the recorder that made it. Cloning it is one
+/// reference-count increment; recording through it touches no count.
+#[derive(Clone)]
+pub struct RequestHandle(Arc<dyn Any + Send + Sync>);
+
+impl RequestHandle {
+    /// Wraps a recorder's own resolved key.
+    pub fn new<T: Any + Send + Sync>(key: Arc<T>) -> Self {
+        RequestHandle(key)
+    }
+
+    /// The key, if it is a `T` (what the recorder that made it checks).
+    pub fn downcast_ref<T: Any>(&self) -> Option<&T> {
+        self.0.downcast_ref::<T>()
+    }
+}
+
+impl std::fmt::Debug for RequestHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestHandle").finish_non_exhaustive()
+    }
 }
 
 /// A recorder that drops everything.
@@ -39,6 +81,12 @@ macro_rules! forward_recorder {
             fn record_system(&self, sample: &SystemSample) { (**self).record_system(sample) }
             fn record_cache(&self, event: &CacheEvent) { (**self).record_cache(event) }
             fn record_n_plus_one(&self, finding: &NPlusOneSample<'_>) { (**self).record_n_plus_one(finding) }
+            fn request_handle(&self, method: Method, route: Option<&str>) -> Option<RequestHandle> {
+                (**self).request_handle(method, route)
+            }
+            fn record_request_with(&self, handle: &RequestHandle, sample: &RequestSample<'_>) {
+                (**self).record_request_with(handle, sample)
+            }
         }
     )*};
 }

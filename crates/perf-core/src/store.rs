@@ -35,9 +35,9 @@ use self::{
 use crate::{
     Aggregate, CacheCounts, CacheEvent, Clock, CoreError, EndpointStats, EndpointTotals, GaugePoint, KeyUsage, Method,
     MetricsSource, NPlusOneSample, OVERFLOW_FINGERPRINT, OVERFLOW_ROUTE, QueryKind, QuerySample, QueryStats,
-    QueryTotals, Recorder, RequestSample, SeriesKey, SeriesPoint, SeriesResolution, SharedThresholds, SlowQuery,
-    SlowRequest, Snapshot, StoreConfig, SystemSample, SystemStats, ThresholdStore, Timestamp, Totals, TotalsSnapshot,
-    UNMATCHED_ROUTE, Window, histogram::Dense,
+    QueryTotals, Recorder, RequestHandle, RequestSample, SeriesKey, SeriesPoint, SeriesResolution, SharedThresholds,
+    SlowQuery, SlowRequest, Snapshot, StoreConfig, SystemSample, SystemStats, ThresholdStore, Timestamp, Totals,
+    TotalsSnapshot, UNMATCHED_ROUTE, Window, histogram::Dense,
 };
 
 /// Longest SQL text kept in the slow-query ring and as a fingerprint's example.
@@ -87,6 +87,15 @@ struct SlowQuerySlot {
     kind: QueryKind,
 }
 
+/// Ids handed to stores, so a handle names the store that made it.
+static NEXT_STORE_ID: AtomicU64 = AtomicU64::new(0);
+
+/// What a [`Store`]'s [`RequestHandle`] holds: the store's id and the series.
+struct StoreEndpoint {
+    store: u64,
+    series: Arc<Series>,
+}
+
 /// The metrics store: a [`Recorder`] and a [`MetricsSource`].
 ///
 /// # Guarantees
@@ -100,6 +109,8 @@ struct SlowQuerySlot {
 ///   and [`Store::accounted_bytes`] for the figure.
 /// - Window queries cost O(keys × buckets), never O(requests).
 pub struct Store {
+    /// Tells this store's [`RequestHandle`]s from other stores'.
+    id: u64,
     geometry: Geometry,
     config: StoreConfig,
     clock: Arc<dyn Clock>,
@@ -163,6 +174,7 @@ impl Store {
         };
         let slow_route: Arc<str> = Arc::from("");
         Ok(Store {
+            id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
             unmatched: Arc::new(Series::new_endpoint(&geometry)),
             endpoint_overflow: Arc::new(Series::new_endpoint(&geometry)),
             query_overflow: [(); 2].map(|()| {
@@ -316,25 +328,32 @@ impl Store {
 
     #[cold]
     fn insert_endpoint(&self, method: Method, route: &str) -> Arc<Series> {
-        if self.endpoint_count.load(Ordering::Relaxed) >= self.config.max_endpoints.get() {
+        self.try_insert_endpoint(method, route).unwrap_or_else(|| {
             self.overflowed_requests.fetch_add(1, Ordering::Relaxed);
-            return self.endpoint_overflow.clone();
+            self.endpoint_overflow.clone()
+        })
+    }
+
+    /// The series of a route not yet in the map, inserted; `None` (nothing
+    /// counted) once the endpoint cap is reached.
+    fn try_insert_endpoint(&self, method: Method, route: &str) -> Option<Arc<Series>> {
+        if self.endpoint_count.load(Ordering::Relaxed) >= self.config.max_endpoints.get() {
+            return None;
         }
         let _guard = self.insert_lock.lock();
         let current = self.endpoints.load_full();
         if let Some(s) = current.get(route).and_then(|slots| slots[method.index()].as_ref()) {
-            return s.clone();
+            return Some(s.clone());
         }
         if self.endpoint_count.load(Ordering::Relaxed) >= self.config.max_endpoints.get() {
-            self.overflowed_requests.fetch_add(1, Ordering::Relaxed);
-            return self.endpoint_overflow.clone();
+            return None;
         }
         let series = Arc::new(Series::new_endpoint(&self.geometry));
         let mut next = EndpointMap::clone(&current);
         next.entry(Arc::from(route)).or_default()[method.index()] = Some(series.clone());
         self.endpoints.store(Arc::new(next));
         self.endpoint_count.fetch_add(1, Ordering::Relaxed);
-        series
+        Some(series)
     }
 
     fn query_series(&self, origin: Origin, sample: &QuerySample<'_>) -> (Arc<QuerySeries>, bool) {
@@ -542,6 +561,27 @@ impl Recorder for Store {
         drop(map);
         let series = self.endpoint_series(sample.method, sample.route);
         self.record_request_into(&series, sample);
+    }
+
+    /// The endpoint's series; `None` past the endpoint cap, so every request
+    /// to an overflowing route still counts as overflowed.
+    fn request_handle(&self, method: Method, route: Option<&str>) -> Option<RequestHandle> {
+        let series = match route {
+            None => self.unmatched.clone(),
+            Some(r) => match self.endpoints.load().get(r).and_then(|slots| slots[method.index()].as_ref()) {
+                Some(s) => s.clone(),
+                None => self.try_insert_endpoint(method, r)?,
+            },
+        };
+        Some(RequestHandle::new(Arc::new(StoreEndpoint { store: self.id, series })))
+    }
+
+    #[inline]
+    fn record_request_with(&self, handle: &RequestHandle, sample: &RequestSample<'_>) {
+        match handle.downcast_ref::<StoreEndpoint>() {
+            Some(e) if e.store == self.id => self.record_request_into(&e.series, sample),
+            _ => self.record_request(sample),
+        }
     }
 
     fn record_query(&self, sample: &QuerySample<'_>) {

@@ -24,11 +24,10 @@
 //! with a 504 error and recorded as such.
 
 use std::{
-    cell::RefCell,
+    cell::{OnceCell, RefCell},
     collections::HashMap,
     future::{Future, Ready, ready},
     hash::{BuildHasherDefault, Hasher},
-    io::Write as _,
     pin::Pin,
     rc::Rc,
     sync::Arc,
@@ -42,8 +41,8 @@ use actix_web::{
     http::header::{HeaderName, HeaderValue},
 };
 use perf_core::{
-    Clock, LogLimiter, Method, NPlusOneSample, Recorder, RequestSample, RequestScope, ThresholdStore, Timestamp,
-    UNMATCHED_ROUTE,
+    Clock, LogLimiter, Method, NPlusOneSample, Recorder, RequestHandle, RequestSample, RequestScope, ThresholdStore,
+    Timestamp, UNMATCHED_ROUTE,
 };
 
 use crate::{HttpError, PerfState};
@@ -213,8 +212,8 @@ where
         }
         let start = Instant::now();
         let method = Method::parse(req.method().as_str());
-        let (route, label) = self.routes.borrow_mut().lookup(method, path, || req.resource_map().match_pattern(path));
-        let scope = RequestScope::new(label);
+        let endpoint = self.routes.borrow_mut().lookup(method, path, || req.resource_map().match_pattern(path));
+        let scope = RequestScope::new(endpoint.label.clone());
         let inner = {
             let _entered = scope.enter();
             self.service.call(req)
@@ -226,7 +225,7 @@ where
                 settings: settings.clone(),
                 start,
                 method,
-                route,
+                endpoint,
                 scope,
                 sleep,
                 in_poll: false,
@@ -306,7 +305,7 @@ struct Tracking {
     settings: Rc<Settings>,
     start: Instant,
     method: Method,
-    route: Option<Rc<str>>,
+    endpoint: Rc<Endpoint>,
     scope: RequestScope,
     sleep: Option<Pin<Box<actix_web::rt::time::Sleep>>>,
     in_poll: bool,
@@ -318,13 +317,16 @@ impl Tracking {
         let elapsed = self.start.elapsed();
         self.done = true;
         let settings = &self.settings;
-        let route = self.route.as_deref();
+        let route = self.endpoint.route.as_deref();
         let now = settings.clock.now();
         let mut sample = RequestSample::new(self.method, route, status, elapsed, now);
         sample.queries = self.scope.query_count();
         sample.query_time = self.scope.query_time();
-        settings.recorder.record_request(&sample);
-        if elapsed.as_secs_f64() > settings.thresholds.thresholds().slow_request_threshold {
+        match self.endpoint.handle(&*settings.recorder, self.method) {
+            Some(handle) => settings.recorder.record_request_with(handle, &sample),
+            None => settings.recorder.record_request(&sample),
+        }
+        if elapsed.as_secs_f64() > settings.thresholds.slow_request_secs() {
             log_slow(&settings.log_limiter, now, self.method, route, status, elapsed, sample.queries);
         }
         // N+1 shapes flagged by perf-db during the request, with the
@@ -398,28 +400,86 @@ fn log_n_plus_one(limiter: &LogLimiter, now: Timestamp, route: &str, fingerprint
 }
 
 /// `total;dur=12.345, db;dur=1.200;desc="3 queries", cache;desc="2 hits 1 misses"`,
-/// formatted on the stack (one allocation: the header value itself).
+/// written on the stack with integer arithmetic (no `core::fmt`; one
+/// allocation: the header value itself).
 fn server_timing_value(total: Duration, scope: &RequestScope) -> Option<HeaderValue> {
-    let mut buf = [0u8; 160];
-    let mut out = std::io::Cursor::new(&mut buf[..]);
-    write_millis(&mut out, "total;dur=", total).ok()?;
+    let mut out = StackText::new();
+    out.push("total;dur=");
+    out.push_millis(total);
     let queries = scope.query_count();
     if queries > 0 {
-        write_millis(&mut out, ", db;dur=", scope.query_time()).ok()?;
-        write!(out, ";desc=\"{queries} queries\"").ok()?;
+        out.push(", db;dur=");
+        out.push_millis(scope.query_time());
+        out.push(";desc=\"");
+        out.push_u64(u64::from(queries));
+        out.push(" queries\"");
     }
     let (hits, misses) = (scope.cache_hits(), scope.cache_misses());
     if hits + misses > 0 {
-        write!(out, ", cache;desc=\"{hits} hits {misses} misses\"").ok()?;
+        out.push(", cache;desc=\"");
+        out.push_u64(u64::from(hits));
+        out.push(" hits ");
+        out.push_u64(u64::from(misses));
+        out.push(" misses\"");
     }
-    let len = usize::try_from(out.position()).ok()?;
-    HeaderValue::from_bytes(&buf[..len]).ok()
+    HeaderValue::from_bytes(out.as_bytes()?).ok()
 }
 
-/// Milliseconds with three decimals, by integer arithmetic (cheaper than float formatting).
-fn write_millis(out: &mut impl std::io::Write, prefix: &str, d: Duration) -> std::io::Result<()> {
-    let micros = d.as_micros();
-    write!(out, "{prefix}{}.{:03}", micros / 1_000, micros % 1_000)
+/// A fixed buffer for the `Server-Timing` value. Writing past its end marks
+/// it overflowed (the value is then dropped, never cut short).
+struct StackText {
+    buf: [u8; 160],
+    len: usize,
+    overflowed: bool,
+}
+
+impl StackText {
+    fn new() -> Self {
+        StackText { buf: [0; 160], len: 0, overflowed: false }
+    }
+
+    fn push_bytes(&mut self, bytes: &[u8]) {
+        match self.buf.get_mut(self.len..self.len + bytes.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(bytes);
+                self.len += bytes.len();
+            }
+            None => self.overflowed = true,
+        }
+    }
+
+    fn push(&mut self, text: &str) {
+        self.push_bytes(text.as_bytes());
+    }
+
+    /// `n` in decimal.
+    fn push_u64(&mut self, mut n: u64) {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        loop {
+            at -= 1;
+            // `n % 10` is below 10, so the cast keeps its value.
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.push_bytes(&digits[at..]);
+    }
+
+    /// `d` in milliseconds with three decimals (`12.345`), truncated to the microsecond.
+    fn push_millis(&mut self, d: Duration) {
+        let micros = d.subsec_micros();
+        self.push_u64(d.as_secs().saturating_mul(1_000).saturating_add(u64::from(micros / 1_000)));
+        let frac = micros % 1_000;
+        // Each digit is below 10, so the casts keep their values.
+        self.push_bytes(&[b'.', b'0' + (frac / 100) as u8, b'0' + (frac / 10 % 10) as u8, b'0' + (frac % 10) as u8]);
+    }
+
+    fn as_bytes(&self) -> Option<&[u8]> {
+        (!self.overflowed).then(|| &self.buf[..self.len])
+    }
 }
 
 impl Settings {
@@ -430,9 +490,42 @@ impl Settings {
     }
 }
 
-/// Per-worker table of route patterns to the shared route text and the
-/// ready-made scope labels (`"GET /api/projects/{id}"`), so a request costs
-/// no label allocation once its route has been seen.
+/// One (method, route) a worker has seen: its route text, its ready-made
+/// scope label (`"GET /api/projects/{id}"`) and, once its first request
+/// ends, the recorder's handle for it.
+struct Endpoint {
+    route: Option<Rc<str>>,
+    label: Arc<str>,
+    /// Whether the route table holds this endpoint: only held ones resolve
+    /// (and keep) a recorder handle.
+    held: bool,
+    handle: OnceCell<Option<RequestHandle>>,
+}
+
+impl Endpoint {
+    fn new(route: Option<Rc<str>>, label: Arc<str>, held: bool) -> Rc<Self> {
+        Rc::new(Endpoint { route, label, held, handle: OnceCell::new() })
+    }
+
+    /// The recorder's handle for this endpoint, resolved on first use;
+    /// `None` for endpoints the table does not hold, or when the recorder
+    /// offers none (the request then goes through the key map).
+    fn handle(&self, recorder: &dyn Recorder, method: Method) -> Option<&RequestHandle> {
+        if !self.held {
+            return None;
+        }
+        self.handle.get_or_init(|| recorder.request_handle(method, self.route.as_deref())).as_ref()
+    }
+
+    #[cfg(test)]
+    fn parts(&self) -> (Option<Rc<str>>, Arc<str>) {
+        (self.route.clone(), self.label.clone())
+    }
+}
+
+/// Per-worker table of route patterns to their [`Endpoint`]s per method, so
+/// a request costs no label allocation and no key lookup in the store once
+/// its route has been seen.
 ///
 /// In front of it sits a bounded, direct-mapped memo of (decoded) paths to
 /// their pattern: `match_pattern()` before routing walks the app's routes (and runs
@@ -440,13 +533,13 @@ impl Settings {
 /// never changes, so repeated paths skip that walk.
 struct RouteTable {
     routes: HashMap<String, RouteSlot, BuildHasherDefault<FxHasher>>,
-    unmatched: [Option<Arc<str>>; 8],
+    unmatched: [Option<Rc<Endpoint>>; 8],
     memo: Vec<MemoSlot>,
 }
 
 struct RouteSlot {
     route: Rc<str>,
-    labels: [Option<Arc<str>>; 8],
+    endpoints: [Option<Rc<Endpoint>>; 8],
 }
 
 #[derive(Default)]
@@ -466,14 +559,9 @@ impl RouteTable {
         RouteTable { routes: HashMap::default(), unmatched: Default::default(), memo: Vec::new() }
     }
 
-    /// The route and label of a request to `path`; `find` is the (costly)
-    /// pattern lookup, called only when the memo does not know `path`.
-    fn lookup(
-        &mut self,
-        method: Method,
-        path: &str,
-        find: impl FnOnce() -> Option<String>,
-    ) -> (Option<Rc<str>>, Arc<str>) {
+    /// The endpoint of a request to `path`; `find` is the (costly) pattern
+    /// lookup, called only when the memo does not know `path`.
+    fn lookup(&mut self, method: Method, path: &str, find: impl FnOnce() -> Option<String>) -> Rc<Endpoint> {
         if path.len() > MAX_MEMO_PATH {
             let found = find();
             return self.resolve(method, found.as_deref());
@@ -494,30 +582,36 @@ impl RouteTable {
         let slot = &mut self.memo[index];
         slot.path.clear();
         slot.path.push_str(path);
-        slot.pattern = resolved.0.clone();
+        slot.pattern = resolved.route.clone();
         slot.filled = true;
         resolved
     }
 
-    fn resolve(&mut self, method: Method, pattern: Option<&str>) -> (Option<Rc<str>>, Arc<str>) {
+    fn resolve(&mut self, method: Method, pattern: Option<&str>) -> Rc<Endpoint> {
         let i = method.index();
         let Some(pattern) = pattern else {
-            let label =
-                self.unmatched[i].get_or_insert_with(|| Arc::from(format!("{} {UNMATCHED_ROUTE}", method.as_str())));
-            return (None, label.clone());
+            let endpoint = self.unmatched[i].get_or_insert_with(|| {
+                Endpoint::new(None, Arc::from(format!("{} {UNMATCHED_ROUTE}", method.as_str())), true)
+            });
+            return endpoint.clone();
         };
         if let Some(slot) = self.routes.get_mut(pattern) {
-            let label = slot.labels[i].get_or_insert_with(|| Arc::from(format!("{} {pattern}", method.as_str())));
-            return (Some(slot.route.clone()), label.clone());
+            let route = &slot.route;
+            let endpoint = slot.endpoints[i].get_or_insert_with(|| {
+                Endpoint::new(Some(route.clone()), Arc::from(format!("{} {pattern}", method.as_str())), true)
+            });
+            return endpoint.clone();
         }
         let label: Arc<str> = Arc::from(format!("{} {pattern}", method.as_str()));
         let route: Rc<str> = Rc::from(pattern);
-        if self.routes.len() < MAX_CACHED_ROUTES {
-            let mut labels: [Option<Arc<str>>; 8] = Default::default();
-            labels[i] = Some(label.clone());
-            self.routes.insert(pattern.to_owned(), RouteSlot { route: route.clone(), labels });
+        if self.routes.len() >= MAX_CACHED_ROUTES {
+            return Endpoint::new(Some(route), label, false);
         }
-        (Some(route), label)
+        let endpoint = Endpoint::new(Some(route.clone()), label, true);
+        let mut endpoints: [Option<Rc<Endpoint>>; 8] = Default::default();
+        endpoints[i] = Some(endpoint.clone());
+        self.routes.insert(pattern.to_owned(), RouteSlot { route, endpoints });
+        endpoint
     }
 }
 

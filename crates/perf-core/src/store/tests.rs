@@ -648,3 +648,31 @@ fn traffic_past_the_caps_counts_every_overflowing_sample() {
     assert_eq!(s.key_usage().overflowed_requests, 5);
     assert_eq!(s.snapshot(w(1)).endpoints.iter().find(|e| e.route == OVERFLOW_ROUTE).unwrap().stats.count, 5);
 }
+
+#[test]
+fn request_handles_record_like_the_key_map_and_hold_no_overflow() {
+    let config = StoreConfig { max_endpoints: NonZeroUsize::new(1).unwrap(), ..StoreConfig::default() };
+    let (s, c) = store_with(config);
+    let a = s.request_handle(Method::Get, Some("/a")).unwrap();
+    let unmatched = s.request_handle(Method::Get, None).unwrap();
+    assert!(s.request_handle(Method::Get, Some("/b")).is_none(), "past the cap there is no handle");
+    assert_eq!(s.snapshot(w(1)).keys.overflowed_requests, 0, "resolving records nothing");
+    s.record_request_with(&a, &req(Some("/a"), 200, 10, c.now()));
+    s.record_request_with(&a, &req(Some("/a"), 500, 1_500, c.now()));
+    s.record_request(&req(Some("/a"), 200, 10, c.now()));
+    s.record_request_with(&unmatched, &req(None, 404, 1, c.now()));
+    s.record_request(&req(Some("/b"), 200, 1, c.now()));
+    // A handle from another store goes through this store's key map.
+    let (other, _) = store();
+    let foreign = other.request_handle(Method::Get, Some("/a")).unwrap();
+    s.record_request_with(&foreign, &req(Some("/a"), 200, 10, c.now()));
+    let snap = s.snapshot(w(1));
+    let keys: Vec<_> = snap.endpoints.iter().map(|e| (e.route.as_str(), e.stats.count, e.stats.errors)).collect();
+    assert!(keys.contains(&("/a", 4, 1)), "{keys:?}");
+    assert!(keys.contains(&(UNMATCHED_ROUTE, 1, 0)), "{keys:?}");
+    assert!(keys.contains(&(OVERFLOW_ROUTE, 1, 0)), "{keys:?}");
+    assert_eq!(snap.keys.overflowed_requests, 1);
+    assert_eq!(snap.slow_requests.len(), 1);
+    assert_eq!(snap.slow_requests[0].route, "/a");
+    assert_eq!(other.snapshot(w(1)).requests.count, 0);
+}

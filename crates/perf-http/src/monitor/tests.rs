@@ -4,7 +4,7 @@ use std::{sync::Arc, time::Duration};
 
 use perf_core::{Method, NoopRecorder, RequestScope, SharedThresholds, SystemClock};
 
-use super::{RouteTable, Settings, server_timing_value};
+use super::{RouteTable, Settings, StackText, server_timing_value};
 
 fn settings(excluded: &[&str]) -> Settings {
     Settings {
@@ -39,14 +39,14 @@ fn exclusion_matches_whole_segments() {
 #[test]
 fn route_table_reuses_labels_per_method() {
     let mut t = RouteTable::new();
-    let (r1, l1) = t.resolve(Method::Get, Some("/a/{id}"));
-    let (r2, l2) = t.resolve(Method::Get, Some("/a/{id}"));
-    let (_, l3) = t.resolve(Method::Post, Some("/a/{id}"));
+    let (r1, l1) = t.resolve(Method::Get, Some("/a/{id}")).parts();
+    let (r2, l2) = t.resolve(Method::Get, Some("/a/{id}")).parts();
+    let (_, l3) = t.resolve(Method::Post, Some("/a/{id}")).parts();
     assert_eq!(&*l1, "GET /a/{id}");
     assert!(Arc::ptr_eq(&l1, &l2));
     assert!(std::rc::Rc::ptr_eq(r1.as_ref().unwrap(), r2.as_ref().unwrap()));
     assert_eq!(&*l3, "POST /a/{id}");
-    let (none, unmatched) = t.resolve(Method::Get, None);
+    let (none, unmatched) = t.resolve(Method::Get, None).parts();
     assert!(none.is_none());
     assert_eq!(&*unmatched, "GET <unmatched>");
 }
@@ -69,10 +69,43 @@ fn server_timing_lists_db_and_cache_only_when_used() {
 }
 
 #[test]
+fn server_timing_millis_match_the_decimal_reference() {
+    let scope = RequestScope::new("GET /");
+    for d in [
+        Duration::ZERO,
+        Duration::from_nanos(999),
+        Duration::from_micros(7),
+        Duration::from_micros(1_050),
+        Duration::from_millis(999),
+        Duration::new(3_600, 123_456_789),
+        Duration::new(u64::MAX / 1_000 - 1, 999_999_999),
+    ] {
+        let v = server_timing_value(d, &scope).unwrap();
+        let micros = d.as_micros();
+        assert_eq!(v.to_str().unwrap(), format!("total;dur={}.{:03}", micros / 1_000, micros % 1_000), "{d:?}");
+    }
+}
+
+#[test]
+fn stack_text_writes_integers_and_refuses_to_overflow() {
+    let mut t = StackText::new();
+    for n in [0, 9, 10, 4_096, u64::MAX] {
+        t.push_u64(n);
+        t.push(" ");
+    }
+    assert_eq!(t.as_bytes().unwrap(), format!("0 9 10 4096 {} ", u64::MAX).as_bytes());
+    let mut full = StackText::new();
+    full.push(&"x".repeat(160));
+    assert_eq!(full.as_bytes().map(<[u8]>::len), Some(160));
+    full.push("y");
+    assert!(full.as_bytes().is_none());
+}
+
+#[test]
 fn route_table_stops_growing_at_its_cap_and_still_resolves() {
     let mut t = RouteTable::new();
     for i in 0..super::MAX_CACHED_ROUTES + 10 {
-        let (route, label) = t.resolve(Method::Get, Some(&format!("/r{i}")));
+        let (route, label) = t.resolve(Method::Get, Some(&format!("/r{i}"))).parts();
         assert_eq!(route.as_deref(), Some(format!("/r{i}").as_str()));
         assert_eq!(&*label, format!("GET /r{i}"));
     }
@@ -85,19 +118,21 @@ fn path_memo_looks_each_path_up_once_and_stays_bounded() {
     let mut lookups = 0;
     for _ in 0..3 {
         for id in 0..10 {
-            let (route, label) = t.lookup(Method::Get, &format!("/items/{id}"), || {
-                lookups += 1;
-                Some("/items/{id}".to_owned())
-            });
+            let (route, label) = t
+                .lookup(Method::Get, &format!("/items/{id}"), || {
+                    lookups += 1;
+                    Some("/items/{id}".to_owned())
+                })
+                .parts();
             assert_eq!(route.as_deref(), Some("/items/{id}"));
             assert_eq!(&*label, "GET /items/{id}");
         }
     }
     assert_eq!(lookups, 10, "repeated paths skip the lookup (unless two share a slot)");
-    let (route, label) = t.lookup(Method::Post, "/nope", || None);
+    let (route, label) = t.lookup(Method::Post, "/nope", || None).parts();
     assert!(route.is_none());
     assert_eq!(&*label, "POST <unmatched>");
-    let (route, _) = t.lookup(Method::Post, "/nope", || panic!("memoized"));
+    let (route, _) = t.lookup(Method::Post, "/nope", || panic!("memoized")).parts();
     assert!(route.is_none());
     for i in 0..10 * super::MEMO_SLOTS {
         t.lookup(Method::Get, &format!("/p/{i}"), || Some("/p/{n}".to_owned()));
@@ -113,4 +148,21 @@ fn path_memo_looks_each_path_up_once_and_stays_bounded() {
         });
     }
     assert_eq!(calls, 2, "long paths are not memoized");
+}
+
+#[test]
+fn held_endpoints_resolve_one_store_handle_and_record_through_it() {
+    let store = perf_core::Store::with_defaults();
+    let mut t = RouteTable::new();
+    let e = t.resolve(Method::Get, Some("/a/{id}"));
+    let first = e.handle(&store, Method::Get).unwrap() as *const _;
+    assert_eq!(first, e.handle(&store, Method::Get).unwrap() as *const _, "resolved once");
+    assert!(std::rc::Rc::ptr_eq(&e, &t.resolve(Method::Get, Some("/a/{id}"))));
+    // Endpoints past the table's cap are not held and record through the key map.
+    for i in 0..super::MAX_CACHED_ROUTES {
+        t.resolve(Method::Get, Some(&format!("/r{i}")));
+    }
+    let loose = t.resolve(Method::Get, Some("/loose"));
+    assert!(loose.handle(&store, Method::Get).is_none());
+    assert!(e.handle(&NoopRecorder, Method::Get).is_some(), "kept from the first resolution");
 }
