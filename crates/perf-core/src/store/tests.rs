@@ -681,3 +681,17 @@ fn traffic_past_the_caps_counts_every_overflowing_sample() {
     assert_eq!(s.key_usage().overflowed_requests, 5);
     assert_eq!(s.snapshot(w(1)).endpoints.iter().find(|e| e.route == OVERFLOW_ROUTE).unwrap().stats.count, 5);
 }
+
+#[test]
+fn the_documented_worst_case_matches_the_structures() {
+    // The crate docs: at most about 229 KiB per series with two shards, and
+    // about 451 MiB of series at the default key caps.
+    let config = StoreConfig { shards: NonZeroUsize::new(2).unwrap(), ..StoreConfig::default() };
+    let (s, _) = store_with(config.clone());
+    let per_series = series::Series::max_bytes(&s.geometry);
+    assert!(per_series.abs_diff(229 * 1024) < 1024, "{per_series}");
+    let endpoints = config.max_endpoints.get() + 2;
+    let queries = config.max_queries.get() + 2;
+    let worst = (endpoints + queries) * per_series + endpoints * StatusTable::accounted_bytes(&s.geometry);
+    assert!(worst.abs_diff(451 << 20) < 1 << 20, "{worst}");
+}
