@@ -44,10 +44,13 @@ pub(crate) fn bin_value(bin: usize) -> f64 {
 
 /// A dense histogram used to collect a shard's current bucket and to merge
 /// buckets at query time. It tracks the range of bins in use so merging,
-/// clearing and percentile scans touch only that range.
+/// clearing and percentile scans touch only that range. A histogram made by
+/// [`Dense::unallocated`] holds no bins until [`Dense::allocate`]; it reads
+/// as empty and must be allocated before anything is added.
 #[derive(Clone)]
 pub(crate) struct Dense {
-    bins: Box<[u32; BINS]>,
+    /// `BINS` counters, or none while unallocated.
+    bins: Box<[u32]>,
     /// Lowest bin in use; `BINS` when empty.
     lo: usize,
     /// Highest bin in use; 0 when empty.
@@ -56,7 +59,24 @@ pub(crate) struct Dense {
 
 impl Dense {
     pub(crate) fn new() -> Self {
-        Dense { bins: Box::new([0; BINS]), lo: BINS, hi: 0 }
+        Dense { bins: vec![0; BINS].into_boxed_slice(), lo: BINS, hi: 0 }
+    }
+
+    /// An empty histogram that holds no bins yet (no allocation).
+    pub(crate) fn unallocated() -> Self {
+        Dense { bins: Box::new([]), lo: BINS, hi: 0 }
+    }
+
+    /// Gives an unallocated histogram its bins; a no-op once allocated.
+    pub(crate) fn allocate(&mut self) {
+        if self.bins.is_empty() {
+            self.bins = vec![0; BINS].into_boxed_slice();
+        }
+    }
+
+    /// Bytes of bins held on the heap: 0 while unallocated.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        std::mem::size_of_val(&*self.bins)
     }
 
     #[inline]

@@ -248,11 +248,11 @@ impl Store {
     }
 
     /// Bytes held by the store's structures, computed from their sizes and
-    /// capacities. It grows only when a new key is first seen, never with
-    /// the number of samples.
+    /// capacities. It grows when a new key is first seen and as a series'
+    /// history is first written, up to a bound fixed by the configuration;
+    /// never with the number of samples.
     pub fn accounted_bytes(&self) -> usize {
         use std::mem::size_of;
-        let per_series = Series::accounted_bytes(&self.geometry);
         let endpoints = self.endpoints.load();
         let queries: Vec<_> = self.queries.iter().map(ArcSwap::load).collect();
         let endpoint_series: usize = endpoints.values().map(|slots| slots.iter().flatten().count()).sum();
@@ -263,9 +263,12 @@ impl Store {
             .flat_map(|m| m.iter())
             .map(|(k, q)| k.len() + q.example_sql.len() + size_of::<(Arc<str>, Arc<QuerySeries>)>())
             .sum();
-        let query_series: usize = queries.iter().map(|m| m.len()).sum();
         // Two endpoint keys of their own (unmatched, overflow) and two query overflow keys.
-        let series = (endpoint_series + query_series + 4) * per_series
+        let own = [&self.unmatched, &self.endpoint_overflow].into_iter().map(|s| s.accounted_bytes()).sum::<usize>()
+            + self.query_overflow.iter().map(|q| q.series.accounted_bytes()).sum::<usize>();
+        let series = own
+            + endpoints.values().flat_map(|slots| slots.iter().flatten()).map(|s| s.accounted_bytes()).sum::<usize>()
+            + queries.iter().flat_map(|m| m.values()).map(|q| q.series.accounted_bytes()).sum::<usize>()
             + (endpoint_series + 2) * StatusTable::accounted_bytes(&self.geometry);
         let rings = std::mem::size_of_val(self.slow_requests.lock().slots())
             + self

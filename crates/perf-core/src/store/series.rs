@@ -7,6 +7,12 @@
 //! series' pending histogram, which is compacted into the histogram arena
 //! once a later roll-up bucket begins. Lock order is always shards (in index
 //! order) before `tiers`.
+//!
+//! Memory follows the history actually written: the rings and the arena are
+//! allocated in chunks when a write first reaches a chunk, and a shard's
+//! histogram (like the pending one) when the shard first records. A key seen
+//! once holds one chunk of each scalar ring; a key with a full ring holds
+//! every chunk and stops growing.
 
 use std::{
     cell::Cell,
@@ -16,7 +22,7 @@ use std::{
 use parking_lot::Mutex;
 
 use super::status::StatusTable;
-use crate::histogram::{BINS, Dense, bin_of, pack, unpack};
+use crate::histogram::{Dense, bin_of, pack, unpack};
 
 pub(crate) const NONE: u64 = u64::MAX;
 
@@ -188,8 +194,8 @@ impl Cumulative {
 struct Padded(Mutex<ShardState>);
 
 struct Tiers {
-    fine: Box<[Slot]>,
-    coarse: Box<[Slot]>,
+    fine: Chunked<Slot, SLOT_CHUNK>,
+    coarse: Chunked<Slot, SLOT_CHUNK>,
     hists: Arena,
     pending_epoch: u64,
     pending: Dense,
@@ -198,9 +204,57 @@ struct Tiers {
 
 /// Compacted histograms of roll-up buckets in a fixed ring of packed entries.
 struct Arena {
-    refs: Box<[HistRef]>,
-    entries: Box<[u32]>,
+    refs: Chunked<HistRef, SLOT_CHUNK>,
+    entries: Chunked<u32, ENTRY_CHUNK>,
     written: u64,
+}
+
+/// Scalar slots (and histogram refs) per ring chunk: 4 KiB of 64-byte slots.
+const SLOT_CHUNK: usize = 64;
+/// Packed histogram entries per arena chunk: 4 KiB.
+const ENTRY_CHUNK: usize = 1_024;
+
+/// A ring of `len` items held in chunks of `C`, each allocated when an item
+/// in it is first written; unwritten chunks read as absent.
+struct Chunked<T, const C: usize> {
+    len: usize,
+    empty: T,
+    chunks: Box<[Option<Box<[T]>>]>,
+}
+
+impl<T: Copy, const C: usize> Chunked<T, C> {
+    fn new(len: usize, empty: T) -> Self {
+        Chunked { len, empty, chunks: (0..len.div_ceil(C)).map(|_| None).collect() }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> Option<&T> {
+        self.chunks[i / C].as_deref().map(|c| &c[i % C])
+    }
+
+    /// The item at `i`, allocating its chunk (filled with the empty item) on first use.
+    #[inline]
+    fn get_mut(&mut self, i: usize) -> &mut T {
+        let (empty, len) = (self.empty, self.len);
+        let chunk = self.chunks[i / C].get_or_insert_with(|| vec![empty; C.min(len - i / C * C)].into_boxed_slice());
+        &mut chunk[i % C]
+    }
+
+    /// Bytes of the chunk table and the chunks allocated so far.
+    fn heap_bytes(&self) -> usize {
+        std::mem::size_of_val(&*self.chunks)
+            + self.chunks.iter().flatten().map(|c| std::mem::size_of_val(&**c)).sum::<usize>()
+    }
+
+    /// Bytes once every chunk is allocated.
+    #[cfg(test)]
+    fn max_heap_bytes(len: usize) -> usize {
+        len.div_ceil(C) * std::mem::size_of::<Option<Box<[T]>>>() + len * std::mem::size_of::<T>()
+    }
 }
 
 /// A time series of timed events.
@@ -280,7 +334,7 @@ impl Series {
                     fine_epoch: NONE,
                     coarse_epoch: NONE,
                     acc: Acc::EMPTY,
-                    hist: Dense::new(),
+                    hist: Dense::unallocated(),
                     totals: Cumulative::default(),
                 }))
             })
@@ -288,30 +342,50 @@ impl Series {
         Series {
             shards,
             tiers: Mutex::new(Tiers {
-                fine: vec![empty; g.fine_n as usize].into_boxed_slice(),
-                coarse: vec![empty; g.coarse_n as usize].into_boxed_slice(),
+                fine: Chunked::new(g.fine_n as usize, empty),
+                coarse: Chunked::new(g.coarse_n as usize, empty),
                 hists: Arena {
-                    refs: vec![HistRef { epoch: NONE, start: 0, len: 0 }; g.coarse_n as usize].into_boxed_slice(),
-                    entries: vec![0; g.arena].into_boxed_slice(),
+                    refs: Chunked::new(g.coarse_n as usize, HistRef { epoch: NONE, start: 0, len: 0 }),
+                    entries: Chunked::new(g.arena, 0),
                     written: 0,
                 },
                 pending_epoch: NONE,
-                pending: Dense::new(),
-                scratch: Dense::new(),
+                pending: Dense::unallocated(),
+                scratch: Dense::unallocated(),
             }),
             statuses: None,
         }
     }
 
-    /// Bytes this series holds, from its structures' sizes; constant for its life.
-    pub(crate) fn accounted_bytes(g: &Geometry) -> usize {
+    /// Bytes this series holds now, from its structures' sizes and the
+    /// chunks allocated so far (status table not included). Takes the
+    /// series' locks in the usual order.
+    pub(crate) fn accounted_bytes(&self) -> usize {
         use std::mem::size_of;
-        let dense = BINS * size_of::<u32>();
+        let shards: usize = self.shards.iter().map(|p| size_of::<Padded>() + p.0.lock().hist.heap_bytes()).sum();
+        let t = self.tiers.lock();
+        size_of::<Series>()
+            + shards
+            + t.fine.heap_bytes()
+            + t.coarse.heap_bytes()
+            + t.hists.refs.heap_bytes()
+            + t.hists.entries.heap_bytes()
+            + t.pending.heap_bytes()
+            + t.scratch.heap_bytes()
+    }
+
+    /// The most bytes one series can hold under `g` (status table not
+    /// included): every shard recording, every chunk written.
+    #[cfg(test)]
+    pub(crate) fn max_bytes(g: &Geometry) -> usize {
+        use std::mem::size_of;
+        let dense = crate::histogram::BINS * size_of::<u32>();
         size_of::<Series>()
             + g.shards * (size_of::<Padded>() + dense)
-            + (g.fine_n + g.coarse_n) as usize * size_of::<Slot>()
-            + g.coarse_n as usize * size_of::<HistRef>()
-            + g.arena * size_of::<u32>()
+            + Chunked::<Slot, SLOT_CHUNK>::max_heap_bytes(g.fine_n as usize)
+            + Chunked::<Slot, SLOT_CHUNK>::max_heap_bytes(g.coarse_n as usize)
+            + Chunked::<HistRef, SLOT_CHUNK>::max_heap_bytes(g.coarse_n as usize)
+            + Chunked::<u32, ENTRY_CHUNK>::max_heap_bytes(g.arena)
             + 2 * dense
     }
 
@@ -334,6 +408,8 @@ impl Series {
 
     #[cold]
     fn roll(&self, st: &mut ShardState, fine: u64, g: &Geometry) {
+        // The shard's first record: its histogram is allocated here, once.
+        st.hist.allocate();
         let coarse = fine / g.ratio();
         let mut tiers = self.tiers.lock();
         if st.fine_epoch != NONE && st.acc.count > 0 {
@@ -387,11 +463,8 @@ impl Series {
         }
         let refs = &tiers.hists.refs;
         for (epoch, r) in ring_iter(refs, epochs(start_us, end_us, g.coarse_us, refs.len())) {
-            if r.epoch == epoch
-                && let Some((a, b)) = tiers.hists.record(r)
-            {
-                out.hist.add_packed(a);
-                out.hist.add_packed(b);
+            if r.epoch == epoch {
+                tiers.hists.read(r, |piece| out.hist.add_packed(piece));
             }
         }
         drop(tiers);
@@ -446,9 +519,8 @@ impl Series {
                     continue;
                 }
                 let target = index(epoch * g.coarse_us).and_then(|i| points.get_mut(i)).and_then(|p| p.hist.as_mut());
-                if let (Some(h), Some((a, b))) = (target, tiers.hists.record(r)) {
-                    h.add_packed(a);
-                    h.add_packed(b);
+                if let Some(h) = target {
+                    tiers.hists.read(r, |piece| h.add_packed(piece));
                 }
             }
         }
@@ -456,16 +528,20 @@ impl Series {
 }
 
 /// Pairs each epoch of `epochs` with its slot in `ring`, stepping through
-/// the ring instead of dividing for every slot.
-fn ring_iter<T>(ring: &[T], epochs: std::ops::Range<u64>) -> impl Iterator<Item = (u64, &T)> {
+/// the ring instead of dividing for every slot; slots in chunks never
+/// written are skipped.
+fn ring_iter<T: Copy, const C: usize>(
+    ring: &Chunked<T, C>,
+    epochs: std::ops::Range<u64>,
+) -> impl Iterator<Item = (u64, &T)> {
     let mut idx = (epochs.start % ring.len() as u64) as usize;
-    epochs.map(move |e| {
-        let item = &ring[idx];
+    epochs.filter_map(move |e| {
+        let item = ring.get(idx);
         idx += 1;
         if idx == ring.len() {
             idx = 0;
         }
-        (e, item)
+        item.map(|it| (e, it))
     })
 }
 
@@ -492,6 +568,7 @@ impl Tiers {
             self.pending.add_dense(hist);
         } else if self.pending_epoch == NONE || epoch > self.pending_epoch {
             self.finalize_pending();
+            self.pending.allocate();
             self.pending.add_dense(hist);
             self.pending_epoch = epoch;
         } else {
@@ -511,17 +588,16 @@ impl Tiers {
 
     fn merge_late(&mut self, epoch: u64, hist: &Dense) {
         let n = self.hists.refs.len() as u64;
-        let r = self.hists.refs[(epoch % n) as usize];
+        let r = self.hists.refs.get((epoch % n) as usize).copied().unwrap_or(HistRef { epoch: NONE, start: 0, len: 0 });
         if r.epoch != NONE && r.epoch > epoch {
             // The ring has moved past this bucket: the late detail is dropped.
             return;
         }
+        self.scratch.allocate();
         self.scratch.clear();
-        if r.epoch == epoch
-            && let Some((a, b)) = self.hists.record(&r)
-        {
-            self.scratch.add_packed(a);
-            self.scratch.add_packed(b);
+        if r.epoch == epoch {
+            let scratch = &mut self.scratch;
+            self.hists.read(&r, |piece| scratch.add_packed(piece));
         }
         self.scratch.add_dense(hist);
         self.hists.write(epoch, &self.scratch);
@@ -539,33 +615,42 @@ impl Arena {
             while left > 0 {
                 let e = pack(bin, left);
                 let taken = unpack(e).1;
-                self.entries[(self.written % cap) as usize] = e;
+                *self.entries.get_mut((self.written % cap) as usize) = e;
                 self.written += 1;
                 len += 1;
                 left -= taken;
             }
         }
         let n = self.refs.len() as u64;
-        self.refs[(epoch % n) as usize] = HistRef { epoch, start, len };
+        *self.refs.get_mut((epoch % n) as usize) = HistRef { epoch, start, len };
     }
 
-    /// The entries of a record as two contiguous slices (the second is
-    /// empty unless the record wraps), if the ring has not overwritten them.
-    fn record(&self, r: &HistRef) -> Option<(&[u32], &[u32])> {
-        let cap = self.entries.len() as u64;
-        if self.written - r.start > cap || u64::from(r.len) > cap {
-            return None;
+    /// Passes a record's entries to `f` as contiguous pieces in order (split
+    /// where the ring wraps or a chunk ends), if the ring has not overwritten
+    /// them.
+    fn read(&self, r: &HistRef, mut f: impl FnMut(&[u32])) {
+        let cap = self.entries.len();
+        if self.written - r.start > cap as u64 || r.len as usize > cap {
+            return;
         }
-        let begin = (r.start % cap) as usize;
-        let len = r.len as usize;
-        let first = len.min(self.entries.len() - begin);
-        Some((&self.entries[begin..begin + first], &self.entries[..len - first]))
+        let mut at = (r.start % cap as u64) as usize;
+        let mut left = r.len as usize;
+        while left > 0 {
+            let chunk_end = ((at / ENTRY_CHUNK + 1) * ENTRY_CHUNK).min(cap);
+            let take = left.min(chunk_end - at);
+            if let Some(c) = self.entries.chunks[at / ENTRY_CHUNK].as_deref() {
+                let off = at % ENTRY_CHUNK;
+                f(&c[off..off + take]);
+            }
+            left -= take;
+            at = if chunk_end == cap { 0 } else { chunk_end };
+        }
     }
 }
 
-fn merge_slot(slots: &mut [Slot], epoch: u64, acc: &Acc) {
+fn merge_slot(slots: &mut Chunked<Slot, SLOT_CHUNK>, epoch: u64, acc: &Acc) {
     let n = slots.len() as u64;
-    let slot = &mut slots[(epoch % n) as usize];
+    let slot = slots.get_mut((epoch % n) as usize);
     if slot.epoch == epoch {
         slot.acc.merge(acc);
     } else if slot.epoch == NONE || epoch > slot.epoch {

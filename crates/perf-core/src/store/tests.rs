@@ -407,9 +407,16 @@ fn memory_does_not_grow_with_samples() {
         at: c.now(),
     });
     let before = s.accounted_bytes();
+    // A million samples over 50 hours (3 minutes per 1,000 samples): by 37.5
+    // hours every ring chunk the traffic reaches is written, and the rest of
+    // the run finds them all allocated.
+    let mut full = 0;
     for i in 0..1_000_000u64 {
         if i % 1_000 == 0 {
-            c.advance(Duration::from_millis(700));
+            c.advance(Duration::from_secs(180));
+        }
+        if i == 750_000 {
+            full = s.accounted_bytes();
         }
         let r = routes[(i % 3) as usize];
         s.record_request(&req(Some(r), if i % 97 == 0 { 500 } else { 200 }, 1 + i % 3_000, c.now()));
@@ -418,7 +425,7 @@ fn memory_does_not_grow_with_samples() {
             s.record_query(&QuerySample {
                 fingerprint: fp,
                 sql: fp,
-                duration: Duration::from_micros(i % 200_000),
+                duration: Duration::from_micros(i * 7_919 % 200_000),
                 ok: true,
                 at: c.now(),
                 route: Some("GET /a"),
@@ -435,26 +442,52 @@ fn memory_does_not_grow_with_samples() {
             });
         }
     }
-    assert_eq!(s.accounted_bytes(), before);
-    assert_eq!(s.snapshot(w(1_440)).requests.count, 1_000_003);
+    // History grows memory up to each series' bound, then never again.
+    assert!(full > before);
+    assert!(full - before <= 5 * series::Series::max_bytes(&s.geometry), "{before} -> {full}");
+    assert_eq!(s.accounted_bytes(), full);
+    assert_eq!(s.snapshot(w(1_440)).requests.count, 1_000 * 1_440 / 3);
+}
+
+/// Bytes one endpoint series holds beyond an empty store's, after `history`
+/// of traffic: ten requests every 10 seconds with latencies spread over
+/// 60 histogram bins per minute.
+fn endpoint_bytes_after(history: Duration) -> (usize, Geometry) {
+    let (s, c) = store();
+    let empty = s.accounted_bytes();
+    let mut i = 0u64;
+    while i * 10 < history.as_secs().max(1) {
+        for k in 0..10 {
+            let micros = 100 + (i * 10 + k) % 60 * 37;
+            s.record_request(&req(Some("/a"), 200, 0, c.now()).with_duration(Duration::from_micros(micros)));
+        }
+        c.advance(Duration::from_secs(10));
+        i += 1;
+    }
+    // The status table is fixed when the key is first seen.
+    (s.accounted_bytes() - empty - StatusTable::accounted_bytes(&s.geometry), s.geometry)
 }
 
 #[test]
-fn accounted_bytes_match_the_documented_formula() {
-    let (s, c) = store();
-    let empty = s.accounted_bytes();
-    s.record_request(&req(Some("/a"), 200, 1, c.now()));
-    let per_series = s.accounted_bytes() - empty;
-    // The crate docs promise about 227 KiB per series with the defaults on a 2-core machine.
-    let g = &s.geometry;
-    // An endpoint series also holds its status table: 26 slots of (2 + buckets) counters.
-    let formula = g.shards * (384 + 4096)
-        + ((g.fine_n + g.coarse_n) * 64 + g.coarse_n * 24) as usize
-        + g.arena * 4
-        + 2 * 4096
-        + 26 * (2 + g.le_n) * 8;
-    let diff = per_series.abs_diff(formula);
-    assert!(diff < 1024, "per series {per_series} vs formula {formula}");
+fn a_key_seen_once_holds_one_shard_histogram() {
+    let (bytes, g) = endpoint_bytes_after(Duration::ZERO);
+    // The shard array, one shard's histogram (4 KiB) and the chunk tables:
+    // no ring chunk until its first bucket ends.
+    let fixed = std::mem::size_of::<series::Series>() + g.shards * 512 + 4096;
+    assert!(bytes >= fixed && bytes < fixed + 1_536, "{bytes} vs {fixed}");
+    assert!(bytes <= 8 * 1024 + g.shards * 512, "{bytes}");
+}
+
+#[test]
+fn memory_follows_the_history_written_up_to_the_bound() {
+    let (hour, g) = endpoint_bytes_after(Duration::from_secs(3_600));
+    let (day, _) = endpoint_bytes_after(Duration::from_secs(86_400));
+    let (two_days, _) = endpoint_bytes_after(Duration::from_secs(2 * 86_400));
+    let max = series::Series::max_bytes(&g);
+    assert!(hour < day, "{hour} {day}");
+    assert!(day <= max && two_days <= max, "{day} {two_days} {max}");
+    // A day fills every chunk a one-shard key can reach; more history reuses them.
+    assert_eq!(two_days, day);
 }
 
 #[test]
@@ -675,4 +708,18 @@ fn request_handles_record_like_the_key_map_and_hold_no_overflow() {
     assert_eq!(snap.slow_requests.len(), 1);
     assert_eq!(snap.slow_requests[0].route, "/a");
     assert_eq!(other.snapshot(w(1)).requests.count, 0);
+}
+
+#[test]
+fn the_documented_worst_case_matches_the_structures() {
+    // The crate docs: at most about 229 KiB per series with two shards, and
+    // about 451 MiB of series at the default key caps.
+    let config = StoreConfig { shards: NonZeroUsize::new(2).unwrap(), ..StoreConfig::default() };
+    let (s, _) = store_with(config.clone());
+    let per_series = series::Series::max_bytes(&s.geometry);
+    assert!(per_series.abs_diff(229 * 1024) < 1024, "{per_series}");
+    let endpoints = config.max_endpoints.get() + 2;
+    let queries = config.max_queries.get() + 2;
+    let worst = (endpoints + queries) * per_series + endpoints * StatusTable::accounted_bytes(&s.geometry);
+    assert!(worst.abs_diff(451 << 20) < 1 << 20, "{worst}");
 }
