@@ -9,14 +9,19 @@
 #   valgrind (Debian package `valgrind`): `cargo xtask bench` counts instructions with callgrind.
 set -euo pipefail
 
+# Installs Debian packages, refreshing the package lists first (as root, or through sudo).
+apt_install() {
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        sudo="sudo"
+    fi
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"
+}
+
 if ! command -v valgrind >/dev/null 2>&1; then
     echo "ensure-test-tools: valgrind missing, installing the valgrind package" >&2
-    SUDO=""
-    if [ "$(id -u)" -ne 0 ]; then
-        SUDO="sudo"
-    fi
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends valgrind
+    apt_install valgrind
 fi
 
 valgrind --version >/dev/null
@@ -24,12 +29,7 @@ echo "ensure-test-tools: $(valgrind --version) ready" >&2
 
 if ! command -v promtool >/dev/null 2>&1; then
     echo "ensure-test-tools: promtool missing, installing the prometheus package" >&2
-    SUDO=""
-    if [ "$(id -u)" -ne 0 ]; then
-        SUDO="sudo"
-    fi
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus
+    apt_install prometheus
 fi
 
 promtool --version >/dev/null
@@ -37,12 +37,7 @@ echo "ensure-test-tools: promtool $(promtool --version 2>&1 | head -n1 | awk '{p
 
 if [ ! -x /usr/bin/chromium ] && ! command -v chromium >/dev/null 2>&1; then
     echo "ensure-test-tools: chromium missing, installing the chromium package" >&2
-    SUDO=""
-    if [ "$(id -u)" -ne 0 ]; then
-        SUDO="sudo"
-    fi
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+    apt_install chromium
 fi
 
 chromium --version >/dev/null 2>&1 || /usr/bin/chromium --version >/dev/null
@@ -52,12 +47,7 @@ SCHEMATHESIS_VERSION="4.32.5"
 if ! command -v schemathesis >/dev/null 2>&1 || ! schemathesis --version 2>/dev/null | grep -q ' 4\.'; then
     echo "ensure-test-tools: schemathesis 4.x missing, installing schemathesis==$SCHEMATHESIS_VERSION from PyPI" >&2
     if ! python3 -m pip --version >/dev/null 2>&1; then
-        SUDO=""
-        if [ "$(id -u)" -ne 0 ]; then
-            SUDO="sudo"
-        fi
-        $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update
-        $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-pip
+        apt_install python3-pip
     fi
     # Debian's own python3 refuses pip installs outside a venv unless told otherwise (PEP 668).
     PIP_FLAGS=""
