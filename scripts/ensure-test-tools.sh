@@ -2,7 +2,8 @@
 # Installs the external tools the test suites call, only when they are missing.
 # Idempotent: a second run does nothing.
 #
-#   promtool (Debian package `prometheus`): perf-http checks its /metrics output with it.
+#   promtool and prometheus (Debian package `prometheus`): perf-http checks its /metrics output with
+#     promtool and has a real Prometheus scrape it and answer the Grafana dashboard's queries.
 #   chromium (Debian package `chromium`): the landscape demo's dashboard test drives it headless.
 #   schemathesis 4.x (PyPI, pinned): the landscape demo's test runs it against the served OpenAPI document.
 #   the nightly toolchain and cargo-fuzz (crates.io): `cargo xtask fuzz` runs the targets in fuzz/.
@@ -27,12 +28,13 @@ fi
 valgrind --version >/dev/null
 echo "ensure-test-tools: $(valgrind --version) ready" >&2
 
-if ! command -v promtool >/dev/null 2>&1; then
-    echo "ensure-test-tools: promtool missing, installing the prometheus package" >&2
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+    echo "ensure-test-tools: promtool or prometheus missing, installing the prometheus package" >&2
     apt_install prometheus
 fi
 
 promtool --version >/dev/null
+prometheus --version >/dev/null 2>&1
 echo "ensure-test-tools: promtool $(promtool --version 2>&1 | head -n1 | awk '{print $3}') ready" >&2
 
 if [ ! -x /usr/bin/chromium ] && ! command -v chromium >/dev/null 2>&1; then

@@ -15,3 +15,4 @@ mod monitor;
 mod openapi;
 mod prometheus;
 mod response_cache;
+mod scrape;

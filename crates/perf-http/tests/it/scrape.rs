@@ -1,0 +1,246 @@
+//! A real Prometheus (Debian's `prometheus`, installed by
+//! `scripts/ensure-test-tools.sh`) scraping a real server: the counts it
+//! stores equal the requests the test sent, and every panel of the Grafana
+//! dashboard in `dashboards/grafana/perfkit.json` answers with data.
+
+use std::{
+    io::{Read as _, Write as _},
+    net::{SocketAddr, TcpListener, TcpStream},
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use perf_core::{
+    CacheEvent, CacheEventKind, CacheTier, Clock as _, ManualClock, NPlusOneSample, PerfConfig, QueryKind, QuerySample,
+    Recorder as _, Store, SystemSample,
+};
+use serde_json::Value;
+
+use crate::fakes::parts;
+
+const DASHBOARD: &str = include_str!("../../../../dashboards/grafana/perfkit.json");
+
+/// How often Prometheus scrapes the server.
+const SCRAPE_INTERVAL_SECS: u64 = 1;
+
+/// A Prometheus server on a free port with its own storage, stopped and
+/// removed on drop.
+struct Prometheus {
+    child: Child,
+    dir: PathBuf,
+    addr: SocketAddr,
+}
+
+impl Prometheus {
+    fn start(target: SocketAddr) -> Prometheus {
+        let dir = std::env::temp_dir().join(format!("perf-http-prometheus-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: {SCRAPE_INTERVAL_SECS}s\n  evaluation_interval: {SCRAPE_INTERVAL_SECS}s\n\
+                 scrape_configs:\n  - job_name: perfkit\n    static_configs:\n      - targets: [\"{target}\"]\n"
+            ),
+        )
+        .unwrap();
+        let addr = free_addr();
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+            .arg(format!("--web.listen-address={addr}"))
+            .arg("--log.level=warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus is installed by scripts/ensure-test-tools.sh (Debian package prometheus)");
+        let prometheus = Prometheus { child, dir, addr };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while get(addr, "/-/ready").map(|(status, _)| status) != Some(200) {
+            assert!(Instant::now() < deadline, "prometheus did not become ready");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        prometheus
+    }
+
+    /// An instant query's result vector.
+    fn query(&self, expr: &str) -> Vec<Value> {
+        let (status, body) = get(self.addr, &format!("/api/v1/query?query={}", encode(expr))).unwrap();
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!((status, v["status"].as_str()), (200, Some("success")), "{expr}: {v}");
+        v["data"]["result"].as_array().unwrap().clone()
+    }
+
+    /// The one value of a query that yields a single series (`None` before it does).
+    fn scalar(&self, expr: &str) -> Option<f64> {
+        let r = self.query(expr);
+        r.first().map(|s| s["value"][1].as_str().unwrap().parse().unwrap())
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn free_addr() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+}
+
+/// One HTTP/1.0 GET (so the body runs to the end of the connection): the
+/// status and the body, or `None` when nothing listens yet.
+fn get(addr: SocketAddr, uri: &str) -> Option<(u16, Vec<u8>)> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    write!(s, "GET {uri} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).ok()?;
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let status = std::str::from_utf8(&out[..split]).ok()?.split(' ').nth(1)?.parse().ok()?;
+    Some((status, out[split + 4..].to_vec()))
+}
+
+/// Percent-encodes a query parameter value.
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+async fn ok() -> HttpResponse {
+    HttpResponse::Ok().body("ok")
+}
+
+async fn fail() -> HttpResponse {
+    HttpResponse::ServiceUnavailable().finish()
+}
+
+/// Queries, cache operations, an N+1 finding and a system reading, as the
+/// other adapters would record them.
+fn record_the_rest(store: &Store, clock: &ManualClock) {
+    let now = clock.now();
+    store.record_query(&QuerySample {
+        fingerprint: "SELECT * FROM projects WHERE id = ?",
+        sql: "SELECT * FROM projects WHERE id = 1",
+        duration: Duration::from_micros(300),
+        ok: true,
+        at: now,
+        route: Some("GET /api/projects/{id}"),
+        kind: QueryKind::Read,
+    });
+    for kind in [CacheEventKind::Hit, CacheEventKind::Miss] {
+        store.record_cache(&CacheEvent { kind, tier: CacheTier::Memory, at: now });
+    }
+    store.record_n_plus_one(&NPlusOneSample {
+        route: "GET /api/projects/{id}",
+        fingerprint: "SELECT * FROM plants WHERE project_id = ?",
+        count: 12,
+        total_time: Duration::from_millis(4),
+        at: now,
+    });
+    store.record_system(&SystemSample {
+        at: now,
+        rss_bytes: 64 << 20,
+        cpu_percent: 3.0,
+        memory_used_bytes: 1 << 30,
+        memory_total_bytes: 4 << 30,
+        disk_used_bytes: 1 << 30,
+        disk_total_bytes: 8 << 30,
+    });
+}
+
+/// Sends requests over several scrapes, then checks what Prometheus stored.
+fn traffic_then_queries(app: SocketAddr, store: &Store, clock: &ManualClock) {
+    let prometheus = Prometheus::start(app);
+    let (mut sent, mut failed) = (0u64, 0u64);
+    // Prometheus finds its targets a few seconds after start; traffic runs
+    // until it has scraped the server several times (rates need two scrapes).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut scrapes = 0.0;
+    while scrapes < 4.0 {
+        assert!(Instant::now() < deadline, "Prometheus scraped {scrapes} times in 60 s");
+        for _ in 0..5 {
+            let uri = if sent % 5 == 4 { "/api/fail" } else { "/api/projects/1" };
+            let (status, _) = get(app, uri).unwrap();
+            sent += 1;
+            failed += u64::from(status >= 500);
+            record_the_rest(store, clock);
+            std::thread::sleep(Duration::from_millis(40));
+        }
+        scrapes = prometheus.scalar("count_over_time(up[1m])").unwrap_or(0.0);
+    }
+    assert!(sent > 20 && failed > 0, "{sent} requests, {failed} failed");
+
+    // Once a scrape after the last request is stored, Prometheus holds
+    // exactly the requests sent (its own scrapes of /metrics are not counted).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while prometheus.scalar("sum(perfkit_http_requests_total)") != Some(sent as f64) {
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus never stored {sent} requests: {:?}",
+            prometheus.scalar("sum(perfkit_http_requests_total)")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(prometheus.scalar(r#"sum(perfkit_http_requests_total{status=~"5.."})"#), Some(failed as f64));
+    assert_eq!(prometheus.scalar(r#"sum(perfkit_http_requests_total{status="503"})"#), Some(failed as f64));
+    assert_eq!(prometheus.scalar("sum(perfkit_http_request_duration_seconds_count)"), Some(sent as f64));
+    assert_eq!(prometheus.scalar(r#"sum(perfkit_http_request_duration_seconds_bucket{le="+Inf"})"#), Some(sent as f64));
+
+    let dashboard: Value = serde_json::from_str(DASHBOARD).unwrap();
+    let mut panels = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let title = panel["title"].as_str().unwrap();
+            // Grafana's $__rate_interval: a window holding several scrapes.
+            let expr = target["expr"].as_str().unwrap().replace("$__rate_interval", "1m");
+            let result = prometheus.query(&expr);
+            assert!(!result.is_empty(), "{title}: {expr} returned no series");
+            let values: Vec<f64> =
+                result.iter().map(|s| s["value"][1].as_str().unwrap().parse::<f64>().unwrap()).collect();
+            assert!(values.iter().any(|v| v.is_finite()), "{title}: {expr} returned only {values:?}");
+            panels += 1;
+        }
+    }
+    assert!(panels >= 12, "{panels} panel queries");
+}
+
+#[core::prelude::v1::test]
+fn a_real_prometheus_stores_the_counts_sent_and_answers_every_dashboard_panel() {
+    let p = parts(PerfConfig::default());
+    let (state, store, clock) = (p.state.clone(), p.store.clone(), p.clock.clone());
+    let system = actix_web::rt::System::new();
+    let (addr, handle) = system.block_on(async move {
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(state.monitor())
+                .service(state.metrics())
+                .route("/api/projects/{id}", web::get().to(ok))
+                .route("/api/fail", web::get().to(fail))
+        })
+        .workers(1)
+        .bind(("127.0.0.1", 0))
+        .unwrap();
+        let addr = server.addrs()[0];
+        let server = server.run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        (addr, handle)
+    });
+    system.block_on(async move {
+        let outcome = actix_web::rt::task::spawn_blocking(move || traffic_then_queries(addr, &store, &clock)).await;
+        handle.stop(true).await;
+        outcome.unwrap();
+    });
+}
