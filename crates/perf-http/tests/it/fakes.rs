@@ -3,6 +3,7 @@
 
 use std::{
     collections::BTreeMap,
+    net::SocketAddr,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -10,14 +11,20 @@ use std::{
     time::Duration,
 };
 
+use actix_web::{
+    App, HttpServer,
+    body::MessageBody,
+    dev::{ServiceFactory, ServiceRequest, ServiceResponse},
+};
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 use perf_core::{
     Aggregate, Alert, AlertError, AlertFilter, AlertType, AnalyticsReport, AnalyticsService, BoxFuture, CacheAdmin,
-    CachePerformance, CacheStats, CacheStore, CacheStoreError, ComponentScore, ComponentUnit, DetailedReport,
-    EndpointApdex, EndpointStats, Health, HealthStatus, KeyMetrics, ManualClock, PerfConfig, QueryStats,
-    Recommendation, Resolution, ServingTier, SharedThresholds, Store, Summary, TierStats, Timestamp, Trend,
-    TrendDirection, TrendReport, Window,
+    CacheEvent, CacheEventKind, CachePerformance, CacheStats, CacheStore, CacheStoreError, CacheTier, ComponentScore,
+    ComponentUnit, DetailedReport, EndpointApdex, EndpointStats, Health, HealthStatus, KeyMetrics, ManualClock,
+    NPlusOneSample, PerfConfig, QueryKind, QuerySample, QueryStats, Recommendation, Recorder as _, Resolution,
+    ServingTier, SharedThresholds, Store, Summary, SystemSample, TierStats, Timestamp, Trend, TrendDirection,
+    TrendReport, Window,
 };
 use perf_http::PerfState;
 
@@ -312,3 +319,71 @@ pub(crate) const READ_PATHS: [&str; 13] = [
     "/api/performance/openapi.json",
     "/metrics",
 ];
+
+/// Serves `factory`'s app on a real server (127.0.0.1, a free port, `workers`
+/// workers) and runs `client` with its address on the blocking pool; the
+/// server stops once the client returns, and a client panic fails the test
+/// after that.
+pub(crate) fn with_server<F, T, B>(workers: usize, factory: F, client: impl FnOnce(SocketAddr) + Send + 'static)
+where
+    F: Fn() -> App<T> + Send + Clone + 'static,
+    T: ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<B>,
+            Error = actix_web::Error,
+            InitError = (),
+        > + 'static,
+    B: MessageBody + 'static,
+{
+    let system = actix_web::rt::System::new();
+    let (addr, handle) = system.block_on(async move {
+        let server = HttpServer::new(factory).workers(workers).bind(("127.0.0.1", 0)).unwrap();
+        let addr = server.addrs()[0];
+        let server = server.run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        (addr, handle)
+    });
+    system.block_on(async move {
+        let outcome = actix_web::rt::task::spawn_blocking(move || client(addr)).await;
+        handle.stop(true).await;
+        outcome.unwrap();
+    });
+}
+
+/// What the other adapters record beside requests, at `now`: a query run
+/// and a failed one, a cache hit, miss and set, an N+1 finding and a system
+/// reading.
+pub(crate) fn record_adapter_samples(store: &Store, now: Timestamp) {
+    for ok in [true, false] {
+        store.record_query(&QuerySample {
+            fingerprint: "SELECT * FROM projects WHERE id = ?",
+            sql: "SELECT * FROM projects WHERE id = 1",
+            duration: Duration::from_micros(300),
+            ok,
+            at: now,
+            route: Some("GET /api/projects/{id}"),
+            kind: QueryKind::Read,
+        });
+    }
+    for kind in [CacheEventKind::Hit, CacheEventKind::Miss, CacheEventKind::Set] {
+        store.record_cache(&CacheEvent { kind, tier: CacheTier::Memory, at: now });
+    }
+    store.record_n_plus_one(&NPlusOneSample {
+        route: "GET /api/projects/{id}",
+        fingerprint: "SELECT * FROM plants WHERE project_id = ?",
+        count: 12,
+        total_time: Duration::from_millis(4),
+        at: now,
+    });
+    store.record_system(&SystemSample {
+        at: now,
+        rss_bytes: 64 << 20,
+        cpu_percent: 3.0,
+        memory_used_bytes: 1 << 30,
+        memory_total_bytes: 4 << 30,
+        disk_used_bytes: 1 << 30,
+        disk_total_bytes: 8 << 30,
+    });
+}

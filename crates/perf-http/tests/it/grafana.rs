@@ -3,18 +3,13 @@
 //! every label it matches, groups or shows exists on those metrics, and
 //! every `=` or `=~` matcher selects at least one series.
 
-use std::time::Duration;
-
 use actix_web::{App, HttpResponse, test, web};
-use perf_core::{
-    CacheEvent, CacheEventKind, CacheTier, Clock as _, NPlusOneSample, PerfConfig, QueryKind, QuerySample,
-    Recorder as _, SystemSample,
-};
+use perf_core::{Clock as _, PerfConfig};
 use serde_json::Value;
 
 use crate::{
     expo::{self, Sample},
-    fakes::parts,
+    fakes::{parts, record_adapter_samples},
 };
 
 const DASHBOARD: &str = include_str!("../../../../dashboards/grafana/perfkit.json");
@@ -130,37 +125,7 @@ async fn exposition_after_traffic() -> String {
         let res = test::call_service(&app, test::TestRequest::get().uri(uri).to_request()).await;
         let _ = test::read_body(res).await;
     }
-    let now = p.clock.now();
-    for ok in [true, false] {
-        p.store.record_query(&QuerySample {
-            fingerprint: "SELECT * FROM projects WHERE id = ?",
-            sql: "SELECT * FROM projects WHERE id = 1",
-            duration: Duration::from_micros(300),
-            ok,
-            at: now,
-            route: Some("GET /api/projects/{id}"),
-            kind: QueryKind::Read,
-        });
-    }
-    for kind in [CacheEventKind::Hit, CacheEventKind::Miss, CacheEventKind::Set] {
-        p.store.record_cache(&CacheEvent { kind, tier: CacheTier::Memory, at: now });
-    }
-    p.store.record_n_plus_one(&NPlusOneSample {
-        route: "GET /api/projects/{id}",
-        fingerprint: "SELECT * FROM plants WHERE project_id = ?",
-        count: 12,
-        total_time: Duration::from_millis(4),
-        at: now,
-    });
-    p.store.record_system(&SystemSample {
-        at: now,
-        rss_bytes: 64 << 20,
-        cpu_percent: 3.0,
-        memory_used_bytes: 1 << 30,
-        memory_total_bytes: 4 << 30,
-        disk_used_bytes: 1 << 30,
-        disk_total_bytes: 8 << 30,
-    });
+    record_adapter_samples(&p.store, p.clock.now());
     let res = test::call_service(&app, test::TestRequest::get().uri("/metrics").to_request()).await;
     String::from_utf8(test::read_body(res).await.to_vec()).unwrap()
 }

@@ -8,7 +8,7 @@ use std::{
 };
 
 use actix_web::{
-    App, HttpServer,
+    App,
     dev::{Service, ServiceResponse},
     http::{Method as HttpMethod, header},
     test,
@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use perf_http::PerfState;
 
-use crate::fakes::parts;
+use crate::fakes::{parts, with_server};
 
 const GET_ONLY: &str = "GET, HEAD";
 
@@ -135,41 +135,25 @@ fn content_length(head: &[String]) -> Option<usize> {
 fn head_over_a_real_server_has_the_get_length_and_no_body() {
     let p = parts(PerfConfig::default());
     let state = p.state.clone();
-    let system = actix_web::rt::System::new();
-    let (addr, handle) = system.block_on(async move {
-        let server = HttpServer::new(move || {
-            App::new().wrap(state.monitor()).service(state.api()).service(state.metrics()).service(state.dashboard())
-        })
-        .workers(1)
-        .bind(("127.0.0.1", 0))
-        .unwrap();
-        let addr = server.addrs()[0];
-        let server = server.run();
-        let handle = server.handle();
-        actix_web::rt::spawn(server);
-        (addr, handle)
-    });
-    system.block_on(async move {
-        let client = actix_web::rt::task::spawn_blocking(move || {
-            for uri in [
-                "/performance",
-                "/performance/dashboard.js",
-                "/metrics",
-                "/api/performance/summary",
-                "/api/performance/thresholds",
-                "/api/performance/openapi.json",
-            ] {
-                let (get_head, get_body) = exchange(addr, "GET", uri);
-                assert_eq!(get_head[0], "HTTP/1.1 200 OK", "GET {uri}");
-                assert!(!get_body.is_empty(), "GET {uri}");
-                let (head_head, head_body) = exchange(addr, "HEAD", uri);
-                assert_eq!(head_head[0], "HTTP/1.1 200 OK", "HEAD {uri}");
-                assert!(head_body.is_empty(), "HEAD {uri} sent {} body bytes", head_body.len());
-                assert_eq!(content_length(&head_head), Some(get_body.len()), "HEAD {uri}: {head_head:?}");
-            }
-        });
-        let outcome = client.await;
-        handle.stop(true).await;
-        outcome.unwrap();
+    let app = move || {
+        App::new().wrap(state.monitor()).service(state.api()).service(state.metrics()).service(state.dashboard())
+    };
+    with_server(1, app, move |addr| {
+        for uri in [
+            "/performance",
+            "/performance/dashboard.js",
+            "/metrics",
+            "/api/performance/summary",
+            "/api/performance/thresholds",
+            "/api/performance/openapi.json",
+        ] {
+            let (get_head, get_body) = exchange(addr, "GET", uri);
+            assert_eq!(get_head[0], "HTTP/1.1 200 OK", "GET {uri}");
+            assert!(!get_body.is_empty(), "GET {uri}");
+            let (head_head, head_body) = exchange(addr, "HEAD", uri);
+            assert_eq!(head_head[0], "HTTP/1.1 200 OK", "HEAD {uri}");
+            assert!(head_body.is_empty(), "HEAD {uri} sent {} body bytes", head_body.len());
+            assert_eq!(content_length(&head_head), Some(get_body.len()), "HEAD {uri}: {head_head:?}");
+        }
     });
 }

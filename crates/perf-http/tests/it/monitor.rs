@@ -9,7 +9,7 @@ use std::{
 };
 
 use actix_web::{
-    App, HttpResponse, HttpServer,
+    App, HttpResponse,
     body::MessageBody,
     dev::{Service as _, ServiceRequest, ServiceResponse},
     error::{ErrorForbidden, ErrorInternalServerError},
@@ -23,7 +23,7 @@ use perf_core::{
 use perf_http::PerfState;
 use std::future::Future as _;
 
-use crate::fakes::{T0, parts};
+use crate::fakes::{T0, parts, with_server};
 
 async fn ok() -> HttpResponse {
     HttpResponse::Ok().body("ok")
@@ -285,21 +285,11 @@ async fn server_timing_can_be_turned_off_by_config() {
 fn workers_share_one_set_of_totals() {
     let p = parts(PerfConfig::default());
     let state = p.state.clone();
-    let system = actix_web::rt::System::new();
-    let (addr, handle) = system.block_on(async move {
-        let server = HttpServer::new(move || App::new().wrap(state.monitor()).configure(routes))
-            .workers(2)
-            .bind(("127.0.0.1", 0))
-            .unwrap();
-        let addr = server.addrs()[0];
-        let server = server.run();
-        let handle = server.handle();
-        actix_web::rt::spawn(server);
-        (addr, handle)
-    });
-    system.block_on(async move {
-        // The client runs on the blocking pool while the server's workers answer.
-        let client = actix_web::rt::task::spawn_blocking(move || {
+    // The client runs on the blocking pool while the server's two workers answer.
+    with_server(
+        2,
+        move || App::new().wrap(state.monitor()).configure(routes),
+        move |addr| {
             for i in 0..20 {
                 let mut s = TcpStream::connect(addr).unwrap();
                 write!(s, "GET /items/{i} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
@@ -307,11 +297,8 @@ fn workers_share_one_set_of_totals() {
                 s.read_to_string(&mut out).unwrap();
                 assert!(out.starts_with("HTTP/1.1 200"), "{out}");
             }
-        });
-        let outcome = client.await;
-        handle.stop(true).await;
-        outcome.unwrap();
-    });
+        },
+    );
     let snap = p.store.snapshot(Window::DEFAULT);
     assert_eq!(snap.requests.count, 20);
     assert_eq!(snap.endpoints[0].route, "/items/{id}");

@@ -11,14 +11,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use actix_web::{App, HttpResponse, HttpServer, web};
-use perf_core::{
-    CacheEvent, CacheEventKind, CacheTier, Clock as _, ManualClock, NPlusOneSample, PerfConfig, QueryKind, QuerySample,
-    Recorder as _, Store, SystemSample,
-};
+use actix_web::{App, HttpResponse, web};
+use perf_core::{Clock as _, ManualClock, PerfConfig, Store};
 use serde_json::Value;
 
-use crate::fakes::parts;
+use crate::fakes::{parts, record_adapter_samples, with_server};
 
 const DASHBOARD: &str = include_str!("../../../../dashboards/grafana/perfkit.json");
 
@@ -126,40 +123,6 @@ async fn fail() -> HttpResponse {
     HttpResponse::ServiceUnavailable().finish()
 }
 
-/// Queries, cache operations, an N+1 finding and a system reading, as the
-/// other adapters would record them.
-fn record_the_rest(store: &Store, clock: &ManualClock) {
-    let now = clock.now();
-    store.record_query(&QuerySample {
-        fingerprint: "SELECT * FROM projects WHERE id = ?",
-        sql: "SELECT * FROM projects WHERE id = 1",
-        duration: Duration::from_micros(300),
-        ok: true,
-        at: now,
-        route: Some("GET /api/projects/{id}"),
-        kind: QueryKind::Read,
-    });
-    for kind in [CacheEventKind::Hit, CacheEventKind::Miss] {
-        store.record_cache(&CacheEvent { kind, tier: CacheTier::Memory, at: now });
-    }
-    store.record_n_plus_one(&NPlusOneSample {
-        route: "GET /api/projects/{id}",
-        fingerprint: "SELECT * FROM plants WHERE project_id = ?",
-        count: 12,
-        total_time: Duration::from_millis(4),
-        at: now,
-    });
-    store.record_system(&SystemSample {
-        at: now,
-        rss_bytes: 64 << 20,
-        cpu_percent: 3.0,
-        memory_used_bytes: 1 << 30,
-        memory_total_bytes: 4 << 30,
-        disk_used_bytes: 1 << 30,
-        disk_total_bytes: 8 << 30,
-    });
-}
-
 /// Sends requests over several scrapes, then checks what Prometheus stored.
 fn traffic_then_queries(app: SocketAddr, store: &Store, clock: &ManualClock) {
     let prometheus = Prometheus::start(app);
@@ -175,7 +138,7 @@ fn traffic_then_queries(app: SocketAddr, store: &Store, clock: &ManualClock) {
             let (status, _) = get(app, uri).unwrap();
             sent += 1;
             failed += u64::from(status >= 500);
-            record_the_rest(store, clock);
+            record_adapter_samples(store, clock.now());
             std::thread::sleep(Duration::from_millis(40));
         }
         scrapes = prometheus.scalar("count_over_time(up[1m])").unwrap_or(0.0);
@@ -220,27 +183,12 @@ fn traffic_then_queries(app: SocketAddr, store: &Store, clock: &ManualClock) {
 fn a_real_prometheus_stores_the_counts_sent_and_answers_every_dashboard_panel() {
     let p = parts(PerfConfig::default());
     let (state, store, clock) = (p.state.clone(), p.store.clone(), p.clock.clone());
-    let system = actix_web::rt::System::new();
-    let (addr, handle) = system.block_on(async move {
-        let server = HttpServer::new(move || {
-            App::new()
-                .wrap(state.monitor())
-                .service(state.metrics())
-                .route("/api/projects/{id}", web::get().to(ok))
-                .route("/api/fail", web::get().to(fail))
-        })
-        .workers(1)
-        .bind(("127.0.0.1", 0))
-        .unwrap();
-        let addr = server.addrs()[0];
-        let server = server.run();
-        let handle = server.handle();
-        actix_web::rt::spawn(server);
-        (addr, handle)
-    });
-    system.block_on(async move {
-        let outcome = actix_web::rt::task::spawn_blocking(move || traffic_then_queries(addr, &store, &clock)).await;
-        handle.stop(true).await;
-        outcome.unwrap();
-    });
+    let app = move || {
+        App::new()
+            .wrap(state.monitor())
+            .service(state.metrics())
+            .route("/api/projects/{id}", web::get().to(ok))
+            .route("/api/fail", web::get().to(fail))
+    };
+    with_server(1, app, move |addr| traffic_then_queries(addr, &store, &clock));
 }
