@@ -38,6 +38,10 @@ pub struct PerfContext {
     thresholds: Arc<dyn ThresholdStore>,
     clock: Arc<dyn Clock>,
     store: Option<Arc<Store>>,
+    /// `PerfConfig::enabled`: whether the adapters monitor at all.
+    enabled: bool,
+    /// `PerfConfig::capture_binds`: whether query monitors keep bind values.
+    capture_binds: bool,
 }
 
 impl std::fmt::Debug for PerfContext {
@@ -45,6 +49,8 @@ impl std::fmt::Debug for PerfContext {
         f.debug_struct("PerfContext")
             .field("thresholds", &self.thresholds.thresholds())
             .field("store", &self.store.is_some())
+            .field("enabled", &self.enabled)
+            .field("capture_binds", &self.capture_binds)
             .finish_non_exhaustive()
     }
 }
@@ -66,7 +72,7 @@ impl PerfContext {
     pub fn with_clock(config: &PerfConfig, clock: Arc<dyn Clock>) -> Result<Self, CoreError> {
         let thresholds: Arc<dyn ThresholdStore> = Arc::new(SharedThresholds::new(config.thresholds)?);
         let store = Store::new(config.store.clone(), clock, thresholds)?;
-        Ok(Self::from_store(Arc::new(store)))
+        Ok(Self::from_store(Arc::new(store)).switches(config))
     }
 
     /// The context of an existing store: it records, it is read, and its
@@ -78,7 +84,19 @@ impl PerfContext {
             thresholds: store.thresholds().clone(),
             clock: store.clock().clone(),
             store: Some(store),
+            enabled: true,
+            capture_binds: false,
         }
+    }
+
+    /// Takes `config`'s monitoring switches ([`PerfConfig::enabled`],
+    /// [`PerfConfig::capture_binds`]); [`PerfContext::new`] and
+    /// [`PerfContext::with_clock`] do this, [`PerfContext::from_store`] and
+    /// [`PerfContext::from_parts`] start from the defaults (enabled, no binds).
+    pub fn switches(mut self, config: &PerfConfig) -> Self {
+        self.enabled = config.enabled;
+        self.capture_binds = config.capture_binds;
+        self
     }
 
     /// A context of separate parts, for a recorder that is not a [`Store`]
@@ -90,7 +108,7 @@ impl PerfContext {
         thresholds: Arc<dyn ThresholdStore>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        PerfContext { recorder, source, thresholds, clock, store: None }
+        PerfContext { recorder, source, thresholds, clock, store: None, enabled: true, capture_binds: false }
     }
 
     /// Where samples go.
@@ -111,6 +129,16 @@ impl PerfContext {
     /// The clock every part reads.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// Whether monitoring is on (`PERFORMANCE_MONITORING_ENABLED`).
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Whether query monitors keep bind values (`PERFORMANCE_CAPTURE_BINDS`).
+    pub fn capture_binds(&self) -> bool {
+        self.capture_binds
     }
 
     /// The store behind the context, when it was built from one.

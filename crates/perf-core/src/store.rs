@@ -244,7 +244,7 @@ impl Store {
     /// Resolves an endpoint's series once, for callers that record many
     /// samples for it (the handle skips the key lookup).
     pub fn endpoint(&self, method: Method, route: Option<&str>) -> EndpointHandle {
-        EndpointHandle { series: self.endpoint_series(method, route) }
+        EndpointHandle { store: self.id, series: self.endpoint_series(method, route) }
     }
 
     /// Bytes held by the store's structures, computed from their sizes and
@@ -531,6 +531,8 @@ impl Store {
 /// A resolved endpoint series: records without a key lookup.
 #[derive(Clone)]
 pub struct EndpointHandle {
+    /// The id of the store that made the handle.
+    store: u64,
     series: Arc<Series>,
 }
 
@@ -541,9 +543,15 @@ impl std::fmt::Debug for EndpointHandle {
 }
 
 impl EndpointHandle {
-    /// Records a request for this endpoint into `store` (the store that made the handle).
+    /// Records a request for this endpoint into `store`. Given another store
+    /// than the one that made the handle, the sample goes through that
+    /// store's key map instead (its series may be sized differently).
     pub fn record(&self, store: &Store, sample: &RequestSample<'_>) {
-        store.record_request_into(&self.series, sample);
+        if self.store == store.id {
+            store.record_request_into(&self.series, sample);
+        } else {
+            store.record_request(sample);
+        }
     }
 }
 

@@ -42,9 +42,12 @@ impl CacheKind {
 /// system sampler (feature `system`).
 ///
 /// Cheap to clone (one `Arc`), so it can move into `HttpServer::new`'s
-/// factory. The background work — alert evaluation, system sampling, the
-/// cache's maintenance and Redis tasks — runs while any clone lives and
-/// stops when the last one is dropped.
+/// factory. Alert evaluation and system sampling run while any clone lives
+/// and stop when the last one is dropped; the cache's maintenance and Redis
+/// tasks stop when the last handle to the cache is dropped (the handles
+/// given out by [`Perfkit::cache`], the query monitor and the perf state
+/// hold it too). Keep the `Perfkit` alive as long as the server serves, as
+/// moving it into the `HttpServer::new` factory does.
 #[derive(Clone)]
 pub struct Perfkit {
     inner: Arc<Inner>,
@@ -266,10 +269,7 @@ impl PerfkitBuilder {
         let admin: Arc<dyn CacheAdmin> = cache.clone();
         let invalidator: Arc<dyn Invalidator> = cache.clone();
 
-        let queries = QueryMonitor::from_context(&context)
-            .with_enabled(config.enabled)
-            .with_capture_binds(config.capture_binds)
-            .with_invalidator(invalidator.clone());
+        let queries = QueryMonitor::from_context(&context).with_invalidator(invalidator.clone());
 
         let state = PerfState::builder(config.clone()).context(&context).cache(admin);
         #[cfg(feature = "analytics")]
@@ -285,6 +285,8 @@ impl PerfkitBuilder {
         let sampler = if config.memory_monitoring {
             match perf_core::SystemSampler::from_context(&context, config.system_sample_interval, &data_dir) {
                 Ok(s) => Some(s),
+                // A bad interval is the caller's mistake, not the machine's.
+                Err(e @ perf_core::CoreError::InvalidConfig(_)) => return Err(PerfkitError::Config(e)),
                 Err(e) => {
                     tracing::warn!(error = %e, "system sampling unavailable; memory and CPU will not be shown");
                     None

@@ -43,3 +43,14 @@ fn an_invalid_store_config_is_an_error() {
     config.store.fine_resolution = Duration::ZERO;
     assert!(matches!(PerfContext::new(&config), Err(CoreError::InvalidConfig(_))));
 }
+
+#[test]
+fn the_context_carries_the_configs_monitoring_switches() {
+    let config = PerfConfig::builder().enabled(false).capture_binds(true).build().unwrap();
+    let ctx = PerfContext::new(&config).unwrap();
+    assert!(!ctx.enabled() && ctx.capture_binds());
+    let defaults = PerfContext::from_store(ctx.store().unwrap().clone());
+    assert!(defaults.enabled() && !defaults.capture_binds());
+    let switched = defaults.switches(&config);
+    assert!(!switched.enabled() && switched.capture_binds());
+}

@@ -6,7 +6,10 @@
 //! (a compare-and-swap on first sight); later codes fold into one slot per
 //! class (`1xx` … `9xx`, and `0xx` for anything under 100).
 
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicU16, AtomicU64,
+    Ordering::{Acquire, Relaxed, Release},
+};
 
 use super::series::Geometry;
 use crate::{STATUS_CODES_PER_ENDPOINT, StatusTotals};
@@ -62,7 +65,10 @@ impl StatusTable {
                 return i;
             }
             if held == 0 {
-                match code.compare_exchange(0, status, Relaxed, Relaxed) {
+                // Release, paired with the scrape's Acquire load: a scrape
+                // that reads the code sees it whole; one that still reads 0
+                // skips the slot until the code is visible (never `status="0"`).
+                match code.compare_exchange(0, status, Release, Relaxed) {
                     Ok(_) => return i,
                     Err(now) if now == status => return i,
                     Err(_) => {}
@@ -85,7 +91,10 @@ impl StatusTable {
                 continue;
             }
             let status = match self.codes.get(slot) {
-                Some(code) => code.load(Relaxed).to_string(),
+                Some(code) => match code.load(Acquire) {
+                    0 => continue,
+                    code => code.to_string(),
+                },
                 None => format!("{}xx", slot - STATUS_CODES_PER_ENDPOINT),
             };
             let mut running = 0;

@@ -97,6 +97,7 @@ async fn a_requests_diesel_queries_and_cache_use_land_in_the_one_store() {
     assert_eq!(cache["configured"], true, "{cache}");
 }
 
+#[cfg(feature = "analytics")]
 #[test]
 fn dropping_the_last_handle_stops_the_alert_evaluator() {
     let perf = Perfkit::builder(config()).build().unwrap();
