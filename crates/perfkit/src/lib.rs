@@ -7,8 +7,8 @@
 //! to every part: the request monitor and API, the diesel [`QueryMonitor`],
 //! the memory cache (tiered with Redis when `REDIS_URL` is set and the
 //! `redis` feature is on), the analytics and alert evaluator, and the system
-//! sampler. It owns their background work, stopped when the last clone is
-//! dropped. The focused crates it fronts (`perf-core`, `perf-http`,
+//! sampler. Alert evaluation and sampling stop when the last clone is
+//! dropped, the cache's tasks when the last handle to the cache is. The focused crates it fronts (`perf-core`, `perf-http`,
 //! `perf-db`, `perf-cache`, `perf-analytics`) stay usable on their own and
 //! are re-exported here under their names.
 //!
