@@ -4,8 +4,11 @@
 //!   `fixture`.
 //! - `fixture`: the SQLite-only sample app in `tests/fixtures/sqlite-app`:
 //!   no libpq or Redis client in its tree, and it serves the whole API.
-//! - `ci`: format check, clippy with warnings denied, docs, `features`, `test`, then
-//!   every fuzz target for 10 seconds.
+//! - `ci`: what CI runs, the phases of [`CI_PHASES`] in order: `checks`,
+//!   `test`, then every fuzz target for 10 seconds. `.ci/run` starts the
+//!   services and runs the same phases as separate commands.
+//! - `checks`: format check, clippy with warnings denied, docs with warnings
+//!   denied, then `features`.
 //! - `bench`: instruction counts under callgrind, interleaved wall-clock
 //!   ratios and every crate's criterion benches, written to BENCHMARKS.md
 //!   (`--quick`, `--filter S`, `--no-criterion`, `--report-only`).
@@ -35,11 +38,17 @@ use anyhow::{Context, Result, bail};
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    dispatch(&args)
+}
+
+/// Runs the task named by `args[0]` with the rest as its options.
+fn dispatch(args: &[String]) -> Result<()> {
     let task = args.first().map(String::as_str).unwrap_or("help");
     let rest = &args[args.len().min(1)..];
     match task {
         "test" => test(rest),
         "ci" => ci(),
+        "checks" => checks(),
         "bench" => bench::run(rest),
         "traffic" => traffic::run(rest),
         "bench-isolation" => isolation::run(rest),
@@ -47,11 +56,10 @@ fn main() -> Result<()> {
         "features" => features(),
         "fixture" => fixture::run(),
         _ => {
-            println!("usage: cargo xtask <test|ci|features|fixture|bench|traffic|bench-isolation|fuzz>");
+            println!("usage: cargo xtask <test|ci|checks|features|fixture|bench|traffic|bench-isolation|fuzz>");
             println!("  test     run the whole test suite (needs Redis and PostgreSQL; see DEVELOPERS.md)");
-            println!(
-                "  ci       fmt check, clippy -D warnings, docs, features, the tests, then each fuzz target for 10 s"
-            );
+            println!("  ci       what CI runs: checks, test, then each fuzz target for 10 s");
+            println!("  checks   fmt check, clippy -D warnings, docs -D warnings, features");
             println!("  fixture  check, build and query the SQLite-only sample app on the facade");
             println!("  features cargo check of each library crate with default features and with none");
             println!(
@@ -106,7 +114,26 @@ fn test(extra: &[String]) -> Result<()> {
     fixture::run()
 }
 
+/// The commands CI runs, in order; `cargo xtask ci` runs them in process,
+/// and `.ci/run` runs each as a command (a tidy test keeps the two equal).
+/// The fuzz phase is a smoke run (10 s per target) that keeps the targets
+/// building and catches shallow crashes.
+pub(crate) const CI_PHASES: [&str; 3] =
+    ["cargo xtask checks", "cargo xtask test", "cargo xtask fuzz --seconds 10 --seed 1"];
+
 fn ci() -> Result<()> {
+    for phase in CI_PHASES {
+        let args: Vec<String> = phase.split_whitespace().skip(2).map(str::to_string).collect();
+        println!("== {phase}");
+        dispatch(&args)?;
+    }
+    Ok(())
+}
+
+/// Everything CI checks without running tests: formatting, clippy with
+/// warnings denied, the docs with warnings denied, and each library crate's
+/// default and minimal features.
+fn checks() -> Result<()> {
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--", "--check"]);
     run(fmt)?;
@@ -120,9 +147,7 @@ fn ci() -> Result<()> {
     let mut doc = cargo();
     doc.args(["doc", "--workspace", "--no-deps", "--all-features"]).env("RUSTDOCFLAGS", "-D warnings");
     run(doc)?;
-    features()?;
-    test(&[])?;
-    fuzz::run(&["--seconds".into(), CI_FUZZ_SECONDS.to_string(), "--seed".into(), "1".into()])
+    features()
 }
 
 /// The library crates: every folder under `crates/`.
@@ -150,7 +175,3 @@ fn features() -> Result<()> {
     }
     Ok(())
 }
-
-/// Seconds per fuzz target in `ci` (and `.ci/run`): a smoke run that keeps
-/// the targets building and catches shallow crashes.
-const CI_FUZZ_SECONDS: u64 = 10;
