@@ -40,7 +40,7 @@ impl<T: CacheStore + Invalidator + ?Sized> CacheBackend for T {}
 #[derive(Clone)]
 pub struct Cache {
     backend: Arc<dyn CacheBackend>,
-    flights: Arc<DashMap<String, Arc<tokio::sync::Mutex<()>>, foldhash::fast::RandomState>>,
+    flights: Arc<Flights>,
 }
 
 impl std::fmt::Debug for Cache {
@@ -108,6 +108,9 @@ impl Cache {
     ///   cached; callers that waited then compute in turn.
     /// - Cache failures never fail the call: an undecodable value or a
     ///   backend error means computing (and possibly not storing) the value.
+    /// - A caller whose future is dropped (cancelled, timed out) or whose `f`
+    ///   panics ends its part of the flight on the way out: a waiting caller
+    ///   then computes, and no entry is left behind for the key.
     ///
     /// # Errors
     /// Only what `f` returns.
@@ -120,30 +123,27 @@ impl Cache {
         if let Some(v) = self.lookup(key).await {
             return Ok(v);
         }
-        let flight = self.flights.entry(key.to_owned()).or_default().clone();
-        let result = {
-            let guard = match flight.try_lock() {
-                Ok(guard) => guard,
-                Err(_) => {
-                    let guard = flight.lock().await;
-                    if let Some(v) = self.lookup(key).await {
-                        drop(guard);
-                        self.end_flight(key, &flight);
-                        return Ok(v);
-                    }
-                    guard
+        // Declared before the lock guard, so the lock is released first and
+        // the flight ends however this future stops: returning, failing,
+        // panicking in `f` or dropped while waiting or computing.
+        let flight =
+            Flight { flights: &self.flights, key, mutex: self.flights.entry(key.to_owned()).or_default().clone() };
+        let _computing = match flight.mutex.try_lock() {
+            Ok(guard) => guard,
+            Err(_) => {
+                let guard = flight.mutex.lock().await;
+                if let Some(v) = self.lookup(key).await {
+                    return Ok(v);
                 }
-            };
-            let result = f().await;
-            if let Ok(v) = &result
-                && let Err(e) = self.set(key, v, ttl).await
-            {
-                tracing::warn!(error = %e, key, "computed value not cached");
+                guard
             }
-            drop(guard);
-            result
         };
-        self.end_flight(key, &flight);
+        let result = f().await;
+        if let Ok(v) = &result
+            && let Err(e) = self.set(key, v, ttl).await
+        {
+            tracing::warn!(error = %e, key, "computed value not cached");
+        }
         result
     }
 
@@ -162,11 +162,23 @@ impl Cache {
             }
         }
     }
+}
 
-    fn end_flight(&self, key: &str, flight: &Arc<tokio::sync::Mutex<()>>) {
+type Flights = DashMap<String, Arc<tokio::sync::Mutex<()>>, foldhash::fast::RandomState>;
+
+/// One caller's part in the single flight of a key: ends the flight when
+/// dropped, removing the key's entry once no other caller holds it.
+struct Flight<'a> {
+    flights: &'a Flights,
+    key: &'a str,
+    mutex: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
         // Remove the entry only when nobody else holds it: the map's
         // reference plus ours.
-        self.flights.remove_if(key, |_, f| Arc::ptr_eq(f, flight) && Arc::strong_count(f) <= 2);
+        self.flights.remove_if(self.key, |_, f| Arc::ptr_eq(f, &self.mutex) && Arc::strong_count(f) <= 2);
     }
 }
 

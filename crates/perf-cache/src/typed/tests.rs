@@ -82,3 +82,70 @@ async fn undecodable_value_is_recomputed() {
     assert_eq!(r.unwrap().id, 1);
     assert_eq!(c.get::<User>("k").await.unwrap().unwrap().id, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_leader_hands_the_flight_on_and_leaves_no_entry() {
+    let c = cache();
+    let started = Arc::new(tokio::sync::Notify::new());
+    let leader = {
+        let (c, started) = (c.clone(), started.clone());
+        tokio::spawn(async move {
+            c.get_or_compute("k", Duration::from_secs(60), || async move {
+                started.notify_one();
+                std::future::pending::<Result<u32, String>>().await
+            })
+            .await
+        })
+    };
+    started.notified().await;
+    let waiter = {
+        let c = c.clone();
+        tokio::spawn(
+            async move { c.get_or_compute("k", Duration::from_secs(60), || async { Ok::<u32, String>(7) }).await },
+        )
+    };
+    let mut queued = false;
+    for _ in 0..2000 {
+        if c.waiting_on("k") == 1 {
+            queued = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(queued, "waiting: {}", c.waiting_on("k"));
+    leader.abort();
+    assert!(leader.await.unwrap_err().is_cancelled());
+    assert_eq!(waiter.await.unwrap(), Ok(7), "the waiter computes once the leader is gone");
+    assert_eq!(c.flights.len(), 0);
+    assert_eq!(c.get::<u32>("k").await.unwrap(), Some(7));
+
+    // A caller dropped before it computed anything leaves nothing either.
+    let dropped = tokio::time::timeout(
+        Duration::from_millis(20),
+        c.get_or_compute("other", Duration::from_secs(60), std::future::pending::<Result<u32, String>>),
+    )
+    .await;
+    assert!(dropped.is_err());
+    assert_eq!(c.flights.len(), 0);
+}
+
+#[tokio::test]
+async fn a_panicking_computation_ends_its_flight() {
+    let c = cache();
+    let task = {
+        let c = c.clone();
+        tokio::spawn(async move {
+            c.get_or_compute("k", Duration::from_secs(60), || async {
+                if c.flights.len() == 1 {
+                    panic!("computation failed");
+                }
+                Ok::<u32, String>(1)
+            })
+            .await
+        })
+    };
+    assert!(task.await.unwrap_err().is_panic());
+    assert_eq!(c.flights.len(), 0);
+    let r = c.get_or_compute("k", Duration::from_secs(60), || async { Ok::<u32, String>(2) }).await;
+    assert_eq!(r, Ok(2));
+}
