@@ -16,8 +16,8 @@
 //! - `bench-isolation`: an app route's p50 alone and while clients hammer the
 //!   heavy performance endpoints, against a demo binary it starts.
 //! - `fuzz`: the cargo-fuzz targets in `fuzz/`, each for a bounded time (nightly).
-//! - `features`: `cargo check` of every library crate with its default
-//!   features and with none, so no feature combination a user picks first
+//! - `features`: `cargo check` of every library crate alone with its default
+//!   features, with none and with all, so no feature combination a user picks first
 //!   is left broken by the `--all-features` runs.
 #![allow(clippy::print_stdout)]
 
@@ -161,9 +161,11 @@ fn library_crates() -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// `cargo check` of each library crate with its default features, then with
-/// `--no-default-features`: cheap, and it catches an item used outside the
-/// `cfg` of the feature that brings it.
+/// `cargo check` of each library crate alone with its default features, with
+/// `--no-default-features` and with `--all-features`: cheap, and it catches an
+/// item used outside the `cfg` of the feature that brings it, and a feature
+/// that compiles only because another workspace member unifies a dependency's
+/// features.
 fn features() -> Result<()> {
     for name in library_crates()? {
         let mut defaults = cargo();
@@ -172,6 +174,9 @@ fn features() -> Result<()> {
         let mut none = cargo();
         none.args(["check", "--quiet", "-p", &name, "--no-default-features"]);
         run(none)?;
+        let mut all = cargo();
+        all.args(["check", "--quiet", "-p", &name, "--all-features"]);
+        run(all)?;
     }
     Ok(())
 }

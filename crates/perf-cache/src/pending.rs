@@ -23,6 +23,39 @@ pub(crate) enum Op {
     Invalidate(String),
 }
 
+impl Op {
+    /// The pub/sub message telling other instances to apply this operation
+    /// to their memory tier: `sender|kind|argument`, kind `d` (delete a
+    /// key), `c` (clear a pattern), `a` (clear all) or `n` (bump a
+    /// namespace). The sender is an instance id without `|`; the argument
+    /// is last, so it may hold `|` itself.
+    pub(crate) fn message(&self, sender: &str) -> String {
+        let (kind, arg) = match self {
+            Op::Delete(key) => ('d', key.as_str()),
+            Op::Clear(Some(pattern)) => ('c', pattern.as_str()),
+            Op::Clear(None) => ('a', ""),
+            Op::Invalidate(namespace) => ('n', namespace.as_str()),
+        };
+        format!("{sender}|{kind}|{arg}")
+    }
+
+    /// The sender and operation of a message written by [`Op::message`];
+    /// `None` for anything else.
+    pub(crate) fn from_message(payload: &[u8]) -> Option<(&str, Op)> {
+        let text = std::str::from_utf8(payload).ok()?;
+        let mut parts = text.splitn(3, '|');
+        let (sender, kind, arg) = (parts.next()?, parts.next()?, parts.next()?);
+        let op = match kind {
+            "d" => Op::Delete(arg.to_owned()),
+            "c" => Op::Clear(Some(arg.to_owned())),
+            "a" if arg.is_empty() => Op::Clear(None),
+            "n" => Op::Invalidate(arg.to_owned()),
+            _ => return None,
+        };
+        Some((sender, op))
+    }
+}
+
 /// The queue of pending operations.
 #[derive(Debug, Default)]
 pub(crate) struct Pending {

@@ -433,7 +433,7 @@ impl TieredCache {
                 })
                 .await;
             let published = match cleared {
-                Ok(_) => inner.redis.publish(&inner.clear_message(pattern)).await,
+                Ok(_) => inner.redis.publish(&op.message(&inner.id)).await,
                 Err(e) => Err(e),
             };
             match published {
@@ -583,20 +583,14 @@ impl TieredInner {
 
     async fn apply(&self, op: &Op) -> Result<(), CacheError> {
         match op {
-            Op::Delete(key) => {
-                self.redis.remove(key).await?;
-                self.redis.publish(&self.message('d', key)).await
-            }
+            Op::Delete(key) => self.redis.remove(key).await.map(drop)?,
             Op::Clear(pattern) => {
                 let parsed = pattern.as_deref().map(Pattern::parse).transpose()?;
-                self.redis.clear_parsed(parsed.as_ref(), |_| {}).await?;
-                self.redis.publish(&self.clear_message(pattern.as_deref())).await
+                self.redis.clear_parsed(parsed.as_ref(), |_| {}).await.map(drop)?;
             }
-            Op::Invalidate(ns) => {
-                self.redis.bump_namespace(ns).await?;
-                self.redis.publish(&self.message('n', ns)).await
-            }
+            Op::Invalidate(ns) => self.redis.bump_namespace(ns).await.map(drop)?,
         }
+        self.redis.publish(&op.message(&self.id)).await
     }
 
     async fn apply_overflow(&self, overflow: &Overflow) -> Result<(), CacheError> {
@@ -651,17 +645,6 @@ impl TieredInner {
         Ok(())
     }
 
-    fn message(&self, kind: char, arg: &str) -> String {
-        format!("{}|{kind}|{arg}", self.id)
-    }
-
-    fn clear_message(&self, pattern: Option<&str>) -> String {
-        match pattern {
-            Some(p) => self.message('c', p),
-            None => self.message('a', ""),
-        }
-    }
-
     /// Marks a removal for fetches in flight (see `removals`).
     fn note_removal(&self) {
         self.removals.fetch_add(1, Ordering::AcqRel);
@@ -669,29 +652,26 @@ impl TieredInner {
 
     /// Applies another instance's invalidation to the memory tier.
     fn on_message(&self, payload: &[u8]) {
-        let Ok(text) = std::str::from_utf8(payload) else { return };
-        let mut parts = text.splitn(3, '|');
-        let (Some(from), Some(kind), Some(arg)) = (parts.next(), parts.next(), parts.next()) else { return };
+        let Some((from, op)) = Op::from_message(payload) else { return };
         if from == self.id {
             return;
         }
         self.note_removal();
-        match kind {
-            "d" => {
-                self.memory.remove_inner(arg);
+        match op {
+            Op::Delete(key) => {
+                self.memory.remove_inner(&key);
             }
-            "c" => {
-                if let Ok(p) = Pattern::parse(arg) {
+            Op::Clear(Some(pattern)) => {
+                if let Ok(p) = Pattern::parse(&pattern) {
                     self.memory.clear_parsed(Some(&p));
                 }
             }
-            "a" => {
+            Op::Clear(None) => {
                 self.memory.clear_parsed(None);
             }
-            "n" => {
-                let _ = self.memory.invalidate_namespace(arg);
+            Op::Invalidate(namespace) => {
+                let _ = self.memory.invalidate_namespace(&namespace);
             }
-            _ => {}
         }
     }
 }

@@ -85,3 +85,28 @@ fn affects_follows_the_overflow_summary() {
     p.push(Op::Delete("plain".into()), 2);
     assert!(p.affects("projects:1"), "a key without namespace collapses into a clear of everything");
 }
+
+#[test]
+fn messages_round_trip_every_op() {
+    let ops = [
+        Op::Delete("users:7".into()),
+        Op::Delete("a|b".into()),
+        Op::Clear(Some("users:*".into())),
+        Op::Clear(None),
+        Op::Invalidate("users".into()),
+        Op::Delete(String::new()),
+    ];
+    for op in ops {
+        let message = op.message("inst-1");
+        assert_eq!(Op::from_message(message.as_bytes()), Some(("inst-1", op)), "{message}");
+    }
+    assert_eq!(Op::Clear(None).message("i"), "i|a|");
+    assert_eq!(Op::Delete("k".into()).message("i"), "i|d|k");
+}
+
+#[test]
+fn foreign_messages_are_refused() {
+    for bad in [&b"i|x|k"[..], b"i|d", b"i", b"", b"i|a|stray", &[0xff, b'|', b'd', b'|', b'k']] {
+        assert_eq!(Op::from_message(bad), None, "{:?}", String::from_utf8_lossy(bad));
+    }
+}
