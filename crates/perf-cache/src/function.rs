@@ -42,22 +42,44 @@ pub fn default_cache() -> Option<&'static Cache> {
     DEFAULT.get()
 }
 
-/// The key suffix of calls whose arguments could not be encoded; such calls
-/// are run, not cached.
-const UNENCODABLE: &str = "!unencodable";
+/// The cache key of one function call, made by [`function_key`] (or from
+/// any string): `None` inside when the call's arguments could not be
+/// encoded. Such a call is run, never cached, since different calls must
+/// not share one result.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FunctionKey(Option<String>);
+
+impl FunctionKey {
+    /// The key, or `None` for a call that is not cached.
+    pub fn as_str(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
+
+impl From<String> for FunctionKey {
+    fn from(key: String) -> Self {
+        FunctionKey(Some(key))
+    }
+}
+
+impl From<&str> for FunctionKey {
+    fn from(key: &str) -> Self {
+        FunctionKey(Some(key.to_owned()))
+    }
+}
 
 /// The key of a cached function call: `prefix:` followed by the hex of the
 /// arguments' postcard encoding, or of two fixed-seed 64-bit hashes of it
 /// when that would be long. The prefix is the key's namespace, so
 /// invalidating `prefix` drops every cached call.
-pub fn function_key<A: Serialize + ?Sized>(prefix: &str, args: &A) -> String {
+///
+/// Arguments postcard cannot encode give a key that [`cached`] and
+/// [`cached_result`] do not cache under.
+pub fn function_key<A: Serialize + ?Sized>(prefix: &str, args: &A) -> FunctionKey {
     use std::fmt::Write;
     let bytes = match postcard::to_stdvec(args) {
         Ok(b) => b,
-        // An argument that cannot be encoded: a key no encoded call can
-        // produce, which `cached` and `cached_result` recognise and do not
-        // cache (different calls must not share one result).
-        Err(_) => return format!("{prefix}:{UNENCODABLE}"),
+        Err(_) => return FunctionKey(None),
     };
     let mut key = String::with_capacity(prefix.len() + 1 + bytes.len() * 2);
     key.push_str(prefix);
@@ -71,19 +93,20 @@ pub fn function_key<A: Serialize + ?Sized>(prefix: &str, args: &A) -> String {
         let h2 = foldhash::quality::FixedState::with_seed(0xc2b2_ae3d_27d4_eb4f).hash_one(&bytes);
         let _ = write!(key, "#{h1:016x}{h2:016x}");
     }
-    key
+    FunctionKey(Some(key))
 }
 
 /// Runs `fut` through the default cache: the cached value under `key` if
 /// there is one, else `fut`'s output, stored for `ttl`. Without a default
 /// cache, just runs `fut`.
-pub async fn cached<R, F>(key: String, ttl: Duration, fut: F) -> R
+pub async fn cached<R, F>(key: impl Into<FunctionKey>, ttl: Duration, fut: F) -> R
 where
     R: Serialize + DeserializeOwned,
     F: Future<Output = R>,
 {
-    let Some(cache) = default_cache().filter(|_| !key.ends_with(UNENCODABLE)) else { return fut.await };
-    match cache.get_or_compute(&key, ttl, || async move { Ok::<R, Infallible>(fut.await) }).await {
+    let key = key.into();
+    let (Some(cache), Some(key)) = (default_cache(), key.as_str()) else { return fut.await };
+    match cache.get_or_compute(key, ttl, || async move { Ok::<R, Infallible>(fut.await) }).await {
         Ok(v) => v,
         Err(never) => match never {},
     }
@@ -114,13 +137,14 @@ impl<T: Serialize + DeserializeOwned, E> CacheableResult for Result<T, E> {
 
 /// Like [`cached`] for a fallible computation: only `Ok` is cached; an
 /// `Err` is returned and the next call computes again.
-pub async fn cached_result<R, F>(key: String, ttl: Duration, fut: F) -> R
+pub async fn cached_result<R, F>(key: impl Into<FunctionKey>, ttl: Duration, fut: F) -> R
 where
     R: CacheableResult,
     F: Future<Output = R>,
 {
-    let Some(cache) = default_cache().filter(|_| !key.ends_with(UNENCODABLE)) else { return fut.await };
-    R::from_result(cache.get_or_compute(&key, ttl, || async move { fut.await.into_result() }).await)
+    let key = key.into();
+    let (Some(cache), Some(key)) = (default_cache(), key.as_str()) else { return fut.await };
+    R::from_result(cache.get_or_compute(key, ttl, || async move { fut.await.into_result() }).await)
 }
 
 /// Invalidates `namespaces` in the default cache now (memory at once,

@@ -66,7 +66,7 @@ pub use perf_macros::{cached, invalidate_on_change};
 pub use crate::{
     error::CacheError,
     function::{
-        CacheableResult, Outcome, cached, cached_result, default_cache, function_key, install_default,
+        CacheableResult, FunctionKey, Outcome, cached, cached_result, default_cache, function_key, install_default,
         invalidate_after, invalidate_after_ok, invalidate_after_ok_sync, invalidate_after_sync, invalidate_now,
     },
     key::{MAX_KEY_BYTES, MAX_NAMESPACE_BYTES},

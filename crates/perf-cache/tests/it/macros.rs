@@ -169,3 +169,30 @@ async fn cached_fn_with_an_explicit_key_ignores_the_rest() {
     page_title(Viewer { id: 10, session: "s1".into() }, 1).await;
     assert_eq!(PAGE_RUNS.load(Ordering::SeqCst), 2);
 }
+
+/// An argument postcard cannot encode (its `Serialize` fails).
+#[derive(Debug, Clone)]
+struct Opaque(u32);
+
+impl Serialize for Opaque {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("opaque"))
+    }
+}
+
+static OPAQUE_RUNS: AtomicU32 = AtomicU32::new(0);
+
+#[cached(ttl = 600, prefix = "macro_opaque")]
+async fn opaque(arg: Opaque) -> u32 {
+    OPAQUE_RUNS.fetch_add(1, Ordering::SeqCst);
+    arg.0
+}
+
+#[tokio::test]
+async fn calls_with_unencodable_arguments_run_every_time_and_never_share_a_result() {
+    ensure_default();
+    assert_eq!(opaque(Opaque(1)).await, 1);
+    assert_eq!(opaque(Opaque(2)).await, 2, "another call's result was returned");
+    assert_eq!(opaque(Opaque(1)).await, 1);
+    assert_eq!(OPAQUE_RUNS.load(Ordering::SeqCst), 3);
+}
