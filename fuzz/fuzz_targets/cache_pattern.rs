@@ -6,9 +6,10 @@
 //! The input's first line is the pattern; the remaining lines (at most 32)
 //! are keys stored before clearing. Invariants:
 //! - the cache accepts exactly the patterns the reference accepts (the
-//!   documented syntax and limits: non-empty, at most 256 bytes, no control
-//!   character, at most 16 `*`, closed non-empty classes, ranges (a reversed one read in order), no
-//!   dangling `\`);
+//!   documented syntax and limits of `perf_core::KeyPattern`: non-empty, at
+//!   most 256 bytes of printable ASCII other than space, at most 16 `*`,
+//!   closed, non-empty and not nested classes, ranges (a reversed one read
+//!   in order), no `]` outside a class, no dangling `\`);
 //! - after clearing, a key is gone exactly when the reference glob matches
 //!   it, and the count returned is the number of keys removed;
 //! - a key with every special character escaped is a pattern that matches
@@ -18,7 +19,8 @@
 use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
 use libfuzzer_sys::fuzz_target;
-use perf_cache::{MAX_KEY_BYTES, MAX_PATTERN_BYTES, MemoryCache};
+use perf_cache::{MAX_KEY_BYTES, MemoryCache};
+use perf_core::MAX_PATTERN_BYTES;
 
 #[derive(Debug)]
 enum Tok {
@@ -30,7 +32,7 @@ enum Tok {
 
 /// The reference parser: `None` when the pattern must be refused.
 fn parse(src: &str) -> Option<Vec<Tok>> {
-    if src.is_empty() || src.len() > MAX_PATTERN_BYTES || src.chars().any(char::is_control) {
+    if src.is_empty() || src.len() > MAX_PATTERN_BYTES || !src.bytes().all(|b| b.is_ascii_graphic()) {
         return None;
     }
     let c: Vec<char> = src.chars().collect();
@@ -61,6 +63,8 @@ fn parse(src: &str) -> Option<Vec<Tok>> {
                 let member = |i: usize| -> Option<(char, usize)> {
                     match *c.get(i)? {
                         '\\' => Some((*c.get(i + 1)?, i + 2)),
+                        // Classes do not nest.
+                        '[' => None,
                         ch => Some((ch, i + 1)),
                     }
                 };
@@ -92,6 +96,8 @@ fn parse(src: &str) -> Option<Vec<Tok>> {
                 }
                 out.push(Tok::Class(negated, ranges));
             }
+            // A `]` outside a class closes nothing.
+            ']' => return None,
             ch => {
                 out.push(Tok::Char(ch));
                 i += 1;

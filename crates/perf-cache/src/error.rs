@@ -166,6 +166,12 @@ pub(crate) fn truncate(s: &str) -> String {
     s[..end].to_owned()
 }
 
+impl From<perf_core::PatternError> for CacheError {
+    fn from(e: perf_core::PatternError) -> Self {
+        CacheError::InvalidPattern { pattern: e.pattern().to_owned(), reason: e.reason() }
+    }
+}
+
 impl From<CacheError> for CacheStoreError {
     fn from(e: CacheError) -> Self {
         match e {

@@ -50,7 +50,6 @@ mod failures;
 mod function;
 mod key;
 mod memory;
-mod pattern;
 #[cfg(feature = "redis")]
 mod pending;
 #[cfg(feature = "redis")]
@@ -71,7 +70,6 @@ pub use crate::{
     },
     key::{MAX_KEY_BYTES, MAX_NAMESPACE_BYTES},
     memory::{ENTRY_OVERHEAD_BYTES, MemoryCache, MemoryCacheBuilder, MemoryConfig},
-    pattern::MAX_PATTERN_BYTES,
     typed::{Cache, CacheBackend},
 };
 #[cfg(feature = "redis")]

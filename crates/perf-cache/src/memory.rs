@@ -43,13 +43,12 @@ use dashmap::DashMap;
 use parking_lot::Mutex;
 use perf_core::{
     BoxFuture, CacheAdmin, CacheEvent, CacheEventKind, CacheStats, CacheStore, CacheStoreError, CacheTier, Clock,
-    Invalidator, Recorder, RequestScope, ServingTier, SystemClock, TierStats, Timestamp,
+    Invalidator, KeyPattern, Recorder, RequestScope, ServingTier, SystemClock, TierStats, Timestamp,
 };
 
 use crate::{
     CacheError,
     key::{check_key, check_namespace, namespace_of},
-    pattern::Pattern,
 };
 
 /// Bytes charged per entry on top of its key and value: the map slot, the
@@ -396,17 +395,17 @@ impl MemoryCache {
     /// # Errors
     /// [`CacheError::InvalidPattern`] before anything is removed.
     pub fn clear_matching(&self, pattern: Option<&str>) -> Result<u64, CacheError> {
-        let pattern = pattern.map(Pattern::parse).transpose()?;
+        let pattern = pattern.map(KeyPattern::parse).transpose()?;
         Ok(self.clear_parsed(pattern.as_ref()))
     }
 
-    pub(crate) fn clear_parsed(&self, pattern: Option<&Pattern>) -> u64 {
+    pub(crate) fn clear_parsed(&self, pattern: Option<&KeyPattern>) -> u64 {
         self.clear_parsed_with(pattern, |_| {})
     }
 
     /// Like [`clear_parsed`](Self::clear_parsed), calling `removed` with the
     /// key of every live entry it removes (and counts).
-    pub(crate) fn clear_parsed_with(&self, pattern: Option<&Pattern>, mut removed: impl FnMut(&Arc<str>)) -> u64 {
+    pub(crate) fn clear_parsed_with(&self, pattern: Option<&KeyPattern>, mut removed: impl FnMut(&Arc<str>)) -> u64 {
         let inner = &*self.inner;
         let now = inner.now_ms.load(Ordering::Relaxed);
         let (mut live, mut expired, mut hidden, mut bytes) = (0u64, 0u64, 0u64, 0u64);
@@ -667,8 +666,8 @@ impl CacheAdmin for MemoryCache {
         })
     }
 
-    fn clear<'a>(&'a self, pattern: Option<&'a str>) -> BoxFuture<'a, Result<u64, CacheStoreError>> {
-        Box::pin(async move { Ok(self.clear_matching(pattern)?) })
+    fn clear<'a>(&'a self, pattern: Option<&'a KeyPattern>) -> BoxFuture<'a, Result<u64, CacheStoreError>> {
+        Box::pin(async move { Ok(self.clear_parsed(pattern)) })
     }
 }
 

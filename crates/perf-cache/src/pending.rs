@@ -8,7 +8,9 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use crate::{key::namespace_of, pattern::Pattern};
+use perf_core::KeyPattern;
+
+use crate::key::namespace_of;
 
 const MAX_OVERFLOW_NAMESPACES: usize = 256;
 
@@ -17,8 +19,8 @@ const MAX_OVERFLOW_NAMESPACES: usize = 256;
 pub(crate) enum Op {
     /// Remove one key.
     Delete(String),
-    /// Remove the entries matching a (validated) glob, or all with `None`.
-    Clear(Option<String>),
+    /// Remove the entries matching a pattern, or all with `None`.
+    Clear(Option<KeyPattern>),
     /// Bump a namespace's generation.
     Invalidate(String),
 }
@@ -40,14 +42,14 @@ impl Op {
     }
 
     /// The sender and operation of a message written by [`Op::message`];
-    /// `None` for anything else.
+    /// `None` for anything else (a pattern that does not parse included).
     pub(crate) fn from_message(payload: &[u8]) -> Option<(&str, Op)> {
         let text = std::str::from_utf8(payload).ok()?;
         let mut parts = text.splitn(3, '|');
         let (sender, kind, arg) = (parts.next()?, parts.next()?, parts.next()?);
         let op = match kind {
             "d" => Op::Delete(arg.to_owned()),
-            "c" => Op::Clear(Some(arg.to_owned())),
+            "c" => Op::Clear(Some(KeyPattern::parse(arg).ok()?)),
             "a" if arg.is_empty() => Op::Clear(None),
             "n" => Op::Invalidate(arg.to_owned()),
             _ => return None,
@@ -153,7 +155,7 @@ impl Pending {
             Op::Clear(None) => true,
             // Queued patterns were validated; an unparsable one is treated as
             // matching everything, the safe side.
-            Op::Clear(Some(p)) => Pattern::parse(p).map_or(true, |p| p.matches(key)),
+            Op::Clear(Some(p)) => p.matches(key),
         })
     }
 

@@ -47,7 +47,8 @@ use std::{
 
 use perf_core::{
     BoxFuture, BreakerState, CacheAdmin, CacheEvent, CacheEventKind, CacheStats, CacheStore, CacheStoreError,
-    CacheTier, Clock, Invalidator, Recorder, RedisStatus, RequestScope, ServingTier, SystemClock, TierStats, Timestamp,
+    CacheTier, Clock, Invalidator, KeyPattern, Recorder, RedisStatus, RequestScope, ServingTier, SystemClock,
+    TierStats, Timestamp, escape_glob,
 };
 use redis::{
     AsyncCommands, Client, RedisResult,
@@ -60,7 +61,6 @@ use crate::{
     failures::{FailureLog, FailureSnapshot},
     key::{check_key, check_namespace, namespace_of},
     memory::hit_rate,
-    pattern::{Pattern, escape_redis_glob},
 };
 
 const TAG_PLAIN: u8 = 1;
@@ -438,7 +438,7 @@ impl RedisCache {
     /// [`CacheError::InvalidPattern`] before anything is removed, then
     /// [`CacheError::Redis`] or [`CacheError::Timeout`].
     pub async fn clear_matching(&self, pattern: Option<&str>) -> Result<u64, CacheError> {
-        let pattern = pattern.map(Pattern::parse).transpose()?;
+        let pattern = pattern.map(KeyPattern::parse).transpose()?;
         self.clear_parsed(pattern.as_ref(), |_| {}).await
     }
 
@@ -447,14 +447,14 @@ impl RedisCache {
     /// every key this call unlinked, also when it fails part way.
     pub(crate) async fn clear_parsed(
         &self,
-        pattern: Option<&Pattern>,
+        pattern: Option<&KeyPattern>,
         mut removed: impl FnMut(&[u8]),
     ) -> Result<u64, CacheError> {
         let entry_prefix = self.entry_key("").len();
         let matcher = format!(
             "{}k:{}",
-            escape_redis_glob(&self.inner.config.prefix),
-            pattern.map_or_else(|| "*".to_owned(), Pattern::to_redis)
+            escape_glob(&self.inner.config.prefix),
+            pattern.map_or_else(|| "*".to_owned(), KeyPattern::to_redis_match)
         );
         let mut conn = self.inner.conn.clone();
         let mut cursor: u64 = 0;
@@ -581,8 +581,8 @@ impl CacheAdmin for RedisCache {
         })
     }
 
-    fn clear<'a>(&'a self, pattern: Option<&'a str>) -> BoxFuture<'a, Result<u64, CacheStoreError>> {
-        Box::pin(async move { Ok(self.clear_matching(pattern).await?) })
+    fn clear<'a>(&'a self, pattern: Option<&'a KeyPattern>) -> BoxFuture<'a, Result<u64, CacheStoreError>> {
+        Box::pin(async move { Ok(self.clear_parsed(pattern, |_| {}).await?) })
     }
 }
 

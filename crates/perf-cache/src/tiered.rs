@@ -77,7 +77,7 @@ use futures_util::StreamExt;
 use parking_lot::Mutex;
 use perf_core::{
     BoxFuture, BreakerState, CacheAdmin, CacheEvent, CacheEventKind, CacheStats, CacheStore, CacheStoreError,
-    CacheTier, Invalidator, Recorder, RequestScope,
+    CacheTier, Invalidator, KeyPattern, Recorder, RequestScope,
 };
 use tokio::sync::watch;
 
@@ -87,7 +87,6 @@ use crate::{
     error::chain,
     key::{check_key, check_namespace, namespace_of},
     memory::hit_rate,
-    pattern::Pattern,
     pending::{Op, Overflow, Pending},
     serving::HitWindow,
 };
@@ -415,19 +414,24 @@ impl TieredCache {
     /// # Errors
     /// [`CacheError::InvalidPattern`] before anything is removed.
     pub async fn clear_matching(&self, pattern: Option<&str>) -> Result<u64, CacheError> {
-        let parsed = pattern.map(Pattern::parse).transpose()?;
+        let parsed = pattern.map(KeyPattern::parse).transpose()?;
+        Ok(self.clear_parsed(parsed.as_ref()).await)
+    }
+
+    /// [`clear_matching`](Self::clear_matching) for a parsed pattern.
+    async fn clear_parsed(&self, parsed: Option<&KeyPattern>) -> u64 {
         let inner = &self.inner;
         inner.note_removal();
         let mut from_memory = HashSet::new();
-        inner.memory.clear_parsed_with(parsed.as_ref(), |key| {
+        inner.memory.clear_parsed_with(parsed, |key| {
             from_memory.insert(Arc::clone(key));
         });
-        let op = Op::Clear(pattern.map(str::to_owned));
+        let op = Op::Clear(parsed.cloned());
         let mut redis_only = 0u64;
         if inner.breaker.allows() {
             let cleared = inner
                 .redis
-                .clear_parsed(parsed.as_ref(), |key| {
+                .clear_parsed(parsed, |key| {
                     let held = std::str::from_utf8(key).is_ok_and(|key| from_memory.contains(key));
                     redis_only += u64::from(!held);
                 })
@@ -447,7 +451,7 @@ impl TieredCache {
             inner.queue(op);
         }
         inner.note_removal();
-        Ok(from_memory.len() as u64 + redis_only)
+        from_memory.len() as u64 + redis_only
     }
 
     /// Statistics of both tiers, the tier that served recent hits, the
@@ -585,8 +589,7 @@ impl TieredInner {
         match op {
             Op::Delete(key) => self.redis.remove(key).await.map(drop)?,
             Op::Clear(pattern) => {
-                let parsed = pattern.as_deref().map(Pattern::parse).transpose()?;
-                self.redis.clear_parsed(parsed.as_ref(), |_| {}).await.map(drop)?;
+                self.redis.clear_parsed(pattern.as_ref(), |_| {}).await.map(drop)?;
             }
             Op::Invalidate(ns) => self.redis.bump_namespace(ns).await.map(drop)?,
         }
@@ -662,9 +665,7 @@ impl TieredInner {
                 self.memory.remove_inner(&key);
             }
             Op::Clear(Some(pattern)) => {
-                if let Ok(p) = Pattern::parse(&pattern) {
-                    self.memory.clear_parsed(Some(&p));
-                }
+                self.memory.clear_parsed(Some(&pattern));
             }
             Op::Clear(None) => {
                 self.memory.clear_parsed(None);
@@ -809,8 +810,8 @@ impl CacheAdmin for TieredCache {
         Box::pin(async move { Ok(self.snapshot()) })
     }
 
-    fn clear<'a>(&'a self, pattern: Option<&'a str>) -> BoxFuture<'a, Result<u64, CacheStoreError>> {
-        Box::pin(async move { Ok(self.clear_matching(pattern).await?) })
+    fn clear<'a>(&'a self, pattern: Option<&'a KeyPattern>) -> BoxFuture<'a, Result<u64, CacheStoreError>> {
+        Box::pin(async move { Ok(self.clear_parsed(pattern).await) })
     }
 }
 

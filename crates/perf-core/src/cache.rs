@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, future::Future, pin::Pin, sync::Arc, time::Dura
 
 use serde::{Deserialize, Serialize};
 
-use crate::{CacheStoreError, Timestamp};
+use crate::{CacheStoreError, KeyPattern, Timestamp};
 
 /// A boxed, sendable future: how async trait methods stay object safe
 /// without pulling a runtime into perf-core.
@@ -165,15 +165,14 @@ pub trait CacheAdmin: Send + Sync {
     /// Current statistics.
     fn stats(&self) -> BoxFuture<'_, Result<CacheStats, CacheStoreError>>;
 
-    /// Removes every entry matching a glob `pattern` (`*`, `?`, `[...]`), or
-    /// every entry when `None`; returns how many distinct entries were
-    /// removed, over every tier the backend can count (a key held by
-    /// several tiers counts once).
+    /// Removes every entry matching `pattern` (parsed where it entered,
+    /// see [`KeyPattern`]), or every entry when `None`; returns how many
+    /// distinct entries were removed, over every tier the backend can count
+    /// (a key held by several tiers counts once).
     ///
     /// # Errors
-    /// [`CacheStoreError::InvalidPattern`] for a malformed pattern, before
-    /// anything is removed.
-    fn clear<'a>(&'a self, pattern: Option<&'a str>) -> BoxFuture<'a, Result<u64, CacheStoreError>>;
+    /// A backend failure the implementation cannot fall back from.
+    fn clear<'a>(&'a self, pattern: Option<&'a KeyPattern>) -> BoxFuture<'a, Result<u64, CacheStoreError>>;
 }
 
 /// A byte-oriented cache with TTLs: what response caching and query caching
@@ -216,7 +215,7 @@ macro_rules! forward_cache {
     ($($ty:ty),*) => {$(
         impl<T: CacheAdmin + ?Sized> CacheAdmin for $ty {
             fn stats(&self) -> BoxFuture<'_, Result<CacheStats, CacheStoreError>> { (**self).stats() }
-            fn clear<'a>(&'a self, pattern: Option<&'a str>) -> BoxFuture<'a, Result<u64, CacheStoreError>> { (**self).clear(pattern) }
+            fn clear<'a>(&'a self, pattern: Option<&'a KeyPattern>) -> BoxFuture<'a, Result<u64, CacheStoreError>> { (**self).clear(pattern) }
         }
         impl<T: CacheStore + ?Sized> CacheStore for $ty {
             fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Arc<[u8]>>, CacheStoreError>> { (**self).get(key) }
@@ -250,7 +249,7 @@ impl CacheAdmin for NoopCache {
             })
         })
     }
-    fn clear<'a>(&'a self, _pattern: Option<&'a str>) -> BoxFuture<'a, Result<u64, CacheStoreError>> {
+    fn clear<'a>(&'a self, _pattern: Option<&'a KeyPattern>) -> BoxFuture<'a, Result<u64, CacheStoreError>> {
         Box::pin(async { Ok(0) })
     }
 }

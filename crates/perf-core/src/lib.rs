@@ -7,7 +7,8 @@
 //! or consume the traits defined here ([`Recorder`], [`MetricsSource`],
 //! [`CacheStore`], [`CacheAdmin`], [`Invalidator`], [`AnalyticsService`],
 //! [`ThresholdStore`], [`Clock`]), so an application wires them together
-//! with `Arc<dyn Trait>` values.
+//! with `Arc<dyn Trait>` values. Values that cross crates are parsed once
+//! where they enter, e.g. [`KeyPattern`], the one glob grammar for cache keys.
 //!
 //! ```
 //! use std::{sync::Arc, time::Duration};
@@ -78,6 +79,7 @@ mod context;
 mod error;
 mod histogram;
 mod limiter;
+mod pattern;
 mod recorder;
 mod redact;
 mod sample;
@@ -112,6 +114,7 @@ pub use crate::{
     context::PerfContext,
     error::{AlertError, CacheStoreError, CoreError},
     limiter::{DEFAULT_LOG_INTERVAL, DEFAULT_LOG_KEYS, LogLimiter},
+    pattern::{KeyPattern, MAX_PATTERN_BYTES, MAX_PATTERN_STARS, PatternError, escape_glob},
     recorder::{NoopRecorder, Recorder, RequestHandle},
     redact::{REDACTED, redact_url},
     sample::{

@@ -14,8 +14,8 @@ use actix_web::{
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt as _;
 use perf_core::{
-    AlertFilter, GaugePoint, Method, NPlusOneFinding, SeriesKey, SeriesPoint, SeriesResolution, SlowQuery, Snapshot,
-    ThresholdsPatch, Window,
+    AlertFilter, GaugePoint, KeyPattern, Method, NPlusOneFinding, SeriesKey, SeriesPoint, SeriesResolution, SlowQuery,
+    Snapshot, ThresholdsPatch, Window,
 };
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
@@ -29,10 +29,11 @@ use crate::{
 pub const API_PREFIX: &str = "/api/performance";
 /// The largest request body the API reads, in bytes.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
-/// The longest cache pattern accepted by `POST cache/clear`, in bytes.
-pub const MAX_PATTERN_BYTES: usize = 256;
+/// The longest cache pattern accepted by `POST cache/clear`, in bytes (the
+/// one grammar of [`perf_core::KeyPattern`]).
+pub use perf_core::MAX_PATTERN_BYTES;
 /// The most `*` wildcards (outside classes and escapes) a cache pattern may hold.
-pub const MAX_PATTERN_STARS: usize = 16;
+pub use perf_core::MAX_PATTERN_STARS;
 
 const OPENAPI: &str = include_str!("openapi.json");
 
@@ -436,10 +437,8 @@ async fn cache_clear(req: HttpRequest, payload: web::Payload, state: Data) -> Re
     authorize(&req, &state, Access::Mutate)?;
     let body: Option<ClearRequest> = read_json(&req, payload).await?;
     let pattern = body.and_then(|b| b.pattern);
-    if let Some(p) = pattern.as_deref() {
-        validate_pattern(p)?;
-    }
-    let cleared = state.cache().clear(pattern.as_deref()).await?;
+    let parsed = pattern.as_deref().map(validate_pattern).transpose()?;
+    let cleared = state.cache().clear(parsed.as_ref()).await?;
     tracing::info!(pattern = pattern.as_deref().unwrap_or("*"), cleared, "cache cleared through the API");
     Ok(json(&ClearedBody { cleared, pattern }))
 }
@@ -737,56 +736,15 @@ async fn read_json<T: DeserializeOwned>(req: &HttpRequest, mut payload: web::Pay
     T::deserialize(value).map(Some).map_err(|e| HttpError::InvalidBody(e.to_string()))
 }
 
-/// Checks a glob pattern before it reaches the cache, with exactly the rules
-/// `openapi.json` states as a regular expression: 1 to [`MAX_PATTERN_BYTES`]
-/// printable ASCII characters other than space; `\` escapes the next one;
-/// `[...]` classes are non-empty (after an optional `!` or `^`), not nested,
-/// and closed; no `]` outside a class; at most [`MAX_PATTERN_STARS`] `*`
-/// outside classes and escapes.
-pub(crate) fn validate_pattern(pattern: &str) -> Result<()> {
-    let refuse = |reason: &str| HttpError::InvalidPattern { pattern: clip(pattern).to_owned(), reason: reason.into() };
-    if pattern.is_empty() {
-        return Err(refuse("pattern is empty"));
-    }
-    if pattern.len() > MAX_PATTERN_BYTES {
-        return Err(refuse(&format!("pattern is longer than {MAX_PATTERN_BYTES} bytes")));
-    }
-    if !pattern.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(refuse("pattern may hold only printable ASCII characters other than space"));
-    }
-    let mut chars = pattern.chars().peekable();
-    let mut stars = 0;
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' if chars.next().is_none() => return Err(refuse("pattern ends with an unfinished escape")),
-            '\\' => {}
-            '*' => stars += 1,
-            ']' => return Err(refuse("unmatched ']'")),
-            '[' => {
-                if chars.next_if(|c| matches!(c, '!' | '^')).is_some() && chars.peek() == Some(&']') {
-                    return Err(refuse("empty character class"));
-                }
-                let mut members = 0;
-                loop {
-                    match chars.next() {
-                        None => return Err(refuse("unclosed '[' character class")),
-                        Some(']') if members == 0 => return Err(refuse("empty character class")),
-                        Some(']') => break,
-                        Some('[') => return Err(refuse("nested '[' in a character class")),
-                        Some('\\') if chars.next().is_none() => {
-                            return Err(refuse("pattern ends with an unfinished escape"));
-                        }
-                        Some(_) => members += 1,
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    if stars > MAX_PATTERN_STARS {
-        return Err(refuse(&format!("pattern has more than {MAX_PATTERN_STARS} '*'")));
-    }
-    Ok(())
+/// Parses a cache pattern where it enters, with [`KeyPattern`]'s grammar:
+/// the rules `openapi.json` states as a regular expression (1 to
+/// [`MAX_PATTERN_BYTES`] printable ASCII characters other than space; `\`
+/// escapes the next one; `[...]` classes are non-empty, not nested and
+/// closed; no `]` outside a class; at most [`MAX_PATTERN_STARS`] `*` outside
+/// classes and escapes), which every cache tier then matches by.
+pub(crate) fn validate_pattern(pattern: &str) -> Result<KeyPattern> {
+    KeyPattern::parse(pattern)
+        .map_err(|e| HttpError::InvalidPattern { pattern: e.pattern().to_owned(), reason: e.reason().to_owned() })
 }
 
 #[cfg(test)]

@@ -172,7 +172,14 @@ async fn trait_methods_behave_like_inherent_ones() {
     assert_eq!(store.get("users:1").await.unwrap(), Some(val("a")));
     assert!(store.delete("users:1").await.unwrap());
     assert!(!store.delete("users:1").await.unwrap());
-    assert!(matches!(store.clear(Some("[")).await, Err(CacheStoreError::InvalidPattern { .. })));
+    // A malformed pattern cannot reach the trait: it is refused where it is parsed.
+    assert!(matches!(c.clear_matching(Some("[")), Err(CacheError::InvalidPattern { .. })));
+    assert!(matches!(
+        CacheStoreError::from(c.clear_matching(Some("[")).unwrap_err()),
+        CacheStoreError::InvalidPattern { .. }
+    ));
+    store.set("users:2", val("b"), Duration::from_secs(5)).await.unwrap();
+    assert_eq!(store.clear(Some(&perf_core::KeyPattern::parse("users:*").unwrap())).await.unwrap(), 1);
     let stats = store.stats().await.unwrap();
     assert_eq!((stats.hits, stats.misses, stats.serving_tier.as_str()), (1, 0, "memory"));
 }

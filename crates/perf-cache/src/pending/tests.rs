@@ -38,7 +38,7 @@ fn overflow_with_plain_key_or_clear_means_clear_all() {
     let (_, overflow) = p.take();
     assert!(overflow.unwrap().clear_all);
     let mut p = Pending::default();
-    p.push(Op::Clear(Some("users:*".into())), 0);
+    p.push(Op::Clear(Some(KeyPattern::parse("users:*").unwrap())), 0);
     assert!(p.take().1.unwrap().clear_all);
 }
 
@@ -59,7 +59,7 @@ fn affects_names_the_keys_a_queued_op_removes() {
     assert!(!p.affects("users:1"));
     p.push(Op::Delete("plain".into()), 8);
     p.push(Op::Invalidate("users".into()), 8);
-    p.push(Op::Clear(Some("dash*".into())), 8);
+    p.push(Op::Clear(Some(KeyPattern::parse("dash*").unwrap())), 8);
     for (key, affected) in [
         ("plain", true),
         ("plain2", false),
@@ -91,7 +91,7 @@ fn messages_round_trip_every_op() {
     let ops = [
         Op::Delete("users:7".into()),
         Op::Delete("a|b".into()),
-        Op::Clear(Some("users:*".into())),
+        Op::Clear(Some(KeyPattern::parse("users:*").unwrap())),
         Op::Clear(None),
         Op::Invalidate("users".into()),
         Op::Delete(String::new()),

@@ -100,12 +100,12 @@ impl CacheAdmin for MapStore {
         // The cached-query tests read no statistics: report an empty cache.
         perf_core::NoopCache.stats()
     }
-    fn clear<'a>(&'a self, _pattern: Option<&'a str>) -> BoxFuture<'a, Result<u64, CacheStoreError>> {
-        Box::pin(async {
+    fn clear<'a>(&'a self, pattern: Option<&'a perf_core::KeyPattern>) -> BoxFuture<'a, Result<u64, CacheStoreError>> {
+        Box::pin(async move {
             let mut entries = self.entries.lock();
-            let n = entries.len() as u64;
-            entries.clear();
-            Ok(n)
+            let before = entries.len();
+            entries.retain(|k, _| pattern.is_some_and(|p| !p.matches(k)));
+            Ok((before - entries.len()) as u64)
         })
     }
 }

@@ -21,10 +21,10 @@ use parking_lot::Mutex;
 use perf_core::{
     Aggregate, Alert, AlertError, AlertFilter, AlertType, AnalyticsReport, AnalyticsService, BoxFuture, CacheAdmin,
     CacheEvent, CacheEventKind, CachePerformance, CacheStats, CacheStore, CacheStoreError, CacheTier, ComponentScore,
-    ComponentUnit, DetailedReport, EndpointApdex, EndpointStats, Health, HealthStatus, KeyMetrics, ManualClock,
-    NPlusOneSample, PerfConfig, QueryKind, QuerySample, QueryStats, Recommendation, Recorder as _, Resolution,
-    ServingTier, SharedThresholds, Store, Summary, SystemSample, TierStats, Timestamp, Trend, TrendDirection,
-    TrendReport, Window,
+    ComponentUnit, DetailedReport, EndpointApdex, EndpointStats, Health, HealthStatus, KeyMetrics, KeyPattern,
+    ManualClock, NPlusOneSample, PerfConfig, QueryKind, QuerySample, QueryStats, Recommendation, Recorder as _,
+    Resolution, ServingTier, SharedThresholds, Store, Summary, SystemSample, TierStats, Timestamp, Trend,
+    TrendDirection, TrendReport, Window,
 };
 use perf_http::PerfState;
 
@@ -189,7 +189,7 @@ fn recommendation() -> Recommendation {
 /// that must reach the log but never a response body.
 pub(crate) const FAKE_BACKEND_FAILURE: &str = "redis at 10.0.0.7:6379: connection refused";
 
-/// A map-backed cache with glob clears (`*` only) and TTLs ignored.
+/// A map-backed cache with pattern clears (the one `KeyPattern` grammar) and TTLs ignored.
 #[derive(Default)]
 pub(crate) struct FakeCache {
     pub(crate) entries: Mutex<BTreeMap<String, Arc<[u8]>>>,
@@ -210,13 +210,6 @@ impl FakeCache {
     }
 }
 
-fn glob(pattern: &str, key: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == key,
-        Some((head, tail)) => key.starts_with(head) && key[head.len()..].ends_with(tail.trim_start_matches('*')),
-    }
-}
-
 impl CacheAdmin for FakeCache {
     fn stats(&self) -> BoxFuture<'_, Result<CacheStats, CacheStoreError>> {
         Box::pin(async move {
@@ -234,12 +227,12 @@ impl CacheAdmin for FakeCache {
             })
         })
     }
-    fn clear<'a>(&'a self, pattern: Option<&'a str>) -> BoxFuture<'a, Result<u64, CacheStoreError>> {
+    fn clear<'a>(&'a self, pattern: Option<&'a KeyPattern>) -> BoxFuture<'a, Result<u64, CacheStoreError>> {
         Box::pin(async move {
             self.failing()?;
             let mut entries = self.entries.lock();
             let before = entries.len();
-            entries.retain(|k, _| pattern.is_some_and(|p| !glob(p, k)));
+            entries.retain(|k, _| pattern.is_some_and(|p| !p.matches(k)));
             Ok((before - entries.len()) as u64)
         })
     }
