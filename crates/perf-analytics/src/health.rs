@@ -96,8 +96,6 @@ pub const MIN_ENDPOINT_REQUESTS: u64 = 10;
 const WEIGHTS: [(&str, f64); 5] =
     [("response_time", 0.30), ("error_rate", 0.25), ("memory", 0.20), ("database", 0.15), ("cache", 0.10)];
 
-const MIB: f64 = 1_048_576.0;
-
 /// One measured component before weighting.
 struct Measured {
     input: &'static str,
@@ -268,12 +266,12 @@ pub fn score_hit_rate(hit_rate: f64) -> f64 {
 /// Mean process RSS over the window in MiB, or the latest reading when the
 /// window holds none; `None` without any reading.
 pub fn memory_mb(system: &SystemStats) -> Option<f64> {
-    if system.samples > 0 { Some(system.avg_rss_mb) } else { system.current.map(|s| s.rss_bytes as f64 / MIB) }
+    if system.samples > 0 { Some(system.avg_rss_mb) } else { current_memory_mb(system) }
 }
 
 /// The latest process RSS reading in MiB, if any.
 pub fn current_memory_mb(system: &SystemStats) -> Option<f64> {
-    system.current.map(|s| s.rss_bytes as f64 / MIB)
+    system.current.map(|s| s.rss_mb())
 }
 
 /// hits / (hits + misses), `None` without lookups.

@@ -30,6 +30,9 @@ pub enum CoreError {
     /// A time window outside 1..=1440 minutes.
     #[error("window must be between 1 and 1440 minutes, got {0}")]
     InvalidWindow(i64),
+    /// A window given as text that is not a whole number of minutes.
+    #[error("window must be a whole number of minutes between 1 and 1440")]
+    WindowNotANumber,
     /// A configuration value in code that makes no sense.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),

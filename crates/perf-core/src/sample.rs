@@ -201,6 +201,14 @@ pub struct SystemSample {
     pub disk_total_bytes: u64,
 }
 
+impl SystemSample {
+    /// The resident set size in MiB (2^20 bytes), the unit every memory
+    /// figure of perfkit's API, thresholds and dashboard uses.
+    pub fn rss_mb(&self) -> f64 {
+        self.rss_bytes as f64 / 1_048_576.0
+    }
+}
+
 /// A cache tier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -18,6 +18,8 @@ impl Window {
     pub const MAX_MINUTES: u32 = 1_440;
     /// The default window of the API (5 minutes).
     pub const DEFAULT: Window = Window(5);
+    /// One hour, the default of the trend and report endpoints.
+    pub const ONE_HOUR: Window = Window(60);
 
     /// A window of `minutes`.
     ///
@@ -45,6 +47,14 @@ impl Window {
 impl Default for Window {
     fn default() -> Self {
         Window::DEFAULT
+    }
+}
+
+/// Parses a `?minutes=` value: a decimal integer in 1..=1440.
+impl std::str::FromStr for Window {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self, CoreError> {
+        Window::minutes(s.parse::<i64>().map_err(|_| CoreError::WindowNotANumber)?)
     }
 }
 

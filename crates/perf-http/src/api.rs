@@ -165,8 +165,6 @@ struct CacheMetrics {
     total_operations: u64,
 }
 
-const MIB: f64 = 1_048_576.0;
-
 impl MetricsBody {
     pub(crate) fn from_snapshot(s: &Snapshot, cache_configured: bool) -> Self {
         let r = &s.requests;
@@ -203,7 +201,7 @@ impl MetricsBody {
             },
             memory: MemoryMetrics {
                 sampled,
-                current_memory_mb: current.map(|c| c.rss_bytes as f64 / MIB),
+                current_memory_mb: current.map(|c| c.rss_mb()),
                 avg_memory_mb: in_window(s.system.avg_rss_mb),
                 max_memory_mb: in_window(s.system.max_rss_mb),
                 samples: s.system.samples,
@@ -619,14 +617,14 @@ fn timeseries_body(
 
 async fn trends(req: HttpRequest, state: Data) -> Result<HttpResponse> {
     authorize(&req, &state, Access::Read)?;
-    let window = window_param_or(&query_params(&req)?, Window::minutes(60).unwrap_or_default())?;
+    let window = window_param_or(&query_params(&req)?, Window::ONE_HOUR)?;
     let analytics = state.analytics().ok_or(HttpError::AnalyticsUnavailable)?.clone();
     serve(&state, is_long(window), format!("trends {}", window.as_minutes()), move || analytics.trends(window)).await
 }
 
 async fn report(req: HttpRequest, state: Data) -> Result<HttpResponse> {
     authorize(&req, &state, Access::Read)?;
-    let window = window_param_or(&query_params(&req)?, Window::minutes(60).unwrap_or_default())?;
+    let window = window_param_or(&query_params(&req)?, Window::ONE_HOUR)?;
     let analytics = state.analytics().ok_or(HttpError::AnalyticsUnavailable)?.clone();
     // Every part of the analytics over the window: heavy at every window.
     serve(&state, true, format!("report {}", window.as_minutes()), move || analytics.report(window)).await
@@ -674,22 +672,19 @@ fn json<T: Serialize>(value: &T) -> HttpResponse {
     HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(value)
 }
 
-fn query_params(req: &HttpRequest) -> Result<HashMap<String, String>> {
+pub(crate) fn query_params(req: &HttpRequest) -> Result<HashMap<String, String>> {
     web::Query::<HashMap<String, String>>::from_query(req.query_string())
         .map(web::Query::into_inner)
         .map_err(|e| HttpError::InvalidQuery { name: "query string".into(), reason: e.to_string() })
 }
 
-fn window_param(params: &HashMap<String, String>) -> Result<Window> {
+pub(crate) fn window_param(params: &HashMap<String, String>) -> Result<Window> {
     window_param_or(params, Window::DEFAULT)
 }
 
 fn window_param_or(params: &HashMap<String, String>, default: Window) -> Result<Window> {
     let Some(raw) = params.get("minutes") else { return Ok(default) };
-    raw.parse::<i64>()
-        .ok()
-        .and_then(|m| Window::minutes(m).ok())
-        .ok_or_else(|| HttpError::InvalidWindow(clip(raw).into()))
+    raw.parse::<Window>().map_err(|_| HttpError::InvalidWindow(clip(raw).into()))
 }
 
 fn parse_method(raw: &str) -> Result<Method> {

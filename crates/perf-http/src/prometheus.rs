@@ -24,7 +24,7 @@ use actix_web::{
     http::header,
     web,
 };
-use perf_core::{Aggregate, CacheStats, MetricsNaming, Snapshot, TierCounts, TotalsSnapshot, Window, query_id};
+use perf_core::{Aggregate, CacheStats, MetricsNaming, Snapshot, TierCounts, TotalsSnapshot, query_id};
 
 use crate::{
     HttpError, PerfState,
@@ -95,16 +95,7 @@ async fn handler(
     options: web::Data<RenderOptions>,
 ) -> Result<HttpResponse, HttpError> {
     authorize(&req, &state, Access::Read)?;
-    let params = web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
-        .map_err(|e| HttpError::InvalidQuery { name: "query string".into(), reason: e.to_string() })?;
-    let window = match params.get("minutes") {
-        None => Window::DEFAULT,
-        Some(raw) => raw
-            .parse::<i64>()
-            .ok()
-            .and_then(|m| Window::minutes(m).ok())
-            .ok_or_else(|| HttpError::InvalidWindow(raw.chars().take(64).collect()))?,
-    };
+    let window = crate::api::window_param(&crate::api::query_params(&req)?)?;
     let snapshot = state.source().snapshot(window);
     let totals = state.source().totals();
     // Cache statistics are best effort: a failing backend must not take the

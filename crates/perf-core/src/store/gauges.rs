@@ -55,7 +55,7 @@ impl Gauges {
 
     pub(crate) fn record_system(&mut self, s: &SystemSample, fine_us: u64, coarse_us: u64) {
         let at = s.at.as_unix_micros();
-        let rss = s.rss_bytes as f64 / (1024.0 * 1024.0);
+        let rss = s.rss_mb();
         for (slots, width) in [(&mut self.fine, fine_us), (&mut self.coarse, coarse_us)] {
             if let Some(slot) = slot_for(slots, at / width) {
                 slot.samples += 1;

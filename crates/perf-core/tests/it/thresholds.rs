@@ -63,3 +63,14 @@ fn windows_are_one_to_1440_minutes() {
     assert!(serde_json::from_str::<Window>("0").is_err());
     assert_eq!(serde_json::from_str::<Window>("15").unwrap().as_minutes(), 15);
 }
+
+#[test]
+fn windows_parse_from_query_text() {
+    assert_eq!("60".parse::<Window>(), Ok(Window::ONE_HOUR));
+    assert_eq!("1440".parse::<Window>().unwrap().as_minutes(), 1440);
+    assert_eq!("0".parse::<Window>(), Err(CoreError::InvalidWindow(0)));
+    assert_eq!("99999999999999999999".parse::<Window>(), Err(CoreError::WindowNotANumber));
+    for bad in ["", " 5", "5 ", "1.5", "five", "+"] {
+        assert_eq!(bad.parse::<Window>(), Err(CoreError::WindowNotANumber), "{bad:?}");
+    }
+}
