@@ -128,6 +128,17 @@ const MAX_KEPT_BUFFER: usize = 64 * 1_024;
 /// when the request ends, with the request's final count and total time
 /// ([`RequestScope::take_n_plus_one_findings`]).
 ///
+/// # Cost
+/// diesel's instrumentation hands out a finished query only as a
+/// `Display` value, and no identity of the statement besides its text (on
+/// SQLite the finished query is even a boxed `dyn QueryFragment`, the same
+/// type for every statement). So each recorded query is rendered once,
+/// which diesel does by walking the query twice (binds, then SQL), before
+/// the first piece of text arrives; that rendering is most of what
+/// monitoring adds to a query (benchmark `perf-db/select_by_pk`, variant
+/// `diesel_sql_text`). Everything worked out from the text (fingerprint,
+/// kind, written tables) is then one hash lookup per known statement.
+///
 /// # Guarantees
 /// Never panics and never changes a query's outcome: database errors are
 /// recorded and passed on to the caller untouched.
