@@ -50,6 +50,22 @@ pub(crate) fn render(query: &dyn fmt::Display, out: &mut String, binds: bool) ->
     }
 }
 
+/// Renders `query` whole, bind values included, into `out` (cleared first)
+/// and returns the length of its SQL: the text before diesel's marker piece,
+/// or before the first marker of a text written in one piece
+/// ([`strip_binds`]). `None` when the query's `Display` fails, leaving `out`
+/// with whatever it wrote.
+///
+/// # Guarantees
+/// Never panics.
+pub(crate) fn render_whole(query: &dyn fmt::Display, out: &mut String) -> Option<usize> {
+    out.clear();
+    let mut sink = Sink { out, binds: true, marker_at: None };
+    write!(sink, "{query}").ok()?;
+    let marker_at = sink.marker_at;
+    Some(marker_at.unwrap_or_else(|| strip_binds(out).len()))
+}
+
 /// A `fmt::Write` that copies pieces into a buffer and notes (or stops at)
 /// the piece that starts diesel's bind list: the marker written on its own,
 /// as diesel's format string writes it.

@@ -108,3 +108,18 @@ fn diesel_queries_render_their_sql_without_binds() {
     assert_eq!(out, full);
     assert_eq!(&out[..bare], strip_binds(&full));
 }
+
+#[test]
+fn a_whole_rendering_keeps_the_binds_and_finds_the_sql_before_them() {
+    let formatted = std::cell::Cell::new(0);
+    let mut out = String::from("leftover");
+    let pieces = Pieces { pieces: &["SELECT ' -- binds: '", " -- binds: ", "[1]"], binds_formatted: &formatted };
+    let bare = render_whole(&pieces, &mut out);
+    assert_eq!(out, "SELECT ' -- binds: ' -- binds: [1]");
+    assert_eq!(bare, Some("SELECT ' -- binds: '".len()));
+    assert_eq!(
+        render_whole(&Pieces { pieces: &["SELECT ? -- binds: [1]"], binds_formatted: &formatted }, &mut out),
+        Some(8)
+    );
+    assert_eq!(render_whole(&Failing, &mut out), None);
+}
