@@ -2,14 +2,28 @@
 //! diesel, and the same connection state with perfkit's `QueryMonitor`
 //! recording into a store, into a no-op recorder, and switched off.
 //!
+//! `diesel_sql_text` is bare diesel plus the one thing any instrumentation
+//! that reads a query's SQL must do: diesel's instrumentation hands out a
+//! query only as a `Display` value, so this variant renders it once per
+//! query (stopping before the bind values, as the monitor does). It is the
+//! floor of a monitor that fingerprints by SQL text.
+//!
 //! Every variant gets its own connection built the same way, and every
 //! query has the same shape, so diesel's prepared-statement cache serves
 //! all of them alike after the warm-up.
 
-use std::{hint::black_box, sync::Arc};
+use std::{
+    fmt::{self, Write as _},
+    hint::black_box,
+    sync::Arc,
+};
 
 use anyhow::Result;
-use diesel::{connection::SimpleConnection, prelude::*, sqlite::SqliteConnection};
+use diesel::{
+    connection::{InstrumentationEvent, SimpleConnection},
+    prelude::*,
+    sqlite::SqliteConnection,
+};
 use perf_core::{NoopRecorder, SharedThresholds, Store, StoreConfig, SystemClock};
 use perf_db::QueryMonitor;
 
@@ -39,6 +53,19 @@ pub(crate) fn variants() -> Vec<Variant> {
     };
     vec![
         v("diesel", None, || select(database()?)),
+        v("diesel_sql_text", Some("diesel"), || {
+            let mut conn = database()?;
+            let mut sql = String::new();
+            conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+                if let InstrumentationEvent::FinishQuery { query, .. } = event {
+                    sql.clear();
+                    // The sink refuses the bind marker, which ends the rendering there.
+                    let _ = write!(UpToBinds(&mut sql), "{query}");
+                    black_box(&sql);
+                }
+            });
+            select(conn)
+        }),
         v("perfkit_monitored_store", Some("diesel"), || {
             let thresholds = Arc::new(SharedThresholds::default());
             let store = Arc::new(Store::new(StoreConfig::default(), Arc::new(SystemClock), thresholds.clone())?);
@@ -51,6 +78,19 @@ pub(crate) fn variants() -> Vec<Variant> {
             monitored(QueryMonitor::new(store).with_thresholds(thresholds).with_enabled(false))
         }),
     ]
+}
+
+/// Copies what diesel writes until the piece that starts its bind values.
+struct UpToBinds<'a>(&'a mut String);
+
+impl fmt::Write for UpToBinds<'_> {
+    fn write_str(&mut self, piece: &str) -> fmt::Result {
+        if piece == " -- binds: " {
+            return Err(fmt::Error);
+        }
+        self.0.push_str(piece);
+        Ok(())
+    }
 }
 
 fn database() -> Result<SqliteConnection> {

@@ -27,7 +27,7 @@ use parking_lot::Mutex;
 use perf_core::{CacheStore, CacheStoreError, Invalidator};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use crate::{DbError, fingerprint_hash, strip_binds, tables_read};
+use crate::{DbError, fingerprint_hash, render::render_whole, tables_read};
 
 /// Query results cached in a [`CacheStore`], invalidated per table.
 ///
@@ -257,8 +257,14 @@ impl<T> LoadCached for T {
         if in_transaction {
             return Ok(query.load(conn)?);
         }
-        let sql = diesel::debug_query::<Conn::Backend, _>(&query).to_string();
-        let tables = tables_read(strip_binds(&sql));
+        let mut sql = String::new();
+        let Some(bare_len) = render_whole(&diesel::debug_query::<Conn::Backend, _>(&query), &mut sql) else {
+            // A query diesel cannot describe has no key: it just runs.
+            return Ok(query.load(conn)?);
+        };
+        // The tables come from the SQL alone, whole: a string literal in it
+        // that reads like diesel's bind marker hides none of them.
+        let tables = tables_read(sql.get(..bare_len).unwrap_or(&sql));
         let key = cache.key_for(&sql, &tables);
         if let Some(rows) = cache.get::<U>(&key, &sql) {
             return Ok(rows);

@@ -25,8 +25,8 @@ use perf_core::{
 use crate::{
     CapturedQueries, DbError, StatementKind,
     capture::{self, MonitorCaptures, NotedQuery},
-    fingerprint::{fingerprint_into, strip_binds},
-    render::render,
+    fingerprint::fingerprint_bare_into,
+    render::{UNAVAILABLE, render},
     tables_written,
 };
 
@@ -127,6 +127,17 @@ const MAX_KEPT_BUFFER: usize = 64 * 1_024;
 /// request's owner (perf-http's middleware) reports each flagged shape once
 /// when the request ends, with the request's final count and total time
 /// ([`RequestScope::take_n_plus_one_findings`]).
+///
+/// # Cost
+/// diesel's instrumentation hands out a finished query only as a
+/// `Display` value, and no identity of the statement besides its text (on
+/// SQLite the finished query is even a boxed `dyn QueryFragment`, the same
+/// type for every statement). So each recorded query is rendered once,
+/// which diesel does by walking the query twice (binds, then SQL), before
+/// the first piece of text arrives; that rendering is most of what
+/// monitoring adds to a query (benchmark `perf-db/select_by_pk`, variant
+/// `diesel_sql_text`). Everything worked out from the text (fingerprint,
+/// kind, written tables) is then one hash lookup per known statement.
 ///
 /// # Guarantees
 /// Never panics and never changes a query's outcome: database errors are
@@ -276,8 +287,9 @@ impl QueryMonitor {
         // capture opened while this query renders may miss its values.
         let binds = enabled && (shared.capture_binds || shared.captures.is_open() || capture::any_open());
         let key_len = render(query, &mut conn.sql, binds);
-        // `render` cuts at a piece boundary or an ASCII space: always a char boundary.
-        let key = conn.sql.get(..key_len).unwrap_or(&conn.sql);
+        // `render` cuts at a piece boundary or an ASCII space: always a char
+        // boundary. Were it not, no text with binds may pass as the key.
+        let key = conn.sql.get(..key_len).unwrap_or(UNAVAILABLE);
         let statement = conn.fingerprints.lookup(key, &mut conn.scratch);
         if statement.pool_check {
             return;
@@ -286,8 +298,7 @@ impl QueryMonitor {
         if enabled {
             // Bind values never leave the monitor unless asked for: the
             // recorder, the logs and the store only see the bare text.
-            let bare = key.get(..statement.bare_len).unwrap_or(key);
-            let text = if shared.capture_binds { conn.sql.as_str() } else { bare };
+            let text = if shared.capture_binds { conn.sql.as_str() } else { key };
             record(shared, &statement, text, &conn.sql, duration, ok, at);
         }
         if conn.sql.capacity() > MAX_KEPT_BUFFER || conn.scratch.capacity() > MAX_KEPT_BUFFER {
@@ -534,8 +545,6 @@ pub(crate) struct Statement {
     pub(crate) kind: StatementKind,
     pub(crate) query_kind: QueryKind,
     pub(crate) written: Box<[String]>,
-    /// Length of the bare SQL (before any bind marker) in the key text.
-    pub(crate) bare_len: usize,
     /// The statement is the pool's connection check ([`POOL_CHECK_SQL`]).
     pub(crate) pool_check: bool,
 }
@@ -549,12 +558,15 @@ struct FingerprintCache {
 }
 
 impl FingerprintCache {
-    fn lookup(&mut self, sql: &str, scratch: &mut String) -> Arc<Statement> {
-        if let Some(s) = self.map.get(sql) {
+    /// The analysis of `bare`, a statement's SQL without its bind list (as
+    /// [`render`] cuts it): worked out on the first sight of the text, then
+    /// looked up. `bare` is never cut again, so a ` -- binds: ` in the
+    /// statement's own text (a string literal) stays part of it.
+    fn lookup(&mut self, bare: &str, scratch: &mut String) -> Arc<Statement> {
+        if let Some(s) = self.map.get(bare) {
             return s.clone();
         }
-        let bare = strip_binds(sql);
-        let hash = fingerprint_into(bare, scratch);
+        let hash = fingerprint_bare_into(bare, scratch);
         let kind = StatementKind::of(bare);
         let written = if kind.is_write() { tables_written(bare).into_boxed_slice() } else { Box::default() };
         let query_kind = crate::statement::query_kind(kind, bare);
@@ -564,10 +576,9 @@ impl FingerprintCache {
             kind,
             query_kind,
             written,
-            bare_len: bare.len(),
             pool_check: bare == POOL_CHECK_SQL,
         });
-        if sql.len() > MAX_CACHED_SQL {
+        if bare.len() > MAX_CACHED_SQL {
             // Huge statements (bulk inserts with inlined values) are analysed
             // each time rather than kept as keys.
             return statement;
@@ -577,7 +588,7 @@ impl FingerprintCache {
             // otherwise grow the map without bound.
             self.map.clear();
         }
-        self.map.insert(sql.into(), statement.clone());
+        self.map.insert(bare.into(), statement.clone());
         statement
     }
 }

@@ -108,6 +108,20 @@ fn an_open_capture_gets_the_binds_and_the_store_does_not() {
 }
 
 #[test]
+fn a_marker_inside_a_string_literal_of_the_sql_is_kept() {
+    // diesel writes the SQL and its ` -- binds: ` marker as separate pieces,
+    // so the text before the marker piece is the whole statement, literal
+    // included: nothing of it may be cut again.
+    let (recorder, mut monitor) = recording();
+    let sql = "UPDATE items SET name = ' -- binds: ' WHERE id = ?";
+    monitor.finish_query(&Described::new(sql, "[1]"), true);
+    let queries = recorder.queries.lock();
+    assert_eq!(queries[0].sql, sql);
+    assert_eq!(queries[0].fingerprint, "UPDATE items SET name = ? WHERE id = ?");
+    assert_eq!(queries[0].kind, QueryKind::Write);
+}
+
+#[test]
 fn one_statement_is_analysed_once_whatever_its_binds() {
     let (_, mut monitor) = recording();
     for binds in ["[1]", "[2]", "[3]"] {

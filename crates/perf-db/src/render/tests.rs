@@ -28,7 +28,7 @@ impl fmt::Display for Pieces<'_> {
                 self.binds_formatted.set(self.binds_formatted.get() + 1);
             }
             f.write_str(piece)?;
-            past_marker |= piece.starts_with(BINDS_MARKER);
+            past_marker |= *piece == BINDS_MARKER;
         }
         Ok(())
     }
@@ -62,18 +62,21 @@ fn rendering_keeps_the_binds_when_asked() {
 }
 
 #[test]
-fn a_marker_inside_the_sql_piece_is_left_for_strip_binds() {
-    // Rendering stops at the marker piece; the monitor applies the
-    // `strip_binds` rule (cut at the first marker) to that text once per
-    // statement.
-    check(
-        &["SELECT ' -- binds: '", " -- binds: ", "[\"x\"]"],
-        false,
-        "SELECT ' -- binds: '",
-        "SELECT ' -- binds: '",
-        0,
-    );
-    assert_eq!(strip_binds("SELECT ' -- binds: '"), "SELECT '");
+fn a_marker_inside_the_sql_piece_is_part_of_the_sql() {
+    // Rendering stops at the marker piece; the SQL piece before it is the
+    // whole statement, its literal included.
+    for binds in [false, true] {
+        let text = if binds { "SELECT ' -- binds: ' -- binds: [\"x\"]" } else { "SELECT ' -- binds: '" };
+        check(
+            &["SELECT ' -- binds: '", " -- binds: ", "[\"x\"]"],
+            binds,
+            text,
+            "SELECT ' -- binds: '",
+            usize::from(binds),
+        );
+    }
+    // A piece that only starts like the marker is SQL too.
+    check(&[" -- binds: x", " -- binds: ", "[1]"], false, " -- binds: x", " -- binds: x", 0);
 }
 
 #[test]
@@ -104,4 +107,19 @@ fn diesel_queries_render_their_sql_without_binds() {
     let bare = render(&debug, &mut out, true);
     assert_eq!(out, full);
     assert_eq!(&out[..bare], strip_binds(&full));
+}
+
+#[test]
+fn a_whole_rendering_keeps_the_binds_and_finds_the_sql_before_them() {
+    let formatted = std::cell::Cell::new(0);
+    let mut out = String::from("leftover");
+    let pieces = Pieces { pieces: &["SELECT ' -- binds: '", " -- binds: ", "[1]"], binds_formatted: &formatted };
+    let bare = render_whole(&pieces, &mut out);
+    assert_eq!(out, "SELECT ' -- binds: ' -- binds: [1]");
+    assert_eq!(bare, Some("SELECT ' -- binds: '".len()));
+    assert_eq!(
+        render_whole(&Pieces { pieces: &["SELECT ? -- binds: [1]"], binds_formatted: &formatted }, &mut out),
+        Some(8)
+    );
+    assert_eq!(render_whole(&Failing, &mut out), None);
 }

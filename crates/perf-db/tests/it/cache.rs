@@ -78,6 +78,25 @@ fn a_write_makes_the_cached_query_return_fresh_rows() {
 }
 
 #[test]
+fn a_literal_reading_like_the_bind_marker_hides_no_table_read_after_it() {
+    let (mut conn, cache, _store, _recorder) = setup();
+    conn.batch_execute("CREATE TABLE tags (id INTEGER PRIMARY KEY, name TEXT NOT NULL)").unwrap();
+    let load = |conn: &mut SqliteConnection| -> Vec<Item> {
+        sql_query(
+            "SELECT id, name FROM items WHERE name <> ' -- binds: ' \
+             UNION ALL SELECT id, name FROM tags WHERE id > ? ORDER BY id",
+        )
+        .bind::<Integer, _>(0)
+        .load_cached(conn, &cache, TTL)
+        .unwrap()
+    };
+    assert_eq!(load(&mut conn).len(), 2);
+    diesel::sql_query("INSERT INTO tags (id, name) VALUES (3, 't')").execute(&mut conn).unwrap();
+    // The write to `tags`, read after the literal, invalidates the entry.
+    assert_eq!(load(&mut conn).len(), 3);
+}
+
+#[test]
 fn writes_to_other_tables_keep_the_entry() {
     let (mut conn, cache, _store, recorder) = setup();
     conn.batch_execute("CREATE TABLE other (id INTEGER)").unwrap();

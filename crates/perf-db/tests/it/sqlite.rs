@@ -43,6 +43,18 @@ fn every_query_is_recorded_with_its_sql() {
 }
 
 #[test]
+fn a_string_literal_that_looks_like_the_bind_marker_is_kept() {
+    let (mut conn, recorder) = seeded();
+    let sql = "SELECT id, name FROM items WHERE name <> ' -- binds: [1]' AND id = ?";
+    let rows: Vec<Item> = sql_query(sql).bind::<Integer, _>(3).load(&mut conn).unwrap();
+    assert_eq!(rows.len(), 1);
+    let queries = recorder.queries.lock();
+    let select = queries.iter().rfind(|q| q.sql.starts_with("SELECT id, name FROM items")).unwrap();
+    assert_eq!(select.sql, sql);
+    assert_eq!(select.fingerprint, "SELECT id, name FROM items WHERE name <> ? AND id = ?");
+}
+
+#[test]
 fn literal_variants_share_one_fingerprint() {
     let (_conn, recorder) = seeded();
     let inserts = fingerprints_mentioning(&recorder, "INSERT INTO items");
