@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::{
     HttpError, PerfState,
-    auth::{Access, authorize},
+    auth::{Admin, Read},
     methods::{self, clip},
 };
 
@@ -342,8 +342,7 @@ enum SeriesQuery {
 
 // ---- handlers -----------------------------------------------------------
 
-async fn metrics(req: HttpRequest, state: Data) -> Result<HttpResponse> {
-    authorize(&req, &state, Access::Read)?;
+async fn metrics(_: Read, req: HttpRequest, state: Data) -> Result<HttpResponse> {
     let window = window_param(&query_params(&req)?)?;
     let st = state.get_ref().clone();
     serve(&state, is_long(window), format!("metrics {}", window.as_minutes()), move || {
@@ -352,23 +351,20 @@ async fn metrics(req: HttpRequest, state: Data) -> Result<HttpResponse> {
     .await
 }
 
-async fn analytics(req: HttpRequest, state: Data) -> Result<HttpResponse> {
-    authorize(&req, &state, Access::Read)?;
+async fn analytics(_: Read, req: HttpRequest, state: Data) -> Result<HttpResponse> {
     let window = window_param(&query_params(&req)?)?;
     let analytics = state.analytics().ok_or(HttpError::AnalyticsUnavailable)?.clone();
     // The health score, alerts and recommendations: heavy at every window.
     serve(&state, true, format!("analytics {}", window.as_minutes()), move || analytics.analytics(window)).await
 }
 
-async fn summary(req: HttpRequest, state: Data) -> Result<HttpResponse> {
-    authorize(&req, &state, Access::Read)?;
+async fn summary(_: Read, req: HttpRequest, state: Data) -> Result<HttpResponse> {
     let window = window_param(&query_params(&req)?)?;
     let analytics = state.analytics().ok_or(HttpError::AnalyticsUnavailable)?.clone();
     serve(&state, is_long(window), format!("summary {}", window.as_minutes()), move || analytics.summary(window)).await
 }
 
-async fn alerts(req: HttpRequest, state: Data) -> Result<HttpResponse> {
-    authorize(&req, &state, Access::Read)?;
+async fn alerts(_: Read, req: HttpRequest, state: Data) -> Result<HttpResponse> {
     let params = query_params(&req)?;
     let filter = match params.get("resolved").map(String::as_str) {
         None => AlertFilter::All,
@@ -386,8 +382,7 @@ async fn alerts(req: HttpRequest, state: Data) -> Result<HttpResponse> {
     Ok(json(&AlertsBody { count: alerts.len(), alerts }))
 }
 
-async fn resolve_alert(req: HttpRequest, state: Data) -> Result<HttpResponse> {
-    authorize(&req, &state, Access::Mutate)?;
+async fn resolve_alert(_: Admin, req: HttpRequest, state: Data) -> Result<HttpResponse> {
     let raw = req.match_info().get("id").unwrap_or("");
     let id: u64 = raw.parse().map_err(|_| HttpError::InvalidAlertId(clip(raw).to_owned()))?;
     let analytics = state.analytics().ok_or(HttpError::AnalyticsUnavailable)?;
@@ -396,13 +391,11 @@ async fn resolve_alert(req: HttpRequest, state: Data) -> Result<HttpResponse> {
     Ok(json(&ResolvedBody { resolved: true, alert }))
 }
 
-async fn get_thresholds(req: HttpRequest, state: Data) -> Result<HttpResponse> {
-    authorize(&req, &state, Access::Read)?;
+async fn get_thresholds(_: Read, state: Data) -> Result<HttpResponse> {
     Ok(json(&state.thresholds().thresholds()))
 }
 
-async fn put_thresholds(req: HttpRequest, payload: web::Payload, state: Data) -> Result<HttpResponse> {
-    authorize(&req, &state, Access::Mutate)?;
+async fn put_thresholds(_: Admin, req: HttpRequest, payload: web::Payload, state: Data) -> Result<HttpResponse> {
     let body: serde_json::Map<String, serde_json::Value> = read_json(&req, payload)
         .await?
         .ok_or_else(|| HttpError::InvalidBody("expected a JSON object with at least one threshold".into()))?;
@@ -425,14 +418,12 @@ async fn put_thresholds(req: HttpRequest, payload: web::Payload, state: Data) ->
     Ok(json(&updated))
 }
 
-async fn cache_stats(req: HttpRequest, state: Data) -> Result<HttpResponse> {
-    authorize(&req, &state, Access::Read)?;
+async fn cache_stats(_: Read, state: Data) -> Result<HttpResponse> {
     let stats = state.cache().stats().await?;
     Ok(json(&CacheStatsBody { configured: state.cache_configured(), stats }))
 }
 
-async fn cache_clear(req: HttpRequest, payload: web::Payload, state: Data) -> Result<HttpResponse> {
-    authorize(&req, &state, Access::Mutate)?;
+async fn cache_clear(_: Admin, req: HttpRequest, payload: web::Payload, state: Data) -> Result<HttpResponse> {
     let body: Option<ClearRequest> = read_json(&req, payload).await?;
     let pattern = body.and_then(|b| b.pattern);
     let parsed = pattern.as_deref().map(validate_pattern).transpose()?;
@@ -441,8 +432,7 @@ async fn cache_clear(req: HttpRequest, payload: web::Payload, state: Data) -> Re
     Ok(json(&ClearedBody { cleared, pattern }))
 }
 
-async fn endpoints(req: HttpRequest, state: Data) -> Result<HttpResponse> {
-    authorize(&req, &state, Access::Read)?;
+async fn endpoints(_: Read, req: HttpRequest, state: Data) -> Result<HttpResponse> {
     let window = window_param(&query_params(&req)?)?;
     let st = state.get_ref().clone();
     serve(&state, is_long(window), format!("endpoints {}", window.as_minutes()), move || endpoints_body(&st, window))
@@ -475,8 +465,7 @@ fn endpoints_body(state: &PerfState, window: Window) -> EndpointsBody {
     EndpointsBody { timestamp: snap.timestamp, period_minutes: window.as_minutes(), endpoints }
 }
 
-async fn queries(req: HttpRequest, state: Data) -> Result<HttpResponse> {
-    authorize(&req, &state, Access::Read)?;
+async fn queries(_: Read, req: HttpRequest, state: Data) -> Result<HttpResponse> {
     let params = query_params(&req)?;
     let window = window_param(&params)?;
     let limit = match params.get("limit") {
@@ -528,8 +517,7 @@ fn queries_body(state: &PerfState, window: Window, limit: usize) -> QueriesBody 
     }
 }
 
-async fn timeseries(req: HttpRequest, state: Data) -> Result<HttpResponse> {
-    authorize(&req, &state, Access::Read)?;
+async fn timeseries(_: Read, req: HttpRequest, state: Data) -> Result<HttpResponse> {
     let params = query_params(&req)?;
     let window = window_param(&params)?;
     let route = params.get("route").cloned();
@@ -615,23 +603,20 @@ fn timeseries_body(
     }
 }
 
-async fn trends(req: HttpRequest, state: Data) -> Result<HttpResponse> {
-    authorize(&req, &state, Access::Read)?;
+async fn trends(_: Read, req: HttpRequest, state: Data) -> Result<HttpResponse> {
     let window = window_param_or(&query_params(&req)?, Window::ONE_HOUR)?;
     let analytics = state.analytics().ok_or(HttpError::AnalyticsUnavailable)?.clone();
     serve(&state, is_long(window), format!("trends {}", window.as_minutes()), move || analytics.trends(window)).await
 }
 
-async fn report(req: HttpRequest, state: Data) -> Result<HttpResponse> {
-    authorize(&req, &state, Access::Read)?;
+async fn report(_: Read, req: HttpRequest, state: Data) -> Result<HttpResponse> {
     let window = window_param_or(&query_params(&req)?, Window::ONE_HOUR)?;
     let analytics = state.analytics().ok_or(HttpError::AnalyticsUnavailable)?.clone();
     // Every part of the analytics over the window: heavy at every window.
     serve(&state, true, format!("report {}", window.as_minutes()), move || analytics.report(window)).await
 }
 
-async fn openapi(req: HttpRequest, state: Data) -> Result<HttpResponse> {
-    authorize(&req, &state, Access::Read)?;
+async fn openapi(_: Read) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().content_type("application/json").body(OPENAPI))
 }
 

@@ -2,10 +2,50 @@
 //! (`PERFORMANCE_API_TOKEN`) and a read-only one (`PERFORMANCE_READ_TOKEN`),
 //! compared in constant time.
 
-use actix_web::{HttpRequest, http::header};
+use std::future::{Ready, ready};
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
 use perf_core::Profile;
 
 use crate::{HttpError, PerfState};
+
+/// An extractor that admits a request allowed to read ([`Access::Read`]):
+/// put first among a handler's arguments, so no other work is done for a
+/// request that is refused.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Read;
+
+/// An extractor that admits a request allowed to change state
+/// ([`Access::Mutate`]: the admin token).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Admin;
+
+/// Runs [`authorize`] for `access` against the `PerfState` the service
+/// registered as app data.
+fn admit(req: &HttpRequest, access: Access) -> Result<(), HttpError> {
+    let state = req
+        .app_data::<web::Data<PerfState>>()
+        .ok_or_else(|| HttpError::Internal("the performance state is not registered".into()))?;
+    authorize(req, state, access)
+}
+
+impl FromRequest for Read {
+    type Error = HttpError;
+    type Future = Ready<Result<Self, HttpError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(admit(req, Access::Read).map(|()| Read))
+    }
+}
+
+impl FromRequest for Admin {
+    type Error = HttpError;
+    type Future = Ready<Result<Self, HttpError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(admit(req, Access::Mutate).map(|()| Admin))
+    }
+}
 
 /// Whether an endpoint reads or changes state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

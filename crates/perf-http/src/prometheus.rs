@@ -26,11 +26,7 @@ use actix_web::{
 };
 use perf_core::{Aggregate, CacheStats, MetricsNaming, Snapshot, TierCounts, TotalsSnapshot, query_id};
 
-use crate::{
-    HttpError, PerfState,
-    auth::{Access, authorize},
-    methods,
-};
+use crate::{HttpError, PerfState, auth::Read, methods};
 
 /// Where [`PerfMetrics`] mounts by default.
 pub const METRICS_PATH: &str = "/metrics";
@@ -90,11 +86,11 @@ pub struct RenderOptions {
 }
 
 async fn handler(
+    _: Read,
     req: HttpRequest,
     state: web::Data<PerfState>,
     options: web::Data<RenderOptions>,
 ) -> Result<HttpResponse, HttpError> {
-    authorize(&req, &state, Access::Read)?;
     let window = crate::api::window_param(&crate::api::query_params(&req)?)?;
     let snapshot = state.source().snapshot(window);
     let totals = state.source().totals();

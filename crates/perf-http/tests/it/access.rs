@@ -222,3 +222,32 @@ async fn the_dashboard_asks_for_a_token_when_either_is_configured() {
         assert!(page.contains(&format!(r#"data-token-required="{expected}""#)), "{api:?} {read:?}");
     }
 }
+
+/// The token is checked before anything else about the request: a refused
+/// caller learns nothing from input errors and causes no work.
+#[actix_web::test]
+async fn refusals_come_before_any_input_check() {
+    let p = seeded(config(Profile::Production, Some(ADMIN), Some(READER)));
+    let before = p.state.thresholds().thresholds();
+    let app = app(&p).await;
+    for path in ["/api/performance/summary?minutes=0", "/api/performance/alerts?resolved=maybe", "/metrics?minutes=x"] {
+        let (s, b) = call(&app, "GET", path, None, None).await;
+        assert_code(s, &b, 401, "unauthorized", path);
+        let (s, b) = call(&app, "GET", path, Some(READER), None).await;
+        assert_eq!(s, 400, "{path} with the read token: {b}");
+    }
+    let bad = [
+        ("PUT", "/api/performance/thresholds", Some(r#"{"slow_request_threshold": -1}"#)),
+        ("POST", "/api/performance/alerts/not-a-number/resolve", None),
+        ("POST", "/api/performance/cache/clear", Some(r#"{"pattern": "a b"}"#)),
+    ];
+    for (method, path, body) in bad {
+        let (s, b) = call(&app, method, path, Some(READER), body).await;
+        assert_code(s, &b, 403, "read_only_token", path);
+        let (s, b) = call(&app, method, path, None, body).await;
+        assert_code(s, &b, 401, "unauthorized", path);
+        let (s, b) = call(&app, method, path, Some(ADMIN), body).await;
+        assert_eq!(s, 400, "{method} {path} with the admin token: {b}");
+    }
+    assert_unchanged(&p, before, "refused or invalid requests");
+}
