@@ -1,57 +1,24 @@
 //! The alert lifecycle emits tracing events.
 //!
-//! A process-wide subscriber is installed before any test emits an event
+//! A process-wide capture is installed before any test emits an event
 //! (every test calls [`install`] first), so no call site can cache "no
-//! interest" before it exists. It counts events per thread, so tests
-//! running in parallel do not see each other's events.
-
-use std::{cell::RefCell, collections::HashMap, sync::Once};
+//! interest" before it exists. Each test reads the events of its own
+//! thread, so tests running in parallel do not see each other's events.
 
 use perf_analytics::{AlertEngine, check_threshold};
-use perf_core::{AlertFilter, AlertType, Timestamp};
+use perf_core::{AlertFilter, AlertType, Timestamp, testing::LogCapture};
 
-thread_local! {
-    static SEEN: RefCell<HashMap<String, usize>> = RefCell::new(HashMap::new());
-}
-
-struct PerThread;
-
-struct MessageVisitor(String);
-
-impl tracing::field::Visit for MessageVisitor {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            self.0 = format!("{value:?}");
-        }
-    }
-}
-
-impl tracing::Subscriber for PerThread {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        let mut v = MessageVisitor(String::new());
-        event.record(&mut v);
-        SEEN.with(|s| *s.borrow_mut().entry(v.0).or_default() += 1);
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
+fn logs() -> &'static LogCapture {
+    LogCapture::global().expect("no other global subscriber")
 }
 
 pub(crate) fn install() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| tracing::subscriber::set_global_default(PerThread).unwrap());
-    SEEN.with(|s| s.borrow_mut().clear());
+    logs();
 }
 
+/// How many events with `message` this test's thread emitted.
 pub(crate) fn seen(message: &str) -> usize {
-    SEEN.with(|s| s.borrow().get(message).copied().unwrap_or(0))
+    logs().this_thread().iter().filter(|e| e.message == message).count()
 }
 
 fn t(secs: u64) -> Timestamp {

@@ -247,7 +247,9 @@ async fn make_oom(server: &OwnRedis) -> redis::aio::MultiplexedConnection {
 // second, logging "redis unreachable" each time, and the cause was dropped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue_10_refused_writes_are_counted_by_cause_and_never_open_the_breaker() {
-    crate::logs::install();
+    // The cache logs from the runtime's workers: a process-wide capture,
+    // read by this test's unique key prefix.
+    let logs = perf_core::testing::LogCapture::global().expect("no other global subscriber");
     let server = OwnRedis::start().await;
     let prefix = unique_prefix("oom");
     let cache = TieredCache::new(config(&server.url(), &prefix), None).unwrap();
@@ -290,7 +292,7 @@ async fn issue_10_refused_writes_are_counted_by_cause_and_never_open_the_breaker
     assert!(oom.last.message.contains("command not allowed when used memory"), "{}", oom.last.message);
     assert_eq!(redis.stats.errors, writes);
 
-    let lines = crate::logs::lines_of(&prefix);
+    let lines = logs.events_where("prefix", &prefix);
     let refused: Vec<_> = lines.iter().filter(|l| l.message == "redis refused a command").collect();
     assert_eq!(refused.len(), 1, "one line per cause per minute: {lines:?}");
     assert_eq!(refused[0].fields["cause"], "OOM");

@@ -3,45 +3,14 @@
 use std::sync::Arc;
 
 use diesel::{Connection, connection::SimpleConnection};
-use parking_lot::Mutex;
-use perf_core::{SharedThresholds, Thresholds};
+use perf_core::{SharedThresholds, Thresholds, testing::LogCapture};
 use perf_db::QueryMonitor;
-use tracing::{
-    Event, Metadata, Subscriber,
-    field::{Field, Visit},
-    span::{Attributes, Id, Record},
-};
 
 use crate::{recording_monitor, sqlite};
 
-/// Keeps `target: field=value ...` for every event.
-#[derive(Default, Clone)]
-struct Collect(Arc<Mutex<Vec<String>>>);
-
-struct Line<'a>(&'a mut String);
-
-impl Visit for Line<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.push_str(&format!(" {}={value:?}", field.name()));
-    }
-}
-
-impl Subscriber for Collect {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        let mut line = event.metadata().target().to_owned();
-        event.record(&mut Line(&mut line));
-        self.0.lock().push(line);
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
+/// `target field=value ...` for every event `capture` kept.
+fn lines(capture: &LogCapture) -> Vec<String> {
+    capture.events().into_iter().map(|e| e.line).collect()
 }
 
 fn monitor(slow_secs: f64) -> QueryMonitor {
@@ -53,13 +22,13 @@ fn monitor(slow_secs: f64) -> QueryMonitor {
 
 #[test]
 fn slow_queries_are_logged_with_fingerprint_and_sql() {
-    let collect = Collect::default();
+    let collect = LogCapture::new();
     let mut conn = sqlite();
     conn.set_instrumentation(monitor(1e-9));
-    tracing::subscriber::with_default(collect.clone(), || {
+    collect.capture(|| {
         conn.batch_execute("SELECT 'secret' AS logged_marker").unwrap();
     });
-    let lines = collect.0.lock();
+    let lines = lines(&collect);
     let line = lines.iter().find(|l| l.starts_with("perf_db::slow_query")).unwrap();
     assert!(line.contains("fingerprint=\"SELECT ? AS logged_marker\""), "{line}");
     assert!(line.contains("sql=\"SELECT 'secret' AS logged_marker\""), "{line}");
@@ -67,25 +36,25 @@ fn slow_queries_are_logged_with_fingerprint_and_sql() {
 
 #[test]
 fn fast_queries_are_not_logged_as_slow() {
-    let collect = Collect::default();
+    let collect = LogCapture::new();
     let mut conn = sqlite();
     conn.set_instrumentation(monitor(3_600.0));
-    tracing::subscriber::with_default(collect.clone(), || {
+    collect.capture(|| {
         conn.batch_execute("SELECT 1 AS fast").unwrap();
     });
-    assert!(!collect.0.lock().iter().any(|l| l.starts_with("perf_db::slow_query")));
+    assert!(!lines(&collect).iter().any(|l| l.starts_with("perf_db::slow_query")));
 }
 
 #[test]
 fn logged_sql_is_truncated_to_2_kib() {
-    let collect = Collect::default();
+    let collect = LogCapture::new();
     let mut conn = sqlite();
     conn.set_instrumentation(monitor(1e-9));
     let long = format!("SELECT '{}' AS long_marker", "x".repeat(5_000));
-    tracing::subscriber::with_default(collect.clone(), || {
+    collect.capture(|| {
         conn.batch_execute(&long).unwrap();
     });
-    let lines = collect.0.lock();
+    let lines = lines(&collect);
     let line = lines.iter().find(|l| l.starts_with("perf_db::slow_query")).unwrap();
     let sql = line.split(" sql=\"").nth(1).unwrap().split('"').next().unwrap();
     assert_eq!(sql.len(), 2_048);
@@ -94,12 +63,12 @@ fn logged_sql_is_truncated_to_2_kib() {
 #[test]
 fn slow_query_lines_are_rate_limited_per_scope_and_fingerprint() {
     let clock = Arc::new(perf_core::ManualClock::new(perf_core::Timestamp::from_unix_secs(1_700_000_000)));
-    let collect = Collect::default();
+    let collect = LogCapture::new();
     let mut conn = sqlite();
     conn.set_instrumentation(monitor(1e-9).with_clock(clock.clone()));
     let slow_lines =
-        |c: &Collect| c.0.lock().iter().filter(|l| l.starts_with("perf_db::slow_query")).cloned().collect::<Vec<_>>();
-    tracing::subscriber::with_default(collect.clone(), || {
+        |c: &LogCapture| lines(c).iter().filter(|l| l.starts_with("perf_db::slow_query")).cloned().collect::<Vec<_>>();
+    collect.capture(|| {
         for _ in 0..50 {
             conn.batch_execute("SELECT 2 AS repeated").unwrap();
         }
@@ -111,7 +80,7 @@ fn slow_query_lines_are_rate_limited_per_scope_and_fingerprint() {
     assert!(lines[1].contains("other_shape"), "{}", lines[1]);
     // A minute later the shape logs again, saying how many lines were held back.
     clock.advance(std::time::Duration::from_secs(61));
-    tracing::subscriber::with_default(collect.clone(), || conn.batch_execute("SELECT 2 AS repeated").unwrap());
+    collect.capture(|| conn.batch_execute("SELECT 2 AS repeated").unwrap());
     let lines = slow_lines(&collect);
     assert_eq!(lines.len(), 3);
     assert!(lines[2].contains("suppressed=49"), "{}", lines[2]);
