@@ -12,6 +12,10 @@
 //! - `traffic`: a bounded, realistic mix of requests against a running demo.
 //! - `bench-isolation`: an app route's p50 alone and while clients hammer the
 //!   heavy performance endpoints, against a demo binary it starts.
+//! - `loadtest`: HTTP throughput and latency of real servers over TCP (the
+//!   bench apps with and without perfkit and actix-web-prom, the demo with
+//!   monitoring on and off), the performance API at 10 to 1,000 endpoints,
+//!   or (`--soak`) the demo's RSS under steady load; see [`loadtest`].
 //! - `fuzz`: the cargo-fuzz targets in `fuzz/`, each for a bounded time (nightly).
 //! - `features`: `cargo check` of every library crate with its default
 //!   features and with none, so no feature combination a user picks first
@@ -22,6 +26,7 @@ mod bench;
 mod fixture;
 mod fuzz;
 mod isolation;
+mod loadtest;
 mod services;
 mod tidy;
 mod traffic;
@@ -43,11 +48,12 @@ fn main() -> Result<()> {
         "bench" => bench::run(rest),
         "traffic" => traffic::run(rest),
         "bench-isolation" => isolation::run(rest),
+        "loadtest" => loadtest::run(rest),
         "fuzz" => fuzz::run(rest),
         "features" => features(),
         "fixture" => fixture::run(),
         _ => {
-            println!("usage: cargo xtask <test|ci|features|fixture|bench|traffic|bench-isolation|fuzz>");
+            println!("usage: cargo xtask <test|ci|features|fixture|bench|traffic|bench-isolation|loadtest|fuzz>");
             println!("  test     run the whole test suite (needs Redis and PostgreSQL; see DEVELOPERS.md)");
             println!(
                 "  ci       fmt check, clippy -D warnings, docs, features, the tests, then each fuzz target for 10 s"
@@ -60,6 +66,9 @@ fn main() -> Result<()> {
             println!("  traffic  send a bounded mix of requests to a running demo (--base-url, --seconds, --rps)");
             println!(
                 "  bench-isolation  an app route's p50 alone and under heavy API load (--bin, --requests, --clients)"
+            );
+            println!(
+                "  loadtest throughput and latency over TCP: middleware, demo on/off, API at scale (--quick, --rounds N, --seconds S, --connections C, --soak [--minutes M], --no-write)"
             );
             println!(
                 "  fuzz     run each fuzz target (or one: fuzz <target>) for --seconds N (default 60), --seed N; needs nightly"
