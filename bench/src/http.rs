@@ -46,7 +46,8 @@ const ROUTES: [(&str, Uri); 3] = [
 ];
 
 /// Every app kind, in the order measured; the first is the reference.
-const APPS: [&str; 6] = ["bare", "floor", "perfkit", "perfkit-no-server-timing", "perfkit-disabled", "actix-web-prom"];
+pub(crate) const APPS: [&str; 6] =
+    ["bare", "floor", "perfkit", "perfkit-no-server-timing", "perfkit-disabled", "actix-web-prom"];
 
 pub(crate) fn variants() -> Vec<Variant> {
     let mut out = Vec::new();
@@ -69,21 +70,27 @@ async fn handler() -> HttpResponse {
     HttpResponse::Ok().body("ok")
 }
 
-fn routes(cfg: &mut web::ServiceConfig) {
+/// The bench apps' routes: `/hello` and `/items/{id}`, each answering `ok`.
+pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/hello", web::get().to(handler)).route("/items/{id}", web::get().to(handler));
 }
 
 /// Total nanoseconds seen by the floor middleware (the one atomic add).
 static FLOOR_NANOS: AtomicU64 = AtomicU64::new(0);
 
-async fn floor(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, Error> {
+/// The floor middleware: an `Instant` pair and one atomic add.
+pub(crate) async fn floor(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let start = Instant::now();
     let res = next.call(req).await;
     FLOOR_NANOS.fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
     res
 }
 
-fn perfkit(config: PerfConfig) -> Result<PerfState> {
+/// perfkit's shared state for `config`, as the apps under test use it.
+pub(crate) fn perfkit(config: PerfConfig) -> Result<PerfState> {
     Ok(PerfState::builder(config).build()?)
 }
 

@@ -14,6 +14,9 @@
 //!   group's first variant is the median of the per-round ratios.
 //!   Lines: `group<TAB>variant<TAB>fastest batch's ns per op<TAB>median ratio<TAB>q25<TAB>q75`.
 //!
+//! - `serve <app> <port>` and `serve-scale <endpoints> <port>`: real servers
+//!   over TCP for `cargo xtask loadtest`, see [`serve`].
+//!
 //! Every input is derived from the loop index, so two runs do the same work.
 #![allow(clippy::print_stdout)]
 
@@ -21,6 +24,7 @@ mod cache;
 mod db;
 mod http;
 mod record;
+mod serve;
 
 use std::{hint::black_box, time::Instant};
 
@@ -108,7 +112,18 @@ fn main() -> Result<()> {
             }
             wall(filter, rounds.max(1))
         }
-        _ => bail!("usage: bench list | run <group> <variant> <n> | wall [filter] [--rounds R]"),
+        Some("serve") => {
+            let [_, app, port] = args.as_slice() else { bail!("usage: bench serve <app> <port>") };
+            serve::serve(app, port.parse().with_context(|| format!("bad port {port:?}"))?)
+        }
+        Some("serve-scale") => {
+            let [_, n, port] = args.as_slice() else { bail!("usage: bench serve-scale <endpoints> <port>") };
+            let n = n.parse().with_context(|| format!("bad endpoint count {n:?}"))?;
+            serve::serve_scale(n, port.parse().with_context(|| format!("bad port {port:?}"))?)
+        }
+        _ => bail!(
+            "usage: bench list | run <group> <variant> <n> | wall [filter] [--rounds R] | serve <app> <port> | serve-scale <endpoints> <port>"
+        ),
     }
 }
 

@@ -156,7 +156,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
 /// Marks a figure the plausibility pass refused.
 const FLAG: &str = "⚠ implausible";
 
-fn build_bench_binary() -> Result<PathBuf> {
+pub(crate) fn build_bench_binary() -> Result<PathBuf> {
     let mut c = cargo();
     c.args(["build", "-p", "bench", "--profile", "bench"]);
     crate::run(c)?;
@@ -455,7 +455,7 @@ fn write_doc(body: &str) -> Result<()> {
 }
 
 /// `lscpu`'s model name and CPU count.
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let text =
         Command::new("lscpu").output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
     let field = |name: &str| {

@@ -15,6 +15,10 @@
 //! - `traffic`: a bounded, realistic mix of requests against a running demo.
 //! - `bench-isolation`: an app route's p50 alone and while clients hammer the
 //!   heavy performance endpoints, against a demo binary it starts.
+//! - `loadtest`: HTTP throughput and latency of real servers over TCP (the
+//!   bench apps with and without perfkit and actix-web-prom, the demo with
+//!   monitoring on and off), the performance API at 10 to 1,000 endpoints,
+//!   or (`--soak`) the demo's RSS under steady load; see [`loadtest`].
 //! - `fuzz`: the cargo-fuzz targets in `fuzz/`, each for a bounded time (nightly).
 //! - `features`: `cargo check` of every library crate alone with its default
 //!   features, with none and with all, so no feature combination a user picks first
@@ -25,6 +29,7 @@ mod bench;
 mod fixture;
 mod fuzz;
 mod isolation;
+mod loadtest;
 mod services;
 mod tidy;
 mod traffic;
@@ -52,22 +57,26 @@ fn dispatch(args: &[String]) -> Result<()> {
         "bench" => bench::run(rest),
         "traffic" => traffic::run(rest),
         "bench-isolation" => isolation::run(rest),
+        "loadtest" => loadtest::run(rest),
         "fuzz" => fuzz::run(rest),
         "features" => features(),
         "fixture" => fixture::run(),
         _ => {
-            println!("usage: cargo xtask <test|ci|checks|features|fixture|bench|traffic|bench-isolation|fuzz>");
+            println!("usage: cargo xtask <test|ci|checks|features|fixture|bench|traffic|bench-isolation|loadtest|fuzz>");
             println!("  test     run the whole test suite (needs Redis and PostgreSQL; see DEVELOPERS.md)");
             println!("  ci       what CI runs: checks, test, then each fuzz target for 10 s");
             println!("  checks   fmt check, clippy -D warnings, docs -D warnings, features");
             println!("  fixture  check, build and query the SQLite-only sample app on the facade");
-            println!("  features cargo check of each library crate with default features and with none");
+            println!("  features cargo check of each library crate alone with default, no and all features");
             println!(
                 "  bench    callgrind instruction counts, interleaved wall clock and criterion (--quick, --filter S)"
             );
             println!("  traffic  send a bounded mix of requests to a running demo (--base-url, --seconds, --rps)");
             println!(
                 "  bench-isolation  an app route's p50 alone and under heavy API load (--bin, --requests, --clients)"
+            );
+            println!(
+                "  loadtest throughput and latency over TCP: middleware, demo on/off, API at scale (--quick, --rounds N, --seconds S, --connections C, --soak [--minutes M], --no-write)"
             );
             println!(
                 "  fuzz     run each fuzz target (or one: fuzz <target>) for --seconds N (default 60), --seed N; needs nightly"
