@@ -20,9 +20,9 @@
 //!   shape and worker has its queries under a neighbouring route. A request
 //!   that ends without a routed request (an error returned by an inner
 //!   service, a timeout, a dropped future) counts under that label: the
-//!   pattern `match_pattern()` gives for its path before routing, or the
-//!   memo's pattern for its shape, which every checked request of that shape
-//!   was routed to;
+//!   pattern `match_pattern()` gives before routing (guards not considered)
+//!   for its path or, through the memo, for an earlier path of the same
+//!   shape that no checked request has contradicted;
 //! - the status: of the response, or of the error an inner service
 //!   returned (`Err(e)` → `e.as_response_error().status_code()`);
 //! - the time from the request reaching the middleware to the response head;
@@ -690,7 +690,7 @@ struct RouteTable {
     unmatched: [Option<Rc<Endpoint>>; 8],
     shapes: Vec<ShapeSlot>,
     /// Scratch space for the shape of the request at hand.
-    shape: Vec<u8>,
+    shape: Box<[u8; MAX_MEMO_PATH]>,
 }
 
 struct RouteSlot {
@@ -719,51 +719,52 @@ const DIGITS: u8 = 0;
 /// Marker of a UUID-looking segment in a shape.
 const UUID: u8 = 1;
 
-/// Writes the shape of `path` into `out` (replacing its contents): all-digit
-/// segments become [`DIGITS`], UUID-looking ones [`UUID`]. `false` (and
-/// `out` unspecified) for paths longer than [`MAX_MEMO_PATH`] or holding a
-/// marker byte themselves: they are always looked up, so no literal segment
-/// can pass for a marker.
-fn shape_of(path: &str, out: &mut Vec<u8>) -> bool {
+/// Writes the shape of `path` into `out` and returns its length: all-digit
+/// segments become [`DIGITS`], UUID-looking ones [`UUID`]. `None` for paths
+/// longer than [`MAX_MEMO_PATH`] or holding a marker byte themselves: they
+/// are always looked up, so no literal segment can pass for a marker.
+fn shape_of(path: &str, out: &mut [u8; MAX_MEMO_PATH]) -> Option<usize> {
     let bytes = path.as_bytes();
     if bytes.len() > MAX_MEMO_PATH {
-        return false;
+        return None;
     }
-    out.clear();
+    // `len` never passes the bytes read, so every write is in bounds.
+    let mut len = 0;
     // Where the current segment starts in `out`, and whether it is all digits so far.
     let mut segment = 0;
     let mut digits = true;
     for &b in bytes {
         if b == b'/' {
-            close_segment(out, segment, digits);
-            out.push(b'/');
-            segment = out.len();
+            len = close_segment(out, segment, len, digits);
+            out[len] = b'/';
+            len += 1;
+            segment = len;
             digits = true;
         } else {
             if b <= UUID {
-                return false;
+                return None;
             }
             digits &= b.is_ascii_digit();
-            out.push(b);
+            out[len] = b;
+            len += 1;
         }
     }
-    close_segment(out, segment, digits);
-    true
+    Some(close_segment(out, segment, len, digits))
 }
 
-/// Replaces the segment `out[start..]` by its marker, if it has one.
+/// Replaces the segment `out[start..end]` by its marker, if it has one;
+/// returns the shape's new length.
 #[inline]
-fn close_segment(out: &mut Vec<u8>, start: usize, digits: bool) {
-    let len = out.len() - start;
-    let marker = if len > 0 && digits {
+fn close_segment(out: &mut [u8; MAX_MEMO_PATH], start: usize, end: usize, digits: bool) -> usize {
+    let marker = if end > start && digits {
         DIGITS
-    } else if len == 36 && looks_like_uuid(&out[start..]) {
+    } else if end - start == 36 && looks_like_uuid(&out[start..end]) {
         UUID
     } else {
-        return;
+        return end;
     };
-    out.truncate(start);
-    out.push(marker);
+    out[start] = marker;
+    start + 1
 }
 
 /// `8-4-4-4-12` hex digits, either case.
@@ -781,7 +782,7 @@ impl RouteTable {
             routes: HashMap::default(),
             unmatched: Default::default(),
             shapes: Vec::new(),
-            shape: Vec::with_capacity(MAX_MEMO_PATH),
+            shape: Box::new([0; MAX_MEMO_PATH]),
         }
     }
 
@@ -789,24 +790,11 @@ impl RouteTable {
     /// pattern lookup before routing, called only when the shape memo has
     /// no usable entry.
     fn lookup(&mut self, method: Method, path: &str, find: impl FnOnce() -> Option<String>) -> Guess {
-        let mut shape = std::mem::take(&mut self.shape);
-        let guess = self.lookup_shape(method, path, &mut shape, find);
-        self.shape = shape;
-        guess
-    }
-
-    fn lookup_shape(
-        &mut self,
-        method: Method,
-        path: &str,
-        shape: &mut Vec<u8>,
-        find: impl FnOnce() -> Option<String>,
-    ) -> Guess {
-        if !shape_of(path, shape) {
+        let Some(len) = shape_of(path, &mut self.shape) else {
             let found = find();
             return Guess { endpoint: self.resolve(method, found.as_deref()), slot: None };
-        }
-        let shape = &shape[..];
+        };
+        let shape = &self.shape[..len];
         if self.shapes.is_empty() {
             self.shapes.resize_with(MEMO_SLOTS, ShapeSlot::default);
         }
@@ -830,7 +818,7 @@ impl RouteTable {
         slot.generation = slot.generation.wrapping_add(1);
         slot.method = Some(method);
         slot.shape.clear();
-        slot.shape.extend_from_slice(shape);
+        slot.shape.extend_from_slice(&self.shape[..len]);
         slot.endpoint = Some(endpoint.clone());
         Guess { endpoint, slot: Some((index, slot.generation)) }
     }
@@ -892,12 +880,26 @@ impl RouteTable {
 #[derive(Default)]
 struct FxHasher(u64);
 
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
 impl Hasher for FxHasher {
     fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
             let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(0x517c_c1b7_2722_0a95);
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            // Byte by byte: a copy of variable length would call `memcpy`.
+            let word = rest.iter().rev().fold(0u64, |word, &b| (word << 8) | u64::from(b));
+            self.add(word);
         }
     }
 

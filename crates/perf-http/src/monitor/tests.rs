@@ -156,8 +156,8 @@ fn shape_memo_looks_each_shape_up_once_and_stays_bounded() {
 }
 
 fn shape(path: &str) -> Option<Vec<u8>> {
-    let mut out = vec![7; 3];
-    super::shape_of(path, &mut out).then_some(out)
+    let mut out = [7; super::MAX_MEMO_PATH];
+    super::shape_of(path, &mut out).map(|len| out[..len].to_vec())
 }
 
 #[test]
@@ -201,4 +201,24 @@ fn held_endpoints_resolve_one_store_handle_and_record_through_it() {
     let loose = t.resolve(Method::Get, Some("/loose"));
     assert!(loose.handle(&store, Method::Get).is_none());
     assert!(e.handle(&NoopRecorder, Method::Get).is_some(), "kept from the first resolution");
+}
+
+#[test]
+fn server_timing_values_stay_intact_while_the_buffer_fills_and_is_reclaimed() {
+    let scope = RequestScope::new("GET /");
+    let mut buf = BytesMut::with_capacity(64);
+    // Held values keep their bytes while later ones fill the buffer and
+    // move on to new ones...
+    let held: Vec<_> =
+        (0..200u64).map(|i| server_timing_value(Duration::from_micros(i * 1_001), &scope, &mut buf).unwrap()).collect();
+    for (i, v) in (0u64..).zip(&held) {
+        let micros = i * 1_001;
+        assert_eq!(v.to_str().unwrap(), format!("total;dur={}.{:03}", micros / 1_000, micros % 1_000));
+    }
+    drop(held);
+    // ...and values written after them, into reclaimed room, are right too.
+    for i in 0..100u64 {
+        let v = server_timing_value(Duration::from_micros(i), &scope, &mut buf).unwrap();
+        assert_eq!(v.to_str().unwrap(), format!("total;dur=0.{i:03}"));
+    }
 }
