@@ -531,9 +531,16 @@ impl StackText {
 
 impl Settings {
     fn is_excluded(&self, path: &str) -> bool {
-        self.excluded
-            .iter()
-            .any(|prefix| path.strip_prefix(&**prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')))
+        let path = path.as_bytes();
+        self.excluded.iter().any(|prefix| {
+            let prefix = prefix.as_bytes();
+            // The byte after the prefix and the prefix's last byte settle
+            // most paths before the whole prefix is compared.
+            let boundary = path.get(prefix.len()).is_none_or(|&b| b == b'/');
+            boundary
+                && prefix.last().is_none_or(|last| path.get(prefix.len().wrapping_sub(1)) == Some(last))
+                && path.starts_with(prefix)
+        })
     }
 }
 
