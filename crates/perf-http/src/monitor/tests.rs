@@ -35,6 +35,14 @@ fn exclusion_matches_whole_segments() {
     check_excluded("/api/performancex", false);
     check_excluded("/api/projects", false);
     check_excluded("/", false);
+    check_excluded("/metric", false);
+    check_excluded("/api", false);
+    check_excluded("", false);
+    check_excluded("/performance/", true);
+    check_excluded("/xmetrics", false);
+    // An empty prefix (`exclude("/")`) skips every path.
+    let all = settings(&[""]);
+    assert!(all.is_excluded("/") && all.is_excluded("/a/b") && all.is_excluded(""));
 }
 
 #[test]
