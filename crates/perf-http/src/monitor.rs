@@ -11,6 +11,18 @@
 //!   it, keeping `%25`, `%2F` and `%2B` encoded), so `/api/%70rojects/1`
 //!   counts under `/api/projects/{id}` and `/api/%70erformance/summary`
 //!   stays unmonitored like `/api/performance/summary`;
+//! - which pattern: a request that gets a response counts under the pattern
+//!   actix routed it to (`match_pattern()` of the routed request, guards
+//!   included). The scope's label, which perf-db attributes queries with, is
+//!   chosen before routing from a per-worker memo of path shapes (see
+//!   `RouteTable`) and checked when the response is ready; a shape whose
+//!   guess proved wrong is never guessed again, so at most one request per
+//!   shape and worker has its queries under a neighbouring route. A request
+//!   that ends without a routed request (an error returned by an inner
+//!   service, a timeout, a dropped future) counts under that label: the
+//!   pattern `match_pattern()` gives before routing (guards not considered)
+//!   for its path or, through the memo, for an earlier path of the same
+//!   shape that no checked request has contradicted;
 //! - the status: of the response, or of the error an inner service
 //!   returned (`Err(e)` → `e.as_response_error().status_code()`);
 //! - the time from the request reaching the middleware to the response head;
@@ -36,9 +48,10 @@ use std::{
 };
 
 use actix_web::{
-    Error,
-    dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready},
+    Error, HttpRequest,
+    dev::{Path, Service, ServiceRequest, ServiceResponse, Transform, Url, forward_ready},
     http::header::{HeaderName, HeaderValue},
+    web::BytesMut,
 };
 use perf_core::{
     Clock, LogLimiter, Method, NPlusOneSample, Recorder, RequestHandle, RequestSample, RequestScope, ThresholdStore,
@@ -174,7 +187,10 @@ where
         ready(Ok(PerfMonitorMiddleware {
             service,
             settings: Rc::new(Settings::clone(&self.settings)),
-            routes: RefCell::new(RouteTable::new()),
+            worker: Rc::new(Worker {
+                routes: RefCell::new(RouteTable::new()),
+                timing: RefCell::new(BytesMut::with_capacity(TIMING_BUFFER)),
+            }),
         }))
     }
 }
@@ -183,7 +199,16 @@ where
 pub struct PerfMonitorMiddleware<S> {
     service: S,
     settings: Rc<Settings>,
+    worker: Rc<Worker>,
+}
+
+/// What one worker's monitor keeps between requests.
+struct Worker {
     routes: RefCell<RouteTable>,
+    /// Where `Server-Timing` values are written: each value is split off as
+    /// a shared slice, and once the responses holding earlier values are
+    /// gone the buffer reuses its memory, so values cost no allocation.
+    timing: RefCell<BytesMut>,
 }
 
 impl<S> std::fmt::Debug for PerfMonitorMiddleware<S> {
@@ -204,16 +229,19 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let settings = &self.settings;
+        if !settings.enabled {
+            return PerfMonitorFuture { inner: self.service.call(req), track: None };
+        }
         // The path the router matches: percent-decoded once by actix's `Url`
         // (all but `%25`, `%2F` and `%2B`), not the raw `req.path()`.
         let path = req.match_info().as_str();
-        if !settings.enabled || settings.is_excluded(path) {
+        if settings.is_excluded(path) {
             return PerfMonitorFuture { inner: self.service.call(req), track: None };
         }
         let start = Instant::now();
         let method = Method::parse(req.method().as_str());
-        let endpoint = self.routes.borrow_mut().lookup(method, path, || req.resource_map().match_pattern(path));
-        let scope = RequestScope::new(endpoint.label.clone());
+        let guess = self.worker.routes.borrow_mut().lookup(method, path, || req.resource_map().match_pattern(path));
+        let scope = RequestScope::new(guess.endpoint.label.clone());
         let inner = {
             let _entered = scope.enter();
             self.service.call(req)
@@ -223,9 +251,10 @@ where
             inner,
             track: Some(Tracking {
                 settings: settings.clone(),
+                worker: self.worker.clone(),
                 start,
                 method,
-                endpoint,
+                guess,
                 scope,
                 sleep,
                 in_poll: false,
@@ -270,9 +299,10 @@ where
         track.in_poll = false;
         match polled {
             Poll::Ready(Ok(mut res)) => {
-                let elapsed = track.finish(res.status().as_u16());
+                let elapsed = track.finish(res.status().as_u16(), Some(res.request()));
                 if track.settings.server_timing
-                    && let Some(value) = server_timing_value(elapsed, &track.scope)
+                    && let Some(value) =
+                        server_timing_value(elapsed, &track.scope, &mut track.worker.timing.borrow_mut())
                 {
                     res.headers_mut().append(SERVER_TIMING.clone(), value);
                 }
@@ -280,7 +310,7 @@ where
                 Poll::Ready(Ok(res))
             }
             Poll::Ready(Err(e)) => {
-                track.finish(e.as_response_error().status_code().as_u16());
+                track.finish(e.as_response_error().status_code().as_u16(), None);
                 *this.track = None;
                 Poll::Ready(Err(e))
             }
@@ -289,7 +319,7 @@ where
                     && sleep.as_mut().poll(cx).is_ready()
                 {
                     let limit = track.settings.timeout.unwrap_or_default();
-                    track.finish(504);
+                    track.finish(504, None);
                     *this.track = None;
                     return Poll::Ready(Err(HttpError::Timeout(limit).into()));
                 }
@@ -303,9 +333,10 @@ where
 /// through [`Tracking::finish`], or when dropped unfinished.
 struct Tracking {
     settings: Rc<Settings>,
+    worker: Rc<Worker>,
     start: Instant,
     method: Method,
-    endpoint: Rc<Endpoint>,
+    guess: Guess,
     scope: RequestScope,
     sleep: Option<Pin<Box<actix_web::rt::time::Sleep>>>,
     in_poll: bool,
@@ -313,16 +344,23 @@ struct Tracking {
 }
 
 impl Tracking {
-    fn finish(&mut self, status: u16) -> Duration {
+    /// Records the request. `routed` is the request as the router left it,
+    /// when there is one (a response); the request is recorded under the
+    /// pattern it was routed to, else under the guess made before routing.
+    fn finish(&mut self, status: u16, routed: Option<&HttpRequest>) -> Duration {
         let elapsed = self.start.elapsed();
         self.done = true;
+        let endpoint = match routed {
+            Some(req) => self.worker.routes.borrow_mut().routed(self.method, &self.guess, req),
+            None => self.guess.endpoint.clone(),
+        };
         let settings = &self.settings;
-        let route = self.endpoint.route.as_deref();
+        let route = endpoint.route.as_deref();
         let now = settings.clock.now();
         let mut sample = RequestSample::new(self.method, route, status, elapsed, now);
         sample.queries = self.scope.query_count();
         sample.query_time = self.scope.query_time();
-        match self.endpoint.handle(&*settings.recorder, self.method) {
+        match endpoint.handle(&*settings.recorder, self.method) {
             Some(handle) => settings.recorder.record_request_with(handle, &sample),
             None => settings.recorder.record_request(&sample),
         }
@@ -332,7 +370,7 @@ impl Tracking {
         // N+1 shapes flagged by perf-db during the request, with the
         // request's final counts.
         self.scope.take_n_plus_one_findings(|fingerprint, count, total_time| {
-            let label = self.scope.label();
+            let label = &*endpoint.label;
             settings.recorder.record_n_plus_one(&NPlusOneSample {
                 route: label,
                 fingerprint,
@@ -350,7 +388,7 @@ impl Drop for Tracking {
     fn drop(&mut self) {
         if !self.done {
             let status = if self.in_poll || std::thread::panicking() { 500 } else { 499 };
-            self.finish(status);
+            self.finish(status, None);
         }
     }
 }
@@ -400,9 +438,10 @@ fn log_n_plus_one(limiter: &LogLimiter, now: Timestamp, route: &str, fingerprint
 }
 
 /// `total;dur=12.345, db;dur=1.200;desc="3 queries", cache;desc="2 hits 1 misses"`,
-/// written on the stack with integer arithmetic (no `core::fmt`; one
-/// allocation: the header value itself).
-fn server_timing_value(total: Duration, scope: &RequestScope) -> Option<HeaderValue> {
+/// written on the stack with integer arithmetic (no `core::fmt`), then
+/// split off `buf` as the header value's bytes (no allocation while `buf`
+/// has room or can reclaim the room of values already dropped).
+fn server_timing_value(total: Duration, scope: &RequestScope, buf: &mut BytesMut) -> Option<HeaderValue> {
     let mut out = StackText::new();
     out.push("total;dur=");
     out.push_millis(total);
@@ -422,8 +461,16 @@ fn server_timing_value(total: Duration, scope: &RequestScope) -> Option<HeaderVa
         out.push_u64(u64::from(misses));
         out.push(" misses\"");
     }
-    HeaderValue::from_bytes(out.as_bytes()?).ok()
+    let text = out.as_bytes()?;
+    // Reclaims the buffer when every earlier value is gone, else allocates
+    // another of the buffer's first capacity.
+    buf.reserve(text.len());
+    buf.extend_from_slice(text);
+    HeaderValue::from_maybe_shared(buf.split().freeze()).ok()
 }
+
+/// Bytes of a worker's `Server-Timing` buffer.
+const TIMING_BUFFER: usize = 4_096;
 
 /// A fixed buffer for the `Server-Timing` value. Writing past its end marks
 /// it overflowed (the value is then dropped, never cut short).
@@ -484,15 +531,23 @@ impl StackText {
 
 impl Settings {
     fn is_excluded(&self, path: &str) -> bool {
-        self.excluded
-            .iter()
-            .any(|prefix| path.strip_prefix(&**prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')))
+        let path = path.as_bytes();
+        self.excluded.iter().any(|prefix| {
+            let prefix = prefix.as_bytes();
+            // The byte after the prefix and the prefix's last byte settle
+            // most paths before the whole prefix is compared.
+            let boundary = path.get(prefix.len()).is_none_or(|&b| b == b'/');
+            boundary
+                && prefix.last().is_none_or(|last| path.get(prefix.len().wrapping_sub(1)) == Some(last))
+                && path.starts_with(prefix)
+        })
     }
 }
 
 /// One (method, route) a worker has seen: its route text, its ready-made
-/// scope label (`"GET /api/projects/{id}"`) and, once its first request
-/// ends, the recorder's handle for it.
+/// scope label (`"GET /api/projects/{id}"`), once its first request
+/// ends the recorder's handle for it, and the [`Signature`] of the
+/// requests actix routed to it.
 struct Endpoint {
     route: Option<Rc<str>>,
     label: Arc<str>,
@@ -500,11 +555,13 @@ struct Endpoint {
     /// (and keep) a recorder handle.
     held: bool,
     handle: OnceCell<Option<RequestHandle>>,
+    /// Learnt from a routed request that `match_pattern()` placed here.
+    signature: RefCell<Option<Signature>>,
 }
 
 impl Endpoint {
     fn new(route: Option<Rc<str>>, label: Arc<str>, held: bool) -> Rc<Self> {
-        Rc::new(Endpoint { route, label, held, handle: OnceCell::new() })
+        Rc::new(Endpoint { route, label, held, handle: OnceCell::new(), signature: RefCell::new(None) })
     }
 
     /// The recorder's handle for this endpoint, resolved on first use;
@@ -517,24 +574,130 @@ impl Endpoint {
         self.handle.get_or_init(|| recorder.request_handle(method, self.route.as_deref())).as_ref()
     }
 
+    /// Whether `info` (a routed request's match info) shows the route this
+    /// endpoint learnt. Never true before one of its requests was placed by
+    /// actix's own `match_pattern()`.
+    fn routed_here(&self, info: &Path<Url>) -> bool {
+        self.signature.borrow().as_ref().is_some_and(|s| s.matches(info))
+    }
+
+    /// Keeps the signature of `info`, a request actix routed to this
+    /// endpoint, if it has none yet. Requests that matched no route teach
+    /// nothing: a guard can send a path to the default service and the same
+    /// path to a static resource, with the same match info.
+    fn learn(&self, info: &Path<Url>) {
+        if self.route.is_none() {
+            return;
+        }
+        let mut slot = self.signature.borrow_mut();
+        if slot.is_none() {
+            *slot = Signature::of(info);
+        }
+    }
+
     #[cfg(test)]
     fn parts(&self) -> (Option<Rc<str>>, Arc<str>) {
         (self.route.clone(), self.label.clone())
     }
 }
 
+/// What a routed request's match info says about the resource that took
+/// it: the names of its dynamic segments, by address, and the path text
+/// around their values.
+///
+/// actix-router leaks each segment name of a `ResourceDef` once when the
+/// definition is built and hands out that `&'static str` with every match,
+/// so a name's address identifies the definition that captured it:
+/// `/items/{id:\d{1,3}}` and `/items/{id}` have names at different
+/// addresses. The path text around the values identifies static resources
+/// and static scopes, whose text is the path itself. Two requests with equal
+/// signatures were therefore routed through the same definitions, and
+/// `match_pattern()` gives both the same pattern.
+#[derive(Debug, PartialEq)]
+struct Signature {
+    /// Address and length of each segment's name, in path order.
+    names: Box<[(usize, usize)]>,
+    /// The path text before each segment's value, then after the last.
+    literals: Box<[Box<str>]>,
+}
+
+impl Signature {
+    /// The signature of a fully matched request: `None` when part of the
+    /// path is unprocessed (no resource took it) or a value is not a slice of
+    /// the path, in order.
+    fn of(info: &Path<Url>) -> Option<Signature> {
+        if !info.unprocessed().is_empty() {
+            return None;
+        }
+        let path = info.as_str();
+        let mut names = Vec::with_capacity(info.segment_count());
+        let mut literals = Vec::with_capacity(info.segment_count() + 1);
+        let mut at = 0;
+        for (name, value) in info.iter() {
+            let (start, end) = value_range(path, value, at)?;
+            names.push((name.as_ptr() as usize, name.len()));
+            literals.push(Box::from(&path[at..start]));
+            at = end;
+        }
+        literals.push(Box::from(&path[at..]));
+        Some(Signature { names: names.into(), literals: literals.into() })
+    }
+
+    /// Whether `info` has this signature (compared in place, no allocation).
+    fn matches(&self, info: &Path<Url>) -> bool {
+        if info.segment_count() != self.names.len() || !info.unprocessed().is_empty() {
+            return false;
+        }
+        let path = info.as_str();
+        let mut at = 0;
+        for ((name, value), (&(addr, len), literal)) in info.iter().zip(self.names.iter().zip(self.literals.iter())) {
+            if name.as_ptr() as usize != addr || name.len() != len {
+                return false;
+            }
+            let Some((start, end)) = value_range(path, value, at) else { return false };
+            if path[at..start] != **literal {
+                return false;
+            }
+            at = end;
+        }
+        self.literals.last().is_some_and(|last| path[at..] == **last)
+    }
+}
+
+/// Where `value` lies in `path`, if it is a slice of it starting at or after `from`.
+fn value_range(path: &str, value: &str, from: usize) -> Option<(usize, usize)> {
+    let start = (value.as_ptr() as usize).checked_sub(path.as_ptr() as usize)?;
+    let end = start.checked_add(value.len())?;
+    (start >= from && end <= path.len() && path.is_char_boundary(start)).then_some((start, end))
+}
+
+/// The route table's answer before routing: the endpoint whose label the
+/// request's scope carries, and the shape slot it came from, if any.
+struct Guess {
+    endpoint: Rc<Endpoint>,
+    /// (slot index, slot generation) of the shape memo entry used.
+    slot: Option<(usize, u32)>,
+}
+
 /// Per-worker table of route patterns to their [`Endpoint`]s per method, so
 /// a request costs no label allocation and no key lookup in the store once
 /// its route has been seen.
 ///
-/// In front of it sits a bounded, direct-mapped memo of (decoded) paths to
-/// their pattern: `match_pattern()` before routing walks the app's routes (and runs
-/// actix's regex for every dynamic one), while its result for a given path
-/// never changes, so repeated paths skip that walk.
+/// In front of it sits a bounded, direct-mapped memo keyed by method and
+/// path *shape*: the decoded path with every all-digit segment and every
+/// UUID-looking segment replaced by a marker, so `/items/1` and
+/// `/items/4095` share one entry. `match_pattern()` before routing walks the
+/// app's routes (and runs actix's regex for every dynamic one); a shape the
+/// memo knows skips that walk. The memo only guesses: when the response is
+/// ready, [`RouteTable::routed`] checks the guess against the request as
+/// actix routed it and records under the routed pattern; a shape whose
+/// guess was wrong is poisoned and always walks from then on.
 struct RouteTable {
     routes: HashMap<String, RouteSlot, BuildHasherDefault<FxHasher>>,
     unmatched: [Option<Rc<Endpoint>>; 8],
-    memo: Vec<MemoSlot>,
+    shapes: Vec<ShapeSlot>,
+    /// Scratch space for the shape of the request at hand.
+    shape: Box<[u8; MAX_MEMO_PATH]>,
 }
 
 struct RouteSlot {
@@ -543,48 +706,151 @@ struct RouteSlot {
 }
 
 #[derive(Default)]
-struct MemoSlot {
-    filled: bool,
-    path: String,
-    pattern: Option<Rc<str>>,
+struct ShapeSlot {
+    /// Bumped on every refill, so a verdict on an earlier occupant is ignored.
+    generation: u32,
+    method: Option<Method>,
+    shape: Vec<u8>,
+    endpoint: Option<Rc<Endpoint>>,
+    /// A request of this shape was routed elsewhere than guessed: the slot
+    /// is never used for guessing nor refilled again.
+    poisoned: bool,
 }
 
-/// Slots of the path memo (a power of two).
+/// Slots of the shape memo (a power of two).
 const MEMO_SLOTS: usize = 1_024;
 /// Longest path the memo keeps; longer ones are always looked up.
 const MAX_MEMO_PATH: usize = 128;
+/// Marker of an all-digit segment in a shape.
+const DIGITS: u8 = 0;
+/// Marker of a UUID-looking segment in a shape.
+const UUID: u8 = 1;
+
+/// Writes the shape of `path` into `out` and returns its length: all-digit
+/// segments become [`DIGITS`], UUID-looking ones [`UUID`]. `None` for paths
+/// longer than [`MAX_MEMO_PATH`] or holding a marker byte themselves: they
+/// are always looked up, so no literal segment can pass for a marker.
+fn shape_of(path: &str, out: &mut [u8; MAX_MEMO_PATH]) -> Option<usize> {
+    let bytes = path.as_bytes();
+    if bytes.len() > MAX_MEMO_PATH {
+        return None;
+    }
+    // `len` never passes the bytes read, so every write is in bounds.
+    let mut len = 0;
+    // Where the current segment starts in `out`, and whether it is all digits so far.
+    let mut segment = 0;
+    let mut digits = true;
+    for &b in bytes {
+        if b == b'/' {
+            len = close_segment(out, segment, len, digits);
+            out[len] = b'/';
+            len += 1;
+            segment = len;
+            digits = true;
+        } else {
+            if b <= UUID {
+                return None;
+            }
+            digits &= b.is_ascii_digit();
+            out[len] = b;
+            len += 1;
+        }
+    }
+    Some(close_segment(out, segment, len, digits))
+}
+
+/// Replaces the segment `out[start..end]` by its marker, if it has one;
+/// returns the shape's new length.
+#[inline]
+fn close_segment(out: &mut [u8; MAX_MEMO_PATH], start: usize, end: usize, digits: bool) -> usize {
+    let marker = if end > start && digits {
+        DIGITS
+    } else if end - start == 36 && looks_like_uuid(&out[start..end]) {
+        UUID
+    } else {
+        return end;
+    };
+    out[start] = marker;
+    start + 1
+}
+
+/// `8-4-4-4-12` hex digits, either case.
+fn looks_like_uuid(segment: &[u8]) -> bool {
+    segment.len() == 36
+        && segment.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
 
 impl RouteTable {
     fn new() -> Self {
-        RouteTable { routes: HashMap::default(), unmatched: Default::default(), memo: Vec::new() }
+        RouteTable {
+            routes: HashMap::default(),
+            unmatched: Default::default(),
+            shapes: Vec::new(),
+            shape: Box::new([0; MAX_MEMO_PATH]),
+        }
     }
 
-    /// The endpoint of a request to `path`; `find` is the (costly) pattern
-    /// lookup, called only when the memo does not know `path`.
-    fn lookup(&mut self, method: Method, path: &str, find: impl FnOnce() -> Option<String>) -> Rc<Endpoint> {
-        if path.len() > MAX_MEMO_PATH {
+    /// The guessed endpoint of a request to `path`; `find` is the (costly)
+    /// pattern lookup before routing, called only when the shape memo has
+    /// no usable entry.
+    fn lookup(&mut self, method: Method, path: &str, find: impl FnOnce() -> Option<String>) -> Guess {
+        let Some(len) = shape_of(path, &mut self.shape) else {
             let found = find();
-            return self.resolve(method, found.as_deref());
+            return Guess { endpoint: self.resolve(method, found.as_deref()), slot: None };
+        };
+        let shape = &self.shape[..len];
+        if self.shapes.is_empty() {
+            self.shapes.resize_with(MEMO_SLOTS, ShapeSlot::default);
         }
-        if self.memo.is_empty() {
-            self.memo.resize_with(MEMO_SLOTS, MemoSlot::default);
-        }
-        let mut hasher = FxHasher::default();
-        hasher.write(path.as_bytes());
+        let mut hasher = FxHasher(method.index() as u64);
+        hasher.write(shape);
         let index = (hasher.finish() as usize) & (MEMO_SLOTS - 1);
-        let slot = &self.memo[index];
-        if slot.filled && slot.path == path {
-            let pattern = slot.pattern.clone();
-            return self.resolve(method, pattern.as_deref());
+        let slot = &self.shapes[index];
+        if slot.method == Some(method)
+            && slot.shape == shape
+            && let (Some(endpoint), false) = (&slot.endpoint, slot.poisoned)
+        {
+            return Guess { endpoint: endpoint.clone(), slot: Some((index, slot.generation)) };
         }
+        let poisoned = slot.poisoned;
         let found = find();
-        let resolved = self.resolve(method, found.as_deref());
-        let slot = &mut self.memo[index];
-        slot.path.clear();
-        slot.path.push_str(path);
-        slot.pattern = resolved.route.clone();
-        slot.filled = true;
-        resolved
+        let endpoint = self.resolve(method, found.as_deref());
+        if poisoned {
+            return Guess { endpoint, slot: None };
+        }
+        let slot = &mut self.shapes[index];
+        slot.generation = slot.generation.wrapping_add(1);
+        slot.method = Some(method);
+        slot.shape.clear();
+        slot.shape.extend_from_slice(&self.shape[..len]);
+        slot.endpoint = Some(endpoint.clone());
+        Guess { endpoint, slot: Some((index, slot.generation)) }
+    }
+
+    /// The endpoint `req` (the request as actix routed it) belongs to: the
+    /// guess when the request carries the guess's [`Signature`], else the one
+    /// of `req.match_pattern()`, which then learns the signature; a shape
+    /// slot whose guess was wrong is poisoned.
+    fn routed(&mut self, method: Method, guess: &Guess, req: &HttpRequest) -> Rc<Endpoint> {
+        let info = req.match_info();
+        if guess.endpoint.routed_here(info) {
+            return guess.endpoint.clone();
+        }
+        let pattern = req.match_pattern();
+        let endpoint = self.resolve(method, pattern.as_deref());
+        endpoint.learn(info);
+        if endpoint.route != guess.endpoint.route
+            && let Some((index, generation)) = guess.slot
+            && let Some(slot) = self.shapes.get_mut(index)
+            && slot.generation == generation
+        {
+            slot.poisoned = true;
+            slot.endpoint = None;
+        }
+        endpoint
     }
 
     fn resolve(&mut self, method: Method, pattern: Option<&str>) -> Rc<Endpoint> {
@@ -621,12 +887,26 @@ impl RouteTable {
 #[derive(Default)]
 struct FxHasher(u64);
 
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
 impl Hasher for FxHasher {
     fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
             let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(0x517c_c1b7_2722_0a95);
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            // Byte by byte: a copy of variable length would call `memcpy`.
+            let word = rest.iter().rev().fold(0u64, |word, &b| (word << 8) | u64::from(b));
+            self.add(word);
         }
     }
 

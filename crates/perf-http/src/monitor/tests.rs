@@ -2,6 +2,7 @@
 
 use std::{sync::Arc, time::Duration};
 
+use actix_web::web::BytesMut;
 use perf_core::{Method, NoopRecorder, RequestScope, SharedThresholds, SystemClock};
 
 use super::{RouteTable, Settings, StackText, server_timing_value};
@@ -34,6 +35,14 @@ fn exclusion_matches_whole_segments() {
     check_excluded("/api/performancex", false);
     check_excluded("/api/projects", false);
     check_excluded("/", false);
+    check_excluded("/metric", false);
+    check_excluded("/api", false);
+    check_excluded("", false);
+    check_excluded("/performance/", true);
+    check_excluded("/xmetrics", false);
+    // An empty prefix (`exclude("/")`) skips every path.
+    let all = settings(&[""]);
+    assert!(all.is_excluded("/") && all.is_excluded("/a/b") && all.is_excluded(""));
 }
 
 #[test]
@@ -53,15 +62,16 @@ fn route_table_reuses_labels_per_method() {
 
 #[test]
 fn server_timing_lists_db_and_cache_only_when_used() {
+    let mut buf = BytesMut::new();
     let scope = RequestScope::new("GET /");
-    let v = server_timing_value(Duration::from_micros(12_345), &scope).unwrap();
+    let v = server_timing_value(Duration::from_micros(12_345), &scope, &mut buf).unwrap();
     assert_eq!(v.to_str().unwrap(), "total;dur=12.345");
     scope.record_query(1, Duration::from_millis(2));
     scope.record_query(2, Duration::from_millis(1));
     scope.record_cache(true);
     scope.record_cache(false);
     scope.record_cache(true);
-    let v = server_timing_value(Duration::from_millis(20), &scope).unwrap();
+    let v = server_timing_value(Duration::from_millis(20), &scope, &mut buf).unwrap();
     assert_eq!(
         v.to_str().unwrap(),
         "total;dur=20.000, db;dur=3.000;desc=\"2 queries\", cache;desc=\"2 hits 1 misses\""
@@ -70,6 +80,7 @@ fn server_timing_lists_db_and_cache_only_when_used() {
 
 #[test]
 fn server_timing_millis_match_the_decimal_reference() {
+    let mut buf = BytesMut::with_capacity(64);
     let scope = RequestScope::new("GET /");
     for d in [
         Duration::ZERO,
@@ -80,7 +91,7 @@ fn server_timing_millis_match_the_decimal_reference() {
         Duration::new(3_600, 123_456_789),
         Duration::new(u64::MAX / 1_000 - 1, 999_999_999),
     ] {
-        let v = server_timing_value(d, &scope).unwrap();
+        let v = server_timing_value(d, &scope, &mut buf).unwrap();
         let micros = d.as_micros();
         assert_eq!(v.to_str().unwrap(), format!("total;dur={}.{:03}", micros / 1_000, micros % 1_000), "{d:?}");
     }
@@ -113,7 +124,7 @@ fn route_table_stops_growing_at_its_cap_and_still_resolves() {
 }
 
 #[test]
-fn path_memo_looks_each_path_up_once_and_stays_bounded() {
+fn shape_memo_looks_each_shape_up_once_and_stays_bounded() {
     let mut t = RouteTable::new();
     let mut lookups = 0;
     for _ in 0..3 {
@@ -123,22 +134,24 @@ fn path_memo_looks_each_path_up_once_and_stays_bounded() {
                     lookups += 1;
                     Some("/items/{id}".to_owned())
                 })
+                .endpoint
                 .parts();
             assert_eq!(route.as_deref(), Some("/items/{id}"));
             assert_eq!(&*label, "GET /items/{id}");
         }
     }
-    assert_eq!(lookups, 10, "repeated paths skip the lookup (unless two share a slot)");
-    let (route, label) = t.lookup(Method::Post, "/nope", || None).parts();
+    assert_eq!(lookups, 1, "every all-digit id has one shape");
+    let (route, label) = t.lookup(Method::Post, "/nope", || None).endpoint.parts();
     assert!(route.is_none());
     assert_eq!(&*label, "POST <unmatched>");
-    let (route, _) = t.lookup(Method::Post, "/nope", || panic!("memoized")).parts();
+    let (route, _) = t.lookup(Method::Post, "/nope", || panic!("memoized")).endpoint.parts();
     assert!(route.is_none());
+    t.lookup(Method::Get, "/nope", || None);
     for i in 0..10 * super::MEMO_SLOTS {
-        t.lookup(Method::Get, &format!("/p/{i}"), || Some("/p/{n}".to_owned()));
+        t.lookup(Method::Get, &format!("/p{i}/x"), || Some("/{p}/x".to_owned()));
     }
-    assert_eq!(t.memo.len(), super::MEMO_SLOTS);
-    assert!(t.memo.iter().all(|s| s.path.len() <= super::MAX_MEMO_PATH));
+    assert_eq!(t.shapes.len(), super::MEMO_SLOTS);
+    assert!(t.shapes.iter().all(|s| s.shape.len() <= super::MAX_MEMO_PATH));
     let long = format!("/{}", "x".repeat(super::MAX_MEMO_PATH));
     let mut calls = 0;
     for _ in 0..2 {
@@ -148,6 +161,37 @@ fn path_memo_looks_each_path_up_once_and_stays_bounded() {
         });
     }
     assert_eq!(calls, 2, "long paths are not memoized");
+}
+
+fn shape(path: &str) -> Option<Vec<u8>> {
+    let mut out = [7; super::MAX_MEMO_PATH];
+    super::shape_of(path, &mut out).map(|len| out[..len].to_vec())
+}
+
+#[test]
+fn shapes_replace_digit_and_uuid_segments_only() {
+    assert_eq!(shape("/items/42").unwrap(), b"/items/\0");
+    assert_eq!(shape("/items/42").unwrap(), shape("/items/4095").unwrap());
+    assert_eq!(shape("/u/7/posts/19").unwrap(), b"/u/\0/posts/\0");
+    assert_eq!(shape("/d/6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b").unwrap(), b"/d/\x01");
+    assert_eq!(shape("/d/6F1C2A3B-4D5E-4F60-8A7B-9C0D1E2F3A4B").unwrap(), b"/d/\x01");
+    // Not a UUID: a hyphen misplaced, a non-hex letter, one digit short.
+    for path in [
+        "/d/6f1c2a3b4-d5e-4f60-8a7b-9c0d1e2f3a4b",
+        "/d/6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4g",
+        "/d/6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4",
+    ] {
+        assert_eq!(shape(path).unwrap(), path.as_bytes(), "{path}");
+    }
+    // Mixed segments stay literal; empty segments are not digits.
+    assert_eq!(shape("/items/42a").unwrap(), b"/items/42a");
+    assert_eq!(shape("/items/").unwrap(), b"/items/");
+    assert_eq!(shape("//").unwrap(), b"//");
+    assert_eq!(shape("").unwrap(), b"");
+    // A path holding a marker byte itself is never memoised.
+    assert!(shape("/a/\0").is_none());
+    assert!(shape("/a/x\x01").is_none());
+    assert!(shape(&format!("/{}", "1".repeat(super::MAX_MEMO_PATH))).is_none());
 }
 
 #[test]
@@ -165,4 +209,24 @@ fn held_endpoints_resolve_one_store_handle_and_record_through_it() {
     let loose = t.resolve(Method::Get, Some("/loose"));
     assert!(loose.handle(&store, Method::Get).is_none());
     assert!(e.handle(&NoopRecorder, Method::Get).is_some(), "kept from the first resolution");
+}
+
+#[test]
+fn server_timing_values_stay_intact_while_the_buffer_fills_and_is_reclaimed() {
+    let scope = RequestScope::new("GET /");
+    let mut buf = BytesMut::with_capacity(64);
+    // Held values keep their bytes while later ones fill the buffer and
+    // move on to new ones...
+    let held: Vec<_> =
+        (0..200u64).map(|i| server_timing_value(Duration::from_micros(i * 1_001), &scope, &mut buf).unwrap()).collect();
+    for (i, v) in (0u64..).zip(&held) {
+        let micros = i * 1_001;
+        assert_eq!(v.to_str().unwrap(), format!("total;dur={}.{:03}", micros / 1_000, micros % 1_000));
+    }
+    drop(held);
+    // ...and values written after them, into reclaimed room, are right too.
+    for i in 0..100u64 {
+        let v = server_timing_value(Duration::from_micros(i), &scope, &mut buf).unwrap();
+        assert_eq!(v.to_str().unwrap(), format!("total;dur=0.{i:03}"));
+    }
 }

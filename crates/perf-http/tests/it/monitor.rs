@@ -430,3 +430,135 @@ async fn an_encoded_slash_is_routed_as_actix_routes_it() {
     }
     assert_eq!(recorded_routes(&rec), vec![Some("/echo/{id}".to_owned()), None, None]);
 }
+
+/// A GET route answering with `pattern`, so a response says where actix routed it.
+fn named(pattern: &'static str) -> actix_web::Route {
+    web::get().to(move || async move { HttpResponse::Ok().body(pattern) })
+}
+
+/// Routes that overlap: a static route before a dynamic one of the same
+/// shape, regex-constrained segments before free ones (also under one name),
+/// scopes with dynamic prefixes, a tail, a header guard, UUIDs, and a
+/// catch-all for two-segment paths.
+fn overlapping(cfg: &mut web::ServiceConfig) {
+    cfg.route("/items/7", named("/items/7"))
+        .route("/items/{id}", named("/items/{id}"))
+        .route("/n/{id:\\d+}", named("/n/{id:\\d+}"))
+        .route("/n/{slug}", named("/n/{slug}"))
+        .route("/r/{id:\\d{1,3}}", named("/r/{id:\\d{1,3}}"))
+        .route("/r/{id}", named("/r/{id}"))
+        .service(
+            web::scope("/u/{uid}")
+                .route("/posts/{pid}", named("/u/{uid}/posts/{pid}"))
+                .route("/profile", named("/u/{uid}/profile"))
+                .service(web::scope("/team/{tid}").route("/m/{mid}", named("/u/{uid}/team/{tid}/m/{mid}"))),
+        )
+        .service(web::scope("/v/{vid}").route("/profile", named("/v/{vid}/profile")))
+        .route("/files/{tail}*", named("/files/{tail}*"))
+        .service(web::resource("/g/{id}").guard(actix_web::guard::Header("x-alt", "1")).route(named("/g/{id}")))
+        .route("/g/{gid}", named("/g/{gid}"))
+        .route("/d/new", named("/d/new"))
+        .route("/d/{id}", named("/d/{id}"))
+        .route("/{name}/{id}", named("/{name}/{id}"));
+}
+
+/// Serves `requests` (path, with the `x-alt: 1` header?) in order and checks
+/// that each was recorded under the pattern its response names.
+async fn check_routed_patterns(requests: &[(String, bool)]) {
+    let (state, rec) = recording(PerfConfig::default());
+    let app = test::init_service(
+        App::new()
+            .wrap(state.monitor())
+            .configure(overlapping)
+            .default_service(web::to(|| async { HttpResponse::NotFound().body(UNMATCHED_ROUTE) })),
+    )
+    .await;
+    let mut served = Vec::new();
+    for (uri, alt) in requests {
+        let mut req = test::TestRequest::get().uri(uri);
+        if *alt {
+            req = req.insert_header(("x-alt", "1"));
+        }
+        let res = test::call_service(&app, req.to_request()).await;
+        let body = test::read_body(res).await;
+        let pattern = std::str::from_utf8(&body).unwrap().to_owned();
+        served.push((pattern != UNMATCHED_ROUTE).then_some(pattern));
+    }
+    let recorded = recorded_routes(&rec);
+    assert_eq!(recorded.len(), served.len());
+    for (i, (got, want)) in recorded.iter().zip(&served).enumerate() {
+        assert_eq!(got, want, "request {i}: {:?}", requests[i]);
+    }
+}
+
+#[actix_web::test]
+async fn overlapping_routes_count_under_the_pattern_actix_routed_to() {
+    let uuid = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b";
+    let paths: Vec<(String, bool)> = [
+        // The static route first, so its shape's first guess is wrong for 8.
+        ("/items/7", false),
+        ("/items/8", false),
+        ("/items/7", false),
+        ("/items/%37", false),
+        ("/items/%38", false),
+        ("/items/4095", false),
+        ("/items/x", false),
+        ("/n/5", false),
+        ("/n/abc", false),
+        ("/n/55", false),
+        // One skeleton, two definitions: 1 to 3 digits, then anything.
+        ("/r/5", false),
+        ("/r/5000", false),
+        ("/r/42", false),
+        ("/r/4200", false),
+        ("/u/1/posts/2", false),
+        ("/u/1/profile", false),
+        ("/u/alice/profile", false),
+        ("/u/1/team/2/m/3", false),
+        ("/u/1/team/x/m/3", false),
+        ("/v/1/profile", false),
+        ("/files/a/b/c.txt", false),
+        ("/files/1", false),
+        ("/files/", false),
+        ("/files/1/2", false),
+        // The guard sends one shape to two routes.
+        ("/g/1", true),
+        ("/g/2", false),
+        ("/g/3", true),
+        ("/g/4", false),
+        ("/d/new", false),
+        (&format!("/d/{uuid}"), false),
+        (&format!("/d/{}", uuid.to_uppercase()), false),
+        ("/x/1", false),
+        ("/x/1/2", false),
+        ("/nothing", false),
+        ("/", false),
+        ("/items/9/", false),
+    ]
+    .iter()
+    .map(|(p, alt)| (p.to_string(), *alt))
+    .collect();
+    // Every path three times, in turn, so later rounds go through the memo.
+    let rounds: Vec<_> = (0..3).flat_map(|_| paths.iter().cloned()).collect();
+    check_routed_patterns(&rounds).await;
+    // The same paths in reverse order: different first guesses.
+    let reversed: Vec<_> = (0..3).flat_map(|_| paths.iter().rev().cloned()).collect();
+    check_routed_patterns(&reversed).await;
+}
+
+#[actix_web::test]
+async fn more_shapes_than_memo_slots_still_count_under_the_routed_pattern() {
+    // 3,000 literal first segments: more shapes than the memo's 1,024 slots,
+    // each path also under two ids, and the overlapping routes in between.
+    let mut requests = Vec::new();
+    for round in 0..2 {
+        for i in 0..3_000 {
+            requests.push((format!("/w{i}/{}", i + round), false));
+            if i % 97 == 0 {
+                requests.push((format!("/items/{}", 7 + round), false));
+                requests.push((format!("/r/{}", 9 * 10u32.pow(round + 2)), false));
+            }
+        }
+    }
+    check_routed_patterns(&requests).await;
+}
