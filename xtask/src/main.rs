@@ -62,7 +62,9 @@ fn dispatch(args: &[String]) -> Result<()> {
         "features" => features(),
         "fixture" => fixture::run(),
         _ => {
-            println!("usage: cargo xtask <test|ci|checks|features|fixture|bench|traffic|bench-isolation|loadtest|fuzz>");
+            println!(
+                "usage: cargo xtask <test|ci|checks|features|fixture|bench|traffic|bench-isolation|loadtest|fuzz>"
+            );
             println!("  test     run the whole test suite (needs Redis and PostgreSQL; see DEVELOPERS.md)");
             println!("  ci       what CI runs: checks, test, then each fuzz target for 10 s");
             println!("  checks   fmt check, clippy -D warnings, docs -D warnings, features");

@@ -18,7 +18,8 @@ use actix_web::{
 };
 use futures_util::FutureExt as _;
 use perf_core::{
-    Method, MetricsSource as _, PerfConfig, RequestScope, UNMATCHED_ROUTE, Window, testing::RecordingRecorder,
+    Method, MetricsSource as _, PerfConfig, RequestScope, UNMATCHED_ROUTE, Window,
+    testing::{LogCapture, RecordingRecorder},
 };
 use perf_http::PerfState;
 use std::future::Future as _;
@@ -120,8 +121,8 @@ async fn n_plus_one_findings_are_recorded_once_per_request_with_the_final_count(
 #[actix_web::test]
 async fn n_plus_one_warnings_are_written_once_per_minute_by_all_workers_together() {
     let (state, _rec) = recording(PerfConfig::default());
-    let log: &'static WarnLog = Box::leak(Box::default());
-    let _log = tracing::subscriber::set_default(log);
+    let log = LogCapture::new();
+    let _log = tracing::subscriber::set_default(log.clone());
     // Another test's thread may have cached this callsite's interest without
     // this thread's subscriber; recompute it so no line is filtered out.
     tracing::callsite::rebuild_interest_cache();
@@ -132,8 +133,8 @@ async fn n_plus_one_warnings_are_written_once_per_minute_by_all_workers_together
         test::call_service(&a, test::TestRequest::get().uri("/n-plus-one/9").to_request()).await;
         test::call_service(&b, test::TestRequest::get().uri("/n-plus-one/9").to_request()).await;
     }
-    let lines = log.0.lock().iter().filter(|l| l.contains("N+1 query pattern")).count();
-    assert_eq!(lines, 1, "20 N+1 requests within a minute: one line; seen {:?}", log.0.lock());
+    let lines = warnings(&log).iter().filter(|l| l.contains("N+1 query pattern")).count();
+    assert_eq!(lines, 1, "20 N+1 requests within a minute: one line; seen {:?}", warnings(&log));
 }
 
 #[actix_web::test]
@@ -304,52 +305,25 @@ fn workers_share_one_set_of_totals() {
     assert_eq!(snap.endpoints[0].route, "/items/{id}");
 }
 
-/// Collects the fields of WARN events (a minimal subscriber).
-#[derive(Default)]
-struct WarnLog(parking_lot::Mutex<Vec<String>>);
-
-struct Fields(String);
-
-impl tracing::field::Visit for Fields {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        self.0.push_str(&format!("{}={:?} ", field.name(), value));
-    }
-}
-
-impl tracing::Subscriber for &'static WarnLog {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        if *event.metadata().level() == tracing::Level::WARN {
-            let mut f = Fields(String::new());
-            event.record(&mut f);
-            self.0.lock().push(f.0);
-        }
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
+/// The WARN lines `log` kept, as `target name=value …`.
+fn warnings(log: &LogCapture) -> Vec<String> {
+    log.events().into_iter().filter(|e| e.level == tracing::Level::WARN).map(|e| e.line).collect()
 }
 
 #[core::prelude::v1::test]
 fn slow_requests_are_logged_with_route_and_duration() {
-    let log: &'static WarnLog = Box::leak(Box::default());
-    tracing::subscriber::with_default(log, || {
+    let log = LogCapture::new();
+    log.capture(|| {
         actix_web::rt::System::new().block_on(async {
             let fast = recording(PerfConfig::default()).0;
             get(&fast, "/items/1").await;
-            assert!(log.0.lock().is_empty(), "a fast request is not logged");
+            assert!(warnings(&log).is_empty(), "a fast request is not logged");
             // Every request is slower than a 1 µs threshold.
             let slow = recording(PerfConfig::builder().slow_request_threshold(1e-6).build().unwrap()).0;
             get(&slow, "/items/1").await;
         });
     });
-    let lines = log.0.lock();
+    let lines = warnings(&log);
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(lines[0].contains("message=slow request"), "{}", lines[0]);
     assert!(lines[0].contains("route=\"/items/{id}\""), "{}", lines[0]);
