@@ -28,6 +28,18 @@ pub(crate) fn bin_of(nanos: u64) -> usize {
     (SUB + u64::from(k - SUB_BITS) * SUB + sub) as usize
 }
 
+/// The smallest and largest duration in nanoseconds that fall in `bin`
+/// (the top bin also holds everything from [`LIMIT`] up).
+pub(crate) fn bin_range(bin: usize) -> (u64, u64) {
+    let bin = bin as u64;
+    if bin < SUB {
+        return (bin, bin);
+    }
+    let shift = (bin - SUB) / SUB;
+    let lower = (SUB + (bin - SUB) % SUB) << shift;
+    if bin as usize == BINS - 1 { (lower, u64::MAX) } else { (lower, lower + (1 << shift) - 1) }
+}
+
 /// The value reported for a bin: its midpoint, in nanoseconds.
 pub(crate) fn bin_value(bin: usize) -> f64 {
     let bin = bin as u64;

@@ -171,7 +171,9 @@ impl Store {
                 le
             },
             le_n: config.histogram_buckets.len(),
+            le_of_bin: [0; crate::histogram::BINS],
         };
+        let geometry = Geometry { le_of_bin: Geometry::le_table(&geometry.le_nanos[..geometry.le_n]), ..geometry };
         let slow_route: Arc<str> = Arc::from("");
         Ok(Store {
             id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
@@ -400,20 +402,17 @@ impl Store {
     fn record_request_into(&self, series: &Series, sample: &RequestSample<'_>) {
         let nanos = nanos(sample.duration);
         let slow = sample.duration.as_secs_f64() > self.thresholds.slow_request_secs();
-        series.record(
-            &Sample {
-                at_us: sample.at.as_unix_micros(),
-                nanos,
-                error: sample.is_server_error(),
-                client_error: sample.is_client_error(),
-                slow,
-                aux_count: sample.queries,
-                aux_ns: self::nanos(sample.query_time),
-            },
-            &self.geometry,
-        );
+        let s = Sample {
+            error: sample.is_server_error(),
+            client_error: sample.is_client_error(),
+            slow,
+            aux_count: sample.queries,
+            aux_ns: self::nanos(sample.query_time),
+            ..Sample::new(sample.at.as_unix_micros(), nanos, &self.geometry)
+        };
+        series.record(&s, &self.geometry);
         if let Some(statuses) = series.statuses() {
-            statuses.record(sample.status, nanos, &self.geometry);
+            statuses.record(sample.status, nanos, s.le, &self.geometry);
         }
         if slow {
             self.push_slow_request(sample, nanos);
@@ -604,15 +603,7 @@ impl Recorder for Store {
         let nanos = nanos(sample.duration);
         let slow = sample.duration.as_secs_f64() > self.thresholds.slow_query_secs();
         q.series.record(
-            &Sample {
-                at_us: sample.at.as_unix_micros(),
-                nanos,
-                error: !sample.ok,
-                client_error: false,
-                slow,
-                aux_count: 0,
-                aux_ns: 0,
-            },
+            &Sample { error: !sample.ok, slow, ..Sample::new(sample.at.as_unix_micros(), nanos, &self.geometry) },
             &self.geometry,
         );
         if slow || !sample.ok {

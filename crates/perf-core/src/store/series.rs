@@ -22,7 +22,7 @@ use std::{
 use parking_lot::Mutex;
 
 use super::status::StatusTable;
-use crate::histogram::{Dense, bin_of, pack, unpack};
+use crate::histogram::{BINS, Dense, bin_of, bin_range, pack, unpack};
 
 pub(crate) const NONE: u64 = u64::MAX;
 
@@ -38,13 +38,40 @@ pub(crate) struct Geometry {
     /// Upper bounds of the `le` buckets in nanoseconds; the first `le_n` are used.
     pub(crate) le_nanos: [u64; LE_BUCKETS],
     pub(crate) le_n: usize,
+    /// Per histogram bin, the `le` bucket of every duration in it, or
+    /// [`LE_SPLIT`] when a bound falls inside the bin.
+    pub(crate) le_of_bin: [u8; BINS],
 }
 
+/// Marks a histogram bin that an `le` bound splits.
+const LE_SPLIT: u8 = u8::MAX;
+
 impl Geometry {
+    /// The `le` bucket index of every histogram bin, for `le_of_bin`:
+    /// `le_nanos[..le_n]` must be ascending.
+    pub(crate) fn le_table(le_nanos: &[u64]) -> [u8; BINS] {
+        let index = |nanos: u64| le_nanos.partition_point(|&b| b < nanos);
+        std::array::from_fn(|bin| {
+            let (lo, hi) = bin_range(bin);
+            let i = index(lo);
+            if i == index(hi) { u8::try_from(i).unwrap_or(LE_SPLIT) } else { LE_SPLIT }
+        })
+    }
+
     /// The index of the `le` bucket holding `nanos`, or `le_n` when it is over every bound.
     #[inline]
     pub(crate) fn le_index(&self, nanos: u64) -> usize {
         self.le_nanos[..self.le_n].partition_point(|&b| b < nanos)
+    }
+
+    /// The histogram bin and `le` bucket of a duration: one table read
+    /// unless an `le` bound falls inside the bin.
+    #[inline]
+    pub(crate) fn classify(&self, nanos: u64) -> (u16, u8) {
+        let bin = bin_of(nanos);
+        let le = self.le_of_bin[bin];
+        // Bins are under 1,024 and `le` indices at most 32, so both fit.
+        if le == LE_SPLIT { (bin as u16, self.le_index(nanos) as u8) } else { (bin as u16, le) }
     }
 
     pub(crate) fn ratio(&self) -> u64 {
@@ -115,6 +142,20 @@ pub(crate) struct Sample {
     pub(crate) slow: bool,
     pub(crate) aux_count: u32,
     pub(crate) aux_ns: u64,
+    /// The histogram bin of `nanos`.
+    pub(crate) bin: u16,
+    /// The `le` bucket of `nanos` (`le_n` when over every bound).
+    pub(crate) le: u8,
+}
+
+impl Sample {
+    /// A sample of `nanos` at `at_us` with its bin and `le` bucket found
+    /// under `g`; flags and auxiliary figures are filled in by the caller.
+    #[inline]
+    pub(crate) fn new(at_us: u64, nanos: u64, g: &Geometry) -> Self {
+        let (bin, le) = g.classify(nanos);
+        Sample { at_us, nanos, error: false, client_error: false, slow: false, aux_count: 0, aux_ns: 0, bin, le }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -172,9 +213,11 @@ impl Cumulative {
         self.client_errors += u64::from(s.client_error);
         self.slow += u64::from(s.slow);
         self.sum_ns = self.sum_ns.saturating_add(s.nanos);
-        let i = g.le_index(s.nanos);
-        if i < g.le_n {
-            self.buckets[i] += 1;
+        let i = usize::from(s.le);
+        if i < g.le_n
+            && let Some(b) = self.buckets.get_mut(i)
+        {
+            *b += 1;
         }
     }
 
@@ -403,7 +446,7 @@ impl Series {
         // counts in the shard's current bucket.
         st.acc.add(s);
         st.totals.add(s, g);
-        st.hist.record(bin_of(s.nanos));
+        st.hist.record(usize::from(s.bin));
     }
 
     #[cold]

@@ -43,18 +43,32 @@ impl StatusTable {
 
     /// Counts one request: at most 16 loads and one compare-and-swap to find
     /// the slot, then three relaxed additions.
+    /// `le` is the request's `le` bucket (`le_n` when over every bound).
     #[inline]
-    pub(crate) fn record(&self, status: u16, nanos: u64, g: &Geometry) {
+    pub(crate) fn record(&self, status: u16, nanos: u64, le: u8, g: &Geometry) {
         let base = self.slot_of(status) * self.stride;
-        self.cells[base].fetch_add(1, Relaxed);
-        self.cells[base + 1].fetch_add(nanos, Relaxed);
-        let i = g.le_index(nanos);
-        if i < g.le_n {
-            self.cells[base + 2 + i].fetch_add(1, Relaxed);
+        let Some(cells) = self.cells.get(base..base + self.stride) else { return };
+        cells[0].fetch_add(1, Relaxed);
+        cells[1].fetch_add(nanos, Relaxed);
+        let i = usize::from(le);
+        if i < g.le_n
+            && let Some(c) = cells.get(2 + i)
+        {
+            c.fetch_add(1, Relaxed);
         }
     }
 
+    /// The slot counting `status`: the first code slot is checked inline,
+    /// since most endpoints answer mostly with one code.
+    #[inline]
     fn slot_of(&self, status: u16) -> usize {
+        if status != 0 && self.codes[0].load(Relaxed) == status {
+            return 0;
+        }
+        self.find_slot(status)
+    }
+
+    fn find_slot(&self, status: u16) -> usize {
         let class = STATUS_CODES_PER_ENDPOINT + usize::from(status / 100).min(CLASSES - 1);
         if status == 0 {
             return class;

@@ -723,3 +723,52 @@ fn the_documented_worst_case_matches_the_structures() {
     let worst = (endpoints + queries) * per_series + endpoints * StatusTable::accounted_bytes(&s.geometry);
     assert!(worst.abs_diff(451 << 20) < 1 << 20, "{worst}");
 }
+
+#[test]
+fn the_bin_table_finds_the_same_le_bucket_as_a_search() {
+    use crate::histogram::{BINS, bin_of, bin_range};
+    // The default bounds, bounds closer together than one bin (1.000 s and
+    // 1.001 s share a bin), every bound at its largest, and a single bound.
+    let close = vec![Duration::from_micros(1), Duration::from_millis(1_000), Duration::from_millis(1_001)];
+    let many: Vec<Duration> =
+        (0..crate::MAX_HISTOGRAM_BUCKETS as u64).map(|i| Duration::from_millis(1 + i * 37)).collect();
+    for bounds in [StoreConfig::default().histogram_buckets, close, many, vec![Duration::from_secs(3_600)]] {
+        let (s, _) = store_with(StoreConfig { histogram_buckets: bounds, ..StoreConfig::default() });
+        let g = &s.geometry;
+        let mut split = 0;
+        for bin in 0..BINS {
+            let (lo, hi) = bin_range(bin);
+            assert_eq!((bin_of(lo), bin_of(hi)), (bin, bin), "bin {bin}");
+            split += usize::from(g.le_of_bin[bin] == u8::MAX);
+            let step = ((hi.min(1 << 40) - lo) / 7).max(1);
+            let mut values: Vec<u64> = (0..8).map(|k| lo.saturating_add(k * step).min(hi)).collect();
+            values.extend(g.le_nanos[..g.le_n].iter().flat_map(|&b| [b.saturating_sub(1), b, b.saturating_add(1)]));
+            for n in values.into_iter().filter(|&n| bin_of(n) == bin) {
+                assert_eq!(g.classify(n), (bin as u16, g.le_index(n) as u8), "{n} ns");
+            }
+        }
+        // A bin holds at most one bound unless bounds are closer than a bin.
+        assert!(split <= g.le_n, "{split} split bins for {} bounds", g.le_n);
+    }
+}
+
+#[test]
+fn status_and_le_counts_follow_the_bin_table() {
+    let config = StoreConfig {
+        histogram_buckets: vec![Duration::from_millis(1_000), Duration::from_millis(1_001)],
+        ..StoreConfig::default()
+    };
+    let (s, c) = store_with(config);
+    // 1.0005 s lies between two bounds that share one histogram bin; a
+    // bound itself counts in its own bucket.
+    for (ms, us) in [(999, 999), (1_000, 0), (1_000, 500), (1_001, 0), (1_002, 0)] {
+        let d = Duration::from_millis(ms) + Duration::from_micros(us);
+        s.record_request(&req(Some("/a"), 200, 0, c.now()).with_duration(d));
+    }
+    let t = s.totals();
+    let e = &t.endpoints[0];
+    assert_eq!(e.totals.buckets, vec![2, 4]);
+    assert_eq!(e.totals.count, 5);
+    assert_eq!(e.statuses[0].buckets, vec![2, 4]);
+    assert_eq!(e.statuses[0].count, 5);
+}
