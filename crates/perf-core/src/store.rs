@@ -399,6 +399,7 @@ impl Store {
         (q, false)
     }
 
+    #[inline]
     fn record_request_into(&self, series: &Series, sample: &RequestSample<'_>) {
         let nanos = nanos(sample.duration);
         let slow = sample.duration.as_secs_f64() > self.thresholds.slow_request_secs();

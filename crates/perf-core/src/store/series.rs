@@ -432,7 +432,8 @@ impl Series {
             + 2 * dense
     }
 
-    #[inline]
+    // Inlined into the store's record paths, so the sample stays in registers.
+    #[inline(always)]
     pub(crate) fn record(&self, s: &Sample, g: &Geometry) {
         let shard = &self.shards[shard_index() & (self.shards.len() - 1)].0;
         let mut st = shard.lock();
