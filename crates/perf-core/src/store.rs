@@ -308,7 +308,7 @@ impl Store {
         // roll-up tier: a sixth of the buckets for the same answer.
         let (start, end, _) = self.window_bounds(window, self.clock.now());
         let mut out = Collected::new();
-        series.collect_into(start, end, false, &self.geometry, &mut out);
+        series.collect_into(start, end, &self.geometry, &mut out);
         Some(aggregate(&out))
     }
 
@@ -484,7 +484,7 @@ impl Store {
         let mut stats = Vec::new();
         self.each_query(origin, |fp, q| {
             one.reset();
-            q.series.collect_into(start, end, false, &self.geometry, one);
+            q.series.collect_into(start, end, &self.geometry, one);
             if one.acc.count == 0 {
                 return;
             }
@@ -654,7 +654,7 @@ impl MetricsSource for Store {
         let mut endpoints = Vec::new();
         self.each_endpoint(|method, route, series| {
             one.reset();
-            series.collect_into(start, end, false, g, &mut one);
+            series.collect_into(start, end, g, &mut one);
             if one.acc.count == 0 {
                 return;
             }

@@ -488,6 +488,68 @@ fn memory_follows_the_history_written_up_to_the_bound() {
     assert!(day <= max && two_days <= max, "{day} {two_days} {max}");
     // A day fills every chunk a one-shard key can reach; more history reuses them.
     assert_eq!(two_days, day);
+    // The crate docs' figures (two shards): about 37 KiB after an hour and
+    // 143 KiB after a day.
+    let two_shards = |b: usize| b + 2 * 512 - g.shards * 512;
+    assert!(two_shards(hour).abs_diff(37 * 1024) < 1024, "{hour}");
+    assert!(two_shards(day).abs_diff(143 * 1024) < 1024, "{day}");
+}
+
+#[test]
+fn roll_up_histograms_keep_large_bin_counts_exact() {
+    let (s, c) = store();
+    // 1,000 requests of 2 ms (one bin) and 5 of 9 ms in one minute; the
+    // bucket is compacted into the arena once two later minutes begin.
+    for i in 0..1_005u64 {
+        let ms = if i < 1_000 { 2 } else { 9 };
+        s.record_request(&req(Some("/a"), 200, ms, c.now()));
+    }
+    for _ in 0..3 {
+        c.advance(Duration::from_secs(60));
+        s.record_request(&req(Some("/a"), 200, 50, c.now()));
+    }
+    let snap = s.snapshot(w(10));
+    assert_eq!(snap.requests.count, 1_008);
+    assert_eq!(snap.requests.histogram_coverage, 1.0);
+    assert!((snap.requests.p50 - 0.002).abs() <= 0.002 / 64.0, "{}", snap.requests.p50);
+    // Rank 998 of 1,008 is still a 2 ms request: the 1,000 of them (a long
+    // arena entry) are all held.
+    assert!((snap.requests.p99 - 0.002).abs() <= 0.002 / 64.0, "{}", snap.requests.p99);
+    let points = s.series_at(&SeriesKey::Requests, w(10), SeriesResolution::Rollup);
+    let first = points.iter().find(|p| p.count == 1_005).expect("the first minute's point");
+    assert!(first.has_percentiles);
+    assert!((first.p95 - 0.002).abs() <= 0.002 / 64.0, "{}", first.p95);
+}
+
+#[test]
+fn buckets_past_the_32_bit_mark_stay_apart() {
+    // Fine buckets of 10 s reach index 2^32 here: slots keep the low 32
+    // bits of a bucket's index and compare with wrap-around.
+    let mark = (1u64 << 32) * 10;
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_secs(mark - 60)));
+    let s = Store::new(StoreConfig::default(), clock.clone(), Arc::new(SharedThresholds::default())).unwrap();
+    for minute in 0..4u64 {
+        for _ in 0..=minute {
+            s.record_request(&req(Some("/a"), 200, 5, clock.now()));
+        }
+        clock.advance(Duration::from_secs(30));
+        s.record_request(&req(Some("/a"), 500, 5, clock.now()));
+        clock.advance(Duration::from_secs(30));
+    }
+    let snap = s.snapshot(w(10));
+    assert_eq!((snap.requests.count, snap.requests.errors), (1 + 2 + 3 + 4 + 4, 4));
+    let fine = s.series(&SeriesKey::Requests, w(5));
+    let counts: Vec<u64> = fine.iter().map(|p| p.count).filter(|&n| n > 0).collect();
+    assert_eq!(counts, vec![1, 1, 2, 1, 3, 1, 4, 1]);
+}
+
+#[test]
+fn epoch_marks_compare_across_the_wrap() {
+    assert!(series::same_epoch(5, 5));
+    assert!(series::same_epoch((1 << 32) + 5, 5));
+    assert!(series::newer_epoch(1 << 32, u32::MAX));
+    assert!(!series::newer_epoch(u64::from(u32::MAX), 0));
+    assert!(series::newer_epoch(7, 6) && !series::newer_epoch(6, 7) && !series::newer_epoch(6, 6));
 }
 
 #[test]
@@ -712,16 +774,23 @@ fn request_handles_record_like_the_key_map_and_hold_no_overflow() {
 
 #[test]
 fn the_documented_worst_case_matches_the_structures() {
-    // The crate docs: at most about 229 KiB per series with two shards, and
-    // about 451 MiB of series at the default key caps.
+    // The crate docs: at most about 151 KiB per series with two shards, and
+    // about 299 MiB of series at the default key caps (423 MiB with 16 shards).
     let config = StoreConfig { shards: NonZeroUsize::new(2).unwrap(), ..StoreConfig::default() };
     let (s, _) = store_with(config.clone());
     let per_series = series::Series::max_bytes(&s.geometry);
-    assert!(per_series.abs_diff(229 * 1024) < 1024, "{per_series}");
+    assert!(per_series.abs_diff(151 * 1024) < 1024, "{per_series}");
     let endpoints = config.max_endpoints.get() + 2;
     let queries = config.max_queries.get() + 2;
     let worst = (endpoints + queries) * per_series + endpoints * StatusTable::accounted_bytes(&s.geometry);
-    assert!(worst.abs_diff(451 << 20) < 1 << 20, "{worst}");
+    assert!(worst.abs_diff(299 << 20) < 1 << 20, "{worst}");
+    // The terms of the formula: the slot sizes it names.
+    assert_eq!(series::FINE_SLOT_BYTES, 32);
+    assert_eq!(series::ROLLUP_SLOT_BYTES, 64);
+    let (s16, _) = store_with(StoreConfig { shards: NonZeroUsize::new(16).unwrap(), ..config });
+    let per_series_16 = series::Series::max_bytes(&s16.geometry);
+    let worst_16 = (endpoints + queries) * per_series_16 + endpoints * StatusTable::accounted_bytes(&s16.geometry);
+    assert!(worst_16.abs_diff(423 << 20) < 1 << 20, "{worst_16}");
 }
 
 #[test]
