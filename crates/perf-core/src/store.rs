@@ -917,6 +917,12 @@ struct FxHasher {
 
 const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
 
+/// The little-endian word of an 8-byte slice (0 for any other length).
+#[inline]
+fn word(b: &[u8]) -> u64 {
+    b.try_into().map_or(0, u64::from_le_bytes)
+}
+
 impl FxHasher {
     #[inline]
     fn add(&mut self, word: u64) {
@@ -929,12 +935,28 @@ impl Hasher for FxHasher {
     fn write(&mut self, bytes: &[u8]) {
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
-            self.add(u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]));
+            self.add(word(c));
         }
-        let mut tail = 0u64;
-        for (i, b) in chunks.remainder().iter().enumerate() {
-            tail |= u64::from(*b) << (8 * i);
-        }
+        let rest = chunks.remainder();
+        // The tail in at most three loads: a key of 8 bytes or more takes its
+        // last 8 (overlapping the chunks), a shorter one 4, 2 and 1 bytes.
+        let tail = if rest.is_empty() {
+            0
+        } else if bytes.len() >= 8 {
+            word(&bytes[bytes.len() - 8..])
+        } else {
+            let mut t = 0u64;
+            let mut at = 0;
+            for width in [4, 2, 1] {
+                if let Some(part) = rest.get(at..at + width) {
+                    let mut b = [0u8; 8];
+                    b[..width].copy_from_slice(part);
+                    t |= u64::from_le_bytes(b) << (8 * at);
+                    at += width;
+                }
+            }
+            t
+        };
         self.add(tail ^ bytes.len() as u64);
     }
 

@@ -841,3 +841,25 @@ fn status_and_le_counts_follow_the_bin_table() {
     assert_eq!(e.statuses[0].buckets, vec![2, 4]);
     assert_eq!(e.statuses[0].count, 5);
 }
+
+#[test]
+fn the_key_hash_reads_every_byte() {
+    let hash = |b: &[u8]| {
+        let mut h = FxHasher::default();
+        h.write(b);
+        h.finish()
+    };
+    // Changing any one byte of keys of every length up to 24 changes the hash.
+    for len in 0..=24usize {
+        let key: Vec<u8> = (0..len as u8).map(|i| b'a' + i).collect();
+        let base = hash(&key);
+        for i in 0..len {
+            let mut other = key.clone();
+            other[i] ^= 0x20;
+            assert_ne!(hash(&other), base, "len {len}, byte {i}");
+        }
+        if len > 0 {
+            assert_ne!(hash(&key[..len - 1]), base, "len {len}");
+        }
+    }
+}
