@@ -838,7 +838,7 @@ impl MetricsSource for Store {
             ..TotalsSnapshot::default()
         };
         self.each_endpoint(|method, route, series| {
-            let t = series.totals();
+            let t = series.totals(g);
             if t.count > 0 {
                 out.endpoints.push(EndpointTotals {
                     method,
@@ -850,7 +850,7 @@ impl MetricsSource for Store {
         });
         for origin in [Origin::Request, Origin::Background] {
             self.each_query(origin, |fp, q| {
-                let t = q.series.totals();
+                let t = q.series.totals(g);
                 if t.count > 0 {
                     out.queries.push(QueryTotals {
                         fingerprint: fp.to_owned(),

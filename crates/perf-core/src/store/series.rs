@@ -569,7 +569,12 @@ impl Series {
         // A sample older than the shard's bucket (clock skew between threads)
         // counts in the shard's current bucket.
         st.acc.add(s);
-        st.totals.add(s, g);
+        if self.statuses.is_some() {
+            // An endpoint's status table counts the rest since start.
+            st.totals.slow += u64::from(s.slow);
+        } else {
+            st.totals.add(s, g);
+        }
         st.hist.record(usize::from(s.bin));
     }
 
@@ -596,10 +601,15 @@ impl Series {
     }
 
     /// Counts since the series was created.
-    pub(crate) fn totals(&self) -> Cumulative {
+    /// An endpoint series' shards count only slow requests since start;
+    /// its status table holds the count, errors, sum and `le` buckets.
+    pub(crate) fn totals(&self, g: &Geometry) -> Cumulative {
         let mut out = Cumulative::default();
         for p in self.shards.iter() {
             out.merge(&p.0.lock().totals);
+        }
+        if let Some(statuses) = &self.statuses {
+            out = Cumulative { slow: out.slow, ..statuses.cumulative(g) };
         }
         out
     }

@@ -11,7 +11,7 @@ use std::sync::atomic::{
     Ordering::{Acquire, Relaxed, Release},
 };
 
-use super::series::Geometry;
+use super::series::{Cumulative, Geometry};
 use crate::{STATUS_CODES_PER_ENDPOINT, StatusTotals};
 
 /// Class slots after the code slots: `0xx` to `9xx`.
@@ -90,6 +90,46 @@ impl StatusTable {
             }
         }
         class
+    }
+
+    /// Counts since start over every status: count, server errors (500 and
+    /// up), client errors (400 to 499), sum and `le` buckets; `slow` is
+    /// left 0 (the series' shards count it). A code slot whose code is not
+    /// visible yet is skipped, as in [`StatusTable::totals`], and a slot's
+    /// count is raised to its buckets' sum when a scrape races a record.
+    pub(crate) fn cumulative(&self, g: &Geometry) -> Cumulative {
+        let mut out = Cumulative::default();
+        for slot in 0..SLOTS {
+            let base = slot * self.stride;
+            let Some(cells) = self.cells.get(base..base + self.stride) else { continue };
+            let count = cells[0].load(Relaxed);
+            if count == 0 {
+                continue;
+            }
+            // The lowest status the slot can hold: its code, or its class.
+            let status = match self.codes.get(slot) {
+                Some(code) => match code.load(Acquire) {
+                    0 => continue,
+                    code => code,
+                },
+                None => ((slot - STATUS_CODES_PER_ENDPOINT) * 100) as u16,
+            };
+            let mut in_buckets = 0;
+            for (i, b) in out.buckets.iter_mut().enumerate().take(g.le_n) {
+                let n = cells.get(2 + i).map_or(0, |c| c.load(Relaxed));
+                *b += n;
+                in_buckets += n;
+            }
+            let count = count.max(in_buckets);
+            out.count += count;
+            out.sum_ns = out.sum_ns.saturating_add(cells[1].load(Relaxed));
+            if status >= 500 {
+                out.errors += count;
+            } else if status >= 400 {
+                out.client_errors += count;
+            }
+        }
+        out
     }
 
     /// Every status with requests, ordered by label, with cumulative `le`

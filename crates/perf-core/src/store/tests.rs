@@ -863,3 +863,33 @@ fn the_key_hash_reads_every_byte() {
         }
     }
 }
+
+#[test]
+fn endpoint_totals_from_the_status_table_match_what_was_recorded() {
+    let (s, c) = store();
+    // 30 distinct codes (past the 16 code slots, so classes fold the rest),
+    // status 0, a 9xx code and slow requests among them.
+    let codes: Vec<u16> =
+        (0..30).map(|i| [200, 201, 404, 409, 500, 503, 302, 0, 999, 102][i % 10] + (i / 10) as u16).collect();
+    let (mut count, mut errors, mut client, mut slow, mut sum) = (0u64, 0u64, 0u64, 0u64, 0u64);
+    let bounds = s.totals().bucket_bounds;
+    let mut le = vec![0u64; bounds.len()];
+    for (i, &code) in codes.iter().cycle().take(600).enumerate() {
+        let ms = 1 + (i as u64 * 37) % 1_700;
+        s.record_request(&req(Some("/a"), code, ms, c.now()));
+        count += 1;
+        errors += u64::from(code >= 500);
+        client += u64::from((400..500).contains(&code));
+        slow += u64::from(ms > 1_000);
+        sum += ms * 1_000_000;
+        for (n, b) in le.iter_mut().zip(&bounds) {
+            *n += u64::from(ms as f64 / 1e3 <= *b);
+        }
+    }
+    let t = s.totals();
+    let e = &t.endpoints[0];
+    assert_eq!((e.totals.count, e.totals.errors, e.totals.client_errors, e.totals.slow), (count, errors, client, slow));
+    assert!((e.totals.sum - sum as f64 / 1e9).abs() < 1e-9, "{}", e.totals.sum);
+    assert_eq!(e.totals.buckets, le);
+    assert_eq!(e.statuses.iter().map(|st| st.count).sum::<u64>(), count);
+}
