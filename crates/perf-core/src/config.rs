@@ -51,10 +51,11 @@ pub struct StoreConfig {
     pub coarse_resolution: Duration,
     /// How many roll-up buckets are kept (default 1,440: 24 hours).
     pub coarse_buckets: NonZeroUsize,
-    /// Packed histogram entries kept per series (default 16,384, at least
-    /// 2,048). Each roll-up bucket's latency histogram takes one entry per
-    /// non-empty bin; when the ring is full the oldest histograms are dropped
-    /// (their counts and sums stay) and percentiles report their coverage.
+    /// 16-bit histogram entries kept per series (default 16,384: 32 KiB, at
+    /// least 2,048). Each roll-up bucket's latency histogram takes one entry
+    /// per non-empty bin (three for a bin with 64 or more events); when the
+    /// ring is full the oldest histograms are dropped (their counts and sums
+    /// stay) and percentiles report their coverage.
     pub histogram_entries: NonZeroUsize,
     /// Distinct endpoint keys before new ones go to the overflow key (default 1,000).
     pub max_endpoints: NonZeroUsize,

@@ -28,6 +28,18 @@ pub(crate) fn bin_of(nanos: u64) -> usize {
     (SUB + u64::from(k - SUB_BITS) * SUB + sub) as usize
 }
 
+/// The smallest and largest duration in nanoseconds that fall in `bin`
+/// (the top bin also holds everything from [`LIMIT`] up).
+pub(crate) fn bin_range(bin: usize) -> (u64, u64) {
+    let bin = bin as u64;
+    if bin < SUB {
+        return (bin, bin);
+    }
+    let shift = (bin - SUB) / SUB;
+    let lower = (SUB + (bin - SUB) % SUB) << shift;
+    if bin as usize == BINS - 1 { (lower, u64::MAX) } else { (lower, lower + (1 << shift) - 1) }
+}
+
 /// The value reported for a bin: its midpoint, in nanoseconds.
 pub(crate) fn bin_value(bin: usize) -> f64 {
     let bin = bin as u64;
@@ -101,16 +113,13 @@ impl Dense {
         self.iter().map(|(_, c)| u64::from(c)).sum()
     }
 
-    /// Adds packed entries, which are in ascending bin order (as
-    /// `Arena::write` produces them).
-    pub(crate) fn add_packed(&mut self, entries: &[u32]) {
-        let (Some(&first), Some(&last)) = (entries.first(), entries.last()) else { return };
-        for &e in entries {
-            let (bin, count) = unpack(e);
-            self.bins[bin] = self.bins[bin].saturating_add(count);
-        }
-        self.lo = self.lo.min(unpack(first).0);
-        self.hi = self.hi.max(unpack(last).0);
+    /// Adds `count` events to `bin`.
+    #[inline]
+    pub(crate) fn add_bin(&mut self, bin: usize, count: u32) {
+        let Some(b) = self.bins.get_mut(bin) else { return };
+        *b = b.saturating_add(count);
+        self.lo = self.lo.min(bin);
+        self.hi = self.hi.max(bin);
     }
 
     pub(crate) fn add_dense(&mut self, other: &Dense) {
@@ -157,18 +166,46 @@ impl Dense {
     }
 }
 
-const COUNT_BITS: u32 = 22;
-const COUNT_MAX: u32 = (1 << COUNT_BITS) - 1;
+/// Bits of count in a short 16-bit entry; the bin takes the other 10.
+const COUNT_BITS: u32 = 6;
+/// Largest count a short entry holds; a bin with more takes a long entry.
+pub(crate) const SHORT_MAX: u32 = (1 << COUNT_BITS) - 1;
 
-/// Packs (bin, count) into a u32: 10 bits of bin, 22 bits of count.
+/// Encodes one non-empty bin as 16-bit entries for the histogram arena:
+/// one entry `bin << 6 | count` for a count up to [`SHORT_MAX`], otherwise
+/// three, `bin << 6` then the count's high and low halves. Counts are exact.
 #[inline]
-pub(crate) fn pack(bin: usize, count: u32) -> u32 {
-    ((bin as u32) << COUNT_BITS) | count.min(COUNT_MAX)
+pub(crate) fn encode(bin: usize, count: u32, mut put: impl FnMut(u16)) {
+    let head = (bin as u16) << COUNT_BITS;
+    if count <= SHORT_MAX {
+        put(head | count as u16);
+    } else {
+        put(head);
+        put((count >> 16) as u16);
+        put(count as u16);
+    }
 }
 
-#[inline]
-pub(crate) fn unpack(e: u32) -> (usize, u32) {
-    ((e >> COUNT_BITS) as usize, e & COUNT_MAX)
+/// Units [`encode`] writes for a bin with `count`.
+#[cfg(test)]
+pub(crate) fn encoded_len(count: u32) -> usize {
+    if count <= SHORT_MAX { 1 } else { 3 }
+}
+
+/// Decodes entries written by [`encode`], given one at a time by `next`
+/// (`None` at the end), into `(bin, count)` pairs passed to `f`. A long
+/// entry cut short ends the decoding.
+pub(crate) fn decode(mut next: impl FnMut() -> Option<u16>, mut f: impl FnMut(usize, u32)) {
+    while let Some(e) = next() {
+        let bin = usize::from(e >> COUNT_BITS);
+        let short = u32::from(e) & SHORT_MAX;
+        if short > 0 {
+            f(bin, short);
+            continue;
+        }
+        let (Some(hi), Some(lo)) = (next(), next()) else { return };
+        f(bin, (u32::from(hi) << 16) | u32::from(lo));
+    }
 }
 
 #[cfg(test)]

@@ -41,26 +41,32 @@
 //! entries, one series (one endpoint or one fingerprint) takes at most
 //!
 //! ```text
-//! series ≤ S × (512 + 4096) + (F + C) × 64 + C × 24 + H × 4 + 2 × 4096 + 1.5 KiB  bytes
+//! series ≤ S × (512 + 4096) + F × 32 + C × 64 + H × 2 + 2 × 4096 + 1 KiB  bytes
 //! ```
 //!
 //! which with the defaults (S = 2 on a 2-core machine, F = 360, C = 1,440,
-//! H = 16,384) is about 229 KiB, reached only after a day of traffic. It
-//! starts at the series and its shard array plus 4 KiB of histogram for each
-//! shard that has recorded (about 6.5 KiB for a key seen once on one
-//! thread); ring chunks of 64 buckets (4 KiB) are added when the first bucket
-//! in them ends, histogram-arena chunks of 1,024 entries (4 KiB) as roll-up
-//! histograms are compacted. Measured with ten requests every 10 s on one
-//! thread: about 60 KiB after an hour, 133 KiB after six, 221 KiB after a
-//! day. An endpoint series adds its status table, 26 × (2 + B) × 8 bytes for
-//! B histogram buckets (3.7 KiB with the default 16), at first sight:
+//! H = 16,384) is about 151 KiB, reached only after a day of traffic. A fine
+//! bucket takes 32 bytes (count, errors, slow, sum, max: what a fine series
+//! point shows), a roll-up bucket 64 (every scalar, with 32-bit counts and
+//! bucket marks, and where its histogram lies in the arena), and the arena
+//! holds 16-bit entries: one per non-empty bin of a roll-up bucket, three
+//! for a bin with 64 or more events, so counts stay exact. A series starts
+//! at the series and its shard array plus 4 KiB of histogram for each shard
+//! that has recorded (about 6 KiB for a key seen once on one thread); ring
+//! chunks of 64 buckets (2 KiB fine, 4 KiB roll-up) are added when the first
+//! bucket in them ends, histogram-arena chunks of 2,048 entries (4 KiB) as
+//! roll-up histograms are compacted. Measured with ten requests every 10 s
+//! on one thread, spread over 60 histogram bins a minute: about 37 KiB after
+//! an hour, 79 KiB after six, 143 KiB after a day. An endpoint series adds
+//! its status table, 26 × (2 + B) × 8 bytes for B histogram buckets
+//! (3.7 KiB with the default 16), at first sight:
 //! [`STATUS_CODES_PER_ENDPOINT`] code slots plus one per class. The store
 //! holds at most `max_endpoints + max_queries + 4` series (the unmatched key
 //! and three overflow keys), plus the rings, allocated up front: about
 //! 2.4 KiB per slow query or N+1 slot, 40 bytes per slow-request slot, and
 //! 128 bytes per fine and roll-up gauge bucket. At the default caps the
-//! worst case is about 451 MiB of series on a 2-core machine (2,004 series,
-//! 1,002 of them with a status table) and about 575 MiB with 16 shards.
+//! worst case is about 299 MiB of series on a 2-core machine (2,004 series,
+//! 1,002 of them with a status table) and about 423 MiB with 16 shards.
 //! [`Store::accounted_bytes`] reports the figure in use.
 //!
 //! # Percentiles

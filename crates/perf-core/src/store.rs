@@ -171,7 +171,9 @@ impl Store {
                 le
             },
             le_n: config.histogram_buckets.len(),
+            le_of_bin: [0; crate::histogram::BINS],
         };
+        let geometry = Geometry { le_of_bin: Geometry::le_table(&geometry.le_nanos[..geometry.le_n]), ..geometry };
         let slow_route: Arc<str> = Arc::from("");
         Ok(Store {
             id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
@@ -306,7 +308,7 @@ impl Store {
         // roll-up tier: a sixth of the buckets for the same answer.
         let (start, end, _) = self.window_bounds(window, self.clock.now());
         let mut out = Collected::new();
-        series.collect_into(start, end, false, &self.geometry, &mut out);
+        series.collect_into(start, end, &self.geometry, &mut out);
         Some(aggregate(&out))
     }
 
@@ -397,27 +399,33 @@ impl Store {
         (q, false)
     }
 
+    #[inline]
     fn record_request_into(&self, series: &Series, sample: &RequestSample<'_>) {
         let nanos = nanos(sample.duration);
         let slow = sample.duration.as_secs_f64() > self.thresholds.slow_request_secs();
-        series.record(
-            &Sample {
-                at_us: sample.at.as_unix_micros(),
-                nanos,
-                error: sample.is_server_error(),
-                client_error: sample.is_client_error(),
-                slow,
-                aux_count: sample.queries,
-                aux_ns: self::nanos(sample.query_time),
-            },
-            &self.geometry,
-        );
+        let s = Sample {
+            error: sample.is_server_error(),
+            client_error: sample.is_client_error(),
+            slow,
+            aux_count: sample.queries,
+            aux_ns: self::nanos(sample.query_time),
+            ..Sample::new(sample.at.as_unix_micros(), nanos, &self.geometry)
+        };
+        series.record(&s, &self.geometry);
         if let Some(statuses) = series.statuses() {
-            statuses.record(sample.status, nanos, &self.geometry);
+            statuses.record(sample.status, nanos, s.le, &self.geometry);
         }
         if slow {
             self.push_slow_request(sample, nanos);
         }
+    }
+
+    /// A sample whose handle names another store, recorded through the key
+    /// map; kept out of line so the handle paths stay small.
+    #[cold]
+    #[inline(never)]
+    fn record_request_by_key(&self, sample: &RequestSample<'_>) {
+        self.record_request(sample);
     }
 
     #[cold]
@@ -484,7 +492,7 @@ impl Store {
         let mut stats = Vec::new();
         self.each_query(origin, |fp, q| {
             one.reset();
-            q.series.collect_into(start, end, false, &self.geometry, one);
+            q.series.collect_into(start, end, &self.geometry, one);
             if one.acc.count == 0 {
                 return;
             }
@@ -550,7 +558,7 @@ impl EndpointHandle {
         if self.store == store.id {
             store.record_request_into(&self.series, sample);
         } else {
-            store.record_request(sample);
+            store.record_request_by_key(sample);
         }
     }
 }
@@ -591,7 +599,7 @@ impl Recorder for Store {
     fn record_request_with(&self, handle: &RequestHandle, sample: &RequestSample<'_>) {
         match handle.downcast_ref::<StoreEndpoint>() {
             Some(e) if e.store == self.id => self.record_request_into(&e.series, sample),
-            _ => self.record_request(sample),
+            _ => self.record_request_by_key(sample),
         }
     }
 
@@ -604,15 +612,7 @@ impl Recorder for Store {
         let nanos = nanos(sample.duration);
         let slow = sample.duration.as_secs_f64() > self.thresholds.slow_query_secs();
         q.series.record(
-            &Sample {
-                at_us: sample.at.as_unix_micros(),
-                nanos,
-                error: !sample.ok,
-                client_error: false,
-                slow,
-                aux_count: 0,
-                aux_ns: 0,
-            },
+            &Sample { error: !sample.ok, slow, ..Sample::new(sample.at.as_unix_micros(), nanos, &self.geometry) },
             &self.geometry,
         );
         if slow || !sample.ok {
@@ -662,7 +662,7 @@ impl MetricsSource for Store {
         let mut endpoints = Vec::new();
         self.each_endpoint(|method, route, series| {
             one.reset();
-            series.collect_into(start, end, false, g, &mut one);
+            series.collect_into(start, end, g, &mut one);
             if one.acc.count == 0 {
                 return;
             }
@@ -838,7 +838,7 @@ impl MetricsSource for Store {
             ..TotalsSnapshot::default()
         };
         self.each_endpoint(|method, route, series| {
-            let t = series.totals();
+            let t = series.totals(g);
             if t.count > 0 {
                 out.endpoints.push(EndpointTotals {
                     method,
@@ -850,7 +850,7 @@ impl MetricsSource for Store {
         });
         for origin in [Origin::Request, Origin::Background] {
             self.each_query(origin, |fp, q| {
-                let t = q.series.totals();
+                let t = q.series.totals(g);
                 if t.count > 0 {
                     out.queries.push(QueryTotals {
                         fingerprint: fp.to_owned(),
@@ -925,6 +925,12 @@ struct FxHasher {
 
 const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
 
+/// The little-endian word of an 8-byte slice (0 for any other length).
+#[inline]
+fn word(b: &[u8]) -> u64 {
+    b.try_into().map_or(0, u64::from_le_bytes)
+}
+
 impl FxHasher {
     #[inline]
     fn add(&mut self, word: u64) {
@@ -937,12 +943,28 @@ impl Hasher for FxHasher {
     fn write(&mut self, bytes: &[u8]) {
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
-            self.add(u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]));
+            self.add(word(c));
         }
-        let mut tail = 0u64;
-        for (i, b) in chunks.remainder().iter().enumerate() {
-            tail |= u64::from(*b) << (8 * i);
-        }
+        let rest = chunks.remainder();
+        // The tail in at most three loads: a key of 8 bytes or more takes its
+        // last 8 (overlapping the chunks), a shorter one 4, 2 and 1 bytes.
+        let tail = if rest.is_empty() {
+            0
+        } else if bytes.len() >= 8 {
+            word(&bytes[bytes.len() - 8..])
+        } else {
+            let mut t = 0u64;
+            let mut at = 0;
+            for width in [4, 2, 1] {
+                if let Some(part) = rest.get(at..at + width) {
+                    let mut b = [0u8; 8];
+                    b[..width].copy_from_slice(part);
+                    t |= u64::from_le_bytes(b) << (8 * at);
+                    at += width;
+                }
+            }
+            t
+        };
         self.add(tail ^ bytes.len() as u64);
     }
 

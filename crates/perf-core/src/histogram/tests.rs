@@ -37,12 +37,28 @@ fn midpoint_error_is_under_one_sixty_fourth() {
 }
 
 #[test]
-fn pack_round_trips_and_splits_large_counts() {
-    assert_eq!(unpack(pack(1023, 5)), (1023, 5));
-    assert_eq!(unpack(pack(3, COUNT_MAX + 10)), (3, COUNT_MAX));
-    let mut back = Dense::new();
-    back.add_packed(&[pack(7, COUNT_MAX), pack(7, 10)]);
-    assert_eq!(back.iter().collect::<Vec<_>>(), vec![(7, COUNT_MAX + 10)]);
+fn arena_entries_round_trip_exact_counts() {
+    let cases = [(1023, 1), (0, SHORT_MAX), (3, SHORT_MAX + 1), (7, 65_536), (512, u32::MAX)];
+    let mut units = Vec::new();
+    for (bin, count) in cases {
+        let before = units.len();
+        encode(bin, count, |u| units.push(u));
+        assert_eq!(units.len() - before, encoded_len(count));
+    }
+    assert_eq!(units.len(), 1 + 1 + 3 + 3 + 3);
+    let mut it = units.iter().copied();
+    let mut back = Vec::new();
+    decode(|| it.next(), |bin, count| back.push((bin, count)));
+    assert_eq!(back, cases);
+    // A long entry missing its halves decodes nothing more.
+    let mut cut = units[..units.len() - 1].iter().copied();
+    let mut n = 0;
+    decode(|| cut.next(), |_, _| n += 1);
+    assert_eq!(n, cases.len() - 1);
+    let mut d = Dense::new();
+    d.add_bin(7, u32::MAX);
+    d.add_bin(7, 10);
+    assert_eq!(d.iter().collect::<Vec<_>>(), vec![(7, u32::MAX)]);
 }
 
 #[test]

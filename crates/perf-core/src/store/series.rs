@@ -22,7 +22,7 @@ use std::{
 use parking_lot::Mutex;
 
 use super::status::StatusTable;
-use crate::histogram::{Dense, bin_of, pack, unpack};
+use crate::histogram::{BINS, Dense, bin_of, bin_range, decode, encode};
 
 pub(crate) const NONE: u64 = u64::MAX;
 
@@ -38,13 +38,40 @@ pub(crate) struct Geometry {
     /// Upper bounds of the `le` buckets in nanoseconds; the first `le_n` are used.
     pub(crate) le_nanos: [u64; LE_BUCKETS],
     pub(crate) le_n: usize,
+    /// Per histogram bin, the `le` bucket of every duration in it, or
+    /// [`LE_SPLIT`] when a bound falls inside the bin.
+    pub(crate) le_of_bin: [u8; BINS],
 }
 
+/// Marks a histogram bin that an `le` bound splits.
+const LE_SPLIT: u8 = u8::MAX;
+
 impl Geometry {
+    /// The `le` bucket index of every histogram bin, for `le_of_bin`:
+    /// `le_nanos[..le_n]` must be ascending.
+    pub(crate) fn le_table(le_nanos: &[u64]) -> [u8; BINS] {
+        let index = |nanos: u64| le_nanos.partition_point(|&b| b < nanos);
+        std::array::from_fn(|bin| {
+            let (lo, hi) = bin_range(bin);
+            let i = index(lo);
+            if i == index(hi) { u8::try_from(i).unwrap_or(LE_SPLIT) } else { LE_SPLIT }
+        })
+    }
+
     /// The index of the `le` bucket holding `nanos`, or `le_n` when it is over every bound.
     #[inline]
     pub(crate) fn le_index(&self, nanos: u64) -> usize {
         self.le_nanos[..self.le_n].partition_point(|&b| b < nanos)
+    }
+
+    /// The histogram bin and `le` bucket of a duration: one table read
+    /// unless an `le` bound falls inside the bin.
+    #[inline]
+    pub(crate) fn classify(&self, nanos: u64) -> (u16, u8) {
+        let bin = bin_of(nanos);
+        let le = self.le_of_bin[bin];
+        // Bins are under 1,024 and `le` indices at most 32, so both fit.
+        if le == LE_SPLIT { (bin as u16, self.le_index(nanos) as u8) } else { (bin as u16, le) }
     }
 
     pub(crate) fn ratio(&self) -> u64 {
@@ -115,19 +142,156 @@ pub(crate) struct Sample {
     pub(crate) slow: bool,
     pub(crate) aux_count: u32,
     pub(crate) aux_ns: u64,
+    /// The histogram bin of `nanos`.
+    pub(crate) bin: u16,
+    /// The `le` bucket of `nanos` (`le_n` when over every bound).
+    pub(crate) le: u8,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Slot {
-    epoch: u64,
-    acc: Acc,
+impl Sample {
+    /// A sample of `nanos` at `at_us` with its bin and `le` bucket found
+    /// under `g`; flags and auxiliary figures are filled in by the caller.
+    #[inline]
+    pub(crate) fn new(at_us: u64, nanos: u64, g: &Geometry) -> Self {
+        let (bin, le) = g.classify(nanos);
+        Sample { at_us, nanos, error: false, client_error: false, slow: false, aux_count: 0, aux_ns: 0, bin, le }
+    }
 }
 
+/// Whether bucket `epoch` is the one a slot holds as `held` (the low 32
+/// bits of its index; buckets 2^32 apart, 136 years of one-second buckets,
+/// would share a slot's mark).
+#[inline]
+pub(crate) fn same_epoch(epoch: u64, held: u32) -> bool {
+    epoch as u32 == held
+}
+
+/// Whether bucket `epoch` is newer than `held` (the low 32 bits of a
+/// slot's bucket index), comparing with wrap-around: exact while the two
+/// are under 2^31 buckets apart.
+#[inline]
+pub(crate) fn newer_epoch(epoch: u64, held: u32) -> bool {
+    (epoch as u32).wrapping_sub(held) as i32 > 0
+}
+
+/// A fine bucket, holding what a fine series point shows (count, errors,
+/// slow, sum, max): 32 bytes. Empty while `count` is 0; `epoch` holds the
+/// low 32 bits of the bucket's index.
 #[derive(Debug, Clone, Copy)]
-struct HistRef {
-    epoch: u64,
-    start: u64,
-    len: u32,
+struct FineSlot {
+    epoch: u32,
+    count: u32,
+    errors: u32,
+    slow: u32,
+    sum_ns: u64,
+    max_ns: u64,
+}
+
+impl FineSlot {
+    const EMPTY: FineSlot = FineSlot { epoch: 0, count: 0, errors: 0, slow: 0, sum_ns: 0, max_ns: 0 };
+
+    fn merge(&mut self, a: &Acc) {
+        self.count = self.count.saturating_add(a.count);
+        self.errors = self.errors.saturating_add(a.errors);
+        self.slow = self.slow.saturating_add(a.slow);
+        self.sum_ns = self.sum_ns.saturating_add(a.sum_ns);
+        self.max_ns = self.max_ns.max(a.max_ns);
+    }
+
+    /// The slot's figures as scalars (the fields a fine slot does not keep
+    /// stay empty).
+    fn acc(&self) -> Acc {
+        Acc {
+            count: self.count,
+            errors: self.errors,
+            slow: self.slow,
+            sum_ns: self.sum_ns,
+            max_ns: self.max_ns,
+            ..Acc::EMPTY
+        }
+    }
+}
+
+/// A roll-up bucket: every scalar, and where the bucket's compacted
+/// histogram lies in the arena (`hist_len` 0 while it has none): 64 bytes.
+/// Empty while `count` is 0; `epoch` holds the low 32 bits of the bucket's
+/// index, `hist_start` the low 32 bits of the arena position.
+#[derive(Debug, Clone, Copy)]
+struct RollupSlot {
+    epoch: u32,
+    count: u32,
+    errors: u32,
+    client_errors: u32,
+    slow: u32,
+    aux_count: u32,
+    hist_start: u32,
+    hist_len: u32,
+    sum_ns: u64,
+    min_ns: u64,
+    max_ns: u64,
+    aux_ns: u64,
+}
+
+impl RollupSlot {
+    const EMPTY: RollupSlot = RollupSlot {
+        epoch: 0,
+        count: 0,
+        errors: 0,
+        client_errors: 0,
+        slow: 0,
+        aux_count: 0,
+        hist_start: 0,
+        hist_len: 0,
+        sum_ns: 0,
+        min_ns: u64::MAX,
+        max_ns: 0,
+        aux_ns: 0,
+    };
+
+    fn merge(&mut self, a: &Acc) {
+        let mut acc = self.acc();
+        acc.merge(a);
+        *self = RollupSlot {
+            epoch: self.epoch,
+            hist_start: self.hist_start,
+            hist_len: self.hist_len,
+            ..RollupSlot::of(&acc)
+        };
+    }
+
+    fn of(a: &Acc) -> RollupSlot {
+        RollupSlot {
+            count: a.count,
+            errors: a.errors,
+            client_errors: a.client_errors,
+            slow: a.slow,
+            aux_count: a.aux_count,
+            sum_ns: a.sum_ns,
+            min_ns: a.min_ns,
+            max_ns: a.max_ns,
+            aux_ns: a.aux_ns,
+            ..RollupSlot::EMPTY
+        }
+    }
+
+    fn acc(&self) -> Acc {
+        Acc {
+            count: self.count,
+            errors: self.errors,
+            client_errors: self.client_errors,
+            slow: self.slow,
+            aux_count: self.aux_count,
+            sum_ns: self.sum_ns,
+            min_ns: self.min_ns,
+            max_ns: self.max_ns,
+            aux_ns: self.aux_ns,
+        }
+    }
+
+    /// Whether the slot holds bucket `epoch`.
+    fn holds(&self, epoch: u64) -> bool {
+        self.count > 0 && same_epoch(epoch, self.epoch)
+    }
 }
 
 struct ShardState {
@@ -172,9 +336,11 @@ impl Cumulative {
         self.client_errors += u64::from(s.client_error);
         self.slow += u64::from(s.slow);
         self.sum_ns = self.sum_ns.saturating_add(s.nanos);
-        let i = g.le_index(s.nanos);
-        if i < g.le_n {
-            self.buckets[i] += 1;
+        let i = usize::from(s.le);
+        if i < g.le_n
+            && let Some(b) = self.buckets.get_mut(i)
+        {
+            *b += 1;
         }
     }
 
@@ -194,25 +360,32 @@ impl Cumulative {
 struct Padded(Mutex<ShardState>);
 
 struct Tiers {
-    fine: Chunked<Slot, SLOT_CHUNK>,
-    coarse: Chunked<Slot, SLOT_CHUNK>,
+    fine: Chunked<FineSlot, SLOT_CHUNK>,
+    coarse: Chunked<RollupSlot, SLOT_CHUNK>,
     hists: Arena,
     pending_epoch: u64,
     pending: Dense,
     scratch: Dense,
 }
 
-/// Compacted histograms of roll-up buckets in a fixed ring of packed entries.
+/// Compacted histograms of roll-up buckets in a fixed ring of 16-bit
+/// entries (`histogram::encode`); each roll-up slot says where its own lies.
 struct Arena {
-    refs: Chunked<HistRef, SLOT_CHUNK>,
-    entries: Chunked<u32, ENTRY_CHUNK>,
+    entries: Chunked<u16, ENTRY_CHUNK>,
     written: u64,
 }
 
-/// Scalar slots (and histogram refs) per ring chunk: 4 KiB of 64-byte slots.
+/// Bytes of one fine slot, as the crate docs count them.
+#[cfg(test)]
+pub(crate) const FINE_SLOT_BYTES: usize = std::mem::size_of::<FineSlot>();
+/// Bytes of one roll-up slot, as the crate docs count them.
+#[cfg(test)]
+pub(crate) const ROLLUP_SLOT_BYTES: usize = std::mem::size_of::<RollupSlot>();
+
+/// Slots per ring chunk: 2 KiB of fine slots, 4 KiB of roll-up slots.
 const SLOT_CHUNK: usize = 64;
-/// Packed histogram entries per arena chunk: 4 KiB.
-const ENTRY_CHUNK: usize = 1_024;
+/// Histogram entries per arena chunk: 4 KiB.
+const ENTRY_CHUNK: usize = 2_048;
 
 /// A ring of `len` items held in chunks of `C`, each allocated when an item
 /// in it is first written; unwritten chunks read as absent.
@@ -325,7 +498,6 @@ impl Series {
     }
 
     pub(crate) fn new(g: &Geometry) -> Self {
-        let empty = Slot { epoch: NONE, acc: Acc::EMPTY };
         let shards = (0..g.shards)
             .map(|_| {
                 Padded(Mutex::new(ShardState {
@@ -342,13 +514,9 @@ impl Series {
         Series {
             shards,
             tiers: Mutex::new(Tiers {
-                fine: Chunked::new(g.fine_n as usize, empty),
-                coarse: Chunked::new(g.coarse_n as usize, empty),
-                hists: Arena {
-                    refs: Chunked::new(g.coarse_n as usize, HistRef { epoch: NONE, start: 0, len: 0 }),
-                    entries: Chunked::new(g.arena, 0),
-                    written: 0,
-                },
+                fine: Chunked::new(g.fine_n as usize, FineSlot::EMPTY),
+                coarse: Chunked::new(g.coarse_n as usize, RollupSlot::EMPTY),
+                hists: Arena { entries: Chunked::new(g.arena, 0), written: 0 },
                 pending_epoch: NONE,
                 pending: Dense::unallocated(),
                 scratch: Dense::unallocated(),
@@ -368,7 +536,6 @@ impl Series {
             + shards
             + t.fine.heap_bytes()
             + t.coarse.heap_bytes()
-            + t.hists.refs.heap_bytes()
             + t.hists.entries.heap_bytes()
             + t.pending.heap_bytes()
             + t.scratch.heap_bytes()
@@ -382,14 +549,14 @@ impl Series {
         let dense = crate::histogram::BINS * size_of::<u32>();
         size_of::<Series>()
             + g.shards * (size_of::<Padded>() + dense)
-            + Chunked::<Slot, SLOT_CHUNK>::max_heap_bytes(g.fine_n as usize)
-            + Chunked::<Slot, SLOT_CHUNK>::max_heap_bytes(g.coarse_n as usize)
-            + Chunked::<HistRef, SLOT_CHUNK>::max_heap_bytes(g.coarse_n as usize)
-            + Chunked::<u32, ENTRY_CHUNK>::max_heap_bytes(g.arena)
+            + Chunked::<FineSlot, SLOT_CHUNK>::max_heap_bytes(g.fine_n as usize)
+            + Chunked::<RollupSlot, SLOT_CHUNK>::max_heap_bytes(g.coarse_n as usize)
+            + Chunked::<u16, ENTRY_CHUNK>::max_heap_bytes(g.arena)
             + 2 * dense
     }
 
-    #[inline]
+    // Inlined into the store's record paths, so the sample stays in registers.
+    #[inline(always)]
     pub(crate) fn record(&self, s: &Sample, g: &Geometry) {
         let shard = &self.shards[shard_index() & (self.shards.len() - 1)].0;
         let mut st = shard.lock();
@@ -402,8 +569,13 @@ impl Series {
         // A sample older than the shard's bucket (clock skew between threads)
         // counts in the shard's current bucket.
         st.acc.add(s);
-        st.totals.add(s, g);
-        st.hist.record(bin_of(s.nanos));
+        if self.statuses.is_some() {
+            // An endpoint's status table counts the rest since start.
+            st.totals.slow += u64::from(s.slow);
+        } else {
+            st.totals.add(s, g);
+        }
+        st.hist.record(usize::from(s.bin));
     }
 
     #[cold]
@@ -429,19 +601,24 @@ impl Series {
     }
 
     /// Counts since the series was created.
-    pub(crate) fn totals(&self) -> Cumulative {
+    /// An endpoint series' shards count only slow requests since start;
+    /// its status table holds the count, errors, sum and `le` buckets.
+    pub(crate) fn totals(&self, g: &Geometry) -> Cumulative {
         let mut out = Cumulative::default();
         for p in self.shards.iter() {
             out.merge(&p.0.lock().totals);
         }
+        if let Some(statuses) = &self.statuses {
+            out = Cumulative { slow: out.slow, ..statuses.cumulative(g) };
+        }
         out
     }
 
-    /// Merges everything recorded in `[start_us, end_us)` into `out`, using
-    /// the fine tier for scalars when `fine` is set and the roll-up tier
-    /// otherwise. Histograms come from roll-up buckets; the caller aligns
-    /// `start_us` to one. Touches only the buckets inside the window.
-    pub(crate) fn collect_into(&self, start_us: u64, end_us: u64, fine: bool, g: &Geometry, out: &mut Collected) {
+    /// Merges everything recorded in `[start_us, end_us)` into `out`, from
+    /// the roll-up tier (scalars and histograms); the caller aligns
+    /// `start_us` to a roll-up bucket. Touches only the buckets inside the
+    /// window.
+    pub(crate) fn collect_into(&self, start_us: u64, end_us: u64, g: &Geometry, out: &mut Collected) {
         let guards: Vec<_> = self.shards.iter().map(|p| p.0.lock()).collect();
         for st in &guards {
             if st.fine_epoch != NONE && in_range(st.fine_epoch * g.fine_us, start_us, end_us) {
@@ -452,20 +629,15 @@ impl Series {
             }
         }
         let tiers = self.tiers.lock();
-        let (slots, width) = if fine { (&tiers.fine, g.fine_us) } else { (&tiers.coarse, g.coarse_us) };
-        for (epoch, slot) in ring_iter(slots, epochs(start_us, end_us, width, slots.len())) {
-            if slot.epoch == epoch {
-                out.acc.merge(&slot.acc);
+        let slots = &tiers.coarse;
+        for (epoch, slot) in ring_iter(slots, epochs(start_us, end_us, g.coarse_us, slots.len())) {
+            if slot.holds(epoch) {
+                out.acc.merge(&slot.acc());
+                tiers.hists.read(slot, |bin, count| out.hist.add_bin(bin, count));
             }
         }
         if tiers.pending_epoch != NONE && in_range(tiers.pending_epoch * g.coarse_us, start_us, end_us) {
             out.hist.add_dense(&tiers.pending);
-        }
-        let refs = &tiers.hists.refs;
-        for (epoch, r) in ring_iter(refs, epochs(start_us, end_us, g.coarse_us, refs.len())) {
-            if r.epoch == epoch {
-                tiers.hists.read(r, |piece| out.hist.add_packed(piece));
-            }
         }
         drop(tiers);
         drop(guards);
@@ -497,31 +669,34 @@ impl Series {
             }
         }
         let tiers = self.tiers.lock();
-        let slots = if fine { &tiers.fine } else { &tiers.coarse };
-        for (epoch, slot) in ring_iter(slots, epochs(start_us, end_us, width, slots.len())) {
-            if slot.epoch == epoch
-                && let Some(p) = index(epoch * width).and_then(|i| points.get_mut(i))
-            {
-                p.acc.merge(&slot.acc);
+        if fine {
+            let slots = &tiers.fine;
+            for (epoch, slot) in ring_iter(slots, epochs(start_us, end_us, width, slots.len())) {
+                if slot.count > 0
+                    && same_epoch(epoch, slot.epoch)
+                    && let Some(p) = index(epoch * width).and_then(|i| points.get_mut(i))
+                {
+                    p.acc.merge(&slot.acc());
+                }
             }
-        }
-        if !fine {
+        } else {
+            let slots = &tiers.coarse;
+            for (epoch, slot) in ring_iter(slots, epochs(start_us, end_us, width, slots.len())) {
+                if !slot.holds(epoch) {
+                    continue;
+                }
+                let Some(p) = index(epoch * width).and_then(|i| points.get_mut(i)) else { continue };
+                p.acc.merge(&slot.acc());
+                if let Some(h) = p.hist.as_mut() {
+                    tiers.hists.read(slot, |bin, count| h.add_bin(bin, count));
+                }
+            }
             if tiers.pending_epoch != NONE
                 && let Some(h) = index(tiers.pending_epoch * g.coarse_us)
                     .and_then(|i| points.get_mut(i))
                     .and_then(|p| p.hist.as_mut())
             {
                 h.add_dense(&tiers.pending);
-            }
-            let refs = &tiers.hists.refs;
-            for (epoch, r) in ring_iter(refs, epochs(start_us, end_us, g.coarse_us, refs.len())) {
-                if r.epoch != epoch {
-                    continue;
-                }
-                let target = index(epoch * g.coarse_us).and_then(|i| points.get_mut(i)).and_then(|p| p.hist.as_mut());
-                if let Some(h) = target {
-                    tiers.hists.read(r, |piece| h.add_packed(piece));
-                }
             }
         }
     }
@@ -559,8 +734,23 @@ fn in_range(t: u64, start: u64, end: u64) -> bool {
 
 impl Tiers {
     fn add_scalars(&mut self, fine_epoch: u64, acc: &Acc, g: &Geometry) {
-        merge_slot(&mut self.fine, fine_epoch, acc);
-        merge_slot(&mut self.coarse, fine_epoch / g.ratio(), acc);
+        let n = self.fine.len() as u64;
+        let slot = self.fine.get_mut((fine_epoch % n) as usize);
+        if slot.count > 0 && same_epoch(fine_epoch, slot.epoch) {
+            slot.merge(acc);
+        } else if slot.count == 0 || newer_epoch(fine_epoch, slot.epoch) {
+            *slot = FineSlot { epoch: fine_epoch as u32, ..FineSlot::EMPTY };
+            slot.merge(acc);
+        }
+        // Otherwise the ring has moved past this bucket: the late data is dropped.
+        let coarse = fine_epoch / g.ratio();
+        let n = self.coarse.len() as u64;
+        let slot = self.coarse.get_mut((coarse % n) as usize);
+        if slot.holds(coarse) {
+            slot.merge(acc);
+        } else if slot.count == 0 || newer_epoch(coarse, slot.epoch) {
+            *slot = RollupSlot { epoch: coarse as u32, ..RollupSlot::of(acc) };
+        }
     }
 
     fn add_hist(&mut self, epoch: u64, hist: &Dense, _g: &Geometry) {
@@ -573,88 +763,100 @@ impl Tiers {
             self.pending_epoch = epoch;
         } else {
             // A shard that was idle flushes an older roll-up bucket late: merge
-            // it into that bucket's record if the record is still held.
+            // it into that bucket's record if the bucket is still held.
             self.merge_late(epoch, hist);
         }
     }
 
     fn finalize_pending(&mut self) {
         if self.pending_epoch != NONE {
-            self.hists.write(self.pending_epoch, &self.pending);
+            let epoch = self.pending_epoch;
+            self.write_hist(epoch, Which::Pending);
             self.pending.clear();
         }
         self.pending_epoch = NONE;
     }
 
+    /// Compacts the pending or scratch histogram into the arena as
+    /// `epoch`'s record. A histogram is kept only beside its bucket's
+    /// scalars, which always reach the slot first.
+    fn write_hist(&mut self, epoch: u64, which: Which) {
+        let n = self.coarse.len() as u64;
+        let slot = self.coarse.get_mut((epoch % n) as usize);
+        if !slot.holds(epoch) {
+            return;
+        }
+        let hist = match which {
+            Which::Pending => &self.pending,
+            Which::Scratch => &self.scratch,
+        };
+        let (start, len) = self.hists.write(hist);
+        slot.hist_start = start;
+        slot.hist_len = len;
+    }
+
     fn merge_late(&mut self, epoch: u64, hist: &Dense) {
-        let n = self.hists.refs.len() as u64;
-        let r = self.hists.refs.get((epoch % n) as usize).copied().unwrap_or(HistRef { epoch: NONE, start: 0, len: 0 });
-        if r.epoch != NONE && r.epoch > epoch {
+        let n = self.coarse.len() as u64;
+        let Some(slot) = self.coarse.get((epoch % n) as usize).copied() else { return };
+        if !slot.holds(epoch) {
             // The ring has moved past this bucket: the late detail is dropped.
             return;
         }
         self.scratch.allocate();
         self.scratch.clear();
-        if r.epoch == epoch {
-            let scratch = &mut self.scratch;
-            self.hists.read(&r, |piece| scratch.add_packed(piece));
-        }
+        let scratch = &mut self.scratch;
+        self.hists.read(&slot, |bin, count| scratch.add_bin(bin, count));
         self.scratch.add_dense(hist);
-        self.hists.write(epoch, &self.scratch);
+        self.write_hist(epoch, Which::Scratch);
     }
+}
+
+/// Which of the tiers' dense histograms to compact.
+#[derive(Clone, Copy)]
+enum Which {
+    Pending,
+    Scratch,
 }
 
 impl Arena {
-    /// Appends `hist`'s non-zero bins and points `epoch`'s ref at them.
-    fn write(&mut self, epoch: u64, hist: &Dense) {
+    /// Appends `hist`'s non-zero bins; returns where the record starts (the
+    /// low 32 bits of the position) and how many entries it takes.
+    fn write(&mut self, hist: &Dense) -> (u32, u32) {
         let cap = self.entries.len() as u64;
         let start = self.written;
-        let mut len = 0u32;
         for (bin, c) in hist.iter() {
-            let mut left = c;
-            while left > 0 {
-                let e = pack(bin, left);
-                let taken = unpack(e).1;
+            encode(bin, c, |e| {
                 *self.entries.get_mut((self.written % cap) as usize) = e;
                 self.written += 1;
-                len += 1;
-                left -= taken;
-            }
+            });
         }
-        let n = self.refs.len() as u64;
-        *self.refs.get_mut((epoch % n) as usize) = HistRef { epoch, start, len };
+        // At most 3 entries for each of 1,024 bins.
+        (start as u32, (self.written - start) as u32)
     }
 
-    /// Passes a record's entries to `f` as contiguous pieces in order (split
-    /// where the ring wraps or a chunk ends), if the ring has not overwritten
-    /// them.
-    fn read(&self, r: &HistRef, mut f: impl FnMut(&[u32])) {
-        let cap = self.entries.len();
-        if self.written - r.start > cap as u64 || r.len as usize > cap {
+    /// Passes a roll-up slot's histogram bins to `f` in ascending order, if
+    /// the slot has one and the ring has not overwritten it.
+    fn read(&self, slot: &RollupSlot, mut f: impl FnMut(usize, u32)) {
+        let cap = self.entries.len() as u64;
+        let len = u64::from(slot.hist_len);
+        // Entries written since the record began, from the low 32 bits.
+        let age = u64::from((self.written as u32).wrapping_sub(slot.hist_start));
+        if len == 0 || age > cap || len > age {
             return;
         }
-        let mut at = (r.start % cap as u64) as usize;
-        let mut left = r.len as usize;
-        while left > 0 {
-            let chunk_end = ((at / ENTRY_CHUNK + 1) * ENTRY_CHUNK).min(cap);
-            let take = left.min(chunk_end - at);
-            if let Some(c) = self.entries.chunks[at / ENTRY_CHUNK].as_deref() {
-                let off = at % ENTRY_CHUNK;
-                f(&c[off..off + take]);
-            }
-            left -= take;
-            at = if chunk_end == cap { 0 } else { chunk_end };
-        }
+        let start = self.written - age;
+        let mut at = start;
+        let end = start + len;
+        decode(
+            || {
+                if at == end {
+                    return None;
+                }
+                let e = self.entries.get((at % cap) as usize).copied();
+                at += 1;
+                e
+            },
+            &mut f,
+        );
     }
-}
-
-fn merge_slot(slots: &mut Chunked<Slot, SLOT_CHUNK>, epoch: u64, acc: &Acc) {
-    let n = slots.len() as u64;
-    let slot = slots.get_mut((epoch % n) as usize);
-    if slot.epoch == epoch {
-        slot.acc.merge(acc);
-    } else if slot.epoch == NONE || epoch > slot.epoch {
-        *slot = Slot { epoch, acc: *acc };
-    }
-    // Otherwise the ring has moved past this bucket: the late data is dropped.
 }

@@ -11,7 +11,7 @@ use std::sync::atomic::{
     Ordering::{Acquire, Relaxed, Release},
 };
 
-use super::series::Geometry;
+use super::series::{Cumulative, Geometry};
 use crate::{STATUS_CODES_PER_ENDPOINT, StatusTotals};
 
 /// Class slots after the code slots: `0xx` to `9xx`.
@@ -43,18 +43,32 @@ impl StatusTable {
 
     /// Counts one request: at most 16 loads and one compare-and-swap to find
     /// the slot, then three relaxed additions.
+    /// `le` is the request's `le` bucket (`le_n` when over every bound).
     #[inline]
-    pub(crate) fn record(&self, status: u16, nanos: u64, g: &Geometry) {
+    pub(crate) fn record(&self, status: u16, nanos: u64, le: u8, g: &Geometry) {
         let base = self.slot_of(status) * self.stride;
-        self.cells[base].fetch_add(1, Relaxed);
-        self.cells[base + 1].fetch_add(nanos, Relaxed);
-        let i = g.le_index(nanos);
-        if i < g.le_n {
-            self.cells[base + 2 + i].fetch_add(1, Relaxed);
+        let Some(cells) = self.cells.get(base..base + self.stride) else { return };
+        cells[0].fetch_add(1, Relaxed);
+        cells[1].fetch_add(nanos, Relaxed);
+        let i = usize::from(le);
+        if i < g.le_n
+            && let Some(c) = cells.get(2 + i)
+        {
+            c.fetch_add(1, Relaxed);
         }
     }
 
+    /// The slot counting `status`: the first code slot is checked inline,
+    /// since most endpoints answer mostly with one code.
+    #[inline]
     fn slot_of(&self, status: u16) -> usize {
+        if status != 0 && self.codes[0].load(Relaxed) == status {
+            return 0;
+        }
+        self.find_slot(status)
+    }
+
+    fn find_slot(&self, status: u16) -> usize {
         let class = STATUS_CODES_PER_ENDPOINT + usize::from(status / 100).min(CLASSES - 1);
         if status == 0 {
             return class;
@@ -76,6 +90,46 @@ impl StatusTable {
             }
         }
         class
+    }
+
+    /// Counts since start over every status: count, server errors (500 and
+    /// up), client errors (400 to 499), sum and `le` buckets; `slow` is
+    /// left 0 (the series' shards count it). A code slot whose code is not
+    /// visible yet is skipped, as in [`StatusTable::totals`], and a slot's
+    /// count is raised to its buckets' sum when a scrape races a record.
+    pub(crate) fn cumulative(&self, g: &Geometry) -> Cumulative {
+        let mut out = Cumulative::default();
+        for slot in 0..SLOTS {
+            let base = slot * self.stride;
+            let Some(cells) = self.cells.get(base..base + self.stride) else { continue };
+            let count = cells[0].load(Relaxed);
+            if count == 0 {
+                continue;
+            }
+            // The lowest status the slot can hold: its code, or its class.
+            let status = match self.codes.get(slot) {
+                Some(code) => match code.load(Acquire) {
+                    0 => continue,
+                    code => code,
+                },
+                None => ((slot - STATUS_CODES_PER_ENDPOINT) * 100) as u16,
+            };
+            let mut in_buckets = 0;
+            for (i, b) in out.buckets.iter_mut().enumerate().take(g.le_n) {
+                let n = cells.get(2 + i).map_or(0, |c| c.load(Relaxed));
+                *b += n;
+                in_buckets += n;
+            }
+            let count = count.max(in_buckets);
+            out.count += count;
+            out.sum_ns = out.sum_ns.saturating_add(cells[1].load(Relaxed));
+            if status >= 500 {
+                out.errors += count;
+            } else if status >= 400 {
+                out.client_errors += count;
+            }
+        }
+        out
     }
 
     /// Every status with requests, ordered by label, with cumulative `le`

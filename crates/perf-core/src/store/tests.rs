@@ -488,6 +488,68 @@ fn memory_follows_the_history_written_up_to_the_bound() {
     assert!(day <= max && two_days <= max, "{day} {two_days} {max}");
     // A day fills every chunk a one-shard key can reach; more history reuses them.
     assert_eq!(two_days, day);
+    // The crate docs' figures (two shards): about 37 KiB after an hour and
+    // 143 KiB after a day.
+    let two_shards = |b: usize| b + 2 * 512 - g.shards * 512;
+    assert!(two_shards(hour).abs_diff(37 * 1024) < 1024, "{hour}");
+    assert!(two_shards(day).abs_diff(143 * 1024) < 1024, "{day}");
+}
+
+#[test]
+fn roll_up_histograms_keep_large_bin_counts_exact() {
+    let (s, c) = store();
+    // 1,000 requests of 2 ms (one bin) and 5 of 9 ms in one minute; the
+    // bucket is compacted into the arena once two later minutes begin.
+    for i in 0..1_005u64 {
+        let ms = if i < 1_000 { 2 } else { 9 };
+        s.record_request(&req(Some("/a"), 200, ms, c.now()));
+    }
+    for _ in 0..3 {
+        c.advance(Duration::from_secs(60));
+        s.record_request(&req(Some("/a"), 200, 50, c.now()));
+    }
+    let snap = s.snapshot(w(10));
+    assert_eq!(snap.requests.count, 1_008);
+    assert_eq!(snap.requests.histogram_coverage, 1.0);
+    assert!((snap.requests.p50 - 0.002).abs() <= 0.002 / 64.0, "{}", snap.requests.p50);
+    // Rank 998 of 1,008 is still a 2 ms request: the 1,000 of them (a long
+    // arena entry) are all held.
+    assert!((snap.requests.p99 - 0.002).abs() <= 0.002 / 64.0, "{}", snap.requests.p99);
+    let points = s.series_at(&SeriesKey::Requests, w(10), SeriesResolution::Rollup);
+    let first = points.iter().find(|p| p.count == 1_005).expect("the first minute's point");
+    assert!(first.has_percentiles);
+    assert!((first.p95 - 0.002).abs() <= 0.002 / 64.0, "{}", first.p95);
+}
+
+#[test]
+fn buckets_past_the_32_bit_mark_stay_apart() {
+    // Fine buckets of 10 s reach index 2^32 here: slots keep the low 32
+    // bits of a bucket's index and compare with wrap-around.
+    let mark = (1u64 << 32) * 10;
+    let clock = Arc::new(ManualClock::new(Timestamp::from_unix_secs(mark - 60)));
+    let s = Store::new(StoreConfig::default(), clock.clone(), Arc::new(SharedThresholds::default())).unwrap();
+    for minute in 0..4u64 {
+        for _ in 0..=minute {
+            s.record_request(&req(Some("/a"), 200, 5, clock.now()));
+        }
+        clock.advance(Duration::from_secs(30));
+        s.record_request(&req(Some("/a"), 500, 5, clock.now()));
+        clock.advance(Duration::from_secs(30));
+    }
+    let snap = s.snapshot(w(10));
+    assert_eq!((snap.requests.count, snap.requests.errors), (1 + 2 + 3 + 4 + 4, 4));
+    let fine = s.series(&SeriesKey::Requests, w(5));
+    let counts: Vec<u64> = fine.iter().map(|p| p.count).filter(|&n| n > 0).collect();
+    assert_eq!(counts, vec![1, 1, 2, 1, 3, 1, 4, 1]);
+}
+
+#[test]
+fn epoch_marks_compare_across_the_wrap() {
+    assert!(series::same_epoch(5, 5));
+    assert!(series::same_epoch((1 << 32) + 5, 5));
+    assert!(series::newer_epoch(1 << 32, u32::MAX));
+    assert!(!series::newer_epoch(u64::from(u32::MAX), 0));
+    assert!(series::newer_epoch(7, 6) && !series::newer_epoch(6, 7) && !series::newer_epoch(6, 6));
 }
 
 #[test]
@@ -712,14 +774,122 @@ fn request_handles_record_like_the_key_map_and_hold_no_overflow() {
 
 #[test]
 fn the_documented_worst_case_matches_the_structures() {
-    // The crate docs: at most about 229 KiB per series with two shards, and
-    // about 451 MiB of series at the default key caps.
+    // The crate docs: at most about 151 KiB per series with two shards, and
+    // about 299 MiB of series at the default key caps (423 MiB with 16 shards).
     let config = StoreConfig { shards: NonZeroUsize::new(2).unwrap(), ..StoreConfig::default() };
     let (s, _) = store_with(config.clone());
     let per_series = series::Series::max_bytes(&s.geometry);
-    assert!(per_series.abs_diff(229 * 1024) < 1024, "{per_series}");
+    assert!(per_series.abs_diff(151 * 1024) < 1024, "{per_series}");
     let endpoints = config.max_endpoints.get() + 2;
     let queries = config.max_queries.get() + 2;
     let worst = (endpoints + queries) * per_series + endpoints * StatusTable::accounted_bytes(&s.geometry);
-    assert!(worst.abs_diff(451 << 20) < 1 << 20, "{worst}");
+    assert!(worst.abs_diff(299 << 20) < 1 << 20, "{worst}");
+    // The terms of the formula: the slot sizes it names.
+    assert_eq!(series::FINE_SLOT_BYTES, 32);
+    assert_eq!(series::ROLLUP_SLOT_BYTES, 64);
+    let (s16, _) = store_with(StoreConfig { shards: NonZeroUsize::new(16).unwrap(), ..config });
+    let per_series_16 = series::Series::max_bytes(&s16.geometry);
+    let worst_16 = (endpoints + queries) * per_series_16 + endpoints * StatusTable::accounted_bytes(&s16.geometry);
+    assert!(worst_16.abs_diff(423 << 20) < 1 << 20, "{worst_16}");
+}
+
+#[test]
+fn the_bin_table_finds_the_same_le_bucket_as_a_search() {
+    use crate::histogram::{BINS, bin_of, bin_range};
+    // The default bounds, bounds closer together than one bin (1.000 s and
+    // 1.001 s share a bin), every bound at its largest, and a single bound.
+    let close = vec![Duration::from_micros(1), Duration::from_millis(1_000), Duration::from_millis(1_001)];
+    let many: Vec<Duration> =
+        (0..crate::MAX_HISTOGRAM_BUCKETS as u64).map(|i| Duration::from_millis(1 + i * 37)).collect();
+    for bounds in [StoreConfig::default().histogram_buckets, close, many, vec![Duration::from_secs(3_600)]] {
+        let (s, _) = store_with(StoreConfig { histogram_buckets: bounds, ..StoreConfig::default() });
+        let g = &s.geometry;
+        let mut split = 0;
+        for bin in 0..BINS {
+            let (lo, hi) = bin_range(bin);
+            assert_eq!((bin_of(lo), bin_of(hi)), (bin, bin), "bin {bin}");
+            split += usize::from(g.le_of_bin[bin] == u8::MAX);
+            let step = ((hi.min(1 << 40) - lo) / 7).max(1);
+            let mut values: Vec<u64> = (0..8).map(|k| lo.saturating_add(k * step).min(hi)).collect();
+            values.extend(g.le_nanos[..g.le_n].iter().flat_map(|&b| [b.saturating_sub(1), b, b.saturating_add(1)]));
+            for n in values.into_iter().filter(|&n| bin_of(n) == bin) {
+                assert_eq!(g.classify(n), (bin as u16, g.le_index(n) as u8), "{n} ns");
+            }
+        }
+        // A bin holds at most one bound unless bounds are closer than a bin.
+        assert!(split <= g.le_n, "{split} split bins for {} bounds", g.le_n);
+    }
+}
+
+#[test]
+fn status_and_le_counts_follow_the_bin_table() {
+    let config = StoreConfig {
+        histogram_buckets: vec![Duration::from_millis(1_000), Duration::from_millis(1_001)],
+        ..StoreConfig::default()
+    };
+    let (s, c) = store_with(config);
+    // 1.0005 s lies between two bounds that share one histogram bin; a
+    // bound itself counts in its own bucket.
+    for (ms, us) in [(999, 999), (1_000, 0), (1_000, 500), (1_001, 0), (1_002, 0)] {
+        let d = Duration::from_millis(ms) + Duration::from_micros(us);
+        s.record_request(&req(Some("/a"), 200, 0, c.now()).with_duration(d));
+    }
+    let t = s.totals();
+    let e = &t.endpoints[0];
+    assert_eq!(e.totals.buckets, vec![2, 4]);
+    assert_eq!(e.totals.count, 5);
+    assert_eq!(e.statuses[0].buckets, vec![2, 4]);
+    assert_eq!(e.statuses[0].count, 5);
+}
+
+#[test]
+fn the_key_hash_reads_every_byte() {
+    let hash = |b: &[u8]| {
+        let mut h = FxHasher::default();
+        h.write(b);
+        h.finish()
+    };
+    // Changing any one byte of keys of every length up to 24 changes the hash.
+    for len in 0..=24usize {
+        let key: Vec<u8> = (0..len as u8).map(|i| b'a' + i).collect();
+        let base = hash(&key);
+        for i in 0..len {
+            let mut other = key.clone();
+            other[i] ^= 0x20;
+            assert_ne!(hash(&other), base, "len {len}, byte {i}");
+        }
+        if len > 0 {
+            assert_ne!(hash(&key[..len - 1]), base, "len {len}");
+        }
+    }
+}
+
+#[test]
+fn endpoint_totals_from_the_status_table_match_what_was_recorded() {
+    let (s, c) = store();
+    // 30 distinct codes (past the 16 code slots, so classes fold the rest),
+    // status 0, a 9xx code and slow requests among them.
+    let codes: Vec<u16> =
+        (0..30).map(|i| [200, 201, 404, 409, 500, 503, 302, 0, 999, 102][i % 10] + (i / 10) as u16).collect();
+    let (mut count, mut errors, mut client, mut slow, mut sum) = (0u64, 0u64, 0u64, 0u64, 0u64);
+    let bounds = s.totals().bucket_bounds;
+    let mut le = vec![0u64; bounds.len()];
+    for (i, &code) in codes.iter().cycle().take(600).enumerate() {
+        let ms = 1 + (i as u64 * 37) % 1_700;
+        s.record_request(&req(Some("/a"), code, ms, c.now()));
+        count += 1;
+        errors += u64::from(code >= 500);
+        client += u64::from((400..500).contains(&code));
+        slow += u64::from(ms > 1_000);
+        sum += ms * 1_000_000;
+        for (n, b) in le.iter_mut().zip(&bounds) {
+            *n += u64::from(ms as f64 / 1e3 <= *b);
+        }
+    }
+    let t = s.totals();
+    let e = &t.endpoints[0];
+    assert_eq!((e.totals.count, e.totals.errors, e.totals.client_errors, e.totals.slow), (count, errors, client, slow));
+    assert!((e.totals.sum - sum as f64 / 1e9).abs() < 1e-9, "{}", e.totals.sum);
+    assert_eq!(e.totals.buckets, le);
+    assert_eq!(e.statuses.iter().map(|st| st.count).sum::<u64>(), count);
 }
