@@ -495,7 +495,8 @@ fn middleware(bench: &Path, pinning: &Pinning, opts: &Options) -> Result<Vec<Row
 fn demo_mix() -> Vec<Request> {
     (1..=400u64)
         .map(|n| {
-            let id = 1 + n % 20;
+            // The project cycles independently of the route choice below.
+            let id = 1 + (n / 20) % 20;
             match n % 20 {
                 1 => client::render("GET", &format!("/api/projects/{id}/report?naive=true"), None),
                 2 | 3 => client::render("GET", "/api/dashboard", None),
@@ -537,7 +538,8 @@ struct ScaleRow {
     series: usize,
     accounted_bytes: usize,
     empty_bytes: usize,
-    /// Per document: path, p50 and p99 in microseconds.
+    /// Per document: path, p50 and the slowest request in microseconds (with
+    /// tens of samples, a p99 would be the slowest one anyway).
     documents: Vec<(String, f64, f64)>,
     samples: usize,
 }
@@ -570,7 +572,8 @@ fn measure_scale(bench: &Path, n: usize, pinning: &Pinning, samples: usize) -> R
         client::sequential(server.port, &req, 1)?;
         let mut times = client::sequential(server.port, &req, samples)?;
         times.sort_unstable();
-        documents.push((path.to_owned(), percentile(&times, 0.5), percentile(&times, 0.99)));
+        let slowest = times.last().map_or(0.0, |&t| f64::from(t));
+        documents.push((path.to_owned(), percentile(&times, 0.5), slowest));
     }
     Ok(ScaleRow { endpoints, series, accounted_bytes, empty_bytes, documents, samples })
 }
@@ -725,15 +728,15 @@ fn render_rows(title: &str, group: &str, rows: &[Row]) -> String {
 fn render_scale(rows: &[ScaleRow]) -> String {
     let mut out = String::from("### Scale: the performance API over many endpoints\n\n| endpoints |");
     for d in DOCUMENTS {
-        out.push_str(&format!(" `{}` p50 / p99 |", d.trim_start_matches("/api/performance")));
+        out.push_str(&format!(" `{}` p50 / max |", d.trim_start_matches("/api/performance")));
     }
     out.push_str(" bytes per series | store bytes |\n|---:|");
     out.push_str(&"---:|".repeat(DOCUMENTS.len() + 2));
     out.push('\n');
     for r in rows {
         out.push_str(&format!("| {} |", thousands(r.endpoints as f64)));
-        for (_, p50, p99) in &r.documents {
-            out.push_str(&format!(" {} / {} |", ms(*p50), ms(*p99)));
+        for (_, p50, max) in &r.documents {
+            out.push_str(&format!(" {} / {} |", ms(*p50), ms(*max)));
         }
         out.push_str(&format!(" {} | {} |\n", thousands(r.bytes_per_series()), thousands(r.accounted_bytes as f64)));
     }

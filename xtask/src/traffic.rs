@@ -73,7 +73,8 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     while started.elapsed() < Duration::from_secs(o.seconds) {
         n += 1;
         // A deterministic mix: mostly reads, some writes, a few expensive pages.
-        let id = 1 + n % 20;
+        // The project cycles independently of the route choice below.
+        let id = 1 + (n / 20) % 20;
         let result = match n % 20 {
             0 => send(
                 &o,

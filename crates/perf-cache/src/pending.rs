@@ -153,8 +153,6 @@ impl Pending {
             Op::Delete(k) => k == key,
             Op::Invalidate(n) => ns == Some(n.as_str()),
             Op::Clear(None) => true,
-            // Queued patterns were validated; an unparsable one is treated as
-            // matching everything, the safe side.
             Op::Clear(Some(p)) => p.matches(key),
         })
     }

@@ -126,12 +126,18 @@ impl Cache {
         // Declared before the lock guard, so the lock is released first and
         // the flight ends however this future stops: returning, failing,
         // panicking in `f` or dropped while waiting or computing.
-        let flight =
-            Flight { flights: &self.flights, key, mutex: self.flights.entry(key.to_owned()).or_default().clone() };
-        let _computing = match flight.mutex.try_lock() {
+        let flight = Flight {
+            flights: &self.flights,
+            key,
+            mutex: Some(self.flights.entry(key.to_owned()).or_default().clone()),
+        };
+        // Always `Some` until the flight drops; computing alone is the
+        // harmless answer to the impossible `None`.
+        let Some(mutex) = flight.mutex.as_deref() else { return f().await };
+        let _computing = match mutex.try_lock() {
             Ok(guard) => guard,
             Err(_) => {
-                let guard = flight.mutex.lock().await;
+                let guard = mutex.lock().await;
                 if let Some(v) = self.lookup(key).await {
                     return Ok(v);
                 }
@@ -171,14 +177,20 @@ type Flights = DashMap<String, Arc<tokio::sync::Mutex<()>>, foldhash::fast::Rand
 struct Flight<'a> {
     flights: &'a Flights,
     key: &'a str,
-    mutex: Arc<tokio::sync::Mutex<()>>,
+    /// `Some` until dropped.
+    mutex: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl Drop for Flight<'_> {
     fn drop(&mut self) {
-        // Remove the entry only when nobody else holds it: the map's
-        // reference plus ours.
-        self.flights.remove_if(self.key, |_, f| Arc::ptr_eq(f, &self.mutex) && Arc::strong_count(f) <= 2);
+        let Some(mutex) = self.mutex.take() else { return };
+        let ours = Arc::as_ptr(&mutex);
+        // Release our reference first, then remove the entry if only the
+        // map holds it. Every clone is made under the map's shard lock,
+        // which `remove_if` holds too, so two callers ending at once cannot
+        // both see the other's reference and both leave the entry.
+        drop(mutex);
+        self.flights.remove_if(self.key, |_, f| Arc::as_ptr(f) == ours && Arc::strong_count(f) == 1);
     }
 }
 

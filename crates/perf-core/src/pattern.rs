@@ -193,11 +193,21 @@ impl KeyPattern {
                     if *negated {
                         out.push('^');
                     }
-                    for (lo, hi) in ranges {
-                        push_escaped(&mut out, *lo);
-                        if lo != hi {
+                    for &(lo, hi) in ranges {
+                        if lo == hi {
+                            push_escaped(&mut out, lo);
+                        } else if is_glob_special(lo) || is_glob_special(hi) {
+                            // Redis reads a range only between two plain
+                            // characters (`[\*-z]` is `*`, `-`, `z` there), so
+                            // such a range is written out member by member
+                            // (patterns are ASCII: at most 94 of them).
+                            for c in lo..=hi {
+                                push_escaped(&mut out, c);
+                            }
+                        } else {
+                            out.push(lo);
                             out.push('-');
-                            push_escaped(&mut out, *hi);
+                            out.push(hi);
                         }
                     }
                     out.push(']');
@@ -243,8 +253,13 @@ pub fn escape_glob(text: &str) -> String {
     out
 }
 
+/// Whether Redis's glob gives `c` a meaning of its own.
+fn is_glob_special(c: char) -> bool {
+    matches!(c, '*' | '?' | '[' | ']' | '\\' | '^' | '-')
+}
+
 fn push_escaped(out: &mut String, c: char) {
-    if matches!(c, '*' | '?' | '[' | ']' | '\\' | '^' | '-') {
+    if is_glob_special(c) {
         out.push('\\');
     }
     out.push(c);

@@ -682,7 +682,6 @@ fn parse_method(raw: &str) -> Result<Method> {
     }
 }
 
-/// At most 64 bytes of `s` (on a char boundary), for echoing bad input.
 /// Reads at most [`MAX_BODY_BYTES`] and parses it as `T`; `None` for an
 /// empty (or all-whitespace) body.
 async fn read_json<T: DeserializeOwned>(req: &HttpRequest, mut payload: web::Payload) -> Result<Option<T>> {

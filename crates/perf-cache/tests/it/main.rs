@@ -8,7 +8,6 @@ mod macros;
 #[cfg(feature = "redis")]
 mod fault;
 #[cfg(feature = "redis")]
-#[cfg(feature = "redis")]
 mod redis_tier;
 #[cfg(feature = "redis")]
 mod stats;
