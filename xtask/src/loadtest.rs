@@ -495,26 +495,8 @@ fn middleware(bench: &Path, pinning: &Pinning, opts: &Options) -> Result<Vec<Row
 fn demo_mix() -> Vec<Request> {
     (1..=400u64)
         .map(|n| {
-            // The project cycles independently of the route choice below.
-            let id = 1 + (n / 20) % 20;
-            match n % 20 {
-                1 => client::render("GET", &format!("/api/projects/{id}/report?naive=true"), None),
-                2 | 3 => client::render("GET", "/api/dashboard", None),
-                4 => client::render("GET", &format!("/api/projects/{id}/report"), None),
-                5 => client::render("PUT", &format!("/api/projects/{id}"), Some(r#"{"status":"active"}"#)),
-                6 => client::render("GET", "/api/projects/999999", None),
-                7..=10 => client::render(
-                    "GET",
-                    &format!(
-                        "/api/plants?search={}&page={}",
-                        ["oak", "fern", "rose", "maple"][(n % 4) as usize],
-                        1 + n % 3
-                    ),
-                    None,
-                ),
-                0 => client::render("GET", &format!("/api/projects/{id}"), None),
-                _ => client::render("GET", if n.is_multiple_of(2) { "/api/projects" } else { "/health" }, None),
-            }
+            let (method, path, body) = crate::traffic::mix(n, false);
+            client::render(method, &path, body.as_deref())
         })
         .collect()
 }

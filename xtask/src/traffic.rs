@@ -62,6 +62,34 @@ fn send(o: &Options, method: &str, path: &str, body: Option<&str>) -> Result<u16
     head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).context("malformed response")
 }
 
+/// Request `n` of the demo's deterministic mix: mostly reads, some writes,
+/// a few expensive pages, as (method, path, JSON body). Without `creates`,
+/// the one project creation in twenty is a project lookup instead, so the
+/// data stays the same however long the mix runs (`cargo xtask loadtest`).
+pub(crate) fn mix(n: u64, creates: bool) -> (&'static str, String, Option<String>) {
+    // The project cycles independently of the route choice below.
+    let id = 1 + (n / 20) % 20;
+    match n % 20 {
+        0 if creates => (
+            "POST",
+            "/api/projects".into(),
+            Some(format!(r#"{{"name":"Traffic garden {n}","client":"xtask","budget":{}}}"#, 1000 + n % 9000)),
+        ),
+        0 => ("GET", format!("/api/projects/{id}"), None),
+        1 => ("GET", format!("/api/projects/{id}/report?naive=true"), None),
+        2 | 3 => ("GET", "/api/dashboard".into(), None),
+        4 => ("GET", format!("/api/projects/{id}/report"), None),
+        5 => ("PUT", format!("/api/projects/{id}"), Some(r#"{"status":"active"}"#.into())),
+        6 => ("GET", "/api/projects/999999".into(), None),
+        7..=10 => (
+            "GET",
+            format!("/api/plants?search={}&page={}", ["oak", "fern", "rose", "maple"][(n % 4) as usize], 1 + n % 3),
+            None,
+        ),
+        _ => ("GET", if n.is_multiple_of(2) { "/api/projects" } else { "/health" }.into(), None),
+    }
+}
+
 pub(crate) fn run(args: &[String]) -> Result<()> {
     let o = parse(args)?;
     send(&o, "GET", "/health", None)
@@ -72,33 +100,8 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     let mut n = 0u64;
     while started.elapsed() < Duration::from_secs(o.seconds) {
         n += 1;
-        // A deterministic mix: mostly reads, some writes, a few expensive pages.
-        // The project cycles independently of the route choice below.
-        let id = 1 + (n / 20) % 20;
-        let result = match n % 20 {
-            0 => send(
-                &o,
-                "POST",
-                "/api/projects",
-                Some(&format!(r#"{{"name":"Traffic garden {n}","client":"xtask","budget":{}}}"#, 1000 + n % 9000)),
-            ),
-            1 => send(&o, "GET", &format!("/api/projects/{id}/report?naive=true"), None),
-            2 | 3 => send(&o, "GET", "/api/dashboard", None),
-            4 => send(&o, "GET", &format!("/api/projects/{id}/report"), None),
-            5 => send(&o, "PUT", &format!("/api/projects/{id}"), Some(r#"{"status":"active"}"#)),
-            6 => send(&o, "GET", "/api/projects/999999", None),
-            7..=10 => send(
-                &o,
-                "GET",
-                &format!(
-                    "/api/plants?search={}&page={}",
-                    ["oak", "fern", "rose", "maple"][(n % 4) as usize],
-                    1 + n % 3
-                ),
-                None,
-            ),
-            _ => send(&o, "GET", if n.is_multiple_of(2) { "/api/projects" } else { "/health" }, None),
-        };
+        let (method, path, body) = mix(n, true);
+        let result = send(&o, method, &path, body.as_deref());
         sent += 1;
         match result {
             Ok(status) if status < 500 => {}
