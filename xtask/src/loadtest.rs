@@ -35,7 +35,10 @@
 //! is pinned to CPU 0 and every server to CPU 1, so actix starts one worker
 //! in the demo too; the tables say what was done. The server's CPU share
 //! during its rounds (from `/proc/<pid>/stat`) is printed beside each
-//! figure: near 100 % means the server, not the client, set the pace.
+//! figure: near 100 % means the server, not the client, set the pace; a row
+//! whose client used 90 % or more of its core is marked client-bound. During
+//! a server's turn every other server is stopped (SIGSTOP, then SIGCONT for
+//! its own turn), so idle servers' background threads do not share its core.
 //!
 //! **Soak** (`--soak`, instead of the above): the demo, monitoring on, under
 //! the same closed-loop mix for `--minutes` (default 10); its RSS
@@ -323,6 +326,48 @@ fn share(before: Option<f64>, after: Option<f64>, elapsed: Duration) -> f64 {
     }
 }
 
+/// Sends `signal` (`-STOP`, `-CONT`) to `pid`; best effort: a server that
+/// cannot be paused only keeps running beside the one under load.
+fn signal(pid: u32, signal: &str) {
+    let _ = Command::new("kill").args([signal, &pid.to_string()]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+}
+
+/// Servers stopped until dropped (then continued).
+struct Paused<'a>(&'a [u32]);
+
+impl<'a> Paused<'a> {
+    fn all(pids: &'a [u32]) -> Self {
+        for &pid in pids {
+            signal(pid, "-STOP");
+        }
+        Paused(pids)
+    }
+}
+
+impl Drop for Paused<'_> {
+    fn drop(&mut self) {
+        for &pid in self.0 {
+            signal(pid, "-CONT");
+        }
+    }
+}
+
+/// One server continued until dropped (then stopped again).
+struct Running(u32);
+
+impl Running {
+    fn resume(pid: u32) -> Self {
+        signal(pid, "-CONT");
+        Running(pid)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        signal(self.0, "-STOP");
+    }
+}
+
 /// User plus system CPU time of `pid`, in seconds.
 fn cpu_seconds(pid: u32, ticks_per_sec: f64) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -423,11 +468,17 @@ fn interleave(groups: &[Vec<Case<'_>>], opts: &Options) -> Result<Vec<Row>> {
     let mut client_cpu = rps.clone();
     let mut latencies: Vec<Vec<Vec<u32>>> = groups.iter().map(|g| vec![Vec::new(); g.len()]).collect();
     let mut errors: Vec<Vec<u64>> = groups.iter().map(|g| vec![0; g.len()]).collect();
+    // Only the server under load runs during its turn: the others are
+    // stopped, so their background threads take nothing from the core it
+    // is pinned to.
+    let all: Vec<u32> = groups.iter().flatten().map(|c| c.server.pid()).collect();
+    let _resume = Paused::all(&all);
     for round in 0..opts.rounds {
         eprintln!("round {}/{}", round + 1, opts.rounds);
         for (g, group) in groups.iter().enumerate() {
             for k in round_order(round, group.len()) {
                 let case = &group[k];
+                let _running = Running::resume(case.server.pid());
                 let before = cpu_seconds(case.server.pid(), hz);
                 let own_before = cpu_seconds(std::process::id(), hz);
                 let out = client::run(case.server.port, &case.requests, opts.connections, per_round)?;
@@ -700,11 +751,20 @@ fn render_rows(title: &str, group: &str, rows: &[Row]) -> String {
             ms(r.p50_us),
             ms(r.p99_us),
             pct(r.cpu),
-            pct(r.client_cpu),
+            client_cell(r.client_cpu),
             r.errors
         ));
     }
     out
+}
+
+/// Client CPU share at or above which a row measures the load generator
+/// more than the server (the client has one core to itself).
+const CLIENT_BOUND: f64 = 0.9;
+
+/// The client CPU cell, marked when the client set the pace.
+fn client_cell(share: f64) -> String {
+    if share >= CLIENT_BOUND { format!("{} ⚠ client-bound", pct(share)) } else { pct(share) }
 }
 
 fn render_scale(rows: &[ScaleRow]) -> String {
@@ -735,7 +795,9 @@ fn render_report(header: &str, http: &[Row], demo: &[Row], scale: &[ScaleRow]) -
          Ratios are the median and quartiles of the {rounds} per-round throughput ratios to the group's \
          first variant; p50 and p99 pool every request of every round; server and client CPU are the median \
          shares of a core the server and the load generator used during the rounds (server near 100 %: \
-         the server set the pace; client near 100 %: the figures measure the client).\n\n\
+         the server set the pace; client at 90 % or more, marked client-bound: the figures measure the client). \
+         During a server's turn every other server is stopped (SIGSTOP), so idle servers' background \
+         threads take nothing from the server core.\n\n\
          {}\n\
          The demo: the landscape binary (release, SQLite, memory cache) on a fixed mix of its routes \
          (reports, one in two naive, dashboards, searches, updates, lists, lookups, a 404, `/health`).\n\n\

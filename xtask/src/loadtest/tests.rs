@@ -210,3 +210,13 @@ fn the_demo_mix_creates_nothing_and_covers_its_routes() {
         assert!(mix.iter().any(|r| r.contains(route)), "{route} missing");
     }
 }
+
+#[test]
+fn rows_whose_client_set_the_pace_are_marked() {
+    let mut bound = row("/hello", "bare", 41_000.0, (1.0, 1.0, 1.0));
+    bound.client_cpu = 0.93;
+    let text = render_report("header", &[bound, row("/hello", "perfkit", 40_000.0, (0.9, 0.95, 1.0))], &[], &[]);
+    assert!(text.contains("| 93 % ⚠ client-bound | 0 |"), "{text}");
+    assert!(text.contains("| 50 % | 0 |"), "{text}");
+    assert_eq!(text.matches("⚠ client-bound |").count(), 1, "{text}");
+}
