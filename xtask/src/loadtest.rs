@@ -741,13 +741,11 @@ fn render_rows(title: &str, group: &str, rows: &[Row]) -> String {
     );
     for r in rows {
         out.push_str(&format!(
-            "| {} | {} | {} | {:.3} [{:.3}, {:.3}] | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             r.group,
             r.variant,
             thousands(r.rps),
-            r.ratio.1,
-            r.ratio.0,
-            r.ratio.2,
+            ratio_cell(r),
             ms(r.p50_us),
             ms(r.p99_us),
             pct(r.cpu),
@@ -756,6 +754,28 @@ fn render_rows(title: &str, group: &str, rows: &[Row]) -> String {
         ));
     }
     out
+}
+
+/// How far above 1 a monitored variant's median ratio may lie before it is
+/// flagged: monitoring adds work, so a clearly faster monitored server is
+/// noise (or a broken measurement), not a result.
+const IMPLAUSIBLE_ABOVE: f64 = 0.03;
+
+/// Whether `variant` adds perfkit's work to its group's baseline.
+fn is_monitored(variant: &str) -> bool {
+    variant.starts_with("perfkit") || variant == "monitoring on"
+}
+
+/// The ratio cell: median [q25, q75], or the figures marked implausible
+/// when a monitored variant measured clearly faster than its baseline.
+fn ratio_cell(r: &Row) -> String {
+    let (q25, median, q75) = r.ratio;
+    let figures = format!("{median:.3} [{q25:.3}, {q75:.3}]");
+    if is_monitored(&r.variant) && median > 1.0 + IMPLAUSIBLE_ABOVE {
+        format!("⚠ implausible: {figures}, faster than its baseline")
+    } else {
+        figures
+    }
 }
 
 /// Client CPU share at or above which a row measures the load generator
@@ -797,7 +817,8 @@ fn render_report(header: &str, http: &[Row], demo: &[Row], scale: &[ScaleRow]) -
          shares of a core the server and the load generator used during the rounds (server near 100 %: \
          the server set the pace; client at 90 % or more, marked client-bound: the figures measure the client). \
          During a server's turn every other server is stopped (SIGSTOP), so idle servers' background \
-         threads take nothing from the server core.\n\n\
+         threads take nothing from the server core. A monitored variant whose median ratio is more than \
+         3 % above 1 is marked implausible: monitoring adds work, so such a round set measured noise.\n\n\
          {}\n\
          The demo: the landscape binary (release, SQLite, memory cache) on a fixed mix of its routes \
          (reports, one in two naive, dashboards, searches, updates, lists, lookups, a 404, `/health`).\n\n\

@@ -220,3 +220,18 @@ fn rows_whose_client_set_the_pace_are_marked() {
     assert!(text.contains("| 50 % | 0 |"), "{text}");
     assert_eq!(text.matches("⚠ client-bound |").count(), 1, "{text}");
 }
+
+#[test]
+fn a_monitored_server_clearly_faster_than_its_baseline_is_flagged() {
+    let rows = [
+        row("mix", "monitoring off", 8_500.0, (1.0, 1.0, 1.0)),
+        row("mix", "monitoring on", 9_000.0, (0.973, 1.125, 1.171)),
+        row("/hello", "perfkit-disabled", 9_000.0, (0.99, 1.02, 1.05)),
+        row("/hello", "actix-web-prom", 9_000.0, (1.0, 1.2, 1.3)),
+    ];
+    let text = render_report("header", &[], &rows, &[]);
+    assert!(text.contains("| ⚠ implausible: 1.125 [0.973, 1.171], faster than its baseline |"), "{text}");
+    assert!(text.contains("| 1.020 [0.990, 1.050] |"), "within the slack: {text}");
+    assert!(text.contains("| 1.200 [1.000, 1.300] |"), "a peer is not perfkit's to flag: {text}");
+    assert_eq!(text.matches("⚠ implausible").count(), 1, "{text}");
+}
