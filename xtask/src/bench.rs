@@ -426,18 +426,8 @@ fn render_wall(wall: &[Wall]) -> String {
 
 fn write_doc(body: &str) -> Result<()> {
     let machine = machine();
-    let date = Command::new("date")
-        .args(["-u", "+%Y-%m-%d"])
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
-    let rustc = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
-        .arg("-V")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
+    let date = crate::output_text("date", &["-u", "+%Y-%m-%d"]);
+    let rustc = crate::output_text(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()), &["-V"]);
     let doc = format!(
         "# Benchmarks\n\nProduced by `cargo xtask bench` on {date}: {machine}, {rustc}, bench profile. \
          All tables come from that one run. Compare ratios and instruction counts, not absolute times. \

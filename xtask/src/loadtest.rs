@@ -695,12 +695,7 @@ fn soak(demo: &Path, pinning: &Pinning, opts: &Options) -> Result<Soak> {
 
 /// The lines every section opens with: machine, date, command, settings.
 fn header(command: &str, opts: &Options, pinning: &Pinning) -> String {
-    let date = Command::new("date")
-        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
+    let date = crate::output_text("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
     let load = if opts.soak {
         format!("{} min of closed-loop load", opts.minutes)
     } else {

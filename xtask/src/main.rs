@@ -100,6 +100,17 @@ pub(crate) fn cargo() -> Command {
     c
 }
 
+/// What `program args…` prints, trimmed; empty when it cannot run (for the machine
+/// and date lines of the benchmark reports).
+pub(crate) fn output_text(program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
 /// Runs a command, failing when it fails.
 pub(crate) fn run(mut cmd: Command) -> Result<()> {
     println!("$ {cmd:?}");
