@@ -1,6 +1,6 @@
 //! Real servers over TCP for `cargo xtask loadtest`.
 //!
-//! - `serve <app> <port>`: one of the apps of [`crate::http`] (`bare`,
+//! - `serve <app> <port>`: one of the apps of [`bench::apps`] (`bare`,
 //!   `floor`, `perfkit`, `perfkit-no-server-timing`, `perfkit-disabled`,
 //!   `actix-web-prom`) in an actix `HttpServer` with one worker on
 //!   `127.0.0.1:<port>`, until killed. It prints `listening` once bound.
@@ -14,13 +14,10 @@
 
 use std::{num::NonZeroUsize, sync::Arc, time::Duration};
 
-use actix_web::{App, HttpServer, middleware::from_fn, rt::System};
-use actix_web_prom::PrometheusMetricsBuilder;
+use actix_web::{App, HttpServer, rt::System};
 use anyhow::{Context, Result, bail};
 use perf_core::{Clock, ManualClock, Method, PerfConfig, PerfContext, Recorder, RequestSample, Store, SystemClock};
 use perf_http::PerfState;
-
-use crate::http::{APPS, floor, perfkit, routes};
 
 /// Runs `$factory` in an `HttpServer` with one worker on `$port` until the
 /// process is killed.
@@ -34,30 +31,8 @@ macro_rules! run_server {
 
 /// `bench serve <app> <port>`.
 pub(crate) fn serve(app: &str, port: u16) -> Result<()> {
-    if !APPS.contains(&app) {
-        bail!("unknown app {app:?} (one of {})", APPS.join(", "));
-    }
     System::new().block_on(async move {
-        match app {
-            "bare" => run_server!(port, || App::new().configure(routes)),
-            "floor" => run_server!(port, || App::new().wrap(from_fn(floor)).configure(routes)),
-            "perfkit" | "perfkit-no-server-timing" | "perfkit-disabled" => {
-                let config = match app {
-                    "perfkit" => PerfConfig::default(),
-                    "perfkit-no-server-timing" => PerfConfig::builder().server_timing(false).build()?,
-                    _ => PerfConfig::builder().enabled(false).build()?,
-                };
-                let perf = perfkit(config)?;
-                run_server!(port, move || App::new().wrap(perf.monitor()).configure(routes))
-            }
-            _ => {
-                let prom = PrometheusMetricsBuilder::new("bench")
-                    .endpoint("/metrics")
-                    .build()
-                    .map_err(|e| anyhow::anyhow!("actix-web-prom: {e}"))?;
-                run_server!(port, move || App::new().wrap(prom.clone()).configure(routes))
-            }
-        }
+        bench::with_app!(app, run_server, port)?;
         Ok(())
     })
 }

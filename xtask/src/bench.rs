@@ -182,8 +182,9 @@ fn require_valgrind() -> Result<()> {
 fn run_criterion(filter: Option<&str>) -> Result<()> {
     let mut c = cargo();
     c.arg("bench");
-    // Every crate with a `benches/` folder; binaries (the demo, xtask) have
-    // no criterion benches and would refuse criterion's options.
+    // Every crate with a `benches/` folder, and the bench harness; binaries
+    // (the demo, xtask) have no criterion benches and would refuse
+    // criterion's options.
     let crates = root().join("crates");
     let mut names: Vec<String> = std::fs::read_dir(&crates)?
         .flatten()
@@ -191,6 +192,10 @@ fn run_criterion(filter: Option<&str>) -> Result<()> {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
+    // The bench harness's own group (the HTTP apps it shares with `bench run`).
+    if root().join("bench/benches").is_dir() {
+        names.push("bench".to_owned());
+    }
     for n in &names {
         c.args(["-p", n]);
     }
