@@ -96,6 +96,7 @@ mod snapshot;
 mod source;
 mod store;
 mod thresholds;
+mod trace;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -140,4 +141,5 @@ pub use crate::{
         MAX_DURATION_THRESHOLD_SECS, MAX_MEMORY_THRESHOLD_MB, SharedThresholds, ThresholdStore, Thresholds,
         ThresholdsPatch,
     },
+    trace::{InvalidId, SpanId, TRACEPARENT_LEN, TraceContext, TraceId},
 };
