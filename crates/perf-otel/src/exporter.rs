@@ -222,7 +222,7 @@ impl Worker {
                 stats.last_success = Some(now);
                 drop(stats);
                 if rejected > 0 {
-                    self.warn(now, "rejected data points", rejected);
+                    self.warn(now, "the receiver rejected data points", rejected);
                 }
             }
             Err(cause) => {
@@ -269,7 +269,7 @@ impl Worker {
                 cause,
                 count,
                 held_back,
-                "OTLP metrics export to the collector failed; the service keeps running and the next export carries the same totals"
+                "OTLP metrics export incomplete; the service keeps running and the next export carries the same totals"
             );
         }
     }
