@@ -9,6 +9,10 @@ use crate::OtelError;
 /// The protocol the exporter speaks; the only value the protocol variables accept.
 pub const PROTOCOL_HTTP_PROTOBUF: &str = "http/protobuf";
 
+/// The longest [`OtelConfig::timeout`] and [`OtelConfig::interval`]: a day.
+/// The variables refuse more; a longer value set in code is shortened to it.
+pub const MAX_DURATION: Duration = Duration::from_secs(86_400);
+
 /// The path appended to `OTEL_EXPORTER_OTLP_ENDPOINT` (never to the
 /// metrics-specific endpoint, which is used as given).
 pub const METRICS_PATH: &str = "/v1/metrics";
@@ -34,6 +38,7 @@ pub struct OtelConfig {
     pub headers: Vec<(String, String)>,
     /// The limit of one export request, connect to response
     /// (`OTEL_EXPORTER_OTLP_TIMEOUT`, ms; default 10 s). Shutdown is bounded by it too.
+    /// The exporter keeps it (like `interval`) between 1 ms and [`MAX_DURATION`].
     pub timeout: Duration,
     /// Time between exports (`OTEL_METRIC_EXPORT_INTERVAL`, ms; default 60 s).
     pub interval: Duration,
@@ -95,8 +100,8 @@ impl OtelConfig {
     /// | `OTEL_EXPORTER_OTLP_ENDPOINT` | the base URL; [`METRICS_PATH`] is appended |
     /// | `OTEL_EXPORTER_OTLP_PROTOCOL`, `…_METRICS_PROTOCOL` | must be `http/protobuf` |
     /// | `OTEL_EXPORTER_OTLP_HEADERS`, `…_METRICS_HEADERS` | `name=value,…`, values percent-decoded |
-    /// | `OTEL_EXPORTER_OTLP_TIMEOUT`, `…_METRICS_TIMEOUT` | milliseconds, at least 1 |
-    /// | `OTEL_METRIC_EXPORT_INTERVAL` | milliseconds, at least 1 |
+    /// | `OTEL_EXPORTER_OTLP_TIMEOUT`, `…_METRICS_TIMEOUT` | milliseconds, 1 to [`MAX_DURATION`] |
+    /// | `OTEL_METRIC_EXPORT_INTERVAL` | milliseconds, 1 to [`MAX_DURATION`] |
     /// | `OTEL_SERVICE_NAME` | the `service.name` resource attribute |
     /// | `OTEL_RESOURCE_ATTRIBUTES` | `key=value,…`, values percent-decoded |
     ///
@@ -214,6 +219,9 @@ fn check_endpoint(name: &'static str, url: &str) -> Result<String, OtelError> {
 fn millis(name: &'static str, value: &str) -> Result<Duration, OtelError> {
     match value.trim().parse::<u64>() {
         Ok(0) => Err(invalid(name, value.to_owned(), "must be at least 1 ms")),
+        Ok(ms) if Duration::from_millis(ms) > MAX_DURATION => {
+            Err(invalid(name, value.to_owned(), "must be at most 86400000 ms (a day)"))
+        }
         Ok(ms) => Ok(Duration::from_millis(ms)),
         Err(_) => Err(invalid(name, value.to_owned(), "expected whole milliseconds")),
     }

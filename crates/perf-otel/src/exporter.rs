@@ -13,7 +13,7 @@ use parking_lot::{Condvar, Mutex};
 use perf_core::{LogLimiter, MetricsSource, PerfContext, Timestamp};
 use prost::Message;
 
-use crate::{OtelConfig, OtelError, encode::Encoder};
+use crate::{MAX_DURATION, OtelConfig, OtelError, encode::Encoder};
 
 /// The largest response body read (a partial-success message is far smaller).
 const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
@@ -90,9 +90,13 @@ impl OtelExporter {
     pub fn start(config: &OtelConfig, source: Arc<dyn MetricsSource>) -> Result<OtelExporter, OtelError> {
         let endpoint = config.endpoint.clone().ok_or(OtelError::NoEndpoint)?;
         let encoder = Encoder::new(config, unix_nanos(source.now()));
+        // Durations set in code may exceed what the variables allow; no
+        // instant arithmetic below may overflow.
+        let clamp = |d: Duration| d.clamp(Duration::from_millis(1), MAX_DURATION);
+        let (timeout, interval) = (clamp(config.timeout), clamp(config.interval));
         let shared = Arc::new(Shared { stop: Mutex::new(None), wake: Condvar::new(), stats: Mutex::default() });
         let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(config.timeout))
+            .timeout_global(Some(timeout))
             .http_status_as_error(false)
             .max_redirects(0)
             .user_agent(concat!("perfkit/", env!("CARGO_PKG_VERSION")))
@@ -105,8 +109,8 @@ impl OtelExporter {
             agent,
             endpoint: endpoint.clone(),
             headers: config.headers.clone(),
-            timeout: config.timeout,
-            interval: config.interval,
+            timeout,
+            interval,
             warnings: LogLimiter::new(Duration::from_secs(60)),
         };
         let thread = std::thread::Builder::new()

@@ -48,7 +48,8 @@
 //! `opentelemetry` and `opentelemetry_sdk` crates (its `metrics` feature
 //! forwards to them); nothing of them runs. `https://` endpoints are refused
 //! at configuration ([`OtelError::UnsupportedEndpoint`]): send to a local
-//! collector or agent, which forwards over TLS.
+//! collector or agent, which forwards over TLS. ureq honours the usual
+//! proxy variables (`ALL_PROXY`, `HTTP_PROXY`, `NO_PROXY`).
 //!
 //! Spans and trace context are not exported yet; the encoder and exporter
 //! are built so a trace pipeline can sit beside them.
@@ -84,7 +85,7 @@ mod error;
 mod exporter;
 
 pub use crate::{
-    config::{METRICS_PATH, OtelConfig, PROTOCOL_HTTP_PROTOBUF},
+    config::{MAX_DURATION, METRICS_PATH, OtelConfig, PROTOCOL_HTTP_PROTOBUF},
     encode::{CACHE_OPERATIONS, DB_CLIENT_OPERATION_DURATION, HTTP_SERVER_REQUEST_DURATION, SCOPE_NAME},
     error::OtelError,
     exporter::{ExportStats, OtelExporter},

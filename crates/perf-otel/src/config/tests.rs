@@ -115,6 +115,7 @@ fn timeouts_and_interval_are_milliseconds() {
     assert_eq!((c.timeout, c.interval), (Duration::from_millis(2500), Duration::from_secs(15)));
     let c = parse(&[("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"), ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "700")]).unwrap();
     assert_eq!(c.timeout, Duration::from_millis(700));
+    assert_eq!(parse(&[("OTEL_METRIC_EXPORT_INTERVAL", "86400000")]).unwrap().interval, MAX_DURATION);
     let d = OtelConfig::default();
     assert_eq!((d.timeout, d.interval), (Duration::from_secs(10), Duration::from_secs(60)));
     for (name, bad) in [

@@ -104,6 +104,25 @@ fn shutdown_is_bounded_by_the_timeout_when_the_receiver_never_answers() {
 }
 
 #[test]
+fn durations_set_in_code_beyond_a_day_or_zero_do_not_panic() {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let context = context_with_a_request();
+    // Kept to a day: the last export at shutdown fails on the closed port.
+    // Kept to 1 ms: exports may or may not have run; too little time is left
+    // for a last one. Either way every attempt is a counted failure.
+    for (interval, timeout, last) in [(Duration::MAX, Duration::MAX, true), (Duration::ZERO, Duration::ZERO, false)] {
+        let mut c = config(&format!("http://127.0.0.1:{port}"), 1_000, 1_000);
+        (c.interval, c.timeout) = (interval, timeout);
+        let exporter = OtelExporter::from_context(&c, &context).unwrap();
+        let stats = exporter.shutdown();
+        assert!(
+            stats.attempts == stats.failed && (stats.attempts >= 1 || !last),
+            "{interval:?}, {timeout:?}: {stats:?}"
+        );
+    }
+}
+
+#[test]
 fn a_disabled_or_endpointless_configuration_starts_nothing() {
     let context = context_with_a_request();
     let none = OtelConfig::from_lookup(|_| None).unwrap();
