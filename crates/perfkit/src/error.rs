@@ -20,6 +20,10 @@ pub enum PerfkitError {
     #[cfg(feature = "analytics")]
     #[error("the alert evaluator could not be started")]
     Analytics(#[source] perf_analytics::AnalyticsError),
+    /// The `OTEL_*` configuration is invalid or the export thread could not start.
+    #[cfg(feature = "otel")]
+    #[error("the OpenTelemetry exporter could not be started")]
+    Otel(#[source] perf_otel::OtelError),
     /// `REDIS_URL` is set but this build has no Redis tier: perfkit refuses
     /// to fall back to memory silently.
     #[error("REDIS_URL is set ({url}) but perfkit was built without its `redis` feature")]
