@@ -44,6 +44,7 @@
 //! `*`, `?`, `[...]` and `\` and are matched against whole keys.
 #[cfg(feature = "redis")]
 mod breaker;
+mod counters;
 mod error;
 #[cfg(feature = "redis")]
 mod failures;

@@ -48,7 +48,8 @@ use perf_core::{
 
 use crate::{
     CacheError,
-    key::{check_key, check_namespace, namespace_of},
+    counters::TierCounters,
+    key::{CacheKey, Namespace, ttl_ms},
 };
 
 /// Bytes charged per entry on top of its key and value: the map slot, the
@@ -143,22 +144,11 @@ struct Inner {
     next_id: AtomicU64,
     entries: AtomicU64,
     bytes: AtomicU64,
-    counters: Counters,
+    counters: TierCounters,
     config: MemoryConfig,
     clock: Arc<dyn Clock>,
     recorder: Option<Arc<dyn Recorder>>,
     slot_hasher: foldhash::fast::FixedState,
-}
-
-#[derive(Default)]
-struct Counters {
-    hits: AtomicU64,
-    misses: AtomicU64,
-    sets: AtomicU64,
-    deletes: AtomicU64,
-    evictions: AtomicU64,
-    expirations: AtomicU64,
-    errors: AtomicU64,
 }
 
 impl std::fmt::Debug for MemoryCache {
@@ -242,7 +232,7 @@ impl MemoryCacheBuilder {
             next_id: AtomicU64::new(1),
             entries: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
-            counters: Counters::default(),
+            counters: TierCounters::default(),
             config,
             clock,
             recorder: self.recorder,
@@ -310,27 +300,28 @@ impl MemoryCache {
     /// # Errors
     /// [`CacheError::InvalidKey`] for an empty or over-long key.
     pub fn insert(&self, key: &str, value: Arc<[u8]>, ttl: Duration) -> Result<(), CacheError> {
-        self.insert_inner(key, value, ttl)?;
+        let key = CacheKey::parse(key).inspect_err(|_| {
+            self.inner.counters.errors.fetch_add(1, Ordering::Relaxed);
+        })?;
+        self.insert_parsed(key, value, ttl);
         self.inner.report(CacheEventKind::Set);
         Ok(())
     }
 
-    pub(crate) fn insert_inner(&self, key: &str, value: Arc<[u8]>, ttl: Duration) -> Result<(), CacheError> {
-        if let Err(e) = check_key(key) {
-            self.inner.counters.errors.fetch_add(1, Ordering::Relaxed);
-            return Err(e);
-        }
+    /// Like [`insert`](Self::insert) with a key parsed by the caller, and
+    /// without reporting an event: the tiered cache reports writes itself.
+    pub(crate) fn insert_parsed(&self, parsed: CacheKey<'_>, value: Arc<[u8]>, ttl: Duration) {
+        let key = parsed.as_str();
         let inner = &*self.inner;
         inner.counters.sets.fetch_add(1, Ordering::Relaxed);
         let charge = ENTRY_OVERHEAD_BYTES + key.len() as u64 + value.len() as u64;
         if ttl.is_zero() || charge > inner.config.max_bytes.get() {
             // Not storable: make sure no older value survives the write.
             inner.remove(key, Removal::Replaced);
-            return Ok(());
+            return;
         }
         let now = inner.refresh_now();
-        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-        let (ns_slot, ns_gen) = match namespace_of(key) {
+        let (ns_slot, ns_gen) = match parsed.namespace() {
             Some(ns) => {
                 let slot = inner.slot(ns);
                 (slot, inner.generations[slot as usize].load(Ordering::Acquire))
@@ -341,7 +332,7 @@ impl MemoryCache {
         let key: Arc<str> = Arc::from(key);
         let entry = Entry {
             value,
-            expires_ms: now.saturating_add(ttl_ms),
+            expires_ms: now.saturating_add(ttl_ms(ttl)),
             id,
             ns_slot,
             ns_gen,
@@ -360,7 +351,6 @@ impl MemoryCache {
         let mut ring = inner.ring.lock();
         ring.push_back((key, id));
         inner.enforce_bounds(&mut ring);
-        Ok(())
     }
 
     /// Removes `key`; true if a live entry was removed.
@@ -381,10 +371,15 @@ impl MemoryCache {
     /// [`CacheError::InvalidNamespace`] for an empty or over-long name or one
     /// containing `:`.
     pub fn invalidate_namespace(&self, namespace: &str) -> Result<(), CacheError> {
-        check_namespace(namespace)?;
+        self.invalidate_parsed(Namespace::parse(namespace)?);
+        Ok(())
+    }
+
+    /// Like [`invalidate_namespace`](Self::invalidate_namespace) with a name
+    /// parsed by the caller.
+    pub(crate) fn invalidate_parsed(&self, namespace: Namespace<'_>) {
         let slot = self.inner.slot(namespace);
         self.inner.generations[slot as usize].fetch_add(1, Ordering::AcqRel);
-        Ok(())
     }
 
     /// Removes every entry whose key matches the glob `pattern`, or every
@@ -445,18 +440,8 @@ impl MemoryCache {
 
     /// This tier's counters, entries and bytes.
     pub fn tier_stats(&self) -> TierStats {
-        let c = &self.inner.counters;
-        TierStats {
-            hits: c.hits.load(Ordering::Relaxed),
-            misses: c.misses.load(Ordering::Relaxed),
-            sets: c.sets.load(Ordering::Relaxed),
-            deletes: c.deletes.load(Ordering::Relaxed),
-            evictions: c.evictions.load(Ordering::Relaxed),
-            expirations: c.expirations.load(Ordering::Relaxed),
-            errors: c.errors.load(Ordering::Relaxed),
-            entries: Some(self.inner.entries.load(Ordering::Relaxed)),
-            bytes: Some(self.inner.bytes.load(Ordering::Relaxed)),
-        }
+        let inner = &self.inner;
+        inner.counters.stats(Some(inner.entries.load(Ordering::Relaxed)), Some(inner.bytes.load(Ordering::Relaxed)))
     }
 
     /// Entries held now.
@@ -493,8 +478,8 @@ enum Removal {
 }
 
 impl Inner {
-    fn slot(&self, ns: &str) -> u32 {
-        (self.slot_hasher.hash_one(ns) % NAMESPACE_SLOTS as u64) as u32
+    fn slot(&self, ns: Namespace<'_>) -> u32 {
+        (self.slot_hasher.hash_one(ns.as_str()) % NAMESPACE_SLOTS as u64) as u32
     }
 
     fn is_current(&self, e: &Entry) -> bool {

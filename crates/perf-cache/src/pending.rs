@@ -10,7 +10,7 @@ use std::collections::{BTreeSet, VecDeque};
 
 use perf_core::KeyPattern;
 
-use crate::key::namespace_of;
+use crate::key::{CacheKey, namespace_of};
 
 const MAX_OVERFLOW_NAMESPACES: usize = 256;
 
@@ -142,8 +142,9 @@ impl Pending {
 
     /// Whether a queued operation would remove or hide `key` in Redis, i.e.
     /// whether Redis's copy of `key` may be one this instance removed.
-    pub(crate) fn affects(&self, key: &str) -> bool {
-        let ns = namespace_of(key);
+    pub(crate) fn affects(&self, key: CacheKey<'_>) -> bool {
+        let ns = key.namespace().map(|ns| ns.as_str());
+        let key = key.as_str();
         if let Some(o) = &self.overflow
             && (o.clear_all || ns.is_some_and(|ns| o.namespaces.contains(ns)))
         {

@@ -11,12 +11,28 @@ fn namespace_is_text_before_first_colon() {
 }
 
 #[test]
+fn a_parsed_key_carries_its_namespace() {
+    let ns = |key| CacheKey::parse(key).unwrap().namespace().map(|n| n.as_str());
+    assert_eq!(ns("users:42"), Some("users"));
+    assert_eq!(ns("plain"), None);
+    assert_eq!(ns(&format!("{}:x", "n".repeat(MAX_NAMESPACE_BYTES + 1))), None);
+    assert_eq!(CacheKey::parse("users:42").unwrap().as_str(), "users:42");
+}
+
+#[test]
 fn bad_keys_and_namespaces_are_refused() {
-    assert!(check_key("").is_err());
-    assert!(check_key(&"k".repeat(MAX_KEY_BYTES + 1)).is_err());
-    assert!(check_key("ok").is_ok());
-    assert!(check_namespace("").is_err());
-    assert!(check_namespace("a:b").is_err());
-    assert!(check_namespace(&"n".repeat(MAX_NAMESPACE_BYTES + 1)).is_err());
-    assert!(check_namespace("users").is_ok());
+    assert!(CacheKey::parse("").is_err());
+    assert!(CacheKey::parse(&"k".repeat(MAX_KEY_BYTES + 1)).is_err());
+    assert!(CacheKey::parse("ok").is_ok());
+    assert!(Namespace::parse("").is_err());
+    assert!(Namespace::parse("a:b").is_err());
+    assert!(Namespace::parse(&"n".repeat(MAX_NAMESPACE_BYTES + 1)).is_err());
+    assert!(Namespace::parse("users").is_ok());
+}
+
+#[test]
+fn ttls_are_whole_milliseconds_and_never_zero() {
+    assert_eq!(ttl_ms(Duration::from_micros(10)), 1);
+    assert_eq!(ttl_ms(Duration::from_millis(1500)), 1500);
+    assert_eq!(ttl_ms(Duration::MAX), u64::MAX);
 }
