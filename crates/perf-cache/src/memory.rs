@@ -42,15 +42,11 @@ use std::{
 use dashmap::DashMap;
 use parking_lot::Mutex;
 use perf_core::{
-    BoxFuture, CacheAdmin, CacheEvent, CacheEventKind, CacheStats, CacheStore, CacheStoreError, CacheTier, Clock,
-    Invalidator, KeyPattern, Recorder, RequestScope, ServingTier, SystemClock, TierStats, Timestamp,
+    BoxFuture, CacheAdmin, CacheEvent, CacheEventKind, CacheKey, CacheStats, CacheStore, CacheStoreError, CacheTier,
+    Clock, Invalidator, KeyPattern, Namespace, Recorder, RequestScope, ServingTier, SystemClock, TierStats, Timestamp,
 };
 
-use crate::{
-    CacheError,
-    counters::TierCounters,
-    key::{CacheKey, Namespace, ttl_ms},
-};
+use crate::{CacheError, counters::TierCounters, ttl::ttl_ms};
 
 /// Bytes charged per entry on top of its key and value: the map slot, the
 /// entry header and the ring item.

@@ -8,9 +8,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use perf_core::KeyPattern;
-
-use crate::key::{CacheKey, namespace_of};
+use perf_core::{CacheKey, KeyPattern, Namespace};
 
 const MAX_OVERFLOW_NAMESPACES: usize = 256;
 
@@ -78,7 +76,7 @@ impl Overflow {
             return;
         }
         let ns = match op {
-            Op::Delete(key) => namespace_of(&key).map(str::to_owned),
+            Op::Delete(key) => Namespace::of(&key).map(|ns| ns.as_str().to_owned()),
             Op::Invalidate(ns) => Some(ns),
             Op::Clear(_) => None,
         };

@@ -46,9 +46,9 @@ use std::{
 };
 
 use perf_core::{
-    BoxFuture, BreakerState, CacheAdmin, CacheEvent, CacheEventKind, CacheStats, CacheStore, CacheStoreError,
-    CacheTier, Clock, Invalidator, KeyPattern, Recorder, RedisStatus, RequestScope, ServingTier, SystemClock,
-    TierStats, Timestamp, escape_glob,
+    BoxFuture, BreakerState, CacheAdmin, CacheEvent, CacheEventKind, CacheKey, CacheStats, CacheStore, CacheStoreError,
+    CacheTier, Clock, Invalidator, KeyPattern, Namespace, Recorder, RedisStatus, RequestScope, ServingTier,
+    SystemClock, TierStats, Timestamp, escape_glob,
 };
 use redis::{
     AsyncCommands, Client, RedisResult,
@@ -60,8 +60,8 @@ use crate::{
     counters::TierCounters,
     error::chain,
     failures::{FailureLog, FailureSnapshot},
-    key::{CacheKey, Namespace, ttl_ms},
     memory::hit_rate,
+    ttl::ttl_ms,
 };
 
 const TAG_PLAIN: u8 = 1;
@@ -320,7 +320,7 @@ impl RedisCache {
     pub async fn fetch(&self, key: &str) -> Result<Option<Arc<[u8]>>, CacheError> {
         let result = match CacheKey::parse(key) {
             Ok(key) => self.fetch_raw(key).await,
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
         };
         let kind = match &result {
             Ok(Some(_)) => CacheEventKind::Hit,
@@ -361,7 +361,7 @@ impl RedisCache {
     pub async fn store(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), CacheError> {
         let result = match CacheKey::parse(key) {
             Ok(key) => self.store_raw(key, value, ttl).await,
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
         };
         self.report(if result.is_ok() { CacheEventKind::Set } else { CacheEventKind::Error });
         result

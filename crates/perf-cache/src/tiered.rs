@@ -76,8 +76,8 @@ use std::{
 use futures_util::StreamExt;
 use parking_lot::Mutex;
 use perf_core::{
-    BoxFuture, BreakerState, CacheAdmin, CacheEvent, CacheEventKind, CacheStats, CacheStore, CacheStoreError,
-    CacheTier, Invalidator, KeyPattern, Recorder, RequestScope,
+    BoxFuture, BreakerState, CacheAdmin, CacheEvent, CacheEventKind, CacheKey, CacheStats, CacheStore, CacheStoreError,
+    CacheTier, Invalidator, KeyPattern, Namespace, Recorder, RequestScope,
 };
 use tokio::sync::watch;
 
@@ -85,7 +85,6 @@ use crate::{
     CacheError, MemoryCache, MemoryConfig, RedisCache, RedisConfig,
     breaker::{Backoff, Breaker},
     error::chain,
-    key::{CacheKey, Namespace},
     memory::hit_rate,
     pending::{Op, Overflow, Pending},
     serving::HitWindow,

@@ -2,6 +2,10 @@
 
 use super::*;
 
+fn namespace_of(key: &str) -> Option<&str> {
+    Namespace::of(key).map(|n| n.as_str())
+}
+
 #[test]
 fn namespace_is_text_before_first_colon() {
     assert_eq!(namespace_of("users:42"), Some("users"));
@@ -28,11 +32,4 @@ fn bad_keys_and_namespaces_are_refused() {
     assert!(Namespace::parse("a:b").is_err());
     assert!(Namespace::parse(&"n".repeat(MAX_NAMESPACE_BYTES + 1)).is_err());
     assert!(Namespace::parse("users").is_ok());
-}
-
-#[test]
-fn ttls_are_whole_milliseconds_and_never_zero() {
-    assert_eq!(ttl_ms(Duration::from_micros(10)), 1);
-    assert_eq!(ttl_ms(Duration::from_millis(1500)), 1500);
-    assert_eq!(ttl_ms(Duration::MAX), u64::MAX);
 }
