@@ -64,6 +64,9 @@ impl<'a> CacheKey<'a> {
     ///
     /// # Errors
     /// [`KeyError::Key`] for an empty or over-long key.
+    // `#[inline]` here and on `Namespace::of`: every cache write parses its
+    // key, and the call crosses a crate boundary.
+    #[inline]
     pub fn parse(text: &'a str) -> Result<CacheKey<'a>, KeyError> {
         let refuse = |reason| Err(KeyError::Key { key: clip(text).to_owned(), reason });
         if text.is_empty() {
@@ -107,6 +110,7 @@ impl<'a> Namespace<'a> {
 
     /// The namespace of `key`, if it has one (see the module docs). `key`
     /// itself is not checked.
+    #[inline]
     pub fn of(key: &'a str) -> Option<Namespace<'a>> {
         match key.split_once(':') {
             Some((ns, _)) if !ns.is_empty() && ns.len() <= MAX_NAMESPACE_BYTES => Some(Namespace(ns)),

@@ -85,6 +85,10 @@ impl Inner {
 
     /// The value under `key` if it is fresh and current (an entry that is
     /// not is removed); counts a hit or a miss.
+    // `#[inline]` here and on the helpers it calls: the hit path crosses
+    // from memory.rs into this module, and without it the calls stayed out
+    // of line (268 instructions per hit instead of 238).
+    #[inline]
     pub(super) fn get(&self, key: &str) -> Option<Arc<[u8]>> {
         let now = self.now_ms.load(Ordering::Relaxed);
         let stale = match self.map.get(key) {
@@ -199,6 +203,7 @@ impl Inner {
         (self.slot_hasher.hash_one(ns.as_str()) % NAMESPACE_SLOTS as u64) as u32
     }
 
+    #[inline]
     fn is_current(&self, e: &Entry) -> bool {
         e.ns_slot == NO_NAMESPACE || self.generations[e.ns_slot as usize].load(Ordering::Acquire) == e.ns_gen
     }
@@ -209,6 +214,7 @@ impl Inner {
         now
     }
 
+    #[inline]
     pub(super) fn count_lookup(&self, hit: bool) {
         RequestScope::with_current(|s| {
             if let Some(s) = s {
@@ -218,6 +224,7 @@ impl Inner {
         self.report(if hit { CacheEventKind::Hit } else { CacheEventKind::Miss });
     }
 
+    #[inline]
     pub(super) fn report(&self, kind: CacheEventKind) {
         if let Some(r) = &self.recorder {
             let at = Timestamp::from_unix_micros(self.now_ms.load(Ordering::Relaxed).saturating_mul(1000));
