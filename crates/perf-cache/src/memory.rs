@@ -209,7 +209,7 @@ impl MemoryCache {
     }
 
     /// The value under `key`, if present, fresh and not invalidated; counts
-    /// the lookup (stats, recorder, current [`RequestScope`]).
+    /// the lookup (stats, recorder, current [`RequestScope`](perf_core::RequestScope)).
     pub fn lookup(&self, key: &str) -> Option<Arc<[u8]>> {
         let found = self.peek(key);
         self.inner.count_lookup(found.is_some());
