@@ -115,6 +115,8 @@ impl Inner {
 
     /// Stores `value` under `parsed` for `ttl` (see `MemoryCache::insert`),
     /// then evicts by CLOCK until within bounds.
+    // Inlined into `MemoryCache::insert`: one call less on every write.
+    #[inline]
     pub(super) fn insert(&self, parsed: CacheKey<'_>, value: Arc<[u8]>, ttl: Duration) {
         let key = parsed.as_str();
         self.counters.sets.fetch_add(1, Ordering::Relaxed);
