@@ -44,11 +44,11 @@
 //! `*`, `?`, `[...]` and `\` and are matched against whole keys.
 #[cfg(feature = "redis")]
 mod breaker;
+mod counters;
 mod error;
 #[cfg(feature = "redis")]
 mod failures;
 mod function;
-mod key;
 mod memory;
 #[cfg(feature = "redis")]
 mod pending;
@@ -58,8 +58,10 @@ mod redis_tier;
 mod serving;
 #[cfg(feature = "redis")]
 mod tiered;
+mod ttl;
 mod typed;
 
+pub use perf_core::{MAX_KEY_BYTES, MAX_NAMESPACE_BYTES};
 pub use perf_macros::{cached, invalidate_on_change};
 
 pub use crate::{
@@ -68,7 +70,6 @@ pub use crate::{
         CacheableResult, FunctionKey, Outcome, cached, cached_result, default_cache, function_key, install_default,
         invalidate_after, invalidate_after_ok, invalidate_after_ok_sync, invalidate_after_sync, invalidate_now,
     },
-    key::{MAX_KEY_BYTES, MAX_NAMESPACE_BYTES},
     memory::{ENTRY_OVERHEAD_BYTES, MemoryCache, MemoryCacheBuilder, MemoryConfig},
     typed::{Cache, CacheBackend},
 };

@@ -76,8 +76,8 @@ use std::{
 use futures_util::StreamExt;
 use parking_lot::Mutex;
 use perf_core::{
-    BoxFuture, BreakerState, CacheAdmin, CacheEvent, CacheEventKind, CacheStats, CacheStore, CacheStoreError,
-    CacheTier, Invalidator, KeyPattern, Recorder, RequestScope,
+    BoxFuture, BreakerState, CacheAdmin, CacheEvent, CacheEventKind, CacheKey, CacheStats, CacheStore, CacheStoreError,
+    CacheTier, Invalidator, KeyPattern, Namespace, Recorder, RequestScope,
 };
 use tokio::sync::watch;
 
@@ -85,7 +85,6 @@ use crate::{
     CacheError, MemoryCache, MemoryConfig, RedisCache, RedisConfig,
     breaker::{Backoff, Breaker},
     error::chain,
-    key::{check_key, check_namespace, namespace_of},
     memory::hit_rate,
     pending::{Op, Overflow, Pending},
     serving::HitWindow,
@@ -301,10 +300,10 @@ impl TieredCache {
     /// # Errors
     /// [`CacheError::InvalidKey`] only.
     pub async fn fetch(&self, key: &str) -> Result<Option<Arc<[u8]>>, CacheError> {
-        check_key(key)?;
+        let key = CacheKey::parse(key)?;
         let inner = &self.inner;
         let removals = inner.removals.load(Ordering::Acquire);
-        if let Some(v) = inner.memory.peek(key) {
+        if let Some(v) = inner.memory.peek(key.as_str()) {
             inner.count_lookup(true, CacheTier::Memory);
             return Ok(Some(v));
         }
@@ -319,8 +318,7 @@ impl TieredCache {
                 let left = Duration::from_millis(found.expires_ms.saturating_sub(now_ms));
                 let l1_ttl = left.min(inner.config.l1_ttl);
                 if !l1_ttl.is_zero() && inner.removals.load(Ordering::Acquire) == removals {
-                    // A failure here only means the copy is not kept.
-                    let _ = inner.memory.insert_inner(key, found.value.clone(), l1_ttl);
+                    inner.memory.insert_parsed(key, found.value.clone(), l1_ttl);
                 }
                 inner.count_lookup(true, CacheTier::Redis);
                 Ok(Some(found.value))
@@ -352,10 +350,10 @@ impl TieredCache {
     /// # Errors
     /// [`CacheError::InvalidKey`] only.
     pub async fn store(&self, key: &str, value: Arc<[u8]>, ttl: Duration) -> Result<(), CacheError> {
-        check_key(key)?;
+        let key = CacheKey::parse(key)?;
         let inner = &self.inner;
         inner.sets.fetch_add(1, Ordering::Relaxed);
-        inner.memory.insert_inner(key, value.clone(), ttl.min(inner.config.l1_ttl.max(Duration::from_millis(1))))?;
+        inner.memory.insert_parsed(key, value.clone(), ttl.min(inner.config.l1_ttl.max(Duration::from_millis(1))));
         inner.report(CacheEventKind::Set, CacheTier::Memory);
         if inner.breaker.allows() {
             match inner.redis.store_raw(key, &value, ttl).await {
@@ -367,7 +365,7 @@ impl TieredCache {
                 Err(e) => inner.redis_failed(&e, true),
             }
         }
-        inner.queue(Op::Delete(key.to_owned()));
+        inner.queue(Op::Delete(key.as_str().to_owned()));
         Ok(())
     }
 
@@ -376,7 +374,7 @@ impl TieredCache {
     /// # Errors
     /// [`CacheError::InvalidKey`] only.
     pub async fn remove(&self, key: &str) -> Result<bool, CacheError> {
-        check_key(key)?;
+        CacheKey::parse(key)?;
         self.inner.deletes.fetch_add(1, Ordering::Relaxed);
         self.inner.note_removal();
         let removed = self.inner.memory.remove_inner(key);
@@ -392,8 +390,9 @@ impl TieredCache {
     /// # Errors
     /// [`CacheError::InvalidNamespace`] only.
     pub async fn invalidate_namespace(&self, namespace: &str) -> Result<(), CacheError> {
+        let parsed = Namespace::parse(namespace)?;
         self.inner.note_removal();
-        self.inner.memory.invalidate_namespace(namespace)?;
+        self.inner.memory.invalidate_parsed(parsed);
         self.inner.remote(Op::Invalidate(namespace.to_owned())).await;
         self.inner.note_removal();
         Ok(())
@@ -481,16 +480,16 @@ impl TieredCache {
 }
 
 impl TieredInner {
-    fn is_bumping(&self, key: &str) -> bool {
+    fn is_bumping(&self, key: CacheKey<'_>) -> bool {
         if self.bumping_any.load(Ordering::Acquire) == 0 {
             return false;
         }
-        namespace_of(key).is_some_and(|ns| self.bumping.lock().contains_key(ns))
+        key.namespace().is_some_and(|ns| self.bumping.lock().contains_key(ns.as_str()))
     }
 
     /// Whether a removal Redis has not applied yet covers `key`, so that
     /// Redis's copy may be stale.
-    fn is_pending(&self, key: &str) -> bool {
+    fn is_pending(&self, key: CacheKey<'_>) -> bool {
         self.pending_any.load(Ordering::Acquire)
             && (self.pending.lock().affects(key) || self.in_flight.lock().affects(key))
     }
@@ -837,9 +836,9 @@ impl Invalidator for TieredCache {
     /// Invalidates the memory tier now; Redis and other instances follow on
     /// the cache's runtime.
     fn invalidate_now(&self, namespace: &str) -> Result<(), CacheStoreError> {
-        check_namespace(namespace).map_err(CacheStoreError::from)?;
+        let parsed = Namespace::parse(namespace).map_err(CacheStoreError::from)?;
         self.inner.note_removal();
-        self.inner.memory.invalidate_namespace(namespace)?;
+        self.inner.memory.invalidate_parsed(parsed);
         // Until Redis has the new generation, this instance must not read the
         // namespace's old values back from it.
         *self.inner.bumping.lock().entry(namespace.to_owned()).or_insert(0) += 1;

@@ -160,6 +160,23 @@ pub struct CacheStats {
     pub redis: Option<RedisStatus>,
 }
 
+impl CacheStats {
+    /// The statistics of a cache that was never used: no operations, no
+    /// serving tier, no remote tier.
+    pub fn empty() -> CacheStats {
+        CacheStats {
+            hits: 0,
+            misses: 0,
+            hit_rate: 0.0,
+            total_operations: 0,
+            serving_tier: ServingTier::None,
+            recent_hits: None,
+            memory: TierStats::default(),
+            redis: None,
+        }
+    }
+}
+
 /// What the API needs from a cache: statistics and clearing.
 pub trait CacheAdmin: Send + Sync {
     /// Current statistics.
@@ -190,7 +207,8 @@ pub trait CacheStore: CacheAdmin {
     /// Drops every entry of `namespace` at once (O(1) at any key count).
     ///
     /// A key's namespace is the text before its first `:` (`users:42` is in
-    /// `users`); keys without a `:` belong to no namespace.
+    /// `users`); keys without a `:` belong to no namespace. The rules are
+    /// [`CacheKey`](crate::CacheKey)'s and [`Namespace`](crate::Namespace)'s.
     fn invalidate<'a>(&'a self, namespace: &'a str) -> BoxFuture<'a, Result<(), CacheStoreError>>;
 }
 
@@ -236,18 +254,7 @@ pub struct NoopCache;
 
 impl CacheAdmin for NoopCache {
     fn stats(&self) -> BoxFuture<'_, Result<CacheStats, CacheStoreError>> {
-        Box::pin(async {
-            Ok(CacheStats {
-                hits: 0,
-                misses: 0,
-                hit_rate: 0.0,
-                total_operations: 0,
-                serving_tier: ServingTier::None,
-                recent_hits: None,
-                memory: TierStats::default(),
-                redis: None,
-            })
-        })
+        Box::pin(async { Ok(CacheStats::empty()) })
     }
     fn clear<'a>(&'a self, _pattern: Option<&'a KeyPattern>) -> BoxFuture<'a, Result<u64, CacheStoreError>> {
         Box::pin(async { Ok(0) })

@@ -79,6 +79,7 @@
 //! 5-minute window covers the current minute and the four before it.
 mod analytics;
 mod cache;
+mod cache_key;
 mod clock;
 mod config;
 mod context;
@@ -113,6 +114,7 @@ pub use crate::{
         BoxFuture, BreakerState, CacheAdmin, CacheStats, CacheStore, CommandErrorStats, Invalidator, NoopCache,
         RecentHits, RedisErrorCause, RedisStatus, ServingTier, TierStats,
     },
+    cache_key::{CacheKey, KeyError, MAX_KEY_BYTES, MAX_NAMESPACE_BYTES, Namespace},
     clock::{Clock, ManualClock, SystemClock, Timestamp},
     config::{
         DEFAULT_HISTOGRAM_BUCKETS, MAX_HISTOGRAM_BOUND, MAX_HISTOGRAM_BUCKETS, MIN_HISTOGRAM_BOUND, MetricsNaming,

@@ -1,9 +1,12 @@
 //! Test doubles for code that uses the core traits (feature `testing`).
 
+mod map_cache;
+
 use std::time::Duration;
 
 use parking_lot::Mutex;
 
+pub use self::map_cache::MapCache;
 use crate::{CacheEvent, NPlusOneSample, QuerySample, Recorder, RequestSample, SystemSample, Timestamp};
 
 /// An owned copy of a [`RequestSample`].

@@ -4,10 +4,13 @@
 use std::{sync::Arc, time::Duration};
 
 use diesel::{connection::SimpleConnection, pg::PgConnection, prelude::*, sql_query, sql_types::Integer};
-use perf_core::{MetricsSource, RequestScope, Thresholds, Window, bind_current, testing::RecordingRecorder};
+use perf_core::{
+    MetricsSource, RequestScope, Thresholds, Window, bind_current,
+    testing::{MapCache, RecordingRecorder},
+};
 use perf_db::{LoadCached, QueryCache, QueryMonitor};
 
-use crate::{Item, MapStore, pg, recording_monitor, store, unique_table};
+use crate::{Item, pg, recording_monitor, store, unique_table};
 
 /// A monitored connection with a fresh table of `rows` items; drops the table on drop.
 struct Fixture {
@@ -115,7 +118,7 @@ fn pg_n_plus_one_through_a_bound_thread() {
 
 #[test]
 fn pg_cached_query_sees_writes_and_ignores_rollbacks() {
-    let cache = QueryCache::new(Arc::new(MapStore::default()));
+    let cache = QueryCache::new(Arc::new(MapCache::default()));
     let (monitor, _) = recording_monitor();
     let mut f = Fixture::new(2, Some(monitor.with_invalidator(Arc::new(cache.clone()))));
     let ttl = Duration::from_secs(60);

@@ -401,7 +401,7 @@ async fn clear_accepts_null_and_reversed_ranges_as_the_document_says() {
 #[actix_web::test]
 async fn a_failing_cache_answers_503() {
     let p = parts(with_token(TOKEN));
-    p.cache.fail.store(true, std::sync::atomic::Ordering::Relaxed);
+    crate::fakes::fail(&p.cache);
     let app = app(&p).await;
     let (s, b, _) = call(&app, HttpMethod::GET, "/api/performance/cache/stats", Some(TOKEN), None).await;
     assert_error(s, &b, 503, "cache_unavailable");
