@@ -661,7 +661,7 @@ impl CacheAdmin for MemoryCache {
                 serving_tier: ServingTier::Memory,
                 recent_hits: None,
                 memory,
-                redis: None,
+                remote: None,
             })
         })
     }

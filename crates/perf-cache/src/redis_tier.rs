@@ -47,7 +47,7 @@ use std::{
 
 use perf_core::{
     BoxFuture, BreakerState, CacheAdmin, CacheEvent, CacheEventKind, CacheStats, CacheStore, CacheStoreError,
-    CacheTier, Clock, Invalidator, KeyPattern, Recorder, RedisStatus, RequestScope, ServingTier, SystemClock,
+    CacheTier, Clock, Invalidator, KeyPattern, Recorder, RemoteTierStatus, RequestScope, ServingTier, SystemClock,
     TierStats, Timestamp, escape_glob,
 };
 use redis::{
@@ -305,12 +305,12 @@ impl RedisCache {
         self.inner.failures.snapshot()
     }
 
-    /// This tier's status as a [`RedisStatus`], with the breaker's view
+    /// This tier's status as a [`RemoteTierStatus`], with the breaker's view
     /// supplied by the caller.
-    pub(crate) fn status(&self, available: bool, breaker: BreakerState, breaker_openings: u64) -> RedisStatus {
+    pub(crate) fn status(&self, reachable: bool, breaker: BreakerState, breaker_openings: u64) -> RemoteTierStatus {
         let failures = self.failures();
-        RedisStatus {
-            available,
+        RemoteTierStatus {
+            reachable,
             breaker,
             breaker_openings,
             unreachable_errors: failures.unreachable,
@@ -528,7 +528,7 @@ impl RedisCache {
 
     fn report(&self, kind: CacheEventKind) {
         if let Some(r) = &self.inner.recorder {
-            r.record_cache(&CacheEvent { kind, tier: CacheTier::Redis, at: self.inner.clock.now() });
+            r.record_cache(&CacheEvent { kind, tier: CacheTier::Remote, at: self.inner.clock.now() });
         }
     }
 }
@@ -573,10 +573,10 @@ impl CacheAdmin for RedisCache {
                 misses: stats.misses,
                 hit_rate: hit_rate(stats.hits, stats.misses),
                 total_operations: stats.hits + stats.misses + stats.sets + stats.deletes,
-                serving_tier: ServingTier::Redis,
+                serving_tier: ServingTier::Remote,
                 recent_hits: None,
                 memory: TierStats::default(),
-                redis: Some(status),
+                remote: Some(status),
             })
         })
     }

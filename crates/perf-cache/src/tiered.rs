@@ -322,19 +322,19 @@ impl TieredCache {
                     // A failure here only means the copy is not kept.
                     let _ = inner.memory.insert_inner(key, found.value.clone(), l1_ttl);
                 }
-                inner.count_lookup(true, CacheTier::Redis);
+                inner.count_lookup(true, CacheTier::Remote);
                 Ok(Some(found.value))
             }
             Ok(None) => {
                 inner.breaker.record_success();
-                inner.count_lookup(false, CacheTier::Redis);
+                inner.count_lookup(false, CacheTier::Remote);
                 Ok(None)
             }
             // A value Redis returned but that is not in our format is a miss,
             // not an outage: Redis answered, so the breaker stays closed.
             Err(CacheError::BadEnvelope) => {
                 inner.breaker.record_success();
-                inner.count_lookup(false, CacheTier::Redis);
+                inner.count_lookup(false, CacheTier::Remote);
                 Ok(None)
             }
             Err(e) => {
@@ -361,7 +361,7 @@ impl TieredCache {
             match inner.redis.store_raw(key, &value, ttl).await {
                 Ok(()) => {
                     inner.breaker.record_success();
-                    inner.report(CacheEventKind::Set, CacheTier::Redis);
+                    inner.report(CacheEventKind::Set, CacheTier::Remote);
                     return Ok(());
                 }
                 Err(e) => inner.redis_failed(&e, true),
@@ -471,7 +471,7 @@ impl TieredCache {
             serving_tier: recent.serving_tier(),
             recent_hits: Some(recent),
             memory: inner.memory.tier_stats(),
-            redis: Some(inner.redis.status(
+            remote: Some(inner.redis.status(
                 inner.breaker.available(),
                 inner.breaker.state(),
                 inner.breaker.times_opened(),
@@ -524,7 +524,7 @@ impl TieredInner {
     /// command error shows Redis answered, so it only resets the run of
     /// failures (the Redis tier has counted and logged it).
     fn redis_failed(self: &Arc<Self>, e: &CacheError, write: bool) {
-        self.report(CacheEventKind::Error, CacheTier::Redis);
+        self.report(CacheEventKind::Error, CacheTier::Remote);
         if e.is_unreachable() {
             self.unreachable(e, write || matches!(e, CacheError::Timeout { .. }));
         } else {

@@ -110,7 +110,7 @@ pub use crate::{
     },
     cache::{
         BoxFuture, BreakerState, CacheAdmin, CacheStats, CacheStore, CommandErrorStats, Invalidator, NoopCache,
-        RecentHits, RedisErrorCause, RedisStatus, ServingTier, TierStats,
+        RecentHits, RemoteTierStatus, ServingTier, TierErrorCause, TierStats,
     },
     clock::{Clock, ManualClock, SystemClock, Timestamp},
     config::{

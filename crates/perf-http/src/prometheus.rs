@@ -282,13 +282,15 @@ fn queries(o: &mut String, s: &Snapshot, t: &TotalsSnapshot, bounds: &[String]) 
     }
 }
 
-/// Cache counters since start and gauges; the Redis tier only when there is one.
+/// Cache counters since start and gauges; the remote tier only when there is
+/// one. Its families and label keep the names of the Redis tier, the remote
+/// tier perfkit ships (`tier="redis"`, `perfkit_cache_redis_up`).
 fn cache_families(o: &mut String, s: &Snapshot, t: &TotalsSnapshot, cache: Option<&CacheStats>) {
-    let redis = cache.is_some_and(|c| c.redis.is_some()) || t.cache.redis != TierCounts::default();
+    let remote = cache.is_some_and(|c| c.remote.is_some()) || t.cache.remote != TierCounts::default();
     family(o, "perfkit_cache_operations_total", "counter", "Cache operations per tier and op since start.");
     tier_ops(o, "memory", &t.cache.memory);
-    if redis {
-        tier_ops(o, "redis", &t.cache.redis);
+    if remote {
+        tier_ops(o, "redis", &t.cache.remote);
     }
     family(o, "perfkit_cache_hit_ratio", "gauge", "Cache hits over lookups in the window (0 without lookups).");
     sample(o, "perfkit_cache_hit_ratio", &[], s.cache.hit_rate());
@@ -297,9 +299,9 @@ fn cache_families(o: &mut String, s: &Snapshot, t: &TotalsSnapshot, cache: Optio
         sample(o, "perfkit_cache_entries", &[("tier", "memory")], c.memory.entries.unwrap_or(0) as f64);
         family(o, "perfkit_cache_size_bytes", "gauge", "Bytes held by the memory tier.");
         sample(o, "perfkit_cache_size_bytes", &[("tier", "memory")], c.memory.bytes.unwrap_or(0) as f64);
-        if let Some(r) = &c.redis {
+        if let Some(r) = &c.remote {
             family(o, "perfkit_cache_redis_up", "gauge", "Whether Redis answered the last operation (1) or not (0).");
-            sample(o, "perfkit_cache_redis_up", &[], if r.available { 1.0 } else { 0.0 });
+            sample(o, "perfkit_cache_redis_up", &[], if r.reachable { 1.0 } else { 0.0 });
         }
     }
 }

@@ -223,7 +223,7 @@ impl CacheAdmin for FakeCache {
                 serving_tier: ServingTier::Memory,
                 recent_hits: None,
                 memory: TierStats { entries: Some(n), bytes: Some(n * 10), ..TierStats::default() },
-                redis: None,
+                remote: None,
             })
         })
     }
