@@ -13,7 +13,7 @@
 //! (`1` for a key without namespace, `2` with one), for tag `2` the
 //! namespace generation in ASCII followed by `|`, then the absolute expiry
 //! (Unix milliseconds, 8 bytes little endian) and the payload. The typed API
-//! ([`crate::Cache`]) encodes payloads with postcard, a compact,
+//! ([`crate::TypedCache`]) encodes payloads with postcard, a compact,
 //! non-self-describing serde format. A namespaced value is written by a
 //! short Lua script that reads the namespace's current generation
 //! atomically; a read fetches the value and the generation with one `MGET`
