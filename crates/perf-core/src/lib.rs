@@ -122,7 +122,7 @@ pub use crate::{
     limiter::{DEFAULT_LOG_INTERVAL, DEFAULT_LOG_KEYS, LogLimiter},
     pattern::{KeyPattern, MAX_PATTERN_BYTES, MAX_PATTERN_STARS, PatternError, escape_glob},
     recorder::{NoopRecorder, Recorder, RequestHandle},
-    redact::{REDACTED, redact_url},
+    redact::redact_url,
     sample::{
         CacheEvent, CacheEventKind, CacheTier, Method, NPlusOneSample, OVERFLOW_FINGERPRINT, OVERFLOW_ROUTE, QueryKind,
         QuerySample, RequestSample, SystemSample, UNMATCHED_ROUTE,
@@ -136,8 +136,5 @@ pub use crate::{
     },
     source::{MetricsSource, SeriesResolution},
     store::{EndpointHandle, MAX_ROUTE_BYTES, MAX_SQL_BYTES, Store},
-    thresholds::{
-        MAX_DURATION_THRESHOLD_SECS, MAX_MEMORY_THRESHOLD_MB, SharedThresholds, ThresholdStore, Thresholds,
-        ThresholdsPatch,
-    },
+    thresholds::{SharedThresholds, ThresholdStore, Thresholds, ThresholdsPatch},
 };
