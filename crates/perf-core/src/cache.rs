@@ -289,3 +289,6 @@ impl Invalidator for NoopCache {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;
