@@ -70,7 +70,7 @@ pub enum CacheError {
     /// The background maintenance thread could not be started.
     #[error("could not start the cache maintenance thread")]
     Spawn(#[source] std::io::Error),
-    /// The backend behind a [`crate::Cache`] failed.
+    /// The backend behind a [`crate::TypedCache`] failed.
     #[error("cache backend failed")]
     Store(#[source] CacheStoreError),
     /// A default cache was already installed in this process.

@@ -343,7 +343,7 @@ impl CacheAdmin for MemoryCache {
                 serving_tier: ServingTier::Memory,
                 recent_hits: None,
                 memory,
-                redis: None,
+                remote: None,
             })
         })
     }

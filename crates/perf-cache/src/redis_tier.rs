@@ -13,7 +13,7 @@
 //! (`1` for a key without namespace, `2` with one), for tag `2` the
 //! namespace generation in ASCII followed by `|`, then the absolute expiry
 //! (Unix milliseconds, 8 bytes little endian) and the payload. The typed API
-//! ([`crate::Cache`]) encodes payloads with postcard, a compact,
+//! ([`crate::TypedCache`]) encodes payloads with postcard, a compact,
 //! non-self-describing serde format. A namespaced value is written by a
 //! short Lua script that reads the namespace's current generation
 //! atomically; a read fetches the value and the generation with one `MGET`
@@ -47,7 +47,7 @@ use std::{
 
 use perf_core::{
     BoxFuture, BreakerState, CacheAdmin, CacheEvent, CacheEventKind, CacheKey, CacheStats, CacheStore, CacheStoreError,
-    CacheTier, Clock, Invalidator, KeyPattern, Namespace, Recorder, RedisStatus, RequestScope, ServingTier,
+    CacheTier, Clock, Invalidator, KeyPattern, Namespace, Recorder, RemoteTierStatus, RequestScope, ServingTier,
     SystemClock, TierStats, Timestamp, escape_glob,
 };
 use redis::{
@@ -297,12 +297,12 @@ impl RedisCache {
         self.inner.failures.snapshot()
     }
 
-    /// This tier's status as a [`RedisStatus`], with the breaker's view
+    /// This tier's status as a [`RemoteTierStatus`], with the breaker's view
     /// supplied by the caller.
-    pub(crate) fn status(&self, available: bool, breaker: BreakerState, breaker_openings: u64) -> RedisStatus {
+    pub(crate) fn status(&self, reachable: bool, breaker: BreakerState, breaker_openings: u64) -> RemoteTierStatus {
         let failures = self.failures();
-        RedisStatus {
-            available,
+        RemoteTierStatus {
+            reachable,
             breaker,
             breaker_openings,
             unreachable_errors: failures.unreachable,
@@ -523,7 +523,7 @@ impl RedisCache {
 
     fn report(&self, kind: CacheEventKind) {
         if let Some(r) = &self.inner.recorder {
-            r.record_cache(&CacheEvent { kind, tier: CacheTier::Redis, at: self.inner.clock.now() });
+            r.record_cache(&CacheEvent { kind, tier: CacheTier::Remote, at: self.inner.clock.now() });
         }
     }
 }
@@ -568,10 +568,10 @@ impl CacheAdmin for RedisCache {
                 misses: stats.misses,
                 hit_rate: hit_rate(stats.hits, stats.misses),
                 total_operations: stats.hits + stats.misses + stats.sets + stats.deletes,
-                serving_tier: ServingTier::Redis,
+                serving_tier: ServingTier::Remote,
                 recent_hits: None,
                 memory: TierStats::default(),
-                redis: Some(status),
+                remote: Some(status),
             })
         })
     }

@@ -112,7 +112,7 @@ pub use crate::{
     },
     cache::{
         BoxFuture, BreakerState, CacheAdmin, CacheStats, CacheStore, CommandErrorStats, Invalidator, NoopCache,
-        RecentHits, RedisErrorCause, RedisStatus, ServingTier, TierStats,
+        RecentHits, RemoteTierStatus, ServingTier, TierErrorCause, TierStats,
     },
     cache_key::{CacheKey, KeyError, MAX_KEY_BYTES, MAX_NAMESPACE_BYTES, Namespace},
     clock::{Clock, ManualClock, SystemClock, Timestamp},
@@ -125,7 +125,7 @@ pub use crate::{
     limiter::{DEFAULT_LOG_INTERVAL, DEFAULT_LOG_KEYS, LogLimiter},
     pattern::{KeyPattern, MAX_PATTERN_BYTES, MAX_PATTERN_STARS, PatternError, escape_glob},
     recorder::{NoopRecorder, Recorder, RequestHandle},
-    redact::{REDACTED, redact_url},
+    redact::redact_url,
     sample::{
         CacheEvent, CacheEventKind, CacheTier, Method, NPlusOneSample, OVERFLOW_FINGERPRINT, OVERFLOW_ROUTE, QueryKind,
         QuerySample, RequestSample, SystemSample, UNMATCHED_ROUTE,
@@ -139,9 +139,6 @@ pub use crate::{
     },
     source::{MetricsSource, SeriesResolution},
     store::{EndpointHandle, MAX_ROUTE_BYTES, MAX_SQL_BYTES, Store},
-    thresholds::{
-        MAX_DURATION_THRESHOLD_SECS, MAX_MEMORY_THRESHOLD_MB, SharedThresholds, ThresholdStore, Thresholds,
-        ThresholdsPatch,
-    },
+    thresholds::{SharedThresholds, ThresholdStore, Thresholds, ThresholdsPatch},
     trace::{InvalidId, SpanId, TRACEPARENT_LEN, TraceContext, TraceId},
 };

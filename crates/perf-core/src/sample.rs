@@ -215,8 +215,10 @@ impl SystemSample {
 pub enum CacheTier {
     /// The in-process memory tier.
     Memory,
-    /// The Redis tier.
-    Redis,
+    /// A remote tier shared by every instance (perf-cache's Redis tier);
+    /// `"redis"` in JSON and metric labels, the name they have always used.
+    #[serde(rename = "redis")]
+    Remote,
 }
 
 impl CacheTier {
@@ -224,7 +226,7 @@ impl CacheTier {
     pub const fn as_str(self) -> &'static str {
         match self {
             CacheTier::Memory => "memory",
-            CacheTier::Redis => "redis",
+            CacheTier::Remote => "redis",
         }
     }
 }

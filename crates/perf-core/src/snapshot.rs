@@ -253,18 +253,19 @@ pub struct TierCounts {
 pub struct CacheCounts {
     /// The memory tier.
     pub memory: TierCounts,
-    /// The Redis tier.
-    pub redis: TierCounts,
+    /// The remote tier (`redis` in JSON).
+    #[serde(rename = "redis")]
+    pub remote: TierCounts,
 }
 
 impl CacheCounts {
     /// Hits over all tiers.
     pub fn hits(&self) -> u64 {
-        self.memory.hits + self.redis.hits
+        self.memory.hits + self.remote.hits
     }
     /// Misses over all tiers.
     pub fn misses(&self) -> u64 {
-        self.memory.misses + self.redis.misses
+        self.memory.misses + self.remote.misses
     }
     /// hits / (hits + misses), 0 without lookups.
     pub fn hit_rate(&self) -> f64 {
@@ -273,7 +274,7 @@ impl CacheCounts {
     /// Every operation counted.
     pub fn total_operations(&self) -> u64 {
         let t = |c: &TierCounts| c.hits + c.misses + c.sets + c.deletes + c.errors;
-        t(&self.memory) + t(&self.redis)
+        t(&self.memory) + t(&self.remote)
     }
 }
 

@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 use crate::CoreError;
 
 /// The largest slow-request or slow-query threshold accepted, in seconds.
-pub const MAX_DURATION_THRESHOLD_SECS: f64 = 3_600.0;
+pub(crate) const MAX_DURATION_THRESHOLD_SECS: f64 = 3_600.0;
 /// The largest memory threshold accepted, in MiB (1 TiB).
-pub const MAX_MEMORY_THRESHOLD_MB: f64 = 1_048_576.0;
+pub(crate) const MAX_MEMORY_THRESHOLD_MB: f64 = 1_048_576.0;
 
 /// The four thresholds of the specification. Field names are those of the JSON API.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

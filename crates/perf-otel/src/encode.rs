@@ -175,7 +175,7 @@ fn db_points(totals: &TotalsSnapshot, db_system_name: Option<&str>, times: Times
 
 fn cache_points(totals: &TotalsSnapshot, times: Times) -> Vec<NumberDataPoint> {
     let mut points = Vec::new();
-    for (tier, counts) in [("memory", &totals.cache.memory), ("redis", &totals.cache.redis)] {
+    for (tier, counts) in [("memory", &totals.cache.memory), ("redis", &totals.cache.remote)] {
         if *counts == TierCounts::default() {
             continue;
         }

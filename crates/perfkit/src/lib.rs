@@ -70,7 +70,7 @@ pub use crate::{
     error::PerfkitError,
     perfkit::{CacheKind, Perfkit, PerfkitBuilder},
 };
-pub use perf_cache::{Cache, cached, invalidate_on_change};
+pub use perf_cache::{TypedCache, cached, invalidate_on_change};
 pub use perf_core::{PerfConfig, PerfContext};
 pub use perf_db::QueryMonitor;
 pub use perf_http::block;

@@ -6,7 +6,7 @@ use std::{
     sync::Arc,
 };
 
-use perf_cache::{Cache, CacheBackend, MemoryCache};
+use perf_cache::{CacheBackend, MemoryCache, TypedCache};
 use perf_core::{CacheAdmin, CacheStore, Clock, Invalidator, PerfConfig, PerfContext, Store, SystemClock};
 use perf_db::QueryMonitor;
 use perf_http::{PerfApi, PerfMetrics, PerfMonitor, PerfState, ResponseCache};
@@ -58,7 +58,7 @@ struct Inner {
     store: Arc<Store>,
     state: PerfState,
     queries: QueryMonitor,
-    cache: Cache,
+    cache: TypedCache,
     cache_store: Arc<dyn CacheStore>,
     invalidator: Arc<dyn Invalidator>,
     cache_kind: CacheKind,
@@ -138,7 +138,7 @@ impl Perfkit {
 
     /// The typed cache (postcard values, single-flight `get_or_compute`)
     /// over the memory or tiered cache.
-    pub fn cache(&self) -> &Cache {
+    pub fn cache(&self) -> &TypedCache {
         &self.inner.cache
     }
 
@@ -351,7 +351,7 @@ impl PerfkitBuilder {
                 store,
                 state,
                 queries,
-                cache: Cache::new(cache as Arc<dyn CacheBackend>),
+                cache: TypedCache::new(cache as Arc<dyn CacheBackend>),
                 cache_store,
                 invalidator,
                 cache_kind,

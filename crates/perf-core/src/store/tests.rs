@@ -250,7 +250,7 @@ fn system_and_cache_gauges_aggregate_over_the_window() {
     for kind in [CacheEventKind::Hit, CacheEventKind::Hit, CacheEventKind::Miss] {
         s.record_cache(&CacheEvent { kind, tier: crate::CacheTier::Memory, at: c.now() });
     }
-    s.record_cache(&CacheEvent { kind: CacheEventKind::Hit, tier: crate::CacheTier::Redis, at: c.now() });
+    s.record_cache(&CacheEvent { kind: CacheEventKind::Hit, tier: crate::CacheTier::Remote, at: c.now() });
     let snap = s.snapshot(w(1));
     assert_eq!(snap.system.samples, 2);
     assert_eq!(snap.system.avg_rss_mb, 200.0);
@@ -696,11 +696,11 @@ fn cache_and_n_plus_one_totals_survive_windows_and_eviction() {
     }
     s.record_cache(&CacheEvent { kind: CacheEventKind::Hit, tier: crate::CacheTier::Memory, at: c.now() });
     c.advance(Duration::from_secs(48 * 3600));
-    s.record_cache(&CacheEvent { kind: CacheEventKind::Error, tier: crate::CacheTier::Redis, at: c.now() });
+    s.record_cache(&CacheEvent { kind: CacheEventKind::Error, tier: crate::CacheTier::Remote, at: c.now() });
     let t = s.totals();
     // The one-slot table evicted twice, but the route's counter kept every finding.
     assert_eq!(t.n_plus_one, vec![crate::NPlusOneTotals { route: "GET /a".into(), findings: 3 }]);
-    assert_eq!((t.cache.memory.hits, t.cache.redis.errors), (1, 1));
+    assert_eq!((t.cache.memory.hits, t.cache.remote.errors), (1, 1));
     assert_eq!(s.snapshot(w(5)).cache.memory.hits, 0);
 }
 

@@ -192,7 +192,7 @@ pub(crate) fn fake_cache() -> Arc<MapCache> {
         serving_tier: ServingTier::Memory,
         recent_hits: None,
         memory: TierStats::default(),
-        redis: None,
+        remote: None,
     });
     Arc::new(cache)
 }

@@ -32,7 +32,7 @@ fn seed(p: &Parts) {
         kind: perf_core::QueryKind::Read,
     });
     p.store.record_cache(&CacheEvent { kind: CacheEventKind::Hit, tier: CacheTier::Memory, at: now });
-    p.store.record_cache(&CacheEvent { kind: CacheEventKind::Miss, tier: CacheTier::Redis, at: now });
+    p.store.record_cache(&CacheEvent { kind: CacheEventKind::Miss, tier: CacheTier::Remote, at: now });
     p.store.record_system(&SystemSample {
         at: now,
         rss_bytes: 150 * 1_048_576,
