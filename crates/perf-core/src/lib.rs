@@ -23,6 +23,7 @@
 //! for ms in [12, 15, 30, 1_500] {
 //!     let sample = RequestSample::new(
 //!         Method::Get, Some("/api/projects/{id}"), 200, Duration::from_millis(ms), clock.now(),
+//!         store.thresholds(),
 //!     );
 //!     store.record_request(&sample);
 //! }

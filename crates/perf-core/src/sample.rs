@@ -6,7 +6,7 @@ use std::{fmt, time::Duration};
 
 use serde::{Deserialize, Serialize};
 
-use crate::Timestamp;
+use crate::{ThresholdStore, Timestamp};
 
 /// An HTTP method, as a small enum so endpoint keys need no allocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -110,12 +110,25 @@ pub struct RequestSample<'a> {
     pub queries: u32,
     /// Total time of those queries.
     pub query_time: Duration,
+    /// The producer's slow verdict ([`ThresholdStore::request_is_slow`] of
+    /// `duration`): the store counts and keeps slow requests by it, and the
+    /// slow-request log writes by it, so both agree.
+    pub slow: bool,
 }
 
 impl<'a> RequestSample<'a> {
-    /// A sample with no query attribution.
-    pub fn new(method: Method, route: Option<&'a str>, status: u16, duration: Duration, at: Timestamp) -> Self {
-        RequestSample { method, route, status, duration, at, queries: 0, query_time: Duration::ZERO }
+    /// A sample with no query attribution, judged slow or not by
+    /// `thresholds` ([`ThresholdStore::request_is_slow`]) as it is made.
+    pub fn new(
+        method: Method,
+        route: Option<&'a str>,
+        status: u16,
+        duration: Duration,
+        at: Timestamp,
+        thresholds: &(impl ThresholdStore + ?Sized),
+    ) -> Self {
+        let slow = thresholds.request_is_slow(duration);
+        RequestSample { method, route, status, duration, at, queries: 0, query_time: Duration::ZERO, slow }
     }
 
     /// Whether the status is a server error (5xx).
@@ -149,6 +162,10 @@ pub struct QuerySample<'a> {
     pub route: Option<&'a str>,
     /// What kind of statement it is.
     pub kind: QueryKind,
+    /// The producer's slow verdict ([`ThresholdStore::query_is_slow`] of
+    /// `duration`): the store counts and keeps slow queries by it, and the
+    /// slow-query log writes by it, so both agree.
+    pub slow: bool,
 }
 
 /// What a statement does, as far as the figures care.

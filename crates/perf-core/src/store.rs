@@ -145,8 +145,11 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// A store sized by `config`, reading time from `clock` and the slow
-    /// thresholds from `thresholds` at each record.
+    /// A store sized by `config`, reading time from `clock`. `thresholds`
+    /// are the ones the store's producers judge samples by (a
+    /// [`PerfContext`](crate::PerfContext) built from the store hands them
+    /// on); the store itself never judges: it counts a sample slow by the
+    /// verdict the sample carries.
     ///
     /// # Errors
     /// [`CoreError::InvalidConfig`] when `config` fails [`StoreConfig::validate`].
@@ -232,8 +235,8 @@ impl Store {
         &self.clock
     }
 
-    /// The thresholds the store classifies slow events with (read at every
-    /// record, so updates apply at once).
+    /// The thresholds the store's producers judge samples by (read at every
+    /// sample, so updates apply at once).
     pub fn thresholds(&self) -> &Arc<dyn ThresholdStore> {
         &self.thresholds
     }
@@ -402,7 +405,7 @@ impl Store {
     #[inline]
     fn record_request_into(&self, series: &Series, sample: &RequestSample<'_>) {
         let nanos = nanos(sample.duration);
-        let slow = sample.duration.as_secs_f64() > self.thresholds.slow_request_secs();
+        let slow = sample.slow;
         let s = Sample {
             error: sample.is_server_error(),
             client_error: sample.is_client_error(),
@@ -610,7 +613,7 @@ impl Recorder for Store {
             self.overflowed_queries.fetch_add(1, Ordering::Relaxed);
         }
         let nanos = nanos(sample.duration);
-        let slow = sample.duration.as_secs_f64() > self.thresholds.slow_query_secs();
+        let slow = sample.slow;
         q.series.record(
             &Sample { error: !sample.ok, slow, ..Sample::new(sample.at.as_unix_micros(), nanos, &self.geometry) },
             &self.geometry,

@@ -250,6 +250,11 @@ impl QueryMonitor {
         &self.shared.recorder
     }
 
+    /// The thresholds this monitor judges its samples slow by.
+    pub(crate) fn thresholds(&self) -> &Arc<dyn ThresholdStore> {
+        &self.shared.thresholds
+    }
+
     /// Installs this monitor (a clone per connection) as diesel's default
     /// instrumentation: every connection established afterwards, in any
     /// thread, is monitored, and [`monitored()`](crate::monitored()) records
@@ -358,6 +363,7 @@ impl QueryMonitor {
                     at,
                     route: scope.map(RequestScope::label),
                     kind: QueryKind::Transaction,
+                    slow: self.shared.thresholds.query_is_slow(duration),
                 });
             });
         }
@@ -378,6 +384,7 @@ impl QueryMonitor {
                 at,
                 route: scope.map(RequestScope::label),
                 kind: QueryKind::Transaction,
+                slow: self.shared.thresholds.query_is_slow(duration),
             });
         });
     }
@@ -459,6 +466,7 @@ fn record(
     let noted = NotedQuery { fingerprint: &statement.text, sql: full, kind: statement.kind, duration, ok };
     RequestScope::with_current(|scope| {
         let route = scope.map(RequestScope::label);
+        let slow = shared.thresholds.query_is_slow(duration);
         shared.recorder.record_query(&QuerySample {
             fingerprint: &statement.text,
             sql,
@@ -467,6 +475,7 @@ fn record(
             at,
             route,
             kind: statement.query_kind,
+            slow,
         });
         if let Some(scope) = scope {
             let count = scope.record_query(statement.hash, duration);
@@ -476,8 +485,7 @@ fn record(
             capture::note(scope, &noted);
         }
         shared.captures.note(&noted);
-        let slow_secs = shared.thresholds.thresholds().slow_query_threshold;
-        if duration.as_secs_f64() > slow_secs {
+        if slow {
             let scope_label = route.unwrap_or("background");
             if let Some(held_back) = shared.slow_log.check(LogLimiter::key(&[scope_label, &statement.text]), at) {
                 tracing::warn!(
@@ -485,7 +493,7 @@ fn record(
                     fingerprint = &*statement.text,
                     sql = truncate(sql, MAX_LOGGED_SQL),
                     duration_ms = duration.as_secs_f64() * 1e3,
-                    threshold_ms = slow_secs * 1e3,
+                    threshold_ms = shared.thresholds.slow_query_secs() * 1e3,
                     route,
                     ok,
                     suppressed = held_back,

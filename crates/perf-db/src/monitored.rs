@@ -7,7 +7,7 @@
 
 use std::{future::Future, time::Instant};
 
-use perf_core::{QueryKind, QuerySample, RequestScope};
+use perf_core::{QueryKind, QuerySample, RequestScope, ThresholdStore};
 
 use crate::QueryMonitor;
 
@@ -57,6 +57,7 @@ fn record(name: &str, started: Instant) {
             at,
             route: scope.map(RequestScope::label),
             kind: QueryKind::Other,
+            slow: monitor.thresholds().query_is_slow(duration),
         });
     });
 }

@@ -357,14 +357,14 @@ impl Tracking {
         let settings = &self.settings;
         let route = endpoint.route.as_deref();
         let now = settings.clock.now();
-        let mut sample = RequestSample::new(self.method, route, status, elapsed, now);
+        let mut sample = RequestSample::new(self.method, route, status, elapsed, now, &*settings.thresholds);
         sample.queries = self.scope.query_count();
         sample.query_time = self.scope.query_time();
         match endpoint.handle(&*settings.recorder, self.method) {
             Some(handle) => settings.recorder.record_request_with(handle, &sample),
             None => settings.recorder.record_request(&sample),
         }
-        if elapsed.as_secs_f64() > settings.thresholds.slow_request_secs() {
+        if sample.slow {
             log_slow(&settings.log_limiter, now, self.method, route, status, elapsed, sample.queries);
         }
         // N+1 shapes flagged by perf-db during the request, with the

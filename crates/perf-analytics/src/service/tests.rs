@@ -35,6 +35,7 @@ impl Fixture {
             status,
             Duration::from_millis(ms),
             self.clock.now(),
+            &*self.thresholds,
         ));
     }
     fn requests(&self, route: &str, n: usize, status: u16, ms: u64) {
@@ -177,6 +178,7 @@ fn detailed_report_gathers_everything() {
                 at: f.clock.now(),
                 route: Some("/slow"),
                 kind: perf_core::QueryKind::Read,
+                slow: f.store.thresholds().query_is_slow(Duration::from_millis(150)),
             });
             f.store.record_system(&SystemSample {
                 at: f.clock.now(),

@@ -23,7 +23,7 @@ fn store() -> (Store, Arc<ManualClock>) {
 }
 
 fn req(route: Option<&str>, status: u16, ms: u64, at: Timestamp) -> RequestSample<'_> {
-    RequestSample::new(Method::Get, route, status, Duration::from_millis(ms), at)
+    RequestSample::new(Method::Get, route, status, Duration::from_millis(ms), at, &SharedThresholds::default())
 }
 
 fn w(m: i64) -> Window {
@@ -50,9 +50,30 @@ fn counts_errors_client_errors_and_slow_requests() {
 #[test]
 fn endpoints_are_keyed_by_method_and_route() {
     let (s, c) = store();
-    s.record_request(&RequestSample::new(Method::Get, Some("/p/{id}"), 200, Duration::from_millis(1), c.now()));
-    s.record_request(&RequestSample::new(Method::Post, Some("/p/{id}"), 201, Duration::from_millis(1), c.now()));
-    s.record_request(&RequestSample::new(Method::Get, Some("/p/{id}"), 200, Duration::from_millis(1), c.now()));
+    s.record_request(&RequestSample::new(
+        Method::Get,
+        Some("/p/{id}"),
+        200,
+        Duration::from_millis(1),
+        c.now(),
+        s.thresholds(),
+    ));
+    s.record_request(&RequestSample::new(
+        Method::Post,
+        Some("/p/{id}"),
+        201,
+        Duration::from_millis(1),
+        c.now(),
+        s.thresholds(),
+    ));
+    s.record_request(&RequestSample::new(
+        Method::Get,
+        Some("/p/{id}"),
+        200,
+        Duration::from_millis(1),
+        c.now(),
+        s.thresholds(),
+    ));
     let snap = s.snapshot(w(1));
     let keys: Vec<_> = snap.endpoints.iter().map(|e| (e.method, e.route.as_str(), e.stats.count)).collect();
     assert_eq!(keys, vec![(Method::Get, "/p/{id}", 2), (Method::Post, "/p/{id}", 1)]);
@@ -62,7 +83,7 @@ fn endpoints_are_keyed_by_method_and_route() {
 fn unmatched_requests_share_one_key() {
     let (s, c) = store();
     s.record_request(&req(None, 404, 1, c.now()));
-    s.record_request(&RequestSample::new(Method::Post, None, 404, Duration::from_millis(1), c.now()));
+    s.record_request(&RequestSample::new(Method::Post, None, 404, Duration::from_millis(1), c.now(), s.thresholds()));
     let snap = s.snapshot(w(1));
     assert_eq!(snap.endpoints.len(), 1);
     assert_eq!(snap.endpoints[0].route, UNMATCHED_ROUTE);
@@ -89,6 +110,7 @@ fn keys_past_the_cap_go_to_the_overflow_key() {
             at: c.now(),
             route: Some("GET /r"),
             kind: crate::QueryKind::Read,
+            slow: s.thresholds().query_is_slow(Duration::from_micros(5)),
         });
     }
     let snap = s.snapshot(w(1));
@@ -171,6 +193,7 @@ fn queries_record_failures_and_slow_text() {
         at: c.now(),
         route: Some("GET /p"),
         kind: crate::QueryKind::Read,
+        slow: s.thresholds().query_is_slow(Duration::from_millis(250)),
     });
     s.record_query(&QuerySample {
         fingerprint: "SELECT * FROM plants WHERE id = ?",
@@ -180,6 +203,7 @@ fn queries_record_failures_and_slow_text() {
         at: c.now(),
         route: Some("GET /q"),
         kind: crate::QueryKind::Read,
+        slow: s.thresholds().query_is_slow(Duration::from_millis(1)),
     });
     let snap = s.snapshot(w(5));
     assert_eq!(snap.queries.count, 2);
@@ -203,6 +227,7 @@ fn slow_sql_is_truncated_to_2_kib_on_a_char_boundary() {
         at: c.now(),
         route: Some("GET /q"),
         kind: crate::QueryKind::Read,
+        slow: s.thresholds().query_is_slow(Duration::from_secs(1)),
     });
     let snap = s.snapshot(w(1));
     assert_eq!(snap.slow_queries[0].sql.len(), MAX_SQL_BYTES);
@@ -352,6 +377,7 @@ fn background_queries_are_kept_apart_from_request_queries() {
         at: c.now(),
         route,
         kind,
+        slow: SharedThresholds::default().query_is_slow(Duration::from_millis(ms)),
     };
     s.record_query(&q(Some("GET /a"), "SELECT a FROM t", 2, crate::QueryKind::Read));
     s.record_query(&q(Some("GET /a"), "SELECT a FROM t", 4, crate::QueryKind::Read));
@@ -397,6 +423,7 @@ fn memory_does_not_grow_with_samples() {
             at: c.now(),
             route: Some("GET /a"),
             kind: crate::QueryKind::Read,
+            slow: s.thresholds().query_is_slow(Duration::from_secs(1)),
         });
     }
     s.record_n_plus_one(&NPlusOneSample {
@@ -430,6 +457,7 @@ fn memory_does_not_grow_with_samples() {
                 at: c.now(),
                 route: Some("GET /a"),
                 kind: crate::QueryKind::Read,
+                slow: s.thresholds().query_is_slow(Duration::from_micros(i * 7_919 % 200_000)),
             });
         }
         if i % 5_000 == 0 {
@@ -603,6 +631,7 @@ fn totals_count_since_start_and_never_decrease() {
         at: c.now(),
         route: None,
         kind: crate::QueryKind::Read,
+        slow: s.thresholds().query_is_slow(Duration::from_millis(2)),
     });
     let t = s.totals();
     assert_eq!(t.endpoints.len(), 1);
@@ -724,12 +753,47 @@ fn n_plus_one_routes_past_the_cap_share_the_overflow_counter() {
 #[test]
 fn thresholds_updates_apply_to_recording_at_once() {
     let (s, c) = store();
-    s.record_request(&req(Some("/t"), 200, 300, c.now()));
+    let judged = |s: &Store| {
+        RequestSample::new(Method::Get, Some("/t"), 200, Duration::from_millis(300), c.now(), s.thresholds())
+    };
+    s.record_request(&judged(&s));
     s.thresholds()
         .update_thresholds(&crate::ThresholdsPatch { slow_request_threshold: Some(0.1), ..Default::default() })
         .unwrap();
-    s.record_request(&req(Some("/t"), 200, 300, c.now()));
+    s.record_request(&judged(&s));
     assert_eq!(s.snapshot(w(1)).requests.slow, 1);
+}
+
+#[test]
+fn the_store_counts_slow_by_the_verdict_the_sample_carries() {
+    let (s, c) = store();
+    // Judged by stricter thresholds than the store's: the sample's verdict wins.
+    s.record_request(&RequestSample { slow: true, ..req(Some("/v"), 200, 1, c.now()) });
+    s.record_request(&RequestSample { slow: false, ..req(Some("/v"), 200, 5_000, c.now()) });
+    s.record_query(&QuerySample {
+        fingerprint: "SELECT ?",
+        sql: "SELECT 1",
+        duration: Duration::from_micros(5),
+        ok: true,
+        at: c.now(),
+        route: Some("GET /v"),
+        kind: crate::QueryKind::Read,
+        slow: true,
+    });
+    let snap = s.snapshot(w(1));
+    assert_eq!((snap.requests.count, snap.requests.slow), (2, 1));
+    assert_eq!(snap.slow_requests.len(), 1);
+    assert_eq!(snap.slow_requests[0].duration, 0.001);
+    assert_eq!((snap.queries.slow, snap.slow_queries.len()), (1, 1));
+}
+
+#[test]
+fn slow_means_strictly_longer_than_the_threshold() {
+    let t = SharedThresholds::default();
+    let request = Duration::from_secs_f64(t.slow_request_secs());
+    let query = Duration::from_secs_f64(t.slow_query_secs());
+    assert!(!t.request_is_slow(request) && t.request_is_slow(request + Duration::from_nanos(1)));
+    assert!(!t.query_is_slow(query) && t.query_is_slow(query + Duration::from_nanos(1)));
 }
 
 #[test]

@@ -52,7 +52,14 @@ async fn call(
 fn seed(p: &Parts) {
     let now = p.clock.now();
     for (ms, status) in [(100, 200), (300, 200), (1_500, 500), (50, 404)] {
-        let s = RequestSample::new(Method::Get, Some("/api/projects/{id}"), status, Duration::from_millis(ms), now);
+        let s = RequestSample::new(
+            Method::Get,
+            Some("/api/projects/{id}"),
+            status,
+            Duration::from_millis(ms),
+            now,
+            p.store.thresholds(),
+        );
         p.store.record_request(&s);
     }
     for ms in [10, 200] {
@@ -64,6 +71,7 @@ fn seed(p: &Parts) {
             at: now,
             route: Some("/api/projects/{id}"),
             kind: perf_core::QueryKind::Read,
+            slow: p.store.thresholds().query_is_slow(Duration::from_millis(ms)),
         });
     }
 }

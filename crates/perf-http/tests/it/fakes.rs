@@ -358,6 +358,7 @@ pub(crate) fn record_adapter_samples(store: &Store, now: Timestamp) {
             at: now,
             route: Some("GET /api/projects/{id}"),
             kind: QueryKind::Read,
+            slow: store.thresholds().query_is_slow(Duration::from_micros(300)),
         });
     }
     for kind in [CacheEventKind::Hit, CacheEventKind::Miss, CacheEventKind::Set] {

@@ -56,6 +56,7 @@ impl Real {
                 status,
                 Duration::from_millis(ms),
                 at,
+                self.store.thresholds(),
             ));
         }
     }

@@ -135,7 +135,14 @@ struct Rig {
 fn rig(config: PerfConfig, held: bool) -> Rig {
     let p = parts(config.clone());
     let now = p.clock.now();
-    p.store.record_request(&RequestSample::new(Method::Get, Some("/a/{id}"), 200, Duration::from_millis(20), now));
+    p.store.record_request(&RequestSample::new(
+        Method::Get,
+        Some("/a/{id}"),
+        200,
+        Duration::from_millis(20),
+        now,
+        p.store.thresholds(),
+    ));
     let (series_gate, series_entered) = Gate::new(!held);
     let (report_gate, report_entered) = Gate::new(!held);
     let source = Arc::new(CountingSource {

@@ -73,7 +73,14 @@ pub(crate) fn validate(doc: &Value, schema: &Value, value: &Value, at: &str, err
 async fn every_documented_operation_answers_what_the_document_says() {
     let p = parts(with_token(TOKEN));
     let now = p.clock.now();
-    p.store.record_request(&RequestSample::new(Method::Get, Some("/a/{id}"), 200, Duration::from_millis(1_500), now));
+    p.store.record_request(&RequestSample::new(
+        Method::Get,
+        Some("/a/{id}"),
+        200,
+        Duration::from_millis(1_500),
+        now,
+        p.store.thresholds(),
+    ));
     p.store.record_query(&QuerySample {
         fingerprint: "SELECT ?",
         sql: "SELECT 1",
@@ -82,6 +89,7 @@ async fn every_documented_operation_answers_what_the_document_says() {
         at: now,
         route: Some("/a/{id}"),
         kind: perf_core::QueryKind::Read,
+        slow: p.store.thresholds().query_is_slow(Duration::from_millis(300)),
     });
     let app = test::init_service(App::new().service(p.state.api())).await;
     let doc: Value = serde_json::from_str(include_str!("../../src/openapi.json")).unwrap();
