@@ -14,7 +14,6 @@ mod status;
 
 use std::{
     collections::HashMap,
-    hash::{BuildHasherDefault, Hasher},
     sync::{
         Arc,
         atomic::{AtomicU64, AtomicUsize, Ordering},
@@ -23,6 +22,7 @@ use std::{
 };
 
 use arc_swap::ArcSwap;
+use foldhash::fast::FixedState;
 use parking_lot::Mutex;
 
 use self::{
@@ -45,9 +45,12 @@ pub const MAX_SQL_BYTES: usize = 2_048;
 /// Longest route text kept with slow queries and N+1 findings.
 pub const MAX_ROUTE_BYTES: usize = 256;
 
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
-type EndpointMap = FxMap<Arc<str>, [Option<Arc<Series>>; 8]>;
-type QueryMap = FxMap<Arc<str>, Arc<QuerySeries>>;
+/// The store's key maps hash with foldhash's fast, fixed-seed hasher: not
+/// DoS-resistant, which is fine because keys are route patterns and
+/// fingerprints, not request text.
+type KeyMap<K, V> = HashMap<K, V, FixedState>;
+type EndpointMap = KeyMap<Arc<str>, [Option<Arc<Series>>; 8]>;
+type QueryMap = KeyMap<Arc<str>, Arc<QuerySeries>>;
 
 struct QuerySeries {
     series: Series,
@@ -917,74 +920,6 @@ fn aggregate(c: &Collected) -> Aggregate {
 
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
-}
-
-/// The Fx hash (as in rustc): fast for short keys, not DoS-resistant, which
-/// is fine because keys are route patterns and fingerprints, not user input.
-#[derive(Default, Clone, Copy)]
-struct FxHasher {
-    hash: u64,
-}
-
-const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-/// The little-endian word of an 8-byte slice (0 for any other length).
-#[inline]
-fn word(b: &[u8]) -> u64 {
-    b.try_into().map_or(0, u64::from_le_bytes)
-}
-
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(SEED);
-    }
-}
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.add(word(c));
-        }
-        let rest = chunks.remainder();
-        // The tail in at most three loads: a key of 8 bytes or more takes its
-        // last 8 (overlapping the chunks), a shorter one 4, 2 and 1 bytes.
-        let tail = if rest.is_empty() {
-            0
-        } else if bytes.len() >= 8 {
-            word(&bytes[bytes.len() - 8..])
-        } else {
-            let mut t = 0u64;
-            let mut at = 0;
-            for width in [4, 2, 1] {
-                if let Some(part) = rest.get(at..at + width) {
-                    let mut b = [0u8; 8];
-                    b[..width].copy_from_slice(part);
-                    t |= u64::from_le_bytes(b) << (8 * at);
-                    at += width;
-                }
-            }
-            t
-        };
-        self.add(tail ^ bytes.len() as u64);
-    }
-
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.hash
-    }
 }
 
 #[cfg(test)]

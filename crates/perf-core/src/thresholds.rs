@@ -192,6 +192,12 @@ impl<T: ThresholdStore + ?Sized> ThresholdStore for std::sync::Arc<T> {
     fn slow_query_secs(&self) -> f64 {
         (**self).slow_query_secs()
     }
+    fn request_is_slow(&self, duration: Duration) -> bool {
+        (**self).request_is_slow(duration)
+    }
+    fn query_is_slow(&self, duration: Duration) -> bool {
+        (**self).query_is_slow(duration)
+    }
 }
 
 /// Thresholds held in atomics: lock-free reads, serialized validated writes.
@@ -264,6 +270,19 @@ impl ThresholdStore for SharedThresholds {
     /// One atomic load.
     fn slow_query_secs(&self) -> f64 {
         f64::from_bits(self.slow_query.load(Ordering::Relaxed))
+    }
+
+    /// One atomic load and a comparison (the trait's verdict, with the load
+    /// inlined: a producer judges every sample).
+    #[inline]
+    fn request_is_slow(&self, duration: Duration) -> bool {
+        exceeds(duration, self.slow_request_secs())
+    }
+
+    /// One atomic load and a comparison, as for requests.
+    #[inline]
+    fn query_is_slow(&self, duration: Duration) -> bool {
+        exceeds(duration, self.slow_query_secs())
     }
 }
 

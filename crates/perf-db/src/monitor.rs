@@ -6,7 +6,6 @@
 use std::{
     collections::HashMap,
     fmt,
-    hash::{BuildHasherDefault, Hasher},
     num::NonZeroU32,
     sync::Arc,
     time::{Duration, Instant},
@@ -16,6 +15,7 @@ use diesel::{
     Connection,
     connection::{Instrumentation, InstrumentationEvent},
 };
+use foldhash::fast::FixedState;
 use parking_lot::RwLock;
 use perf_core::{
     Clock, DEFAULT_LOG_INTERVAL, Invalidator, LogLimiter, QueryKind, QuerySample, Recorder, RequestScope,
@@ -560,9 +560,13 @@ pub(crate) struct Statement {
 /// Statement analyses keyed by the SQL text diesel renders before its bind
 /// values, so a repeated statement costs one hash lookup instead of a
 /// re-parse.
+///
+/// Hashed with foldhash's fast, fixed-seed hasher, which is not keyed: the
+/// map holds at most `FINGERPRINT_CACHE_ENTRIES` statements and is emptied
+/// when full, so colliding texts cost at most a slower lookup.
 #[derive(Default)]
 struct FingerprintCache {
-    map: HashMap<Box<str>, Arc<Statement>, BuildHasherDefault<WordHasher>>,
+    map: HashMap<Box<str>, Arc<Statement>, FixedState>,
 }
 
 impl FingerprintCache {
@@ -598,52 +602,6 @@ impl FingerprintCache {
         }
         self.map.insert(bare.into(), statement.clone());
         statement
-    }
-}
-
-/// A `Hasher` that takes SQL text eight bytes at a time (the rotate, xor,
-/// multiply step of rustc's FxHasher), for the statement lookup on every
-/// query. Not keyed: the map it serves holds at most
-/// `FINGERPRINT_CACHE_ENTRIES` statements and is emptied when full, so
-/// colliding texts cost at most a slower lookup.
-struct WordHasher(u64);
-
-impl Default for WordHasher {
-    /// Starts from a non-zero state, so runs of zero words still move it.
-    fn default() -> Self {
-        WordHasher(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl WordHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-}
-
-impl Hasher for WordHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut words = bytes.chunks_exact(8);
-        let mut word = [0u8; 8];
-        for chunk in &mut words {
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        let rest = words.remainder();
-        if !rest.is_empty() {
-            word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            // The length keeps "a" and "a\0" apart.
-            self.add(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 56));
-        }
-    }
-
-    fn write_u8(&mut self, byte: u8) {
-        self.add(u64::from(byte));
     }
 }
 

@@ -39,7 +39,7 @@ use std::{
     cell::{OnceCell, RefCell},
     collections::HashMap,
     future::{Future, Ready, ready},
-    hash::{BuildHasherDefault, Hasher},
+    hash::{BuildHasher, Hasher},
     pin::Pin,
     rc::Rc,
     sync::Arc,
@@ -53,6 +53,7 @@ use actix_web::{
     http::header::{HeaderName, HeaderValue},
     web::BytesMut,
 };
+use foldhash::fast::FixedState;
 use perf_core::{
     Clock, LogLimiter, Method, NPlusOneSample, Recorder, RequestHandle, RequestSample, RequestScope, ThresholdStore,
     Timestamp, UNMATCHED_ROUTE,
@@ -693,7 +694,10 @@ struct Guess {
 /// actix routed it and records under the routed pattern; a shape whose
 /// guess was wrong is poisoned and always walks from then on.
 struct RouteTable {
-    routes: HashMap<String, RouteSlot, BuildHasherDefault<FxHasher>>,
+    /// Hashed with foldhash's fast, fixed-seed hasher: the keys are the
+    /// app's own route patterns (`match_pattern` never returns request
+    /// text), so flooding the table with chosen collisions is not possible.
+    routes: HashMap<String, RouteSlot, FixedState>,
     unmatched: [Option<Rc<Endpoint>>; 8],
     shapes: Vec<ShapeSlot>,
     /// Scratch space for the shape of the request at hand.
@@ -805,7 +809,8 @@ impl RouteTable {
         if self.shapes.is_empty() {
             self.shapes.resize_with(MEMO_SLOTS, ShapeSlot::default);
         }
-        let mut hasher = FxHasher(method.index() as u64);
+        let mut hasher = FixedState::default().build_hasher();
+        hasher.write_usize(method.index());
         hasher.write(shape);
         let index = (hasher.finish() as usize) & (MEMO_SLOTS - 1);
         let slot = &self.shapes[index];
@@ -878,45 +883,6 @@ impl RouteTable {
         endpoints[i] = Some(endpoint.clone());
         self.routes.insert(pattern.to_owned(), RouteSlot { route, endpoints });
         endpoint
-    }
-}
-
-/// The Fx hash (as in rustc) with a final mix: fast for short keys. The keys are the app's own
-/// route patterns (`match_pattern` never returns request text), so flooding
-/// the table with chosen collisions is not possible.
-#[derive(Default)]
-struct FxHasher(u64);
-
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-}
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            // Byte by byte: a copy of variable length would call `memcpy`.
-            let word = rest.iter().rev().fold(0u64, |word, &b| (word << 8) | u64::from(b));
-            self.add(word);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        // A splitmix64 finalizer, so the low bits (hashbrown's bucket index,
-        // the memo's slot) depend on every input byte.
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
     }
 }
 

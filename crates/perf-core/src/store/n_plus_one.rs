@@ -3,7 +3,7 @@
 
 use std::hash::{Hash, Hasher};
 
-use super::{FxMap, MAX_ROUTE_BYTES, MAX_SQL_BYTES, ring::set_truncated};
+use super::{KeyMap, MAX_ROUTE_BYTES, MAX_SQL_BYTES, ring::set_truncated};
 use crate::{N_PLUS_ONE_RECENT, NPlusOneFinding, NPlusOneSample, NPlusOneTotals, OVERFLOW_ROUTE, Timestamp};
 
 pub(super) struct NPlusOneTable {
@@ -11,7 +11,7 @@ pub(super) struct NPlusOneTable {
     /// Findings per route since start, apart from the evicting slots so
     /// eviction never resets them; at most `max_routes` routes, the rest
     /// counted under [`OVERFLOW_ROUTE`].
-    per_route: FxMap<Box<str>, u64>,
+    per_route: KeyMap<Box<str>, u64>,
     max_routes: usize,
     overflowed: u64,
 }
@@ -51,7 +51,7 @@ impl NPlusOneTable {
                 last_at: Timestamp::EPOCH,
             })
             .collect();
-        NPlusOneTable { slots, per_route: FxMap::default(), max_routes, overflowed: 0 }
+        NPlusOneTable { slots, per_route: KeyMap::default(), max_routes, overflowed: 0 }
     }
 
     /// Bytes held by the per-route counters: they grow only with new routes, up to the cap.

@@ -611,8 +611,10 @@ fn with_defaults_uses_the_system_clock() {
 }
 
 impl<'a> RequestSample<'a> {
+    /// The sample with duration `d`, judged again (as `req` judges).
     fn with_duration(mut self, d: Duration) -> Self {
         self.duration = d;
+        self.slow = SharedThresholds::default().request_is_slow(d);
         self
     }
 }
@@ -908,8 +910,9 @@ fn status_and_le_counts_follow_the_bin_table() {
 
 #[test]
 fn the_key_hash_reads_every_byte() {
+    use std::hash::{BuildHasher, Hasher};
     let hash = |b: &[u8]| {
-        let mut h = FxHasher::default();
+        let mut h = FixedState::default().build_hasher();
         h.write(b);
         h.finish()
     };
