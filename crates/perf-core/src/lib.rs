@@ -125,8 +125,8 @@ pub use crate::{
     recorder::{NoopRecorder, Recorder, RequestHandle},
     redact::{REDACTED, redact_url},
     sample::{
-        CacheEvent, CacheEventKind, CacheTier, Method, NPlusOneSample, OVERFLOW_FINGERPRINT, OVERFLOW_ROUTE, QueryKind,
-        QuerySample, RequestSample, SystemSample, UNMATCHED_ROUTE,
+        CacheEvent, CacheEventKind, CacheTier, EndpointKey, Method, NPlusOneSample, OVERFLOW_FINGERPRINT,
+        OVERFLOW_ROUTE, QueryKind, QuerySample, RequestSample, SystemSample, UNMATCHED_ROUTE,
     },
     scope::{MAX_FINGERPRINTS_PER_SCOPE, RequestScope, ScopeGuard, Scoped, bind_current},
     snapshot::{

@@ -85,6 +85,38 @@ impl fmt::Display for Method {
     }
 }
 
+/// An endpoint: a method and a route pattern (or [`UNMATCHED_ROUTE`] /
+/// [`OVERFLOW_ROUTE`]). Its [`Display`](fmt::Display), `"GET /api/projects/{id}"`,
+/// is the one spelling of an endpoint's label: a request scope's label, the
+/// scope of its queries and N+1 findings, and the key alerts, trends and
+/// Apdex name an endpoint by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EndpointKey<'a> {
+    /// The request method.
+    pub method: Method,
+    /// The route pattern, or the shared key of unmatched or overflowing requests.
+    pub route: &'a str,
+}
+
+impl<'a> EndpointKey<'a> {
+    /// The key of `method` on `route`; `None` (no route matched) is [`UNMATCHED_ROUTE`].
+    pub const fn new(method: Method, route: Option<&'a str>) -> Self {
+        EndpointKey {
+            method,
+            route: match route {
+                Some(r) => r,
+                None => UNMATCHED_ROUTE,
+            },
+        }
+    }
+}
+
+impl fmt::Display for EndpointKey<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.method.as_str(), self.route)
+    }
+}
+
 /// The route of requests that matched no route pattern; they share one key.
 pub const UNMATCHED_ROUTE: &str = "<unmatched>";
 /// The route of the key that collects endpoints past the distinct-key cap.
@@ -293,3 +325,6 @@ pub struct NPlusOneSample<'a> {
     /// When the request ended.
     pub at: Timestamp,
 }
+
+#[cfg(test)]
+mod tests;

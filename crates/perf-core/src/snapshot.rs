@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{CoreError, Method, QueryKind, SystemSample};
+use crate::{CoreError, EndpointKey, Method, QueryKind, SystemSample};
 
 /// A look-back window of 1 to 1,440 whole minutes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -131,6 +131,13 @@ pub struct EndpointStats {
     pub queries_per_request: f64,
     /// Mean database time per request, seconds.
     pub query_time_per_request: f64,
+}
+
+impl EndpointStats {
+    /// The endpoint's key; its `Display` is the endpoint's label (`"GET /x"`).
+    pub fn key(&self) -> EndpointKey<'_> {
+        EndpointKey { method: self.method, route: &self.route }
+    }
 }
 
 /// Per-fingerprint query statistics.

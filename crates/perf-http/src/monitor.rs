@@ -55,8 +55,8 @@ use actix_web::{
 };
 use foldhash::fast::FixedState;
 use perf_core::{
-    Clock, LogLimiter, Method, NPlusOneSample, Recorder, RequestHandle, RequestSample, RequestScope, ThresholdStore,
-    Timestamp, UNMATCHED_ROUTE,
+    Clock, EndpointKey, LogLimiter, Method, NPlusOneSample, Recorder, RequestHandle, RequestSample, RequestScope,
+    ThresholdStore, Timestamp, UNMATCHED_ROUTE,
 };
 
 use crate::{HttpError, PerfState};
@@ -862,18 +862,18 @@ impl RouteTable {
         let i = method.index();
         let Some(pattern) = pattern else {
             let endpoint = self.unmatched[i].get_or_insert_with(|| {
-                Endpoint::new(None, Arc::from(format!("{} {UNMATCHED_ROUTE}", method.as_str())), true)
+                Endpoint::new(None, Arc::from(EndpointKey::new(method, None).to_string()), true)
             });
             return endpoint.clone();
         };
         if let Some(slot) = self.routes.get_mut(pattern) {
             let route = &slot.route;
             let endpoint = slot.endpoints[i].get_or_insert_with(|| {
-                Endpoint::new(Some(route.clone()), Arc::from(format!("{} {pattern}", method.as_str())), true)
+                Endpoint::new(Some(route.clone()), Arc::from(EndpointKey::new(method, Some(pattern)).to_string()), true)
             });
             return endpoint.clone();
         }
-        let label: Arc<str> = Arc::from(format!("{} {pattern}", method.as_str()));
+        let label: Arc<str> = Arc::from(EndpointKey::new(method, Some(pattern)).to_string());
         let route: Rc<str> = Rc::from(pattern);
         if self.routes.len() >= MAX_CACHED_ROUTES {
             return Endpoint::new(Some(route), label, false);
