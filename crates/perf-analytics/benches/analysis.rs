@@ -54,7 +54,7 @@ fn populated() -> (Arc<ManualClock>, Arc<Store>, Analytics) {
                 duration: Duration::from_micros(500 + (i as u64 % 7) * 40_000),
                 ok: true,
                 at,
-                route: Some(&routes[i]),
+                scope: Some(&routes[i]),
                 kind: perf_core::QueryKind::Read,
                 slow: store.thresholds().query_is_slow(Duration::from_micros(500 + (i as u64 % 7) * 40_000)),
             });
@@ -66,7 +66,7 @@ fn populated() -> (Arc<ManualClock>, Arc<Store>, Analytics) {
         }
         if bucket.is_multiple_of(30) {
             store.record_n_plus_one(&NPlusOneSample {
-                route: &routes[0],
+                scope: &routes[0],
                 fingerprint: &fingerprints[0],
                 count: 25,
                 total_time: Duration::from_millis(40),

@@ -47,7 +47,7 @@ fn main() {
                 duration: Duration::from_millis(140),
                 ok: true,
                 at,
-                route: Some("/api/projects/{id}/plan"),
+                scope: Some("/api/projects/{id}/plan"),
                 kind: perf_core::QueryKind::Read,
                 slow: store.thresholds().query_is_slow(Duration::from_millis(140)),
             });
@@ -64,7 +64,7 @@ fn main() {
         }
     }
     store.record_n_plus_one(&NPlusOneSample {
-        route: "/api/projects/{id}/plan",
+        scope: "/api/projects/{id}/plan",
         fingerprint: tasks,
         count: 24,
         total_time: Duration::from_millis(60),

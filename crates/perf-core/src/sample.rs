@@ -188,10 +188,10 @@ pub struct QuerySample<'a> {
     /// When the query finished.
     pub at: Timestamp,
     /// The label of the [`RequestScope`](crate::RequestScope) that issued it
-    /// (`"GET /api/projects/{id}"`); `None` for a query run outside any
-    /// request (start-up, migrations, background jobs), which the store keeps
-    /// apart from request figures.
-    pub route: Option<&'a str>,
+    /// (an [`EndpointKey`]'s `"GET /api/projects/{id}"`); `None` for a query
+    /// run outside any request (start-up, migrations, background jobs), which
+    /// the store keeps apart from request figures.
+    pub scope: Option<&'a str>,
     /// What kind of statement it is.
     pub kind: QueryKind,
     /// The producer's slow verdict ([`ThresholdStore::query_is_slow`] of
@@ -314,8 +314,9 @@ pub struct CacheEvent {
 /// [`RequestScope::take_n_plus_one_findings`](crate::RequestScope::take_n_plus_one_findings)).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NPlusOneSample<'a> {
-    /// The label of the request's scope (`"GET /api/projects/{id}"`).
-    pub route: &'a str,
+    /// The label of the request's scope (an [`EndpointKey`]'s
+    /// `"GET /api/projects/{id}"`).
+    pub scope: &'a str,
     /// The repeated query's fingerprint.
     pub fingerprint: &'a str,
     /// How many times it ran in the request, counted to the request's end.

@@ -181,9 +181,10 @@ pub struct SlowQuery {
     pub duration: f64,
     /// Whether it succeeded.
     pub ok: bool,
-    /// The label of the request that issued it; `None` for a query run
-    /// outside any request (background).
-    pub route: Option<String>,
+    /// The scope label of the request that issued it (`"GET /x"`); `None`
+    /// for a query run outside any request (background). `route` in JSON.
+    #[serde(rename = "route")]
+    pub scope: Option<String>,
     /// What kind of statement it is.
     pub kind: QueryKind,
 }
@@ -196,8 +197,10 @@ pub struct SlowQuery {
 /// table), and a snapshot lists the findings last seen within its window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NPlusOneFinding {
-    /// The label of the requests' scope (`"GET /api/projects/{id}"`).
-    pub route: String,
+    /// The label of the requests' scope (`"GET /api/projects/{id}"`);
+    /// `route` in JSON.
+    #[serde(rename = "route")]
+    pub scope: String,
     /// The repeated query's fingerprint.
     pub fingerprint: String,
     /// Requests that showed the pattern.
@@ -466,8 +469,10 @@ pub struct QueryTotals {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NPlusOneTotals {
     /// The request scope's label (`"GET /api/projects/{id}"`), or
-    /// [`OVERFLOW_ROUTE`](crate::OVERFLOW_ROUTE) past the endpoint cap.
-    pub route: String,
+    /// [`OVERFLOW_ROUTE`](crate::OVERFLOW_ROUTE) past the endpoint cap;
+    /// `route` in JSON.
+    #[serde(rename = "route")]
+    pub scope: String,
     /// Findings: one per request and repeated query shape.
     pub findings: u64,
 }

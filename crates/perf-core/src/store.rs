@@ -42,7 +42,7 @@ use crate::{
 
 /// Longest SQL text kept in the slow-query ring and as a fingerprint's example.
 pub const MAX_SQL_BYTES: usize = 2_048;
-/// Longest route text kept with slow queries and N+1 findings.
+/// Longest scope label kept with slow queries and N+1 findings.
 pub const MAX_ROUTE_BYTES: usize = 256;
 
 /// The store's key maps hash with foldhash's fast, fixed-seed hasher: not
@@ -67,7 +67,7 @@ enum Origin {
 
 impl Origin {
     fn of(sample: &QuerySample<'_>) -> Origin {
-        if sample.route.is_some() { Origin::Request } else { Origin::Background }
+        if sample.scope.is_some() { Origin::Request } else { Origin::Background }
     }
 }
 
@@ -85,8 +85,8 @@ struct SlowQuerySlot {
     sql: String,
     nanos: u64,
     ok: bool,
-    route: String,
-    has_route: bool,
+    scope: String,
+    has_scope: bool,
     kind: QueryKind,
 }
 
@@ -215,8 +215,8 @@ impl Store {
                 sql: String::with_capacity(MAX_SQL_BYTES),
                 nanos: 0,
                 ok: true,
-                route: String::with_capacity(MAX_ROUTE_BYTES),
-                has_route: false,
+                scope: String::with_capacity(MAX_ROUTE_BYTES),
+                has_scope: false,
                 kind: QueryKind::Read,
             })),
             n_plus_one: Mutex::new(NPlusOneTable::new(config.n_plus_one.get(), config.max_endpoints.get())),
@@ -284,14 +284,14 @@ impl Store {
                 .lock()
                 .slots()
                 .iter()
-                .map(|s| size_of::<SlowQuerySlot>() + s.sql.capacity() + s.route.capacity())
+                .map(|s| size_of::<SlowQuerySlot>() + s.sql.capacity() + s.scope.capacity())
                 .sum::<usize>()
             + {
                 let table = self.n_plus_one.lock();
                 table
                     .slots()
                     .iter()
-                    .map(|s| size_of_val(s) + s.route.capacity() + s.fingerprint.capacity())
+                    .map(|s| size_of_val(s) + s.scope.capacity() + s.fingerprint.capacity())
                     .sum::<usize>()
                     + table.counter_bytes()
             };
@@ -637,8 +637,8 @@ impl Recorder for Store {
             set_truncated(&mut slot.sql, sample.sql, MAX_SQL_BYTES);
             slot.nanos = nanos;
             slot.ok = sample.ok;
-            slot.has_route = sample.route.is_some();
-            set_truncated(&mut slot.route, sample.route.unwrap_or(""), MAX_ROUTE_BYTES);
+            slot.has_scope = sample.scope.is_some();
+            set_truncated(&mut slot.scope, sample.scope.unwrap_or(""), MAX_ROUTE_BYTES);
             slot.kind = sample.kind;
         }
     }
@@ -714,7 +714,7 @@ impl MetricsSource for Store {
                 sql: s.sql.clone(),
                 duration: s.nanos as f64 / 1e9,
                 ok: s.ok,
-                route: s.has_route.then(|| s.route.clone()),
+                scope: s.has_scope.then(|| s.scope.clone()),
                 kind: s.kind,
             })
             .collect();
@@ -869,7 +869,7 @@ impl MetricsSource for Store {
         out.endpoints.sort_by(|a, b| (a.route.as_str(), a.method).cmp(&(b.route.as_str(), b.method)));
         out.queries.sort_by(|a, b| (a.background, a.fingerprint.as_str()).cmp(&(b.background, b.fingerprint.as_str())));
         out.cache = self.gauges.lock().cache_totals;
-        out.n_plus_one = self.n_plus_one.lock().route_totals();
+        out.n_plus_one = self.n_plus_one.lock().scope_totals();
         out
     }
 }

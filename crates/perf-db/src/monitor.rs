@@ -69,7 +69,7 @@ const MAX_KEPT_BUFFER: usize = 64 * 1_024;
 ///
 /// For each finished query it records a [`QuerySample`] (failed queries with
 /// `ok = false`), counts the query in the current [`RequestScope`] (and puts
-/// the scope's label in the sample's `route`), marks an N+1 finding when one
+/// the scope's label in the sample's `scope`), marks an N+1 finding when one
 /// SELECT shape reaches the threshold within one scope, logs queries over
 /// the run-time slow-query threshold through `tracing` (target
 /// `perf_db::slow_query`, SQL truncated to 2 KiB, at most one line per
@@ -94,7 +94,7 @@ const MAX_KEPT_BUFFER: usize = 64 * 1_024;
 ///   request: it is counted in the scope (so in the request's
 ///   `queries_per_request`) and its sample carries the scope's label.
 /// - A query finished outside any scope (start-up, migrations, seeding,
-///   background jobs) is recorded with `route: None`; the store keeps those
+///   background jobs) is recorded with `scope: None`; the store keeps those
 ///   apart from request figures (`background_queries`).
 /// - The pool's connection check, the exact statement [`POOL_CHECK_SQL`]
 ///   (`SELECT 1`, which diesel's r2d2 manager runs on every check-out), is
@@ -361,7 +361,7 @@ impl QueryMonitor {
                     duration,
                     ok: true,
                     at,
-                    route: scope.map(RequestScope::label),
+                    scope: scope.map(RequestScope::label),
                     kind: QueryKind::Transaction,
                     slow: self.shared.thresholds.query_is_slow(duration),
                 });
@@ -382,7 +382,7 @@ impl QueryMonitor {
                 duration,
                 ok: false,
                 at,
-                route: scope.map(RequestScope::label),
+                scope: scope.map(RequestScope::label),
                 kind: QueryKind::Transaction,
                 slow: self.shared.thresholds.query_is_slow(duration),
             });
@@ -465,7 +465,7 @@ fn record(
 ) {
     let noted = NotedQuery { fingerprint: &statement.text, sql: full, kind: statement.kind, duration, ok };
     RequestScope::with_current(|scope| {
-        let route = scope.map(RequestScope::label);
+        let label = scope.map(RequestScope::label);
         let slow = shared.thresholds.query_is_slow(duration);
         shared.recorder.record_query(&QuerySample {
             fingerprint: &statement.text,
@@ -473,7 +473,7 @@ fn record(
             duration,
             ok,
             at,
-            route,
+            scope: label,
             kind: statement.query_kind,
             slow,
         });
@@ -486,7 +486,7 @@ fn record(
         }
         shared.captures.note(&noted);
         if slow {
-            let scope_label = route.unwrap_or("background");
+            let scope_label = label.unwrap_or("background");
             if let Some(held_back) = shared.slow_log.check(LogLimiter::key(&[scope_label, &statement.text]), at) {
                 tracing::warn!(
                     target: "perf_db::slow_query",
@@ -494,7 +494,7 @@ fn record(
                     sql = truncate(sql, MAX_LOGGED_SQL),
                     duration_ms = duration.as_secs_f64() * 1e3,
                     threshold_ms = shared.thresholds.slow_query_secs() * 1e3,
-                    route,
+                    route = label,
                     ok,
                     suppressed = held_back,
                     "slow query"

@@ -373,7 +373,7 @@ impl Tracking {
         self.scope.take_n_plus_one_findings(|fingerprint, count, total_time| {
             let label = &*endpoint.label;
             settings.recorder.record_n_plus_one(&NPlusOneSample {
-                route: label,
+                scope: label,
                 fingerprint,
                 count,
                 total_time,

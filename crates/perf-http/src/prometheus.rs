@@ -148,7 +148,7 @@ pub fn render(s: &Snapshot, t: &TotalsSnapshot, cache: Option<&CacheStats>, opti
         "N+1 findings per route since start (one per request and repeated query shape).",
     );
     for n in &t.n_plus_one {
-        sample(o, "perfkit_db_n_plus_one_total", &[("route", n.route.as_str())], n.findings as f64);
+        sample(o, "perfkit_db_n_plus_one_total", &[("route", n.scope.as_str())], n.findings as f64);
     }
 
     if options.cache_configured {

@@ -108,7 +108,7 @@ fn keys_past_the_cap_go_to_the_overflow_key() {
             duration: Duration::from_micros(5),
             ok: true,
             at: c.now(),
-            route: Some("GET /r"),
+            scope: Some("GET /r"),
             kind: crate::QueryKind::Read,
             slow: s.thresholds().query_is_slow(Duration::from_micros(5)),
         });
@@ -191,7 +191,7 @@ fn queries_record_failures_and_slow_text() {
         duration: Duration::from_millis(250),
         ok: true,
         at: c.now(),
-        route: Some("GET /p"),
+        scope: Some("GET /p"),
         kind: crate::QueryKind::Read,
         slow: s.thresholds().query_is_slow(Duration::from_millis(250)),
     });
@@ -201,7 +201,7 @@ fn queries_record_failures_and_slow_text() {
         duration: Duration::from_millis(1),
         ok: false,
         at: c.now(),
-        route: Some("GET /q"),
+        scope: Some("GET /q"),
         kind: crate::QueryKind::Read,
         slow: s.thresholds().query_is_slow(Duration::from_millis(1)),
     });
@@ -212,7 +212,7 @@ fn queries_record_failures_and_slow_text() {
     assert_eq!(snap.query_stats[0].example_sql, sql);
     assert_eq!(snap.slow_queries.len(), 2);
     assert!(!snap.slow_queries[0].ok);
-    assert_eq!(snap.slow_queries[1].route.as_deref(), Some("GET /p"));
+    assert_eq!(snap.slow_queries[1].scope.as_deref(), Some("GET /p"));
 }
 
 #[test]
@@ -225,7 +225,7 @@ fn slow_sql_is_truncated_to_2_kib_on_a_char_boundary() {
         duration: Duration::from_secs(1),
         ok: true,
         at: c.now(),
-        route: Some("GET /q"),
+        scope: Some("GET /q"),
         kind: crate::QueryKind::Read,
         slow: s.thresholds().query_is_slow(Duration::from_secs(1)),
     });
@@ -316,7 +316,7 @@ fn series_have_one_point_per_bucket() {
 }
 
 fn n_plus_one(route: &str, count: u32, ms: u64, at: Timestamp) -> NPlusOneSample<'_> {
-    NPlusOneSample { route, fingerprint: "SELECT ?", count, total_time: Duration::from_millis(ms), at }
+    NPlusOneSample { scope: route, fingerprint: "SELECT ?", count, total_time: Duration::from_millis(ms), at }
 }
 
 #[test]
@@ -335,9 +335,9 @@ fn n_plus_one_findings_are_one_row_per_route_and_fingerprint() {
     assert_eq!(snap.n_plus_one.len(), 2);
     // Most time per request first: /q spends 60 ms per request, /r 9.6 ms.
     let q = &snap.n_plus_one[0];
-    assert_eq!((q.route.as_str(), q.requests, q.max_count, q.last_count), ("GET /q", 1, 6, 6));
+    assert_eq!((q.scope.as_str(), q.requests, q.max_count, q.last_count), ("GET /q", 1, 6, 6));
     let r = &snap.n_plus_one[1];
-    assert_eq!(r.route, "GET /r");
+    assert_eq!(r.scope, "GET /r");
     assert_eq!(r.requests, 5);
     assert_eq!(r.max_count, 12);
     assert_eq!(r.last_count, 8);
@@ -361,7 +361,7 @@ fn n_plus_one_table_evicts_the_least_recently_seen() {
     c.advance(Duration::from_secs(1));
     // /b is now the least recently seen: /c takes its slot.
     s.record_n_plus_one(&n_plus_one("GET /c", 5, 1, c.now()));
-    let mut routes: Vec<_> = s.snapshot(w(1)).n_plus_one.into_iter().map(|f| (f.route, f.requests)).collect();
+    let mut routes: Vec<_> = s.snapshot(w(1)).n_plus_one.into_iter().map(|f| (f.scope, f.requests)).collect();
     routes.sort();
     assert_eq!(routes, [("GET /a".to_owned(), 2), ("GET /c".to_owned(), 1)]);
 }
@@ -375,7 +375,7 @@ fn background_queries_are_kept_apart_from_request_queries() {
         duration: Duration::from_millis(ms),
         ok: true,
         at: c.now(),
-        route,
+        scope: route,
         kind,
         slow: SharedThresholds::default().query_is_slow(Duration::from_millis(ms)),
     };
@@ -397,7 +397,7 @@ fn background_queries_are_kept_apart_from_request_queries() {
     );
     // The slow CREATE is kept as a slow query, marked as run outside any request.
     assert_eq!(snap.slow_queries.len(), 1);
-    assert_eq!((snap.slow_queries[0].route.as_deref(), snap.slow_queries[0].kind), (None, crate::QueryKind::Schema));
+    assert_eq!((snap.slow_queries[0].scope.as_deref(), snap.slow_queries[0].kind), (None, crate::QueryKind::Schema));
     // The fingerprint's series over time sums both origins; the key count holds both series.
     let series = s.series(&SeriesKey::Query { fingerprint: "SELECT a FROM t".into() }, w(1));
     assert_eq!(series.iter().map(|p| p.count).sum::<u64>(), 3);
@@ -421,13 +421,13 @@ fn memory_does_not_grow_with_samples() {
             duration: Duration::from_secs(1),
             ok: false,
             at: c.now(),
-            route: Some("GET /a"),
+            scope: Some("GET /a"),
             kind: crate::QueryKind::Read,
             slow: s.thresholds().query_is_slow(Duration::from_secs(1)),
         });
     }
     s.record_n_plus_one(&NPlusOneSample {
-        route: "GET /a",
+        scope: "GET /a",
         fingerprint: "SELECT ?",
         count: 5,
         total_time: Duration::ZERO,
@@ -455,14 +455,14 @@ fn memory_does_not_grow_with_samples() {
                 duration: Duration::from_micros(i * 7_919 % 200_000),
                 ok: true,
                 at: c.now(),
-                route: Some("GET /a"),
+                scope: Some("GET /a"),
                 kind: crate::QueryKind::Read,
                 slow: s.thresholds().query_is_slow(Duration::from_micros(i * 7_919 % 200_000)),
             });
         }
         if i % 5_000 == 0 {
             s.record_n_plus_one(&NPlusOneSample {
-                route: "GET /a",
+                scope: "GET /a",
                 fingerprint: "SELECT ?",
                 count: 5,
                 total_time: Duration::ZERO,
@@ -631,7 +631,7 @@ fn totals_count_since_start_and_never_decrease() {
         duration: Duration::from_millis(2),
         ok: false,
         at: c.now(),
-        route: None,
+        scope: None,
         kind: crate::QueryKind::Read,
         slow: s.thresholds().query_is_slow(Duration::from_millis(2)),
     });
@@ -718,7 +718,7 @@ fn cache_and_n_plus_one_totals_survive_windows_and_eviction() {
     let (s, c) = store_with(config);
     for fp in ["SELECT a", "SELECT b", "SELECT a"] {
         s.record_n_plus_one(&NPlusOneSample {
-            route: "GET /a",
+            scope: "GET /a",
             fingerprint: fp,
             count: 5,
             total_time: Duration::ZERO,
@@ -730,7 +730,7 @@ fn cache_and_n_plus_one_totals_survive_windows_and_eviction() {
     s.record_cache(&CacheEvent { kind: CacheEventKind::Error, tier: crate::CacheTier::Redis, at: c.now() });
     let t = s.totals();
     // The one-slot table evicted twice, but the route's counter kept every finding.
-    assert_eq!(t.n_plus_one, vec![crate::NPlusOneTotals { route: "GET /a".into(), findings: 3 }]);
+    assert_eq!(t.n_plus_one, vec![crate::NPlusOneTotals { scope: "GET /a".into(), findings: 3 }]);
     assert_eq!((t.cache.memory.hits, t.cache.redis.errors), (1, 1));
     assert_eq!(s.snapshot(w(5)).cache.memory.hits, 0);
 }
@@ -741,14 +741,14 @@ fn n_plus_one_routes_past_the_cap_share_the_overflow_counter() {
     let (s, c) = store_with(config);
     for route in ["GET /a", "GET /b", "GET /c"] {
         s.record_n_plus_one(&NPlusOneSample {
-            route,
+            scope: route,
             fingerprint: "SELECT ?",
             count: 5,
             total_time: Duration::ZERO,
             at: c.now(),
         });
     }
-    let routes: Vec<_> = s.totals().n_plus_one.into_iter().map(|n| (n.route, n.findings)).collect();
+    let routes: Vec<_> = s.totals().n_plus_one.into_iter().map(|n| (n.scope, n.findings)).collect();
     assert_eq!(routes, vec![(OVERFLOW_ROUTE.to_owned(), 2), ("GET /a".to_owned(), 1)]);
 }
 
@@ -778,7 +778,7 @@ fn the_store_counts_slow_by_the_verdict_the_sample_carries() {
         duration: Duration::from_micros(5),
         ok: true,
         at: c.now(),
-        route: Some("GET /v"),
+        scope: Some("GET /v"),
         kind: crate::QueryKind::Read,
         slow: true,
     });

@@ -69,7 +69,7 @@ fn seed(p: &Parts) {
             duration: Duration::from_millis(ms),
             ok: true,
             at: now,
-            route: Some("/api/projects/{id}"),
+            scope: Some("/api/projects/{id}"),
             kind: perf_core::QueryKind::Read,
             slow: p.store.thresholds().query_is_slow(Duration::from_millis(ms)),
         });

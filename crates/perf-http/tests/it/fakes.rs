@@ -356,7 +356,7 @@ pub(crate) fn record_adapter_samples(store: &Store, now: Timestamp) {
             duration: Duration::from_micros(300),
             ok,
             at: now,
-            route: Some("GET /api/projects/{id}"),
+            scope: Some("GET /api/projects/{id}"),
             kind: QueryKind::Read,
             slow: store.thresholds().query_is_slow(Duration::from_micros(300)),
         });
@@ -365,7 +365,7 @@ pub(crate) fn record_adapter_samples(store: &Store, now: Timestamp) {
         store.record_cache(&CacheEvent { kind, tier: CacheTier::Memory, at: now });
     }
     store.record_n_plus_one(&NPlusOneSample {
-        route: "GET /api/projects/{id}",
+        scope: "GET /api/projects/{id}",
         fingerprint: "SELECT * FROM plants WHERE project_id = ?",
         count: 12,
         total_time: Duration::from_millis(4),

@@ -87,7 +87,7 @@ async fn every_documented_operation_answers_what_the_document_says() {
         duration: Duration::from_millis(300),
         ok: true,
         at: now,
-        route: Some("/a/{id}"),
+        scope: Some("/a/{id}"),
         kind: perf_core::QueryKind::Read,
         slow: p.store.thresholds().query_is_slow(Duration::from_millis(300)),
     });

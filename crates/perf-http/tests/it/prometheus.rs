@@ -35,7 +35,7 @@ fn seed(p: &Parts) {
         duration: Duration::from_millis(150),
         ok: false,
         at: now,
-        route: None,
+        scope: None,
         kind: perf_core::QueryKind::Read,
         slow: p.store.thresholds().query_is_slow(Duration::from_millis(150)),
     });
@@ -216,7 +216,7 @@ async fn counters_never_decrease_as_the_window_slides() {
     let p = parts(PerfConfig::default());
     seed(&p);
     p.store.record_n_plus_one(&perf_core::NPlusOneSample {
-        route: "GET /api/projects/{id}",
+        scope: "GET /api/projects/{id}",
         fingerprint: "SELECT ?",
         count: 9,
         total_time: Duration::from_millis(3),
@@ -291,7 +291,7 @@ async fn long_fingerprints_are_cut_at_a_char_boundary_in_the_info_series() {
         duration: Duration::from_millis(1),
         ok: true,
         at: p.clock.now(),
-        route: Some("GET /a"),
+        scope: Some("GET /a"),
         kind: perf_core::QueryKind::Read,
         slow: p.store.thresholds().query_is_slow(Duration::from_millis(1)),
     });
