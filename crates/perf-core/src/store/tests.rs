@@ -3,7 +3,10 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::{CacheEventKind, ManualClock, SystemClock};
+use crate::{
+    CacheEvent, CacheEventKind, ManualClock, MetricsSource, NPlusOneSample, Recorder, SeriesKey, SeriesResolution,
+    SystemClock, SystemSample, Window,
+};
 
 const T0: u64 = 1_700_000_000; // a whole minute: 1_700_000_000 % 60 == 20, so shift below
 
