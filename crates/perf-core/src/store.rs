@@ -316,6 +316,7 @@ impl Store {
         }
     }
 
+    #[inline]
     fn endpoint_series(&self, method: Method, route: Option<&str>) -> Arc<Series> {
         let Some(route) = route else { return self.unmatched.clone() };
         if let Some(s) = self.endpoints.load().get(route).and_then(|slots| slots[method.index()].as_ref()) {
@@ -354,6 +355,7 @@ impl Store {
         Some(series)
     }
 
+    #[inline]
     fn query_series(&self, origin: Origin, sample: &QuerySample<'_>) -> (Arc<QuerySeries>, bool) {
         let map = self.queries[origin as usize].load();
         if let Some(q) = map.get(sample.fingerprint) {

@@ -29,6 +29,18 @@ fn req(route: Option<&str>, status: u16, ms: u64, at: Timestamp) -> RequestSampl
     RequestSample::new(Method::Get, route, status, Duration::from_millis(ms), at, &SharedThresholds::default())
 }
 
+/// A request of `method` judged by `s`'s thresholds.
+fn req_to<'a>(
+    s: &Store,
+    method: Method,
+    route: Option<&'a str>,
+    status: u16,
+    ms: u64,
+    at: Timestamp,
+) -> RequestSample<'a> {
+    RequestSample::new(method, route, status, Duration::from_millis(ms), at, s.thresholds())
+}
+
 fn w(m: i64) -> Window {
     Window::minutes(m).unwrap()
 }
@@ -53,30 +65,9 @@ fn counts_errors_client_errors_and_slow_requests() {
 #[test]
 fn endpoints_are_keyed_by_method_and_route() {
     let (s, c) = store();
-    s.record_request(&RequestSample::new(
-        Method::Get,
-        Some("/p/{id}"),
-        200,
-        Duration::from_millis(1),
-        c.now(),
-        s.thresholds(),
-    ));
-    s.record_request(&RequestSample::new(
-        Method::Post,
-        Some("/p/{id}"),
-        201,
-        Duration::from_millis(1),
-        c.now(),
-        s.thresholds(),
-    ));
-    s.record_request(&RequestSample::new(
-        Method::Get,
-        Some("/p/{id}"),
-        200,
-        Duration::from_millis(1),
-        c.now(),
-        s.thresholds(),
-    ));
+    s.record_request(&req_to(&s, Method::Get, Some("/p/{id}"), 200, 1, c.now()));
+    s.record_request(&req_to(&s, Method::Post, Some("/p/{id}"), 201, 1, c.now()));
+    s.record_request(&req_to(&s, Method::Get, Some("/p/{id}"), 200, 1, c.now()));
     let snap = s.snapshot(w(1));
     let keys: Vec<_> = snap.endpoints.iter().map(|e| (e.method, e.route.as_str(), e.stats.count)).collect();
     assert_eq!(keys, vec![(Method::Get, "/p/{id}", 2), (Method::Post, "/p/{id}", 1)]);
@@ -86,7 +77,7 @@ fn endpoints_are_keyed_by_method_and_route() {
 fn unmatched_requests_share_one_key() {
     let (s, c) = store();
     s.record_request(&req(None, 404, 1, c.now()));
-    s.record_request(&RequestSample::new(Method::Post, None, 404, Duration::from_millis(1), c.now(), s.thresholds()));
+    s.record_request(&req_to(&s, Method::Post, None, 404, 1, c.now()));
     let snap = s.snapshot(w(1));
     assert_eq!(snap.endpoints.len(), 1);
     assert_eq!(snap.endpoints[0].route, UNMATCHED_ROUTE);
@@ -758,9 +749,7 @@ fn n_plus_one_routes_past_the_cap_share_the_overflow_counter() {
 #[test]
 fn thresholds_updates_apply_to_recording_at_once() {
     let (s, c) = store();
-    let judged = |s: &Store| {
-        RequestSample::new(Method::Get, Some("/t"), 200, Duration::from_millis(300), c.now(), s.thresholds())
-    };
+    let judged = |s: &Store| req_to(s, Method::Get, Some("/t"), 200, 300, c.now());
     s.record_request(&judged(&s));
     s.thresholds()
         .update_thresholds(&crate::ThresholdsPatch { slow_request_threshold: Some(0.1), ..Default::default() })

@@ -44,6 +44,7 @@ impl Endpoint {
     /// The recorder's handle for this endpoint, resolved on first use;
     /// `None` for endpoints the table does not hold, or when the recorder
     /// offers none (the request then goes through the key map).
+    #[inline]
     pub(super) fn handle(&self, recorder: &dyn Recorder, method: Method) -> Option<&RequestHandle> {
         if !self.held {
             return None;
@@ -54,6 +55,7 @@ impl Endpoint {
     /// Whether `info` (a routed request's match info) shows the route this
     /// endpoint learnt. Never true before one of its requests was placed by
     /// actix's own `match_pattern()`.
+    #[inline]
     pub(super) fn routed_here(&self, info: &Path<Url>) -> bool {
         self.signature.borrow().as_ref().is_some_and(|s| s.matches(info))
     }
@@ -276,6 +278,7 @@ impl RouteTable {
     /// The guessed endpoint of a request to `path`; `find` is the (costly)
     /// pattern lookup before routing, called only when the shape memo has
     /// no usable entry.
+    #[inline]
     pub(super) fn lookup(&mut self, method: Method, path: &str, find: impl FnOnce() -> Option<String>) -> Guess {
         let Some(len) = shape_of(path, &mut self.shape) else {
             let found = find();
@@ -315,6 +318,7 @@ impl RouteTable {
     /// guess when the request carries the guess's [`Signature`], else the one
     /// of `req.match_pattern()`, which then learns the signature; a shape
     /// slot whose guess was wrong is poisoned.
+    #[inline]
     pub(super) fn routed(&mut self, method: Method, guess: &Guess, req: &HttpRequest) -> Rc<Endpoint> {
         let info = req.match_info();
         if guess.endpoint.routed_here(info) {

@@ -348,6 +348,18 @@ where
 /// What the other adapters record beside requests, at `now`: a query run
 /// and a failed one, a cache hit, miss and set, an N+1 finding and a system
 /// reading.
+/// Records a `GET` of `route` into `store`, judged slow by the store's thresholds.
+pub(crate) fn record_get(store: &Store, route: &str, status: u16, duration: Duration, at: Timestamp) {
+    store.record_request(&perf_core::RequestSample::new(
+        perf_core::Method::Get,
+        Some(route),
+        status,
+        duration,
+        at,
+        store.thresholds(),
+    ));
+}
+
 pub(crate) fn record_adapter_samples(store: &Store, now: Timestamp) {
     for ok in [true, false] {
         store.record_query(&QuerySample {

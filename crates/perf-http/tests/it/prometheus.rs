@@ -169,14 +169,7 @@ async fn sub_millisecond_p95_lands_in_the_first_bucket() {
     let p = parts(PerfConfig::default());
     let now = p.clock.now();
     for _ in 0..40 {
-        p.store.record_request(&RequestSample::new(
-            Method::Get,
-            Some("/fast"),
-            200,
-            Duration::from_micros(95),
-            now,
-            p.store.thresholds(),
-        ));
+        crate::fakes::record_get(&p.store, "/fast", 200, Duration::from_micros(95), now);
     }
     let (_, text) = scrape(&p).await;
     let samples = expo::parse(&text);
@@ -257,14 +250,7 @@ async fn unconfigured_parts_have_no_series() {
         .unwrap(),
     );
     let state = perf_http::PerfState::builder(PerfConfig::default()).store(store.clone()).build().unwrap();
-    store.record_request(&RequestSample::new(
-        Method::Get,
-        Some("/a"),
-        200,
-        Duration::from_millis(3),
-        clock.now(),
-        store.thresholds(),
-    ));
+    crate::fakes::record_get(&store, "/a", 200, Duration::from_millis(3), clock.now());
     let app = test::init_service(App::new().service(state.metrics())).await;
     let res = test::call_service(&app, test::TestRequest::get().uri("/metrics").to_request()).await;
     let text = String::from_utf8(test::read_body(res).await.to_vec()).unwrap();
