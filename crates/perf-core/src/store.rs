@@ -102,7 +102,7 @@ struct StoreEndpoint {
     series: Arc<Series>,
 }
 
-/// The metrics store: a [`Recorder`] and a [`MetricsSource`].
+/// The metrics store: a [`Recorder`](crate::Recorder) and a [`MetricsSource`](crate::MetricsSource).
 ///
 /// # Guarantees
 /// - Recording a request or query is O(1), takes only its series' write
