@@ -310,7 +310,7 @@ pub(crate) fn apdex_of(stats: &Aggregate, t: f64) -> Option<f64> {
 
 /// `METHOD route`, the key alerts, trends and Apdex use for an endpoint.
 pub(crate) fn endpoint_name(e: &EndpointStats) -> String {
-    format!("{} {}", e.method, e.route)
+    e.key().to_string()
 }
 
 /// The estimated share of events at or under `t`, by linear interpolation of

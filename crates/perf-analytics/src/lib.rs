@@ -29,7 +29,7 @@
 //! let thresholds = Arc::new(SharedThresholds::default()); // 1 s slow-request threshold
 //! let store = Arc::new(Store::new(StoreConfig::default(), clock.clone(), thresholds.clone())?);
 //! for _ in 0..20 {
-//!     let slow = RequestSample::new(Method::Get, Some("/api/report"), 200, Duration::from_millis(2_500), clock.now());
+//!     let slow = RequestSample::new(Method::Get, Some("/api/report"), 200, Duration::from_millis(2_500), clock.now(), &*thresholds);
 //!     store.record_request(&slow);
 //! }
 //! let analytics = Analytics::new(store, thresholds, clock);

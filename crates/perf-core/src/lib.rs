@@ -23,6 +23,7 @@
 //! for ms in [12, 15, 30, 1_500] {
 //!     let sample = RequestSample::new(
 //!         Method::Get, Some("/api/projects/{id}"), 200, Duration::from_millis(ms), clock.now(),
+//!         store.thresholds(),
 //!     );
 //!     store.record_request(&sample);
 //! }
@@ -127,8 +128,8 @@ pub use crate::{
     recorder::{NoopRecorder, Recorder, RequestHandle},
     redact::redact_url,
     sample::{
-        CacheEvent, CacheEventKind, CacheTier, Method, NPlusOneSample, OVERFLOW_FINGERPRINT, OVERFLOW_ROUTE, QueryKind,
-        QuerySample, RequestSample, SystemSample, UNMATCHED_ROUTE,
+        CacheEvent, CacheEventKind, CacheTier, EndpointKey, Method, NPlusOneSample, OVERFLOW_FINGERPRINT,
+        OVERFLOW_ROUTE, QueryKind, QuerySample, RequestSample, SystemSample, UNMATCHED_ROUTE,
     },
     scope::{MAX_FINGERPRINTS_PER_SCOPE, RequestScope, ScopeGuard, Scoped, bind_current},
     snapshot::{

@@ -26,6 +26,8 @@ pub struct RecordedRequest {
     pub queries: u32,
     /// Attributed query time.
     pub query_time: Duration,
+    /// The producer's slow verdict.
+    pub slow: bool,
 }
 
 /// An owned copy of a [`QuerySample`].
@@ -39,17 +41,19 @@ pub struct RecordedQuery {
     pub duration: Duration,
     /// Success.
     pub ok: bool,
-    /// Route, when attributed.
-    pub route: Option<String>,
+    /// The issuing request scope's label, when attributed.
+    pub scope: Option<String>,
     /// Statement kind.
     pub kind: crate::QueryKind,
+    /// The producer's slow verdict.
+    pub slow: bool,
 }
 
 /// An owned copy of an [`NPlusOneSample`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordedNPlusOne {
-    /// Route.
-    pub route: String,
+    /// The request scope's label.
+    pub scope: String,
     /// Fingerprint.
     pub fingerprint: String,
     /// Count.
@@ -81,6 +85,7 @@ impl Recorder for RecordingRecorder {
             at: s.at,
             queries: s.queries,
             query_time: s.query_time,
+            slow: s.slow,
         });
     }
     fn record_query(&self, s: &QuerySample<'_>) {
@@ -89,8 +94,9 @@ impl Recorder for RecordingRecorder {
             sql: s.sql.to_owned(),
             duration: s.duration,
             ok: s.ok,
-            route: s.route.map(str::to_owned),
+            scope: s.scope.map(str::to_owned),
             kind: s.kind,
+            slow: s.slow,
         });
     }
     fn record_system(&self, s: &SystemSample) {
@@ -101,7 +107,7 @@ impl Recorder for RecordingRecorder {
     }
     fn record_n_plus_one(&self, f: &NPlusOneSample<'_>) {
         self.n_plus_one.lock().push(RecordedNPlusOne {
-            route: f.route.to_owned(),
+            scope: f.scope.to_owned(),
             fingerprint: f.fingerprint.to_owned(),
             count: f.count,
         });

@@ -162,7 +162,7 @@ fn n_plus_one_families(o: &mut String, t: &TotalsSnapshot) {
         "N+1 findings per route since start (one per request and repeated query shape).",
     );
     for n in &t.n_plus_one {
-        sample(o, "perfkit_db_n_plus_one_total", &[("route", n.route.as_str())], n.findings as f64);
+        sample(o, "perfkit_db_n_plus_one_total", &[("route", n.scope.as_str())], n.findings as f64);
     }
 }
 

@@ -286,6 +286,18 @@ where
 /// What the other adapters record beside requests, at `now`: a query run
 /// and a failed one, a cache hit, miss and set, an N+1 finding and a system
 /// reading.
+/// Records a `GET` of `route` into `store`, judged slow by the store's thresholds.
+pub(crate) fn record_get(store: &Store, route: &str, status: u16, duration: Duration, at: Timestamp) {
+    store.record_request(&perf_core::RequestSample::new(
+        perf_core::Method::Get,
+        Some(route),
+        status,
+        duration,
+        at,
+        store.thresholds(),
+    ));
+}
+
 pub(crate) fn record_adapter_samples(store: &Store, now: Timestamp) {
     for ok in [true, false] {
         store.record_query(&QuerySample {
@@ -294,15 +306,16 @@ pub(crate) fn record_adapter_samples(store: &Store, now: Timestamp) {
             duration: Duration::from_micros(300),
             ok,
             at: now,
-            route: Some("GET /api/projects/{id}"),
+            scope: Some("GET /api/projects/{id}"),
             kind: QueryKind::Read,
+            slow: store.thresholds().query_is_slow(Duration::from_micros(300)),
         });
     }
     for kind in [CacheEventKind::Hit, CacheEventKind::Miss, CacheEventKind::Set] {
         store.record_cache(&CacheEvent { kind, tier: CacheTier::Memory, at: now });
     }
     store.record_n_plus_one(&NPlusOneSample {
-        route: "GET /api/projects/{id}",
+        scope: "GET /api/projects/{id}",
         fingerprint: "SELECT * FROM plants WHERE project_id = ?",
         count: 12,
         total_time: Duration::from_millis(4),

@@ -33,6 +33,7 @@ fn context_with_a_request() -> PerfContext {
         200,
         Duration::from_millis(3),
         now,
+        context.thresholds(),
     ));
     context
 }
@@ -70,6 +71,7 @@ fn with_the_collector_down_failures_are_counted_and_warned_about_once() {
         200,
         Duration::from_millis(3),
         now,
+        context.thresholds(),
     ));
     assert_eq!(context.source().totals().endpoints[0].totals.count, 2);
 
