@@ -72,7 +72,9 @@
 //! let context = PerfContext::new(&PerfConfig::default())?;
 //! let exporter = OtelExporter::from_context(&config, &context)?;
 //! let now = context.clock().now();
-//! context.recorder().record_request(&RequestSample::new(Method::Get, Some("/items"), 200, Duration::from_millis(5), now));
+//! let thresholds = context.thresholds();
+//! let sample = RequestSample::new(Method::Get, Some("/items"), 200, Duration::from_millis(5), now, thresholds);
+//! context.recorder().record_request(&sample);
 //!
 //! // Shutdown makes one last export, which fails and is counted.
 //! let stats = exporter.shutdown();

@@ -37,7 +37,7 @@
 //! let report: serde_json::Value = test::call_and_read_body_json(&app, req).await;
 //! assert_eq!(report["project"]["id"], 1);
 //! let findings = service.store().snapshot(perf_core::Window::DEFAULT).n_plus_one;
-//! assert_eq!(findings[0].route, "GET /api/projects/{id}/report");
+//! assert_eq!(findings[0].scope, "GET /api/projects/{id}/report");
 //! # drop(app);
 //! # drop(service);
 //! # std::fs::remove_dir_all(data_dir)?;
