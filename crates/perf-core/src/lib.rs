@@ -86,6 +86,7 @@ mod error;
 mod histogram;
 mod limiter;
 mod pattern;
+mod plan;
 mod recorder;
 mod redact;
 mod sample;
@@ -122,6 +123,7 @@ pub use crate::{
     error::{AlertError, CacheStoreError, CoreError},
     limiter::{DEFAULT_LOG_INTERVAL, DEFAULT_LOG_KEYS, LogLimiter},
     pattern::{KeyPattern, MAX_PATTERN_BYTES, MAX_PATTERN_STARS, PatternError, escape_glob},
+    plan::{MAX_PLAN_NODES, MAX_PLAN_TEXT, PlanAccess, PlanBackend, PlanNode, QueryPlan, QueryPlanSample},
     recorder::{NoopRecorder, Recorder, RequestHandle},
     redact::{REDACTED, redact_url},
     sample::{

@@ -4,7 +4,10 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use crate::{CacheEvent, NPlusOneSample, QuerySample, Recorder, RequestSample, SystemSample, Timestamp};
+use crate::{
+    CacheEvent, NPlusOneSample, QueryPlan, QueryPlanSample, QuerySample, Recorder, RequestSample, SystemSample,
+    Timestamp,
+};
 
 /// An owned copy of a [`RequestSample`].
 #[derive(Debug, Clone, PartialEq)]
@@ -66,6 +69,8 @@ pub struct RecordingRecorder {
     pub cache: Mutex<Vec<CacheEvent>>,
     /// N+1 findings.
     pub n_plus_one: Mutex<Vec<RecordedNPlusOne>>,
+    /// Captured plans: (fingerprint, plan).
+    pub plans: Mutex<Vec<(String, QueryPlan)>>,
 }
 
 impl Recorder for RecordingRecorder {
@@ -102,6 +107,9 @@ impl Recorder for RecordingRecorder {
             fingerprint: f.fingerprint.to_owned(),
             count: f.count,
         });
+    }
+    fn record_query_plan(&self, p: &QueryPlanSample<'_>) {
+        self.plans.lock().push((p.fingerprint.to_owned(), p.plan.clone()));
     }
 }
 
