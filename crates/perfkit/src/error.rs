@@ -20,6 +20,9 @@ pub enum PerfkitError {
     #[cfg(feature = "analytics")]
     #[error("the alert evaluator could not be started")]
     Analytics(#[source] perf_analytics::AnalyticsError),
+    /// The query-plan capture could not be started.
+    #[error("the query-plan capture could not be started")]
+    Db(#[source] perf_db::DbError),
     /// `REDIS_URL` is set but this build has no Redis tier: perfkit refuses
     /// to fall back to memory silently.
     #[error("REDIS_URL is set ({url}) but perfkit was built without its `redis` feature")]

@@ -1,3 +1,5 @@
+//! `traceparent` reading and writing against the W3C Trace Context rules.
+
 use std::collections::HashSet;
 
 use proptest::prelude::*;

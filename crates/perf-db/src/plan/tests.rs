@@ -1,3 +1,5 @@
+//! Statement shapes the plan capture accepts.
+
 use super::*;
 
 #[test]
