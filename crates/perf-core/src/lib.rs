@@ -123,7 +123,10 @@ pub use crate::{
     error::{AlertError, CacheStoreError, CoreError},
     limiter::{DEFAULT_LOG_INTERVAL, DEFAULT_LOG_KEYS, LogLimiter},
     pattern::{KeyPattern, MAX_PATTERN_BYTES, MAX_PATTERN_STARS, PatternError, escape_glob},
-    plan::{MAX_PLAN_NODES, MAX_PLAN_TEXT, PlanAccess, PlanBackend, PlanNode, QueryPlan, QueryPlanSample},
+    plan::{
+        CapturedPlan, MAX_PLAN_NAME, MAX_PLAN_NODES, MAX_PLAN_TEXT, PlanAccess, PlanBackend, PlanNode, QueryPlan,
+        QueryPlanSample,
+    },
     recorder::{NoopRecorder, Recorder, RequestHandle},
     redact::{REDACTED, redact_url},
     sample::{

@@ -18,6 +18,9 @@ pub const MAX_PLAN_NODES: usize = 64;
 /// boundary, and say so.
 pub const MAX_PLAN_TEXT: usize = 8 * 1024;
 
+/// The longest name a node keeps (operation, table, index), bytes.
+pub const MAX_PLAN_NAME: usize = 128;
+
 /// The database a plan came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -85,14 +88,13 @@ impl QueryPlan {
             nodes.truncate(MAX_PLAN_NODES);
             truncated = true;
         }
-        if text.len() > MAX_PLAN_TEXT {
-            let mut end = MAX_PLAN_TEXT;
-            while !text.is_char_boundary(end) {
-                end -= 1;
+        for node in &mut nodes {
+            truncated |= cut(&mut node.operation, MAX_PLAN_NAME);
+            for name in [&mut node.relation, &mut node.index].into_iter().flatten() {
+                truncated |= cut(name, MAX_PLAN_NAME);
             }
-            text.truncate(end);
-            truncated = true;
         }
+        truncated |= cut(&mut text, MAX_PLAN_TEXT);
         QueryPlan { backend, nodes, text, truncated }
     }
 
@@ -126,6 +128,32 @@ impl QueryPlan {
     }
 }
 
+/// Cuts `s` to at most `max` bytes at a character boundary; whether it cut.
+fn cut(s: &mut String, max: usize) -> bool {
+    if s.len() <= max {
+        return false;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.truncate(end);
+    true
+}
+
+/// The latest plan captured for a fingerprint, as a snapshot shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CapturedPlan {
+    /// The fingerprint explained.
+    pub fingerprint: String,
+    /// Its stable id ([`query_id`](crate::query_id)).
+    pub query_id: String,
+    /// When the plan was captured.
+    pub captured_at: chrono::DateTime<chrono::Utc>,
+    /// The plan.
+    pub plan: QueryPlan,
+}
+
 /// A plan captured for one query fingerprint, handed to a
 /// [`Recorder`](crate::Recorder).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -148,10 +176,12 @@ mod tests {
 
     #[test]
     fn a_plan_is_held_to_its_bounds_and_says_it_was_cut() {
-        let nodes = vec![node(PlanAccess::Other, "t", false); MAX_PLAN_NODES + 3];
+        let mut nodes = vec![node(PlanAccess::Other, "t", false); MAX_PLAN_NODES + 3];
+        nodes[0].relation = Some("r".repeat(MAX_PLAN_NAME + 10));
         let text = "é".repeat(MAX_PLAN_TEXT);
         let plan = QueryPlan::new(PlanBackend::Sqlite, nodes, text);
         assert_eq!(plan.nodes.len(), MAX_PLAN_NODES);
+        assert_eq!(plan.nodes[0].relation.as_deref().map(str::len), Some(MAX_PLAN_NAME));
         assert!(plan.text.len() <= MAX_PLAN_TEXT && plan.text.len() > MAX_PLAN_TEXT - 2);
         assert!(plan.truncated);
         let small = QueryPlan::new(PlanBackend::Sqlite, vec![], "SCAN t".into());
