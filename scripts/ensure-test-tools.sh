@@ -6,6 +6,7 @@
 #     promtool and has a real Prometheus scrape it and answer the Grafana dashboard's queries.
 #   chromium (Debian package `chromium`): the landscape demo's dashboard test drives it headless.
 #   schemathesis 4.x (PyPI, pinned): the landscape demo's test runs it against the served OpenAPI document.
+#   oteltap (PyPI, pinned): an OTLP/HTTP protobuf receiver; perfkit's `otel` tests export to it and read what it got.
 #   the nightly toolchain and cargo-fuzz (crates.io): `cargo xtask fuzz` runs the targets in fuzz/.
 #   valgrind (Debian package `valgrind`): `cargo xtask bench` counts instructions with callgrind.
 set -euo pipefail
@@ -60,6 +61,24 @@ if ! command -v schemathesis >/dev/null 2>&1 || ! schemathesis --version 2>/dev/
 fi
 
 echo "ensure-test-tools: $(schemathesis --version) ready" >&2
+
+OTELTAP_VERSION="1.0.0"
+# Read whole before matching: with pipefail, `grep -q` closing the pipe early would fail pip.
+installed_oteltap="$(python3 -m pip show oteltap 2>/dev/null | awk '/^Version:/ {print $2}' || true)"
+if ! command -v oteltap >/dev/null 2>&1 || [ "$installed_oteltap" != "$OTELTAP_VERSION" ]; then
+    echo "ensure-test-tools: oteltap missing, installing oteltap==$OTELTAP_VERSION from PyPI" >&2
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+        apt_install python3-pip
+    fi
+    PIP_FLAGS=""
+    if python3 -m pip install --help 2>/dev/null | grep -q -- '--break-system-packages'; then
+        PIP_FLAGS="--break-system-packages"
+    fi
+    python3 -m pip install --quiet $PIP_FLAGS "oteltap==$OTELTAP_VERSION"
+fi
+
+oteltap --help >/dev/null
+echo "ensure-test-tools: oteltap $(python3 -m pip show oteltap 2>/dev/null | awk '/^Version:/ {print $2}') ready" >&2
 if ! rustup run nightly rustc --version >/dev/null 2>&1; then
     echo "ensure-test-tools: nightly toolchain missing, installing it (minimal profile)" >&2
     rustup toolchain install nightly --profile minimal

@@ -6,7 +6,10 @@
 use std::{hint::black_box, sync::Arc, time::Duration};
 
 use anyhow::Result;
-use perf_core::{Clock, ManualClock, Method, Recorder, RequestSample, SharedThresholds, Store, StoreConfig, Timestamp};
+use perf_core::{
+    Clock, ManualClock, Method, Recorder, RequestSample, SharedThresholds, Store, StoreConfig, ThresholdStore,
+    Timestamp,
+};
 
 use crate::Variant;
 
@@ -43,29 +46,30 @@ fn store() -> Result<(Arc<Store>, Timestamp)> {
     Ok((Arc::new(store), now))
 }
 
-fn sample(i: u64, at: Timestamp) -> RequestSample<'static> {
-    RequestSample::new(Method::Get, Some(ROUTE), 200, Duration::from_micros(micros(i)), at)
+fn sample(i: u64, at: Timestamp, thresholds: &dyn ThresholdStore) -> RequestSample<'static> {
+    RequestSample::new(Method::Get, Some(ROUTE), 200, Duration::from_micros(micros(i)), at, thresholds)
 }
 
 fn perfkit_store() -> Result<crate::Op> {
     let (store, now) = store()?;
-    Ok(Box::new(move |i| store.record_request(black_box(&sample(i, now)))))
+    Ok(Box::new(move |i| store.record_request(black_box(&sample(i, now, &**store.thresholds())))))
 }
 
 fn perfkit_handle() -> Result<crate::Op> {
     let (store, now) = store()?;
     let handle = store.endpoint(Method::Get, Some(ROUTE));
-    Ok(Box::new(move |i| handle.record(&store, black_box(&sample(i, now)))))
+    Ok(Box::new(move |i| handle.record(&store, black_box(&sample(i, now, &**store.thresholds())))))
 }
 
 /// The path the HTTP monitor takes: a `dyn Recorder` and the handle it resolved.
 fn perfkit_recorder_handle() -> Result<crate::Op> {
     let (store, now) = store()?;
+    let thresholds = store.thresholds().clone();
     let recorder: Arc<dyn Recorder> = store;
     let handle = recorder
         .request_handle(Method::Get, Some(ROUTE))
         .ok_or_else(|| anyhow::anyhow!("the store hands out endpoint handles"))?;
-    Ok(Box::new(move |i| recorder.record_request_with(&handle, black_box(&sample(i, now)))))
+    Ok(Box::new(move |i| recorder.record_request_with(&handle, black_box(&sample(i, now, &*thresholds)))))
 }
 
 fn hdrhistogram() -> Result<crate::Op> {

@@ -71,7 +71,14 @@ pub(crate) fn serve_scale(endpoints: usize, port: u16) -> Result<()> {
             // Derived from the index: 200 µs to about 5 ms, one in 50 a server error.
             let duration = Duration::from_micros(200 + i * 7_919 % 4_800);
             let status = if i.is_multiple_of(50) { 500 } else { 200 };
-            store.record_request(&RequestSample::new(Method::Get, Some(route), status, duration, at));
+            store.record_request(&RequestSample::new(
+                Method::Get,
+                Some(route),
+                status,
+                duration,
+                at,
+                store.thresholds(),
+            ));
         }
     }
     clock.set(end);

@@ -91,7 +91,7 @@ mod tests {
         deps
     }
 
-    const SIBLINGS: [&str; 4] = ["perf-cache", "perf-db", "perf-analytics", "perf-http"];
+    const SIBLINGS: [&str; 5] = ["perf-cache", "perf-db", "perf-analytics", "perf-http", "perf-otel"];
 
     /// Library crates meet only through perf-core: a normal or build
     /// dependency on a sibling is allowed to the facade alone, and no
@@ -108,7 +108,9 @@ mod tests {
 
     /// What a library crate's own dependency entries turn on for everyone
     /// who depends on it: no diesel backend, no bundled C library, no
-    /// actix-web compression (nor its default features, which include it).
+    /// actix-web compression (nor its default features, which include it),
+    /// no tonic/gRPC stack through opentelemetry-proto's defaults and no
+    /// TLS stack (ring's C code) through ureq's.
     /// Features a crate offers switch these on; its entries never do.
     fn slimness_violations(deps: &[Dep]) -> Vec<String> {
         let mut bad = Vec::new();
@@ -118,6 +120,10 @@ mod tests {
                 "diesel" => has("sqlite") || has("postgres") || has("mysql"),
                 "libsqlite3-sys" | "pq-sys" | "mysqlclient-sys" => has("bundled"),
                 "actix-web" => has("compress") || d.default_features,
+                "opentelemetry-proto" => {
+                    d.features.iter().any(|f| f == "gen-tonic" || f == "full" || f == "tonic") || d.default_features
+                }
+                "ureq" => has("rustls") || has("native-tls") || d.default_features,
                 _ => false,
             };
             if wrong {
@@ -169,6 +175,31 @@ mod tests {
         let slim = slimness_violations(&deps);
         assert_eq!(slim.len(), 2, "{slim:#?}");
         assert!(slim[0].contains("diesel") && slim[1].contains("actix-web"), "{slim:#?}");
+    }
+
+    /// The exporter's protobuf messages come without tonic and its HTTP
+    /// client without a TLS stack, and a sibling depending on it is caught.
+    #[test]
+    fn the_exporter_pulls_in_no_grpc_and_no_tls() {
+        let manifest = root().join("crates/perf-otel/Cargo.toml");
+        let metadata = serde_json::json!({
+            "packages": [{
+                "name": "perf-otel",
+                "manifest_path": manifest,
+                "dependencies": [
+                    { "name": "opentelemetry-proto", "kind": null, "target": null, "uses_default_features": false, "features": ["gen-tonic-messages", "metrics"] },
+                    { "name": "opentelemetry-proto", "kind": null, "target": null, "uses_default_features": false, "features": ["gen-tonic", "metrics"] },
+                    { "name": "ureq", "kind": null, "target": null, "uses_default_features": false, "features": [] },
+                    { "name": "ureq", "kind": null, "target": null, "uses_default_features": true, "features": [] },
+                    { "name": "perf-http", "kind": null, "target": null, "uses_default_features": false, "features": [] }
+                ]
+            }]
+        });
+        let deps = deps_of(&metadata);
+        assert_eq!(sibling_violations(&deps), ["perf-otel depends on perf-http (normal)"]);
+        let slim = slimness_violations(&deps);
+        assert_eq!(slim.len(), 2, "{slim:#?}");
+        assert!(slim[0].contains("gen-tonic\"") && slim[1].contains("ureq"), "{slim:#?}");
     }
 
     #[test]

@@ -37,7 +37,14 @@ fn populated() -> (Arc<ManualClock>, Arc<Store>, Analytics) {
                 let status = if (bucket + k + i as u64).is_multiple_of(97) { 500 } else { 200 };
                 h.record(
                     &store,
-                    &RequestSample::new(Method::Get, Some(&routes[i]), status, Duration::from_millis(base + k), at),
+                    &RequestSample::new(
+                        Method::Get,
+                        Some(&routes[i]),
+                        status,
+                        Duration::from_millis(base + k),
+                        at,
+                        &*thresholds,
+                    ),
                 );
             }
             let fp = &fingerprints[i % FINGERPRINTS];
@@ -47,8 +54,9 @@ fn populated() -> (Arc<ManualClock>, Arc<Store>, Analytics) {
                 duration: Duration::from_micros(500 + (i as u64 % 7) * 40_000),
                 ok: true,
                 at,
-                route: Some(&routes[i]),
+                scope: Some(&routes[i]),
                 kind: perf_core::QueryKind::Read,
+                slow: store.thresholds().query_is_slow(Duration::from_micros(500 + (i as u64 % 7) * 40_000)),
             });
         }
         store.record_system(&SystemSample { at, rss_bytes: (150 + bucket / 4) * 1_048_576, ..SystemSample::default() });
@@ -58,7 +66,7 @@ fn populated() -> (Arc<ManualClock>, Arc<Store>, Analytics) {
         }
         if bucket.is_multiple_of(30) {
             store.record_n_plus_one(&NPlusOneSample {
-                route: &routes[0],
+                scope: &routes[0],
                 fingerprint: &fingerprints[0],
                 count: 25,
                 total_time: Duration::from_millis(40),

@@ -27,20 +27,29 @@ fn main() {
                     200,
                     Duration::from_millis(ms),
                     at,
+                    store.thresholds(),
                 ));
             }
             // One endpoint gets slower every minute and fails now and then.
             let status = if minute % 7 == 0 { 500 } else { 200 };
             let slow = Duration::from_millis(900 + minute * 40);
-            store.record_request(&RequestSample::new(Method::Get, Some("/api/projects/{id}/plan"), status, slow, at));
+            store.record_request(&RequestSample::new(
+                Method::Get,
+                Some("/api/projects/{id}/plan"),
+                status,
+                slow,
+                at,
+                store.thresholds(),
+            ));
             store.record_query(&QuerySample {
                 fingerprint: tasks,
                 sql: tasks,
                 duration: Duration::from_millis(140),
                 ok: true,
                 at,
-                route: Some("/api/projects/{id}/plan"),
+                scope: Some("/api/projects/{id}/plan"),
                 kind: perf_core::QueryKind::Read,
+                slow: store.thresholds().query_is_slow(Duration::from_millis(140)),
             });
             store.record_system(&SystemSample {
                 at,
@@ -55,7 +64,7 @@ fn main() {
         }
     }
     store.record_n_plus_one(&NPlusOneSample {
-        route: "/api/projects/{id}/plan",
+        scope: "/api/projects/{id}/plan",
         fingerprint: tasks,
         count: 24,
         total_time: Duration::from_millis(60),

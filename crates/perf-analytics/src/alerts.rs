@@ -19,9 +19,9 @@ use perf_core::{AlertType, QueryKind, Severity, Snapshot, Thresholds};
 use crate::health::{current_memory_mb, endpoint_name};
 
 /// The key of the memory alert.
-pub const PROCESS_KEY: &str = "process";
+pub(crate) const PROCESS_KEY: &str = "process";
 /// The key of the overall error-rate alert.
-pub const OVERALL_KEY: &str = "overall";
+pub(crate) const OVERALL_KEY: &str = "overall";
 
 /// Tunables of the alert rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -84,7 +84,7 @@ pub(crate) fn with_memory(mut s: Snapshot, mib: f64) -> Snapshot {
 
 pub(crate) fn with_cache(mut s: Snapshot, hits: u64, misses: u64) -> Snapshot {
     s.cache =
-        CacheCounts { memory: TierCounts { hits, misses, ..TierCounts::default() }, redis: TierCounts::default() };
+        CacheCounts { memory: TierCounts { hits, misses, ..TierCounts::default() }, remote: TierCounts::default() };
     s
 }
 

@@ -212,7 +212,7 @@ pub fn health(snapshot: &Snapshot, thresholds: &Thresholds, open_alerts: &[Alert
 
 /// The best status an open alert of `severity` allows: `unhealthy` for
 /// critical, `degraded` for high, no cap (`None`) for medium and low.
-pub fn status_cap(severity: Severity) -> Option<HealthStatus> {
+pub(crate) fn status_cap(severity: Severity) -> Option<HealthStatus> {
     match severity {
         Severity::Critical => Some(HealthStatus::Unhealthy),
         Severity::High => Some(HealthStatus::Degraded),
@@ -221,7 +221,7 @@ pub fn status_cap(severity: Severity) -> Option<HealthStatus> {
 }
 
 /// The cap of the most severe open alert (the oldest among equals), if any caps.
-pub fn worst_cap(open_alerts: &[Alert]) -> Option<StatusCap> {
+pub(crate) fn worst_cap(open_alerts: &[Alert]) -> Option<StatusCap> {
     let worst = open_alerts
         .iter()
         .filter(|a| !a.resolved && status_cap(a.severity).is_some())
@@ -236,7 +236,7 @@ pub fn worst_cap(open_alerts: &[Alert]) -> Option<StatusCap> {
 }
 
 /// The status of a score: healthy at or above 80, unhealthy below 50.
-pub fn status_of(score: f64) -> HealthStatus {
+pub(crate) fn status_of(score: f64) -> HealthStatus {
     if score >= HEALTHY_CUTOFF {
         HealthStatus::Healthy
     } else if score >= UNHEALTHY_CUTOFF {
@@ -247,7 +247,7 @@ pub fn status_of(score: f64) -> HealthStatus {
 }
 
 /// 100 at or under the threshold, linear to 0 at 3x; 0 for a non-finite ratio.
-pub fn score_lower_is_better(value: f64, threshold: f64) -> f64 {
+pub(crate) fn score_lower_is_better(value: f64, threshold: f64) -> f64 {
     let ratio = value / threshold;
     if !ratio.is_finite() {
         return if value <= 0.0 { 100.0 } else { 0.0 };
@@ -256,7 +256,7 @@ pub fn score_lower_is_better(value: f64, threshold: f64) -> f64 {
 }
 
 /// 100 at or above the target hit rate, linear to 0 at a hit rate of 0.
-pub fn score_hit_rate(hit_rate: f64) -> f64 {
+pub(crate) fn score_hit_rate(hit_rate: f64) -> f64 {
     if hit_rate.is_nan() {
         return 0.0;
     }
@@ -265,17 +265,17 @@ pub fn score_hit_rate(hit_rate: f64) -> f64 {
 
 /// Mean process RSS over the window in MiB, or the latest reading when the
 /// window holds none; `None` without any reading.
-pub fn memory_mb(system: &SystemStats) -> Option<f64> {
+pub(crate) fn memory_mb(system: &SystemStats) -> Option<f64> {
     if system.samples > 0 { Some(system.avg_rss_mb) } else { current_memory_mb(system) }
 }
 
 /// The latest process RSS reading in MiB, if any.
-pub fn current_memory_mb(system: &SystemStats) -> Option<f64> {
+pub(crate) fn current_memory_mb(system: &SystemStats) -> Option<f64> {
     system.current.map(|s| s.rss_mb())
 }
 
 /// hits / (hits + misses), `None` without lookups.
-pub fn cache_hit_rate(cache: &CacheCounts) -> Option<f64> {
+pub(crate) fn cache_hit_rate(cache: &CacheCounts) -> Option<f64> {
     (cache.hits() + cache.misses() > 0).then(|| cache.hit_rate())
 }
 
@@ -291,13 +291,13 @@ pub fn apdex(snapshot: &Snapshot, thresholds: &Thresholds) -> Vec<EndpointApdex>
 
 /// The Apdex target T: a quarter of the slow-request threshold, so that
 /// "frustrated" (over 4T) means "slow".
-pub fn apdex_target(thresholds: &Thresholds) -> f64 {
+pub(crate) fn apdex_target(thresholds: &Thresholds) -> f64 {
     thresholds.slow_request_threshold / 4.0
 }
 
 /// Apdex of one aggregate with target `t` (see the module docs), `None`
 /// without events.
-pub fn apdex_of(stats: &Aggregate, t: f64) -> Option<f64> {
+pub(crate) fn apdex_of(stats: &Aggregate, t: f64) -> Option<f64> {
     if stats.count == 0 {
         return None;
     }
@@ -309,8 +309,8 @@ pub fn apdex_of(stats: &Aggregate, t: f64) -> Option<f64> {
 }
 
 /// `METHOD route`, the key alerts, trends and Apdex use for an endpoint.
-pub fn endpoint_name(e: &EndpointStats) -> String {
-    format!("{} {}", e.method, e.route)
+pub(crate) fn endpoint_name(e: &EndpointStats) -> String {
+    e.key().to_string()
 }
 
 /// The estimated share of events at or under `t`, by linear interpolation of

@@ -5,7 +5,8 @@
 //!
 //! The rules are pure functions of a [`perf_core::Snapshot`] (or a series),
 //! the [`perf_core::Thresholds`] and the time: [`health()`], [`apdex`],
-//! [`detect`], [`trend`], [`recommend`]. [`AlertEngine`] keeps alerts between
+//! [`detect`] (one rule at a time: [`check_threshold`]), [`trend`],
+//! [`recommend`]. [`AlertEngine`] keeps alerts between
 //! evaluations (one open alert per type and key, escalating, easing and
 //! resolving itself after a hold-down). [`Analytics`] puts them together
 //! behind [`perf_core::AnalyticsService`], reading metrics only through
@@ -28,7 +29,7 @@
 //! let thresholds = Arc::new(SharedThresholds::default()); // 1 s slow-request threshold
 //! let store = Arc::new(Store::new(StoreConfig::default(), clock.clone(), thresholds.clone())?);
 //! for _ in 0..20 {
-//!     let slow = RequestSample::new(Method::Get, Some("/api/report"), 200, Duration::from_millis(2_500), clock.now());
+//!     let slow = RequestSample::new(Method::Get, Some("/api/report"), 200, Duration::from_millis(2_500), clock.now(), &*thresholds);
 //!     store.record_request(&slow);
 //! }
 //! let analytics = Analytics::new(store, thresholds, clock);
@@ -58,20 +59,12 @@ mod trends;
 mod fixtures;
 
 pub use crate::{
-    alerts::{AlertRules, Detection, OVERALL_KEY, PROCESS_KEY, check_threshold, detect},
+    alerts::{AlertRules, Detection, check_threshold, detect},
     engine::{AlertEngine, EngineSettings, Outcome},
     error::AnalyticsError,
     evaluator::AlertEvaluator,
-    health::{
-        CACHE_TARGET_HIT_RATE, HEALTHY_CUTOFF, MIN_ENDPOINT_REQUESTS, UNHEALTHY_CUTOFF, ZERO_SCORE_RATIO, apdex,
-        apdex_of, apdex_target, cache_hit_rate, current_memory_mb, endpoint_name, health, memory_mb, score_hit_rate,
-        score_lower_is_better, status_cap, status_of, worst_cap,
-    },
+    health::{apdex, health},
     recommend::{RecommendSettings, recommend},
     service::{Analytics, AnalyticsSettings, SUMMARY_WINDOW},
-    stats::{MannKendall, mann_kendall, median, theil_sen},
-    trends::{
-        Better, TrendPoint, TrendSettings, collect_trends, gauge_trends, memory_trend, request_trends,
-        series_with_percentiles, trend,
-    },
+    trends::{Better, TrendPoint, TrendSettings, trend},
 };

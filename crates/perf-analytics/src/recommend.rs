@@ -186,11 +186,11 @@ fn slow_queries(s: &Snapshot, t: &Thresholds, settings: &RecommendSettings, out:
 }
 
 fn n_plus_one(s: &Snapshot, settings: &RecommendSettings, out: &mut Vec<Recommendation>) {
-    // The store keeps one finding per (route, fingerprint) already.
+    // The store keeps one finding per (scope, fingerprint) already.
     let mut findings: Vec<_> = s.n_plus_one.iter().collect();
     let total = |f: &NPlusOneFinding| f.time_per_request * f.requests as f64;
     findings.sort_by(|a, b| {
-        total(b).total_cmp(&total(a)).then_with(|| (&a.route, &a.fingerprint).cmp(&(&b.route, &b.fingerprint)))
+        total(b).total_cmp(&total(a)).then_with(|| (&a.scope, &a.fingerprint).cmp(&(&b.scope, &b.fingerprint)))
     });
     for f in findings.into_iter().take(settings.max_per_rule) {
         out.push(Recommendation {
@@ -200,7 +200,7 @@ fn n_plus_one(s: &Snapshot, settings: &RecommendSettings, out: &mut Vec<Recommen
                 "N+1 queries in {}: `{}` runs {} times in a typical request (up to {}), in {} requests, \
                  costing {:.1} ms per request ({:.3} s in total); load the rows in one query \
                  (a JOIN or WHERE id IN (...))",
-                f.route,
+                f.scope,
                 f.fingerprint,
                 f.typical_count,
                 f.max_count,
@@ -208,7 +208,7 @@ fn n_plus_one(s: &Snapshot, settings: &RecommendSettings, out: &mut Vec<Recommen
                 f.time_per_request * 1e3,
                 total(f)
             ),
-            subject: format!("{} {}", f.route, f.fingerprint),
+            subject: format!("{} {}", f.scope, f.fingerprint),
             evidence: vec![
                 ("typical_count".into(), f64::from(f.typical_count)),
                 ("max_count".into(), f64::from(f.max_count)),

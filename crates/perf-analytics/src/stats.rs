@@ -6,7 +6,7 @@
 ///
 /// # Guarantees
 /// O(n²) time and memory in the number of points; callers bound `n`.
-pub fn theil_sen(points: &[(f64, f64)]) -> Option<f64> {
+pub(crate) fn theil_sen(points: &[(f64, f64)]) -> Option<f64> {
     if points.iter().any(|(x, y)| !x.is_finite() || !y.is_finite()) {
         return None;
     }
@@ -25,22 +25,22 @@ pub fn theil_sen(points: &[(f64, f64)]) -> Option<f64> {
 
 /// The result of a Mann–Kendall trend test.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct MannKendall {
+pub(crate) struct MannKendall {
     /// The statistic S: concordant minus discordant pairs.
-    pub s: i64,
+    pub(crate) s: i64,
     /// Var(S) with the tie correction.
-    pub variance: f64,
+    pub(crate) variance: f64,
     /// The continuity-corrected standard score.
-    pub z: f64,
+    pub(crate) z: f64,
     /// Two-sided p-value under the normal approximation.
-    pub p_value: f64,
+    pub(crate) p_value: f64,
 }
 
 /// The Mann–Kendall test of `ys` in time order: S = Σ sign(y_j − y_i) over
 /// i < j, Var(S) = [n(n−1)(2n+5) − Σ t(t−1)(2t+5)] / 18 over tie groups of
 /// size t, Z = (S − sign(S)) / √Var(S), p = 2(1 − Φ(|Z|)). With no variance
 /// (fewer than two points, or all equal) Z = 0 and p = 1.
-pub fn mann_kendall(ys: &[f64]) -> MannKendall {
+pub(crate) fn mann_kendall(ys: &[f64]) -> MannKendall {
     let n = ys.len();
     let mut s: i64 = 0;
     for (i, &a) in ys.iter().enumerate() {
@@ -81,7 +81,7 @@ pub fn mann_kendall(ys: &[f64]) -> MannKendall {
 }
 
 /// The median of `values` (reordered in place), `None` when empty.
-pub fn median(values: &mut [f64]) -> Option<f64> {
+pub(crate) fn median(values: &mut [f64]) -> Option<f64> {
     let n = values.len();
     if n == 0 {
         return None;

@@ -154,7 +154,7 @@ pub fn trend(
 
 /// Trends of a request series: `avg_response_time` and `error_rate` from
 /// `series`, `p95_response_time` from `p95_series` (roll-up buckets).
-pub fn request_trends(
+pub(crate) fn request_trends(
     scope: &str,
     series: &[SeriesPoint],
     p95_series: &[SeriesPoint],
@@ -171,13 +171,8 @@ pub fn request_trends(
     ]
 }
 
-/// `memory_mb` and `cache_hit_rate` trends from the system and cache series.
-pub fn gauge_trends(gauges: &[GaugePoint], settings: &TrendSettings) -> Vec<Trend> {
-    vec![memory_trend(gauges, settings), cache_trend(gauges, settings)]
-}
-
 /// The `memory_mb` trend of the process RSS.
-pub fn memory_trend(gauges: &[GaugePoint], settings: &TrendSettings) -> Trend {
+pub(crate) fn memory_trend(gauges: &[GaugePoint], settings: &TrendSettings) -> Trend {
     let mem: Vec<_> =
         gauges.iter().map(|g| (g.samples > 0).then(|| gauge_point(g, g.rss_mb, g.samples as f64))).collect();
     trend("memory_mb", "overall", &mem, Better::Lower, settings)
@@ -199,7 +194,7 @@ fn cache_trend(gauges: &[GaugePoint], settings: &TrendSettings) -> Trend {
 /// Aggregate series (all requests, all queries) over roll-up buckets are
 /// read only within [`TrendSettings::max_rollup_cost`]; beyond it their
 /// trends are reported as `insufficient_data` with 0 points.
-pub fn collect_trends(
+pub(crate) fn collect_trends(
     source: &dyn MetricsSource,
     snapshot: &Snapshot,
     window: Window,
@@ -236,18 +231,6 @@ pub fn collect_trends(
         out.extend(request_trends(&endpoint_name(e), &series, &p95, settings));
     }
     out
-}
-
-/// `series` itself when it carries percentiles (or holds no events), else
-/// the roll-up buckets of the same key inside the window, read over longer
-/// windows until the roll-up tier answers.
-pub fn series_with_percentiles(
-    source: &dyn MetricsSource,
-    key: &SeriesKey,
-    window: Window,
-    series: &[SeriesPoint],
-) -> Vec<SeriesPoint> {
-    percentile_series(source, key, window, series, Budget { keys: 1, max: u64::MAX })
 }
 
 /// The longest window the fine tier serves with the default store sizing.

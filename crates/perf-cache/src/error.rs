@@ -70,7 +70,7 @@ pub enum CacheError {
     /// The background maintenance thread could not be started.
     #[error("could not start the cache maintenance thread")]
     Spawn(#[source] std::io::Error),
-    /// The backend behind a [`crate::Cache`] failed.
+    /// The backend behind a [`crate::TypedCache`] failed.
     #[error("cache backend failed")]
     Store(#[source] CacheStoreError),
     /// A default cache was already installed in this process.
@@ -158,12 +158,13 @@ pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-pub(crate) fn truncate(s: &str) -> String {
-    let mut end = s.len().min(64);
-    while !s.is_char_boundary(end) {
-        end -= 1;
+impl From<perf_core::KeyError> for CacheError {
+    fn from(e: perf_core::KeyError) -> Self {
+        match e {
+            perf_core::KeyError::Key { key, reason } => CacheError::InvalidKey { key, reason },
+            perf_core::KeyError::Namespace { namespace, reason } => CacheError::InvalidNamespace { namespace, reason },
+        }
     }
-    s[..end].to_owned()
 }
 
 impl From<perf_core::PatternError> for CacheError {
@@ -175,9 +176,9 @@ impl From<perf_core::PatternError> for CacheError {
 impl From<CacheError> for CacheStoreError {
     fn from(e: CacheError) -> Self {
         match e {
-            CacheError::InvalidKey { key, reason } => CacheStoreError::InvalidKey { key, reason: reason.to_owned() },
+            CacheError::InvalidKey { key, reason } => perf_core::KeyError::Key { key, reason }.into(),
             CacheError::InvalidNamespace { namespace, reason } => {
-                CacheStoreError::InvalidKey { key: namespace, reason: format!("invalid namespace: {reason}") }
+                perf_core::KeyError::Namespace { namespace, reason }.into()
             }
             CacheError::InvalidPattern { pattern, reason } => {
                 CacheStoreError::InvalidPattern { pattern, reason: reason.to_owned() }

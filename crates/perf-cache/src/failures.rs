@@ -21,7 +21,7 @@ use std::{
 };
 
 use parking_lot::Mutex;
-use perf_core::{CommandErrorStats, RedisErrorCause, Timestamp};
+use perf_core::{CommandErrorStats, TierErrorCause, Timestamp};
 
 /// The shortest time between two warnings about the same cause.
 pub(crate) const LOG_EVERY: Duration = Duration::from_secs(60);
@@ -39,14 +39,14 @@ pub(crate) struct FailureLog {
 
 #[derive(Debug, Default)]
 struct State {
-    last_unreachable: Option<RedisErrorCause>,
+    last_unreachable: Option<TierErrorCause>,
     causes: BTreeMap<String, Cause>,
 }
 
 #[derive(Debug)]
 struct Cause {
     count: u64,
-    last: RedisErrorCause,
+    last: TierErrorCause,
     logged_at: Timestamp,
     suppressed: u64,
 }
@@ -54,7 +54,7 @@ struct Cause {
 /// What [`FailureLog::snapshot`] returns.
 pub(crate) struct FailureSnapshot {
     pub(crate) unreachable: u64,
-    pub(crate) last_unreachable: Option<RedisErrorCause>,
+    pub(crate) last_unreachable: Option<TierErrorCause>,
     pub(crate) command_errors: BTreeMap<String, CommandErrorStats>,
 }
 
@@ -65,7 +65,7 @@ impl FailureLog {
         if counted {
             self.unreachable.fetch_add(1, Ordering::Relaxed);
         }
-        self.state.lock().last_unreachable = Some(RedisErrorCause { message, at: now });
+        self.state.lock().last_unreachable = Some(TierErrorCause { message, at: now });
     }
 
     /// Counts a command error of cause `kind`. Returns `Some(suppressed)`
@@ -75,7 +75,7 @@ impl FailureLog {
         let mut state = self.state.lock();
         let key =
             if state.causes.contains_key(kind) || state.causes.len() < MAX_CAUSES { kind } else { OVERFLOW_CAUSE };
-        let last = RedisErrorCause { message, at: now };
+        let last = TierErrorCause { message, at: now };
         let Some(cause) = state.causes.get_mut(key) else {
             state.causes.insert(key.to_owned(), Cause { count: 1, last, logged_at: now, suppressed: 0 });
             return Some(0);

@@ -1,29 +1,17 @@
-//! The process-wide default cache and the function API under the
-//! `#[cached]` and `#[invalidate_on_change]` attributes, for people who
-//! prefer calling functions to attributes.
-//!
-//! ```
-//! use std::{sync::Arc, time::Duration};
-//! use perf_cache::{Cache, MemoryCache, cached, function_key, install_default};
-//!
-//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-//! install_default(Cache::new(Arc::new(MemoryCache::new()?)))?;
-//! async fn load_user(id: u64) -> String {
-//!     let key = function_key("user_data", &(id,));
-//!     cached(key, Duration::from_secs(600), async move { format!("user {id}") }).await
-//! }
-//! assert_eq!(load_user(7).await, "user 7");
-//! # Ok::<(), perf_cache::CacheError>(())
-//! # }).unwrap();
-//! ```
+//! The process-wide default cache ([`install_default`], [`default_cache`],
+//! [`invalidate_now`]) and the functions the `#[cached]` and
+//! `#[invalidate_on_change]` expansions call. Those are re-exported only
+//! under the hidden `perf_cache::__private` module: they are the macros'
+//! plumbing, not an API of their own (code that wants caching without the
+//! attribute calls [`TypedCache::get_or_compute`] on [`default_cache`]).
 
 use std::{convert::Infallible, future::Future, hash::BuildHasher, sync::OnceLock, time::Duration};
 
 use serde::{Serialize, de::DeserializeOwned};
 
-use crate::{Cache, CacheError};
+use crate::{CacheError, TypedCache};
 
-static DEFAULT: OnceLock<Cache> = OnceLock::new();
+static DEFAULT: OnceLock<TypedCache> = OnceLock::new();
 
 /// Keys longer than this (prefix included) are replaced by a hash.
 const MAX_PLAIN_KEY: usize = 200;
@@ -33,12 +21,12 @@ const MAX_PLAIN_KEY: usize = 200;
 ///
 /// # Errors
 /// [`CacheError::AlreadyInstalled`] if one was installed before.
-pub fn install_default(cache: Cache) -> Result<(), CacheError> {
+pub fn install_default(cache: TypedCache) -> Result<(), CacheError> {
     DEFAULT.set(cache).map_err(|_| CacheError::AlreadyInstalled)
 }
 
 /// The installed default cache, if any.
-pub fn default_cache() -> Option<&'static Cache> {
+pub fn default_cache() -> Option<&'static TypedCache> {
     DEFAULT.get()
 }
 
@@ -73,7 +61,7 @@ impl From<&str> for FunctionKey {
 /// when that would be long. The prefix is the key's namespace, so
 /// invalidating `prefix` drops every cached call.
 ///
-/// Arguments postcard cannot encode give a key that [`cached`] and
+/// Arguments postcard cannot encode give a key that [`cached_call`] and
 /// [`cached_result`] do not cache under.
 pub fn function_key<A: Serialize + ?Sized>(prefix: &str, args: &A) -> FunctionKey {
     use std::fmt::Write;
@@ -99,7 +87,7 @@ pub fn function_key<A: Serialize + ?Sized>(prefix: &str, args: &A) -> FunctionKe
 /// Runs `fut` through the default cache: the cached value under `key` if
 /// there is one, else `fut`'s output, stored for `ttl`. Without a default
 /// cache, just runs `fut`.
-pub async fn cached<R, F>(key: impl Into<FunctionKey>, ttl: Duration, fut: F) -> R
+pub async fn cached_call<R, F>(key: impl Into<FunctionKey>, ttl: Duration, fut: F) -> R
 where
     R: Serialize + DeserializeOwned,
     F: Future<Output = R>,
@@ -135,7 +123,7 @@ impl<T: Serialize + DeserializeOwned, E> CacheableResult for Result<T, E> {
     }
 }
 
-/// Like [`cached`] for a fallible computation: only `Ok` is cached; an
+/// Like [`cached_call`] for a fallible computation: only `Ok` is cached; an
 /// `Err` is returned and the next call computes again.
 pub async fn cached_result<R, F>(key: impl Into<FunctionKey>, ttl: Duration, fut: F) -> R
 where
@@ -166,21 +154,21 @@ pub async fn invalidate_after<R, F: Future<Output = R>>(namespaces: &[&str], fut
     out
 }
 
-/// An outcome that can tell success from failure: `Result` (success is
-/// `Ok`).
-pub trait Outcome {
+/// A return value that tells success from failure: `Result` (success is
+/// `Ok`), so `#[invalidate_on_change]` invalidates only after a success.
+pub trait Fallible {
     /// Whether the operation succeeded.
     fn succeeded(&self) -> bool;
 }
 
-impl<T, E> Outcome for Result<T, E> {
+impl<T, E> Fallible for Result<T, E> {
     fn succeeded(&self) -> bool {
         self.is_ok()
     }
 }
 
 /// Awaits `fut`, then invalidates `namespaces` if it succeeded.
-pub async fn invalidate_after_ok<R: Outcome, F: Future<Output = R>>(namespaces: &[&str], fut: F) -> R {
+pub async fn invalidate_after_ok<R: Fallible, F: Future<Output = R>>(namespaces: &[&str], fut: F) -> R {
     let out = fut.await;
     if out.succeeded() {
         invalidate_now(namespaces);
@@ -196,7 +184,7 @@ pub fn invalidate_after_sync<R, F: FnOnce() -> R>(namespaces: &[&str], f: F) -> 
 }
 
 /// Runs `f`, then invalidates `namespaces` if it succeeded.
-pub fn invalidate_after_ok_sync<R: Outcome, F: FnOnce() -> R>(namespaces: &[&str], f: F) -> R {
+pub fn invalidate_after_ok_sync<R: Fallible, F: FnOnce() -> R>(namespaces: &[&str], f: F) -> R {
     let out = f();
     if out.succeeded() {
         invalidate_now(namespaces);

@@ -30,11 +30,12 @@
 //!   Redis while memory answers everything, replay of invalidations missed
 //!   during an outage, pub/sub coherence between instances, and stats that
 //!   name the tier that served recent hits.
-//! - [`Cache`]: typed values (postcard) and single-flight
-//!   [`Cache::get_or_compute`] over any of them.
-//! - [`install_default`], [`cached`](fn@cached), [`invalidate_now`] and the
+//! - [`TypedCache`]: typed values (postcard) and single-flight
+//!   [`TypedCache::get_or_compute`] over any of them.
+//! - [`install_default`], [`default_cache`], [`invalidate_now`] and the
 //!   attributes [`macro@cached`] and [`macro@invalidate_on_change`]: function
-//!   caching the way the spec's decorators do it.
+//!   caching the way the spec's decorators do it, through the process-wide
+//!   default cache.
 //!
 //! # Keys and namespaces
 //!
@@ -44,11 +45,11 @@
 //! `*`, `?`, `[...]` and `\` and are matched against whole keys.
 #[cfg(feature = "redis")]
 mod breaker;
+mod counters;
 mod error;
 #[cfg(feature = "redis")]
 mod failures;
 mod function;
-mod key;
 mod memory;
 #[cfg(feature = "redis")]
 mod pending;
@@ -58,22 +59,30 @@ mod redis_tier;
 mod serving;
 #[cfg(feature = "redis")]
 mod tiered;
+mod ttl;
 mod typed;
 
+pub use perf_core::{MAX_KEY_BYTES, MAX_NAMESPACE_BYTES};
 pub use perf_macros::{cached, invalidate_on_change};
 
 pub use crate::{
     error::CacheError,
-    function::{
-        CacheableResult, FunctionKey, Outcome, cached, cached_result, default_cache, function_key, install_default,
-        invalidate_after, invalidate_after_ok, invalidate_after_ok_sync, invalidate_after_sync, invalidate_now,
-    },
-    key::{MAX_KEY_BYTES, MAX_NAMESPACE_BYTES},
+    function::{default_cache, install_default, invalidate_now},
     memory::{ENTRY_OVERHEAD_BYTES, MemoryCache, MemoryCacheBuilder, MemoryConfig},
-    typed::{Cache, CacheBackend},
+    typed::{CacheBackend, TypedCache},
 };
 #[cfg(feature = "redis")]
 pub use crate::{
     redis_tier::{RedisCache, RedisConfig},
     tiered::{TieredCache, TieredConfig},
 };
+
+/// What the expansions of [`macro@cached`] and [`macro@invalidate_on_change`]
+/// call. Not an API: names and signatures here change with the macros.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::function::{
+        CacheableResult, Fallible, FunctionKey, cached_call, cached_result, function_key, invalidate_after,
+        invalidate_after_ok, invalidate_after_ok_sync, invalidate_after_sync,
+    };
+}

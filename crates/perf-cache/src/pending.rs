@@ -8,9 +8,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use perf_core::KeyPattern;
-
-use crate::key::namespace_of;
+use perf_core::{CacheKey, KeyPattern, Namespace};
 
 const MAX_OVERFLOW_NAMESPACES: usize = 256;
 
@@ -78,7 +76,7 @@ impl Overflow {
             return;
         }
         let ns = match op {
-            Op::Delete(key) => namespace_of(&key).map(str::to_owned),
+            Op::Delete(key) => Namespace::of(&key).map(|ns| ns.as_str().to_owned()),
             Op::Invalidate(ns) => Some(ns),
             Op::Clear(_) => None,
         };
@@ -142,8 +140,9 @@ impl Pending {
 
     /// Whether a queued operation would remove or hide `key` in Redis, i.e.
     /// whether Redis's copy of `key` may be one this instance removed.
-    pub(crate) fn affects(&self, key: &str) -> bool {
-        let ns = namespace_of(key);
+    pub(crate) fn affects(&self, key: CacheKey<'_>) -> bool {
+        let ns = key.namespace().map(|ns| ns.as_str());
+        let key = key.as_str();
         if let Some(o) = &self.overflow
             && (o.clear_all || ns.is_some_and(|ns| o.namespaces.contains(ns)))
         {

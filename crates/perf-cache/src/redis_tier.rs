@@ -13,7 +13,7 @@
 //! (`1` for a key without namespace, `2` with one), for tag `2` the
 //! namespace generation in ASCII followed by `|`, then the absolute expiry
 //! (Unix milliseconds, 8 bytes little endian) and the payload. The typed API
-//! ([`crate::Cache`]) encodes payloads with postcard, a compact,
+//! ([`crate::TypedCache`]) encodes payloads with postcard, a compact,
 //! non-self-describing serde format. A namespaced value is written by a
 //! short Lua script that reads the namespace's current generation
 //! atomically; a read fetches the value and the generation with one `MGET`
@@ -46,9 +46,9 @@ use std::{
 };
 
 use perf_core::{
-    BoxFuture, BreakerState, CacheAdmin, CacheEvent, CacheEventKind, CacheStats, CacheStore, CacheStoreError,
-    CacheTier, Clock, Invalidator, KeyPattern, Recorder, RedisStatus, RequestScope, ServingTier, SystemClock,
-    TierStats, Timestamp, escape_glob,
+    BoxFuture, BreakerState, CacheAdmin, CacheEvent, CacheEventKind, CacheKey, CacheStats, CacheStore, CacheStoreError,
+    CacheTier, Clock, Invalidator, KeyPattern, Namespace, Recorder, RemoteTierStatus, RequestScope, ServingTier,
+    SystemClock, TierStats, Timestamp, escape_glob,
 };
 use redis::{
     AsyncCommands, Client, RedisResult,
@@ -57,10 +57,11 @@ use redis::{
 
 use crate::{
     CacheError,
+    counters::TierCounters,
     error::chain,
     failures::{FailureLog, FailureSnapshot},
-    key::{check_key, check_namespace, namespace_of},
     memory::hit_rate,
+    ttl::ttl_ms,
 };
 
 const TAG_PLAIN: u8 = 1;
@@ -133,22 +134,13 @@ struct RedisInner {
     client: Client,
     conn: ConnectionManager,
     config: RedisConfig,
-    counters: RedisCounters,
+    counters: TierCounters,
     recorder: Option<Arc<dyn Recorder>>,
     clock: Arc<dyn Clock>,
     failures: FailureLog,
     /// When Redis last answered anything (a reply or an error reply), Unix
     /// microseconds.
     last_answer_us: AtomicU64,
-}
-
-#[derive(Default)]
-struct RedisCounters {
-    hits: AtomicU64,
-    misses: AtomicU64,
-    sets: AtomicU64,
-    deletes: AtomicU64,
-    errors: AtomicU64,
 }
 
 impl std::fmt::Debug for RedisCache {
@@ -196,7 +188,7 @@ impl RedisCache {
                 client,
                 conn,
                 config,
-                counters: RedisCounters::default(),
+                counters: TierCounters::default(),
                 recorder,
                 clock: Arc::new(SystemClock),
                 failures: FailureLog::default(),
@@ -218,8 +210,8 @@ impl RedisCache {
         format!("{}k:{key}", self.inner.config.prefix)
     }
 
-    fn ns_key(&self, ns: &str) -> String {
-        format!("{}n:{ns}", self.inner.config.prefix)
+    fn ns_key(&self, ns: Namespace<'_>) -> String {
+        format!("{}n:{}", self.inner.config.prefix, ns.as_str())
     }
 
     async fn run<T>(&self, op: &'static str, fut: impl Future<Output = RedisResult<T>>) -> Result<T, CacheError> {
@@ -305,12 +297,12 @@ impl RedisCache {
         self.inner.failures.snapshot()
     }
 
-    /// This tier's status as a [`RedisStatus`], with the breaker's view
+    /// This tier's status as a [`RemoteTierStatus`], with the breaker's view
     /// supplied by the caller.
-    pub(crate) fn status(&self, available: bool, breaker: BreakerState, breaker_openings: u64) -> RedisStatus {
+    pub(crate) fn status(&self, reachable: bool, breaker: BreakerState, breaker_openings: u64) -> RemoteTierStatus {
         let failures = self.failures();
-        RedisStatus {
-            available,
+        RemoteTierStatus {
+            reachable,
             breaker,
             breaker_openings,
             unreachable_errors: failures.unreachable,
@@ -326,7 +318,10 @@ impl RedisCache {
     /// # Errors
     /// [`CacheError::InvalidKey`], [`CacheError::Redis`], [`CacheError::Timeout`].
     pub async fn fetch(&self, key: &str) -> Result<Option<Arc<[u8]>>, CacheError> {
-        let result = self.fetch_raw(key).await;
+        let result = match CacheKey::parse(key) {
+            Ok(key) => self.fetch_raw(key).await,
+            Err(e) => Err(e.into()),
+        };
         let kind = match &result {
             Ok(Some(_)) => CacheEventKind::Hit,
             Ok(None) => CacheEventKind::Miss,
@@ -339,11 +334,10 @@ impl RedisCache {
         Ok(result?.map(|f| f.value))
     }
 
-    pub(crate) async fn fetch_raw(&self, key: &str) -> Result<Option<Fetched>, CacheError> {
-        check_key(key)?;
+    pub(crate) async fn fetch_raw(&self, key: CacheKey<'_>) -> Result<Option<Fetched>, CacheError> {
         let mut conn = self.inner.conn.clone();
-        let entry_key = self.entry_key(key);
-        let found = match namespace_of(key) {
+        let entry_key = self.entry_key(key.as_str());
+        let found = match key.namespace() {
             Some(ns) => {
                 let ns_key = self.ns_key(ns);
                 let (raw, generation): (Option<Vec<u8>>, Option<u64>) =
@@ -365,21 +359,23 @@ impl RedisCache {
     /// # Errors
     /// [`CacheError::InvalidKey`], [`CacheError::Redis`], [`CacheError::Timeout`].
     pub async fn store(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), CacheError> {
-        let result = self.store_raw(key, value, ttl).await;
+        let result = match CacheKey::parse(key) {
+            Ok(key) => self.store_raw(key, value, ttl).await,
+            Err(e) => Err(e.into()),
+        };
         self.report(if result.is_ok() { CacheEventKind::Set } else { CacheEventKind::Error });
         result
     }
 
-    pub(crate) async fn store_raw(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), CacheError> {
-        check_key(key)?;
-        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+    pub(crate) async fn store_raw(&self, key: CacheKey<'_>, value: &[u8], ttl: Duration) -> Result<(), CacheError> {
+        let ttl_ms = ttl_ms(ttl);
         let expires_ms = (self.inner.clock.now().as_unix_micros() / 1000).saturating_add(ttl_ms);
         let mut conn = self.inner.conn.clone();
-        let entry_key = self.entry_key(key);
+        let entry_key = self.entry_key(key.as_str());
         let mut body = Vec::with_capacity(value.len() + 8);
         body.extend_from_slice(&expires_ms.to_le_bytes());
         body.extend_from_slice(value);
-        match namespace_of(key) {
+        match key.namespace() {
             Some(ns) => {
                 let cmd = redis::cmd("EVAL")
                     .arg(SET_NAMESPACED)
@@ -408,7 +404,7 @@ impl RedisCache {
     /// # Errors
     /// [`CacheError::InvalidKey`], [`CacheError::Redis`], [`CacheError::Timeout`].
     pub async fn remove(&self, key: &str) -> Result<bool, CacheError> {
-        check_key(key)?;
+        CacheKey::parse(key)?;
         let mut conn = self.inner.conn.clone();
         let n: u64 = self.run("delete", conn.unlink(self.entry_key(key))).await?;
         self.inner.counters.deletes.fetch_add(1, Ordering::Relaxed);
@@ -421,9 +417,19 @@ impl RedisCache {
     /// # Errors
     /// [`CacheError::InvalidNamespace`], [`CacheError::Redis`], [`CacheError::Timeout`].
     pub async fn bump_namespace(&self, namespace: &str) -> Result<(), CacheError> {
-        check_namespace(namespace)?;
+        self.bump_parsed(Namespace::parse(namespace)?).await
+    }
+
+    /// Like [`bump_namespace`](Self::bump_namespace) with a name parsed by
+    /// the caller.
+    pub(crate) async fn bump_parsed(&self, namespace: Namespace<'_>) -> Result<(), CacheError> {
+        self.incr_generation(self.ns_key(namespace)).await
+    }
+
+    /// Increments the generation stored under `ns_key` (a [`Self::ns_key`]).
+    async fn incr_generation(&self, ns_key: String) -> Result<(), CacheError> {
         let mut conn = self.inner.conn.clone();
-        let _: u64 = self.run("invalidate", conn.incr(self.ns_key(namespace), 1u64)).await?;
+        let _: u64 = self.run("invalidate", conn.incr(ns_key, 1u64)).await?;
         Ok(())
     }
 
@@ -512,23 +518,12 @@ impl RedisCache {
 
     /// This tier's counters (entries and bytes are not tracked).
     pub fn tier_stats(&self) -> TierStats {
-        let c = &self.inner.counters;
-        TierStats {
-            hits: c.hits.load(Ordering::Relaxed),
-            misses: c.misses.load(Ordering::Relaxed),
-            sets: c.sets.load(Ordering::Relaxed),
-            deletes: c.deletes.load(Ordering::Relaxed),
-            evictions: 0,
-            expirations: 0,
-            errors: c.errors.load(Ordering::Relaxed),
-            entries: None,
-            bytes: None,
-        }
+        self.inner.counters.stats(None, None)
     }
 
     fn report(&self, kind: CacheEventKind) {
         if let Some(r) = &self.inner.recorder {
-            r.record_cache(&CacheEvent { kind, tier: CacheTier::Redis, at: self.inner.clock.now() });
+            r.record_cache(&CacheEvent { kind, tier: CacheTier::Remote, at: self.inner.clock.now() });
         }
     }
 }
@@ -573,10 +568,10 @@ impl CacheAdmin for RedisCache {
                 misses: stats.misses,
                 hit_rate: hit_rate(stats.hits, stats.misses),
                 total_operations: stats.hits + stats.misses + stats.sets + stats.deletes,
-                serving_tier: ServingTier::Redis,
+                serving_tier: ServingTier::Remote,
                 recent_hits: None,
                 memory: TierStats::default(),
-                redis: Some(status),
+                remote: Some(status),
             })
         })
     }
@@ -607,12 +602,12 @@ impl CacheStore for RedisCache {
 impl Invalidator for RedisCache {
     /// Bumps the namespace on the current tokio runtime in the background.
     fn invalidate_now(&self, namespace: &str) -> Result<(), CacheStoreError> {
-        check_namespace(namespace).map_err(CacheStoreError::from)?;
+        let ns_key = self.ns_key(Namespace::parse(namespace).map_err(CacheStoreError::from)?);
         let handle = tokio::runtime::Handle::try_current().map_err(|_| CacheStoreError::from(CacheError::NoRuntime))?;
         let this = self.clone();
         let namespace = namespace.to_owned();
         handle.spawn(async move {
-            if let Err(e) = this.bump_namespace(&namespace).await {
+            if let Err(e) = this.incr_generation(ns_key).await {
                 tracing::warn!(error = %e, namespace, "redis namespace invalidation failed");
             }
         });

@@ -28,7 +28,7 @@ impl HitWindow {
     pub(crate) fn record(&self, tier: CacheTier, now_secs: u64) {
         let slots = match tier {
             CacheTier::Memory => &self.memory,
-            CacheTier::Redis => &self.redis,
+            CacheTier::Remote => &self.redis,
         };
         let second = now_secs & 0xFFFF_FFFF;
         let slot = &slots[(now_secs % WINDOW_SECS) as usize];
@@ -45,7 +45,7 @@ impl HitWindow {
 
     /// Hits per tier over the window ending with second `now_secs`.
     pub(crate) fn recent(&self, now_secs: u64) -> RecentHits {
-        RecentHits { window_secs: WINDOW_SECS, memory: sum(&self.memory, now_secs), redis: sum(&self.redis, now_secs) }
+        RecentHits { window_secs: WINDOW_SECS, memory: sum(&self.memory, now_secs), remote: sum(&self.redis, now_secs) }
     }
 }
 

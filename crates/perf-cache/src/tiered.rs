@@ -64,30 +64,34 @@
 //! bounded by `l1_ttl`). While Redis is unreachable, instances cannot tell
 //! each other about invalidations.
 
+mod coherence;
+mod recovery;
+
 use std::{
     collections::{HashMap, HashSet},
     sync::{
-        Arc, Weak,
+        Arc,
         atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Duration,
 };
 
-use futures_util::StreamExt;
 use parking_lot::Mutex;
 use perf_core::{
-    BoxFuture, BreakerState, CacheAdmin, CacheEvent, CacheEventKind, CacheStats, CacheStore, CacheStoreError,
-    CacheTier, Invalidator, KeyPattern, Recorder, RequestScope,
+    BoxFuture, BreakerState, CacheAdmin, CacheEvent, CacheEventKind, CacheKey, CacheStats, CacheStore, CacheStoreError,
+    CacheTier, Invalidator, KeyPattern, Namespace, Recorder, RequestScope,
 };
 use tokio::sync::watch;
 
+use self::{
+    coherence::{instance_id, subscriber},
+    recovery::liveness,
+};
 use crate::{
     CacheError, MemoryCache, MemoryConfig, RedisCache, RedisConfig,
-    breaker::{Backoff, Breaker},
-    error::chain,
-    key::{check_key, check_namespace, namespace_of},
+    breaker::Breaker,
     memory::hit_rate,
-    pending::{Op, Overflow, Pending},
+    pending::{Op, Pending},
     serving::HitWindow,
 };
 
@@ -301,10 +305,10 @@ impl TieredCache {
     /// # Errors
     /// [`CacheError::InvalidKey`] only.
     pub async fn fetch(&self, key: &str) -> Result<Option<Arc<[u8]>>, CacheError> {
-        check_key(key)?;
+        let key = CacheKey::parse(key)?;
         let inner = &self.inner;
         let removals = inner.removals.load(Ordering::Acquire);
-        if let Some(v) = inner.memory.peek(key) {
+        if let Some(v) = inner.memory.peek(key.as_str()) {
             inner.count_lookup(true, CacheTier::Memory);
             return Ok(Some(v));
         }
@@ -319,22 +323,21 @@ impl TieredCache {
                 let left = Duration::from_millis(found.expires_ms.saturating_sub(now_ms));
                 let l1_ttl = left.min(inner.config.l1_ttl);
                 if !l1_ttl.is_zero() && inner.removals.load(Ordering::Acquire) == removals {
-                    // A failure here only means the copy is not kept.
-                    let _ = inner.memory.insert_inner(key, found.value.clone(), l1_ttl);
+                    inner.memory.insert_parsed(key, found.value.clone(), l1_ttl);
                 }
-                inner.count_lookup(true, CacheTier::Redis);
+                inner.count_lookup(true, CacheTier::Remote);
                 Ok(Some(found.value))
             }
             Ok(None) => {
                 inner.breaker.record_success();
-                inner.count_lookup(false, CacheTier::Redis);
+                inner.count_lookup(false, CacheTier::Remote);
                 Ok(None)
             }
             // A value Redis returned but that is not in our format is a miss,
             // not an outage: Redis answered, so the breaker stays closed.
             Err(CacheError::BadEnvelope) => {
                 inner.breaker.record_success();
-                inner.count_lookup(false, CacheTier::Redis);
+                inner.count_lookup(false, CacheTier::Remote);
                 Ok(None)
             }
             Err(e) => {
@@ -352,22 +355,22 @@ impl TieredCache {
     /// # Errors
     /// [`CacheError::InvalidKey`] only.
     pub async fn store(&self, key: &str, value: Arc<[u8]>, ttl: Duration) -> Result<(), CacheError> {
-        check_key(key)?;
+        let key = CacheKey::parse(key)?;
         let inner = &self.inner;
         inner.sets.fetch_add(1, Ordering::Relaxed);
-        inner.memory.insert_inner(key, value.clone(), ttl.min(inner.config.l1_ttl.max(Duration::from_millis(1))))?;
+        inner.memory.insert_parsed(key, value.clone(), ttl.min(inner.config.l1_ttl.max(Duration::from_millis(1))));
         inner.report(CacheEventKind::Set, CacheTier::Memory);
         if inner.breaker.allows() {
             match inner.redis.store_raw(key, &value, ttl).await {
                 Ok(()) => {
                     inner.breaker.record_success();
-                    inner.report(CacheEventKind::Set, CacheTier::Redis);
+                    inner.report(CacheEventKind::Set, CacheTier::Remote);
                     return Ok(());
                 }
                 Err(e) => inner.redis_failed(&e, true),
             }
         }
-        inner.queue(Op::Delete(key.to_owned()));
+        inner.queue(Op::Delete(key.as_str().to_owned()));
         Ok(())
     }
 
@@ -376,7 +379,7 @@ impl TieredCache {
     /// # Errors
     /// [`CacheError::InvalidKey`] only.
     pub async fn remove(&self, key: &str) -> Result<bool, CacheError> {
-        check_key(key)?;
+        CacheKey::parse(key)?;
         self.inner.deletes.fetch_add(1, Ordering::Relaxed);
         self.inner.note_removal();
         let removed = self.inner.memory.remove_inner(key);
@@ -392,8 +395,9 @@ impl TieredCache {
     /// # Errors
     /// [`CacheError::InvalidNamespace`] only.
     pub async fn invalidate_namespace(&self, namespace: &str) -> Result<(), CacheError> {
+        let parsed = Namespace::parse(namespace)?;
         self.inner.note_removal();
-        self.inner.memory.invalidate_namespace(namespace)?;
+        self.inner.memory.invalidate_parsed(parsed);
         self.inner.remote(Op::Invalidate(namespace.to_owned())).await;
         self.inner.note_removal();
         Ok(())
@@ -471,7 +475,7 @@ impl TieredCache {
             serving_tier: recent.serving_tier(),
             recent_hits: Some(recent),
             memory: inner.memory.tier_stats(),
-            redis: Some(inner.redis.status(
+            remote: Some(inner.redis.status(
                 inner.breaker.available(),
                 inner.breaker.state(),
                 inner.breaker.times_opened(),
@@ -481,16 +485,16 @@ impl TieredCache {
 }
 
 impl TieredInner {
-    fn is_bumping(&self, key: &str) -> bool {
+    fn is_bumping(&self, key: CacheKey<'_>) -> bool {
         if self.bumping_any.load(Ordering::Acquire) == 0 {
             return false;
         }
-        namespace_of(key).is_some_and(|ns| self.bumping.lock().contains_key(ns))
+        key.namespace().is_some_and(|ns| self.bumping.lock().contains_key(ns.as_str()))
     }
 
     /// Whether a removal Redis has not applied yet covers `key`, so that
     /// Redis's copy may be stale.
-    fn is_pending(&self, key: &str) -> bool {
+    fn is_pending(&self, key: CacheKey<'_>) -> bool {
         self.pending_any.load(Ordering::Acquire)
             && (self.pending.lock().affects(key) || self.in_flight.lock().affects(key))
     }
@@ -518,291 +522,6 @@ impl TieredInner {
             r.record_cache(&CacheEvent { kind, tier, at: self.memory.now() });
         }
     }
-
-    /// Handles a failed Redis operation: an unreachable Redis counts
-    /// against the breaker (and starts the probe if this opened it); a
-    /// command error shows Redis answered, so it only resets the run of
-    /// failures (the Redis tier has counted and logged it).
-    fn redis_failed(self: &Arc<Self>, e: &CacheError, write: bool) {
-        self.report(CacheEventKind::Error, CacheTier::Redis);
-        if e.is_unreachable() {
-            self.unreachable(e, write || matches!(e, CacheError::Timeout { .. }));
-        } else {
-            self.breaker.record_success();
-        }
-    }
-
-    /// Counts an unreachable Redis against the breaker; `immediate` opens it
-    /// at once.
-    fn unreachable(self: &Arc<Self>, e: &CacheError, immediate: bool) {
-        if self.breaker.record_failure(immediate) {
-            tracing::warn!(
-                prefix = %self.redis.config().prefix,
-                error = %chain(e),
-                "redis unreachable: serving from memory until it is back"
-            );
-            self.start_probe();
-        }
-    }
-
-    fn start_probe(self: &Arc<Self>) {
-        self.runtime.spawn(probe(Arc::downgrade(self), self.shutdown.clone()));
-    }
-
-    /// Queues `op` for the probe's replay. The breaker closes only while
-    /// holding the queue's lock and with the queue empty, so an op queued
-    /// just as it closed is noticed here and replayed right away.
-    fn queue(self: &Arc<Self>, op: Op) {
-        let closed_meanwhile = {
-            let mut pending = self.pending.lock();
-            pending.push(op, self.config.max_pending);
-            self.pending_any.store(true, Ordering::Release);
-            self.breaker.allows()
-        };
-        if closed_meanwhile {
-            let me = Arc::clone(self);
-            self.runtime.spawn(async move {
-                if let Err(e) = me.replay().await {
-                    me.redis_failed(&e, true);
-                }
-            });
-        }
-    }
-
-    /// Applies `op` to Redis and publishes it, or queues it when Redis is
-    /// unreachable.
-    async fn remote(self: &Arc<Self>, op: Op) {
-        if !self.breaker.allows() {
-            self.queue(op);
-            return;
-        }
-        match self.apply(&op).await {
-            Ok(()) => self.breaker.record_success(),
-            Err(e) => {
-                self.redis_failed(&e, true);
-                self.queue(op);
-            }
-        }
-    }
-
-    async fn apply(&self, op: &Op) -> Result<(), CacheError> {
-        match op {
-            Op::Delete(key) => self.redis.remove(key).await.map(drop)?,
-            Op::Clear(pattern) => {
-                self.redis.clear_parsed(pattern.as_ref(), |_| {}).await.map(drop)?;
-            }
-            Op::Invalidate(ns) => self.redis.bump_namespace(ns).await.map(drop)?,
-        }
-        self.redis.publish(&op.message(&self.id)).await
-    }
-
-    async fn apply_overflow(&self, overflow: &Overflow) -> Result<(), CacheError> {
-        if overflow.clear_all {
-            return self.apply(&Op::Clear(None)).await;
-        }
-        for ns in &overflow.namespaces {
-            self.apply(&Op::Invalidate(ns.clone())).await?;
-        }
-        Ok(())
-    }
-
-    /// Applies every queued invalidation in order; on failure puts the rest
-    /// back. One replay runs at a time, and the ops it took stay visible to
-    /// `is_pending` (as `in_flight`) until they are applied.
-    async fn replay(&self) -> Result<(), CacheError> {
-        let _one_at_a_time = self.replaying.lock().await;
-        let (ops, overflow) = {
-            let mut pending = self.pending.lock();
-            let taken = pending.take();
-            self.in_flight.lock().restore(taken.0.clone(), taken.1.clone(), usize::MAX);
-            taken
-        };
-        let applied = self.apply_all(ops, overflow).await;
-        let mut pending = self.pending.lock();
-        *self.in_flight.lock() = Pending::default();
-        let result = applied.map_err(|(e, ops, overflow)| {
-            pending.restore(ops, overflow, self.config.max_pending);
-            e
-        });
-        self.pending_any.store(!pending.is_empty(), Ordering::Release);
-        result
-    }
-
-    /// Applies the overflow summary, then `ops` in order; on failure returns
-    /// the error with what is left to apply.
-    async fn apply_all(
-        &self,
-        ops: Vec<Op>,
-        overflow: Option<Overflow>,
-    ) -> Result<(), (CacheError, Vec<Op>, Option<Overflow>)> {
-        if let Some(o) = &overflow
-            && let Err(e) = self.apply_overflow(o).await
-        {
-            return Err((e, ops, overflow));
-        }
-        for (i, op) in ops.iter().enumerate() {
-            if let Err(e) = self.apply(op).await {
-                return Err((e, ops[i..].to_vec(), None));
-            }
-        }
-        Ok(())
-    }
-
-    /// Marks a removal for fetches in flight (see `removals`).
-    fn note_removal(&self) {
-        self.removals.fetch_add(1, Ordering::AcqRel);
-    }
-
-    /// Applies another instance's invalidation to the memory tier.
-    fn on_message(&self, payload: &[u8]) {
-        let Some((from, op)) = Op::from_message(payload) else { return };
-        if from == self.id {
-            return;
-        }
-        self.note_removal();
-        match op {
-            Op::Delete(key) => {
-                self.memory.remove_inner(&key);
-            }
-            Op::Clear(Some(pattern)) => {
-                self.memory.clear_parsed(Some(&pattern));
-            }
-            Op::Clear(None) => {
-                self.memory.clear_parsed(None);
-            }
-            Op::Invalidate(namespace) => {
-                let _ = self.memory.invalidate_namespace(&namespace);
-            }
-        }
-    }
-}
-
-async fn probe(weak: Weak<TieredInner>, mut shutdown: watch::Receiver<bool>) {
-    let Some(inner) = weak.upgrade() else { return };
-    let mut backoff = Backoff::new(inner.config.probe_min, inner.config.probe_max);
-    drop(inner);
-    loop {
-        tokio::select! {
-            () = tokio::time::sleep(backoff.next_delay()) => {}
-            _ = shutdown.changed() => return,
-        }
-        let Some(inner) = weak.upgrade() else { return };
-        inner.breaker.half_open();
-        let ready = inner.redis.ping().await.is_ok()
-            && inner.subscribed.load(Ordering::Acquire)
-            && inner.replay().await.is_ok();
-        if ready {
-            let pending = inner.pending.lock();
-            // Ops queued while the replay ran go in the next round.
-            if pending.is_empty() {
-                inner.breaker.close();
-                drop(pending);
-                tracing::info!("redis is back: breaker closed");
-                return;
-            }
-        }
-        inner.breaker.reopen();
-    }
-}
-
-/// The liveness timer: while the breaker is closed, retries removals Redis
-/// refused, or pings Redis when it answered nothing for a whole interval.
-async fn liveness(weak: Weak<TieredInner>, mut shutdown: watch::Receiver<bool>) {
-    let Some(inner) = weak.upgrade() else { return };
-    let every = inner.config.liveness_interval;
-    drop(inner);
-    if every.is_zero() {
-        return;
-    }
-    loop {
-        tokio::select! {
-            () = tokio::time::sleep(every) => {}
-            _ = shutdown.changed() => return,
-        }
-        let Some(inner) = weak.upgrade() else { return };
-        // While the breaker is not closed the probe is in charge.
-        if !inner.breaker.allows() {
-            continue;
-        }
-        if inner.pending_any.load(Ordering::Acquire) {
-            if let Err(e) = inner.replay().await {
-                inner.redis_failed(&e, true);
-            }
-            continue;
-        }
-        let quiet = inner.redis.now().as_unix_micros().saturating_sub(inner.redis.last_answer().as_unix_micros());
-        if u128::from(quiet) < every.as_micros() {
-            continue;
-        }
-        match inner.redis.ping().await {
-            Ok(()) => inner.breaker.record_success(),
-            // A health check, so not reported as a failed cache operation.
-            Err(e) if e.is_unreachable() => inner.unreachable(&e, true),
-            Err(_) => inner.breaker.record_success(),
-        }
-    }
-}
-
-async fn subscriber(weak: Weak<TieredInner>, mut shutdown: watch::Receiver<bool>) {
-    let Some(inner) = weak.upgrade() else { return };
-    let client = inner.redis.client().clone();
-    let channel = inner.redis.config().channel_name();
-    let connect_timeout = inner.redis.config().op_timeout.max(Duration::from_secs(1));
-    let mut backoff = Backoff::new(inner.config.probe_min, inner.config.probe_max.min(Duration::from_secs(2)));
-    drop(inner);
-    let mut missed = false;
-    loop {
-        let attempt = async {
-            let mut pubsub = client.get_async_pubsub().await?;
-            pubsub.subscribe(&channel).await?;
-            Ok::<_, redis::RedisError>(pubsub)
-        };
-        let result = tokio::select! {
-            r = tokio::time::timeout(connect_timeout, attempt) => r,
-            _ = shutdown.changed() => return,
-        };
-        if let Ok(Ok(pubsub)) = result {
-            {
-                let Some(inner) = weak.upgrade() else { return };
-                if missed {
-                    inner.note_removal();
-                    inner.memory.clear_parsed(None);
-                    inner.resyncs.fetch_add(1, Ordering::Relaxed);
-                }
-                inner.subscribed.store(true, Ordering::Release);
-            }
-            backoff.reset();
-            let mut stream = pubsub.into_on_message();
-            loop {
-                tokio::select! {
-                    msg = stream.next() => match msg {
-                        Some(msg) => {
-                            let Some(inner) = weak.upgrade() else { return };
-                            inner.on_message(msg.get_payload_bytes());
-                        }
-                        None => break,
-                    },
-                    _ = shutdown.changed() => return,
-                }
-            }
-            let Some(inner) = weak.upgrade() else { return };
-            inner.subscribed.store(false, Ordering::Release);
-        }
-        missed = true;
-        tokio::select! {
-            () = tokio::time::sleep(backoff.next_delay()) => {}
-            _ = shutdown.changed() => return,
-        }
-    }
-}
-
-fn instance_id() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    h.write_u32(std::process::id());
-    format!("{:016x}", h.finish())
 }
 
 impl CacheAdmin for TieredCache {
@@ -837,9 +556,9 @@ impl Invalidator for TieredCache {
     /// Invalidates the memory tier now; Redis and other instances follow on
     /// the cache's runtime.
     fn invalidate_now(&self, namespace: &str) -> Result<(), CacheStoreError> {
-        check_namespace(namespace).map_err(CacheStoreError::from)?;
+        let parsed = Namespace::parse(namespace).map_err(CacheStoreError::from)?;
         self.inner.note_removal();
-        self.inner.memory.invalidate_namespace(namespace)?;
+        self.inner.memory.invalidate_parsed(parsed);
         // Until Redis has the new generation, this instance must not read the
         // namespace's old values back from it.
         *self.inner.bumping.lock().entry(namespace.to_owned()).or_insert(0) += 1;

@@ -1,5 +1,5 @@
-//! [`Cache`]: the typed front of any byte cache, with single-flight
-//! [`Cache::get_or_compute`].
+//! [`TypedCache`]: the typed front of any byte cache, with single-flight
+//! [`TypedCache::get_or_compute`].
 //!
 //! Values are encoded with postcard: compact, non-self-describing, so a
 //! type's field order is its format. A value that no longer decodes (its
@@ -13,7 +13,7 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use crate::CacheError;
 
-/// A cache usable behind [`Cache`]: a [`CacheStore`] that can also
+/// A cache usable behind [`TypedCache`]: a [`CacheStore`] that can also
 /// invalidate synchronously. Implemented for every type that is both.
 pub trait CacheBackend: CacheStore + Invalidator {}
 
@@ -25,10 +25,10 @@ impl<T: CacheStore + Invalidator + ?Sized> CacheBackend for T {}
 /// # Examples
 /// ```
 /// use std::{sync::Arc, time::Duration};
-/// use perf_cache::{Cache, MemoryCache};
+/// use perf_cache::{TypedCache, MemoryCache};
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-/// let cache = Cache::new(Arc::new(MemoryCache::new()?));
+/// let cache = TypedCache::new(Arc::new(MemoryCache::new()?));
 /// let n: u64 = cache
 ///     .get_or_compute("stats:total", Duration::from_secs(60), || async { Ok::<_, std::io::Error>(42) })
 ///     .await?;
@@ -38,21 +38,21 @@ impl<T: CacheStore + Invalidator + ?Sized> CacheBackend for T {}
 /// # }).unwrap();
 /// ```
 #[derive(Clone)]
-pub struct Cache {
+pub struct TypedCache {
     backend: Arc<dyn CacheBackend>,
     flights: Arc<Flights>,
 }
 
-impl std::fmt::Debug for Cache {
+impl std::fmt::Debug for TypedCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cache").field("in_flight", &self.flights.len()).finish_non_exhaustive()
+        f.debug_struct("TypedCache").field("in_flight", &self.flights.len()).finish_non_exhaustive()
     }
 }
 
-impl Cache {
+impl TypedCache {
     /// A typed front for `backend`.
     pub fn new(backend: Arc<dyn CacheBackend>) -> Self {
-        Cache { backend, flights: Arc::new(DashMap::with_hasher(foldhash::fast::RandomState::default())) }
+        TypedCache { backend, flights: Arc::new(DashMap::with_hasher(foldhash::fast::RandomState::default())) }
     }
 
     /// The backend.
@@ -102,7 +102,7 @@ impl Cache {
     /// when it is `Ok`.
     ///
     /// # Guarantees
-    /// - Concurrent callers that miss the same key on this `Cache` (and its
+    /// - Concurrent callers that miss the same key on this `TypedCache` (and its
     ///   clones) wait for one computation instead of each running `f`.
     /// - An `Err` from `f` is returned to the caller that ran it and is not
     ///   cached; callers that waited then compute in turn.

@@ -12,7 +12,7 @@ use std::{
 use criterion::{Criterion, criterion_group, criterion_main};
 use perf_core::{
     Clock, ManualClock, Method, MetricsSource, Recorder, RequestSample, SeriesKey, SharedThresholds, Store,
-    StoreConfig, Timestamp, Window,
+    StoreConfig, ThresholdStore, Timestamp, Window,
 };
 
 const ROUTE: &str = "/api/projects/{id}";
@@ -23,8 +23,8 @@ fn new_store() -> (Arc<Store>, Arc<ManualClock>) {
     (Arc::new(store), clock)
 }
 
-fn sample(i: u64, at: Timestamp) -> RequestSample<'static> {
-    RequestSample::new(Method::Get, Some(ROUTE), 200, Duration::from_micros(200 + (i * 7919) % 50_000), at)
+fn sample(i: u64, at: Timestamp, thresholds: &dyn ThresholdStore) -> RequestSample<'static> {
+    RequestSample::new(Method::Get, Some(ROUTE), 200, Duration::from_micros(200 + (i * 7919) % 50_000), at, thresholds)
 }
 
 fn install_metrics() {
@@ -44,14 +44,14 @@ fn record(c: &mut Criterion) {
     g.bench_function("perfkit_store", |b| {
         b.iter(|| {
             i += 1;
-            store.record_request(black_box(&sample(i, now)));
+            store.record_request(black_box(&sample(i, now, &**store.thresholds())));
         })
     });
     let handle = store.endpoint(Method::Get, Some(ROUTE));
     g.bench_function("perfkit_handle", |b| {
         b.iter(|| {
             i += 1;
-            handle.record(&store, black_box(&sample(i, now)));
+            handle.record(&store, black_box(&sample(i, now, &**store.thresholds())));
         })
     });
     let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 2).unwrap();
@@ -100,7 +100,7 @@ fn record_two_threads(c: &mut Criterion) {
     let (store, clock) = new_store();
     let now = clock.now();
     g.bench_function("perfkit_store", |b| {
-        b.iter_custom(|iters| two_threads(iters, || |i| store.record_request(&sample(i, now))))
+        b.iter_custom(|iters| two_threads(iters, || |i| store.record_request(&sample(i, now, &**store.thresholds()))))
     });
     let mut hist = hdrhistogram::sync::SyncHistogram::from(
         hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 2).unwrap(),
@@ -137,11 +137,25 @@ fn window_query(c: &mut Criterion) {
     for step in 0..360u64 {
         for (k, route) in routes.iter().enumerate() {
             let d = Duration::from_micros(500 + ((step * 31 + k as u64 * 17) % 2_000) * 50);
-            store.record_request(&RequestSample::new(Method::Get, Some(route), 200, d, clock.now()));
+            store.record_request(&RequestSample::new(
+                Method::Get,
+                Some(route),
+                200,
+                d,
+                clock.now(),
+                store.thresholds(),
+            ));
         }
         for j in 0..50u64 {
             let d = Duration::from_micros(100 + (step * 997 + j * 7919) % 400_000);
-            store.record_request(&RequestSample::new(Method::Get, Some(&routes[0]), 200, d, clock.now()));
+            store.record_request(&RequestSample::new(
+                Method::Get,
+                Some(&routes[0]),
+                200,
+                d,
+                clock.now(),
+                store.thresholds(),
+            ));
         }
         clock.advance(Duration::from_secs(10));
     }

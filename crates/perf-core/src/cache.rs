@@ -46,48 +46,54 @@ pub struct TierStats {
     pub bytes: Option<u64>,
 }
 
-/// State of the Redis tier as seen by this instance.
+/// State of a cache's remote tier (one shared by every instance of the
+/// service, reached over the network) as seen by this instance. The
+/// implementation fills it; perf-cache's Redis tier is one. On the wire
+/// (`/api/performance/cache`) the tier's field names are the ones the API
+/// has always used (`available`, and `redis` for the tier itself).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RedisStatus {
-    /// Whether Redis could be reached by the last operation or liveness
-    /// probe. A command Redis refused (OOM, READONLY, ...) still counts as
-    /// reached.
-    pub available: bool,
+pub struct RemoteTierStatus {
+    /// Whether the tier could be reached by the last operation or liveness
+    /// probe. A command the tier refused (for Redis: OOM, READONLY, ...)
+    /// still counts as reached.
+    #[serde(rename = "available")]
+    pub reachable: bool,
     /// The circuit breaker's state.
     pub breaker: BreakerState,
     /// How many times the breaker went from closed to open.
     pub breaker_openings: u64,
-    /// Operations that failed because Redis could not be reached (I/O
+    /// Operations that failed because the tier could not be reached (I/O
     /// error, refused or dropped connection, timeout).
     pub unreachable_errors: u64,
-    /// The latest reason Redis could not be reached (operations and
+    /// The latest reason the tier could not be reached (operations and
     /// probes), if it ever was unreachable.
-    pub last_unreachable: Option<RedisErrorCause>,
-    /// Commands Redis answered with an error, by cause: the server's error
-    /// code (`OOM`, `READONLY`, `NOAUTH`, `WRONGTYPE`, `ERR`, ...) or, for
+    pub last_unreachable: Option<TierErrorCause>,
+    /// Commands the tier answered with an error, by cause as the
+    /// implementation names it (perf-cache's Redis tier: the server's error
+    /// code `OOM`, `READONLY`, `NOAUTH`, `WRONGTYPE`, `ERR`, ... or, for
     /// errors the client raised on a reply, `TYPE`, `AUTH`, `CLIENT` or
-    /// `OTHER`. They never open the breaker.
+    /// `OTHER`). They never open the breaker.
     pub command_errors: BTreeMap<String, CommandErrorStats>,
     /// The tier's counters; `errors` counts both kinds of failure.
     pub stats: TierStats,
 }
 
-/// Why a Redis call failed, as last seen.
+/// Why a call to a tier failed, as last seen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RedisErrorCause {
+pub struct TierErrorCause {
     /// The error as the client or server phrased it.
     pub message: String,
     /// When it happened.
     pub at: Timestamp,
 }
 
-/// Commands Redis refused for one cause.
+/// Commands a tier refused for one cause.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandErrorStats {
     /// How many commands failed this way.
     pub count: u64,
     /// The latest failure of this kind.
-    pub last: RedisErrorCause,
+    pub last: TierErrorCause,
 }
 
 /// Which tier answered a cache's recent hits.
@@ -96,8 +102,9 @@ pub struct CommandErrorStats {
 pub enum ServingTier {
     /// The in-process memory tier.
     Memory,
-    /// The Redis tier.
-    Redis,
+    /// The remote tier (`"redis"` in JSON, the name the API has always used).
+    #[serde(rename = "redis")]
+    Remote,
     /// No lookup hit recently.
     None,
 }
@@ -107,7 +114,7 @@ impl ServingTier {
     pub const fn as_str(self) -> &'static str {
         match self {
             ServingTier::Memory => "memory",
-            ServingTier::Redis => "redis",
+            ServingTier::Remote => "redis",
             ServingTier::None => "none",
         }
     }
@@ -121,18 +128,20 @@ pub struct RecentHits {
     pub window_secs: u64,
     /// Hits the memory tier answered in the window.
     pub memory: u64,
-    /// Hits the Redis tier answered in the window.
-    pub redis: u64,
+    /// Hits the remote tier answered in the window (`redis` in JSON).
+    #[serde(rename = "redis")]
+    pub remote: u64,
 }
 
 impl RecentHits {
-    /// The tier with more hits in the window; Redis on a tie (each of its
-    /// hits proves it is in use), [`ServingTier::None`] without hits.
+    /// The tier with more hits in the window; the remote tier on a tie
+    /// (each of its hits proves it is in use), [`ServingTier::None`]
+    /// without hits.
     pub const fn serving_tier(&self) -> ServingTier {
-        match (self.memory, self.redis) {
+        match (self.memory, self.remote) {
             (0, 0) => ServingTier::None,
             (m, r) if m > r => ServingTier::Memory,
-            _ => ServingTier::Redis,
+            _ => ServingTier::Remote,
         }
     }
 }
@@ -156,8 +165,26 @@ pub struct CacheStats {
     pub recent_hits: Option<RecentHits>,
     /// The memory tier.
     pub memory: TierStats,
-    /// The Redis tier, when configured.
-    pub redis: Option<RedisStatus>,
+    /// The remote tier, when configured (`redis` in JSON).
+    #[serde(rename = "redis")]
+    pub remote: Option<RemoteTierStatus>,
+}
+
+impl CacheStats {
+    /// The statistics of a cache that was never used: no operations, no
+    /// serving tier, no remote tier.
+    pub fn empty() -> CacheStats {
+        CacheStats {
+            hits: 0,
+            misses: 0,
+            hit_rate: 0.0,
+            total_operations: 0,
+            serving_tier: ServingTier::None,
+            recent_hits: None,
+            memory: TierStats::default(),
+            remote: None,
+        }
+    }
 }
 
 /// What the API needs from a cache: statistics and clearing.
@@ -190,7 +217,8 @@ pub trait CacheStore: CacheAdmin {
     /// Drops every entry of `namespace` at once (O(1) at any key count).
     ///
     /// A key's namespace is the text before its first `:` (`users:42` is in
-    /// `users`); keys without a `:` belong to no namespace.
+    /// `users`); keys without a `:` belong to no namespace. The rules are
+    /// [`CacheKey`](crate::CacheKey)'s and [`Namespace`](crate::Namespace)'s.
     fn invalidate<'a>(&'a self, namespace: &'a str) -> BoxFuture<'a, Result<(), CacheStoreError>>;
 }
 
@@ -236,18 +264,7 @@ pub struct NoopCache;
 
 impl CacheAdmin for NoopCache {
     fn stats(&self) -> BoxFuture<'_, Result<CacheStats, CacheStoreError>> {
-        Box::pin(async {
-            Ok(CacheStats {
-                hits: 0,
-                misses: 0,
-                hit_rate: 0.0,
-                total_operations: 0,
-                serving_tier: ServingTier::None,
-                recent_hits: None,
-                memory: TierStats::default(),
-                redis: None,
-            })
-        })
+        Box::pin(async { Ok(CacheStats::empty()) })
     }
     fn clear<'a>(&'a self, _pattern: Option<&'a KeyPattern>) -> BoxFuture<'a, Result<u64, CacheStoreError>> {
         Box::pin(async { Ok(0) })
@@ -279,3 +296,6 @@ impl Invalidator for NoopCache {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -5,7 +5,7 @@ use std::{num::NonZeroUsize, time::Duration};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{CoreError, REDACTED, Thresholds, redact_url};
+use crate::{CoreError, Thresholds, redact::REDACTED, redact_url};
 
 /// Which recommended threshold set applies when no explicit variable overrides it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

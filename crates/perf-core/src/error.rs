@@ -84,3 +84,14 @@ pub enum AlertError {
     #[error("alert {0} not found")]
     NotFound(u64),
 }
+
+impl From<crate::KeyError> for CacheStoreError {
+    fn from(e: crate::KeyError) -> Self {
+        match e {
+            crate::KeyError::Key { key, reason } => CacheStoreError::InvalidKey { key, reason: reason.to_owned() },
+            crate::KeyError::Namespace { namespace, reason } => {
+                CacheStoreError::InvalidKey { key: namespace, reason: format!("invalid namespace: {reason}") }
+            }
+        }
+    }
+}

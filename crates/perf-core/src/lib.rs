@@ -23,6 +23,7 @@
 //! for ms in [12, 15, 30, 1_500] {
 //!     let sample = RequestSample::new(
 //!         Method::Get, Some("/api/projects/{id}"), 200, Duration::from_millis(ms), clock.now(),
+//!         store.thresholds(),
 //!     );
 //!     store.record_request(&sample);
 //! }
@@ -79,6 +80,7 @@
 //! 5-minute window covers the current minute and the four before it.
 mod analytics;
 mod cache;
+mod cache_key;
 mod clock;
 mod config;
 mod context;
@@ -112,8 +114,9 @@ pub use crate::{
     },
     cache::{
         BoxFuture, BreakerState, CacheAdmin, CacheStats, CacheStore, CommandErrorStats, Invalidator, NoopCache,
-        RecentHits, RedisErrorCause, RedisStatus, ServingTier, TierStats,
+        RecentHits, RemoteTierStatus, ServingTier, TierErrorCause, TierStats,
     },
+    cache_key::{CacheKey, KeyError, MAX_KEY_BYTES, MAX_NAMESPACE_BYTES, Namespace},
     clock::{Clock, ManualClock, SystemClock, Timestamp},
     config::{
         DEFAULT_HISTOGRAM_BUCKETS, MAX_HISTOGRAM_BOUND, MAX_HISTOGRAM_BUCKETS, MIN_HISTOGRAM_BOUND, MetricsNaming,
@@ -128,10 +131,10 @@ pub use crate::{
         QueryPlanSample,
     },
     recorder::{NoopRecorder, Recorder, RequestHandle},
-    redact::{REDACTED, redact_url},
+    redact::redact_url,
     sample::{
-        CacheEvent, CacheEventKind, CacheTier, Method, NPlusOneSample, OVERFLOW_FINGERPRINT, OVERFLOW_ROUTE, QueryKind,
-        QuerySample, RequestSample, SystemSample, UNMATCHED_ROUTE,
+        CacheEvent, CacheEventKind, CacheTier, EndpointKey, Method, NPlusOneSample, OVERFLOW_FINGERPRINT,
+        OVERFLOW_ROUTE, QueryKind, QuerySample, RequestSample, SystemSample, UNMATCHED_ROUTE,
     },
     scope::{MAX_FINGERPRINTS_PER_SCOPE, RequestScope, ScopeGuard, Scoped, bind_current},
     snapshot::{
@@ -142,9 +145,6 @@ pub use crate::{
     },
     source::{MetricsSource, SeriesResolution},
     store::{EndpointHandle, MAX_ROUTE_BYTES, MAX_SQL_BYTES, Store},
-    thresholds::{
-        MAX_DURATION_THRESHOLD_SECS, MAX_MEMORY_THRESHOLD_MB, SharedThresholds, ThresholdStore, Thresholds,
-        ThresholdsPatch,
-    },
+    thresholds::{SharedThresholds, ThresholdStore, Thresholds, ThresholdsPatch},
     trace::{InvalidId, SpanId, TRACEPARENT_LEN, TraceContext, TraceId},
 };

@@ -266,7 +266,7 @@ fn push_escaped(out: &mut String, c: char) {
 }
 
 /// At most the first 64 bytes of `s`, cut at a character boundary.
-fn clip(s: &str) -> &str {
+pub(crate) fn clip(s: &str) -> &str {
     let mut end = s.len().min(64);
     while !s.is_char_boundary(end) {
         end -= 1;

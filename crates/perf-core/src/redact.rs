@@ -2,7 +2,7 @@
 //! `Debug` output.
 
 /// What replaces the credentials of a URL.
-pub const REDACTED: &str = "***";
+pub(crate) const REDACTED: &str = "***";
 
 /// `url` with its credentials replaced by `***`, for messages and logs.
 ///

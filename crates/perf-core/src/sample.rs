@@ -6,7 +6,7 @@ use std::{fmt, time::Duration};
 
 use serde::{Deserialize, Serialize};
 
-use crate::Timestamp;
+use crate::{ThresholdStore, Timestamp};
 
 /// An HTTP method, as a small enum so endpoint keys need no allocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -85,6 +85,38 @@ impl fmt::Display for Method {
     }
 }
 
+/// An endpoint: a method and a route pattern (or [`UNMATCHED_ROUTE`] /
+/// [`OVERFLOW_ROUTE`]). Its [`Display`](fmt::Display), `"GET /api/projects/{id}"`,
+/// is the one spelling of an endpoint's label: a request scope's label, the
+/// scope of its queries and N+1 findings, and the key alerts, trends and
+/// Apdex name an endpoint by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EndpointKey<'a> {
+    /// The request method.
+    pub method: Method,
+    /// The route pattern, or the shared key of unmatched or overflowing requests.
+    pub route: &'a str,
+}
+
+impl<'a> EndpointKey<'a> {
+    /// The key of `method` on `route`; `None` (no route matched) is [`UNMATCHED_ROUTE`].
+    pub const fn new(method: Method, route: Option<&'a str>) -> Self {
+        EndpointKey {
+            method,
+            route: match route {
+                Some(r) => r,
+                None => UNMATCHED_ROUTE,
+            },
+        }
+    }
+}
+
+impl fmt::Display for EndpointKey<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.method.as_str(), self.route)
+    }
+}
+
 /// The route of requests that matched no route pattern; they share one key.
 pub const UNMATCHED_ROUTE: &str = "<unmatched>";
 /// The route of the key that collects endpoints past the distinct-key cap.
@@ -110,12 +142,25 @@ pub struct RequestSample<'a> {
     pub queries: u32,
     /// Total time of those queries.
     pub query_time: Duration,
+    /// The producer's slow verdict ([`ThresholdStore::request_is_slow`] of
+    /// `duration`): the store counts and keeps slow requests by it, and the
+    /// slow-request log writes by it, so both agree.
+    pub slow: bool,
 }
 
 impl<'a> RequestSample<'a> {
-    /// A sample with no query attribution.
-    pub fn new(method: Method, route: Option<&'a str>, status: u16, duration: Duration, at: Timestamp) -> Self {
-        RequestSample { method, route, status, duration, at, queries: 0, query_time: Duration::ZERO }
+    /// A sample with no query attribution, judged slow or not by
+    /// `thresholds` ([`ThresholdStore::request_is_slow`]) as it is made.
+    pub fn new(
+        method: Method,
+        route: Option<&'a str>,
+        status: u16,
+        duration: Duration,
+        at: Timestamp,
+        thresholds: &(impl ThresholdStore + ?Sized),
+    ) -> Self {
+        let slow = thresholds.request_is_slow(duration);
+        RequestSample { method, route, status, duration, at, queries: 0, query_time: Duration::ZERO, slow }
     }
 
     /// Whether the status is a server error (5xx).
@@ -143,12 +188,16 @@ pub struct QuerySample<'a> {
     /// When the query finished.
     pub at: Timestamp,
     /// The label of the [`RequestScope`](crate::RequestScope) that issued it
-    /// (`"GET /api/projects/{id}"`); `None` for a query run outside any
-    /// request (start-up, migrations, background jobs), which the store keeps
-    /// apart from request figures.
-    pub route: Option<&'a str>,
+    /// (an [`EndpointKey`]'s `"GET /api/projects/{id}"`); `None` for a query
+    /// run outside any request (start-up, migrations, background jobs), which
+    /// the store keeps apart from request figures.
+    pub scope: Option<&'a str>,
     /// What kind of statement it is.
     pub kind: QueryKind,
+    /// The producer's slow verdict ([`ThresholdStore::query_is_slow`] of
+    /// `duration`): the store counts and keeps slow queries by it, and the
+    /// slow-query log writes by it, so both agree.
+    pub slow: bool,
 }
 
 /// What a statement does, as far as the figures care.
@@ -215,8 +264,10 @@ impl SystemSample {
 pub enum CacheTier {
     /// The in-process memory tier.
     Memory,
-    /// The Redis tier.
-    Redis,
+    /// A remote tier shared by every instance (perf-cache's Redis tier);
+    /// `"redis"` in JSON and metric labels, the name they have always used.
+    #[serde(rename = "redis")]
+    Remote,
 }
 
 impl CacheTier {
@@ -224,7 +275,7 @@ impl CacheTier {
     pub const fn as_str(self) -> &'static str {
         match self {
             CacheTier::Memory => "memory",
-            CacheTier::Redis => "redis",
+            CacheTier::Remote => "redis",
         }
     }
 }
@@ -265,8 +316,9 @@ pub struct CacheEvent {
 /// [`RequestScope::take_n_plus_one_findings`](crate::RequestScope::take_n_plus_one_findings)).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NPlusOneSample<'a> {
-    /// The label of the request's scope (`"GET /api/projects/{id}"`).
-    pub route: &'a str,
+    /// The label of the request's scope (an [`EndpointKey`]'s
+    /// `"GET /api/projects/{id}"`).
+    pub scope: &'a str,
     /// The repeated query's fingerprint.
     pub fingerprint: &'a str,
     /// How many times it ran in the request, counted to the request's end.
@@ -276,3 +328,6 @@ pub struct NPlusOneSample<'a> {
     /// When the request ended.
     pub at: Timestamp,
 }
+
+#[cfg(test)]
+mod tests;

@@ -198,10 +198,10 @@ impl RequestScope {
     /// count and time, and returns how many it recorded; see
     /// [`RequestScope::take_n_plus_one_findings`] (a finding is reported once).
     pub fn report_n_plus_one(&self, recorder: &dyn Recorder, at: Timestamp) -> usize {
-        let route = self.inner.label.clone();
+        let scope = self.inner.label.clone();
         let mut reported = 0;
         self.take_n_plus_one_findings(|fingerprint, count, total_time| {
-            recorder.record_n_plus_one(&NPlusOneSample { route: &route, fingerprint, count, total_time, at });
+            recorder.record_n_plus_one(&NPlusOneSample { scope: &scope, fingerprint, count, total_time, at });
             reported += 1;
         });
         reported

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{CoreError, Method, QueryKind, SystemSample};
+use crate::{CoreError, EndpointKey, Method, QueryKind, SystemSample};
 
 /// A look-back window of 1 to 1,440 whole minutes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -133,6 +133,13 @@ pub struct EndpointStats {
     pub query_time_per_request: f64,
 }
 
+impl EndpointStats {
+    /// The endpoint's key; its `Display` is the endpoint's label (`"GET /x"`).
+    pub fn key(&self) -> EndpointKey<'_> {
+        EndpointKey { method: self.method, route: &self.route }
+    }
+}
+
 /// Per-fingerprint query statistics.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueryStats {
@@ -174,9 +181,10 @@ pub struct SlowQuery {
     pub duration: f64,
     /// Whether it succeeded.
     pub ok: bool,
-    /// The label of the request that issued it; `None` for a query run
-    /// outside any request (background).
-    pub route: Option<String>,
+    /// The scope label of the request that issued it (`"GET /x"`); `None`
+    /// for a query run outside any request (background). `route` in JSON.
+    #[serde(rename = "route")]
+    pub scope: Option<String>,
     /// What kind of statement it is.
     pub kind: QueryKind,
 }
@@ -189,8 +197,10 @@ pub struct SlowQuery {
 /// table), and a snapshot lists the findings last seen within its window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NPlusOneFinding {
-    /// The label of the requests' scope (`"GET /api/projects/{id}"`).
-    pub route: String,
+    /// The label of the requests' scope (`"GET /api/projects/{id}"`);
+    /// `route` in JSON.
+    #[serde(rename = "route")]
+    pub scope: String,
     /// The repeated query's fingerprint.
     pub fingerprint: String,
     /// Requests that showed the pattern.
@@ -253,18 +263,19 @@ pub struct TierCounts {
 pub struct CacheCounts {
     /// The memory tier.
     pub memory: TierCounts,
-    /// The Redis tier.
-    pub redis: TierCounts,
+    /// The remote tier (`redis` in JSON).
+    #[serde(rename = "redis")]
+    pub remote: TierCounts,
 }
 
 impl CacheCounts {
     /// Hits over all tiers.
     pub fn hits(&self) -> u64 {
-        self.memory.hits + self.redis.hits
+        self.memory.hits + self.remote.hits
     }
     /// Misses over all tiers.
     pub fn misses(&self) -> u64 {
-        self.memory.misses + self.redis.misses
+        self.memory.misses + self.remote.misses
     }
     /// hits / (hits + misses), 0 without lookups.
     pub fn hit_rate(&self) -> f64 {
@@ -273,7 +284,7 @@ impl CacheCounts {
     /// Every operation counted.
     pub fn total_operations(&self) -> u64 {
         let t = |c: &TierCounts| c.hits + c.misses + c.sets + c.deletes + c.errors;
-        t(&self.memory) + t(&self.redis)
+        t(&self.memory) + t(&self.remote)
     }
 }
 
@@ -459,8 +470,10 @@ pub struct QueryTotals {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NPlusOneTotals {
     /// The request scope's label (`"GET /api/projects/{id}"`), or
-    /// [`OVERFLOW_ROUTE`](crate::OVERFLOW_ROUTE) past the endpoint cap.
-    pub route: String,
+    /// [`OVERFLOW_ROUTE`](crate::OVERFLOW_ROUTE) past the endpoint cap;
+    /// `route` in JSON.
+    #[serde(rename = "route")]
+    pub scope: String,
     /// Findings: one per request and repeated query shape.
     pub findings: u64,
 }

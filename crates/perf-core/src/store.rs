@@ -5,16 +5,21 @@
 //! counts live in one gauge ring; recent slow requests, slow queries and N+1
 //! findings live in fixed rings. The key maps are read without locks
 //! (`arc_swap`) and copied on the rare insert of a new key.
+//!
+//! This file holds the store's shape and its keys; `store/record.rs` is the
+//! write side ([`Recorder`](crate::Recorder)), `store/read.rs` the read side
+//! ([`MetricsSource`](crate::MetricsSource)).
 
 mod gauges;
 mod n_plus_one;
+mod read;
+mod record;
 mod ring;
 mod series;
 mod status;
 
 use std::{
     collections::HashMap,
-    hash::{BuildHasherDefault, Hasher},
     sync::{
         Arc,
         atomic::{AtomicU64, AtomicUsize, Ordering},
@@ -23,31 +28,32 @@ use std::{
 };
 
 use arc_swap::ArcSwap;
+use foldhash::fast::FixedState;
 use parking_lot::Mutex;
 
 use self::{
-    gauges::{Gauges, add_counts},
+    gauges::Gauges,
     n_plus_one::NPlusOneTable,
     ring::{Ring, set_truncated},
-    series::{Acc, Collected, Geometry, Sample, Series},
+    series::{Geometry, Series},
     status::StatusTable,
 };
 use crate::{
-    Aggregate, CacheCounts, CacheEvent, Clock, CoreError, EndpointStats, EndpointTotals, GaugePoint, KeyUsage, Method,
-    MetricsSource, NPlusOneSample, OVERFLOW_FINGERPRINT, OVERFLOW_ROUTE, QueryKind, QuerySample, QueryStats,
-    QueryTotals, Recorder, RequestHandle, RequestSample, SeriesKey, SeriesPoint, SeriesResolution, SharedThresholds,
-    SlowQuery, SlowRequest, Snapshot, StoreConfig, SystemSample, SystemStats, ThresholdStore, Timestamp, Totals,
-    TotalsSnapshot, UNMATCHED_ROUTE, Window, histogram::Dense,
+    Clock, CoreError, KeyUsage, Method, OVERFLOW_ROUTE, QueryKind, QuerySample, RequestSample, SharedThresholds,
+    StoreConfig, ThresholdStore, Timestamp, UNMATCHED_ROUTE,
 };
 
 /// Longest SQL text kept in the slow-query ring and as a fingerprint's example.
 pub const MAX_SQL_BYTES: usize = 2_048;
-/// Longest route text kept with slow queries and N+1 findings.
+/// Longest scope label kept with slow queries and N+1 findings.
 pub const MAX_ROUTE_BYTES: usize = 256;
 
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
-type EndpointMap = FxMap<Arc<str>, [Option<Arc<Series>>; 8]>;
-type QueryMap = FxMap<Arc<str>, Arc<QuerySeries>>;
+/// The store's key maps hash with foldhash's fast, fixed-seed hasher: not
+/// DoS-resistant, which is fine because keys are route patterns and
+/// fingerprints, not request text.
+type KeyMap<K, V> = HashMap<K, V, FixedState>;
+type EndpointMap = KeyMap<Arc<str>, [Option<Arc<Series>>; 8]>;
+type QueryMap = KeyMap<Arc<str>, Arc<QuerySeries>>;
 
 struct QuerySeries {
     series: Series,
@@ -64,7 +70,7 @@ enum Origin {
 
 impl Origin {
     fn of(sample: &QuerySample<'_>) -> Origin {
-        if sample.route.is_some() { Origin::Request } else { Origin::Background }
+        if sample.scope.is_some() { Origin::Request } else { Origin::Background }
     }
 }
 
@@ -82,8 +88,8 @@ struct SlowQuerySlot {
     sql: String,
     nanos: u64,
     ok: bool,
-    route: String,
-    has_route: bool,
+    scope: String,
+    has_scope: bool,
     kind: QueryKind,
 }
 
@@ -96,7 +102,7 @@ struct StoreEndpoint {
     series: Arc<Series>,
 }
 
-/// The metrics store: a [`Recorder`] and a [`MetricsSource`].
+/// The metrics store: a [`Recorder`](crate::Recorder) and a [`MetricsSource`](crate::MetricsSource).
 ///
 /// # Guarantees
 /// - Recording a request or query is O(1), takes only its series' write
@@ -145,8 +151,11 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// A store sized by `config`, reading time from `clock` and the slow
-    /// thresholds from `thresholds` at each record.
+    /// A store sized by `config`, reading time from `clock`. `thresholds`
+    /// are the ones the store's producers judge samples by (a
+    /// [`PerfContext`](crate::PerfContext) built from the store hands them
+    /// on); the store itself never judges: it counts a sample slow by the
+    /// verdict the sample carries.
     ///
     /// # Errors
     /// [`CoreError::InvalidConfig`] when `config` fails [`StoreConfig::validate`].
@@ -209,8 +218,8 @@ impl Store {
                 sql: String::with_capacity(MAX_SQL_BYTES),
                 nanos: 0,
                 ok: true,
-                route: String::with_capacity(MAX_ROUTE_BYTES),
-                has_route: false,
+                scope: String::with_capacity(MAX_ROUTE_BYTES),
+                has_scope: false,
                 kind: QueryKind::Read,
             })),
             n_plus_one: Mutex::new(NPlusOneTable::new(config.n_plus_one.get(), config.max_endpoints.get())),
@@ -232,8 +241,8 @@ impl Store {
         &self.clock
     }
 
-    /// The thresholds the store classifies slow events with (read at every
-    /// record, so updates apply at once).
+    /// The thresholds the store's producers judge samples by (read at every
+    /// sample, so updates apply at once).
     pub fn thresholds(&self) -> &Arc<dyn ThresholdStore> {
         &self.thresholds
     }
@@ -278,14 +287,14 @@ impl Store {
                 .lock()
                 .slots()
                 .iter()
-                .map(|s| size_of::<SlowQuerySlot>() + s.sql.capacity() + s.route.capacity())
+                .map(|s| size_of::<SlowQuerySlot>() + s.sql.capacity() + s.scope.capacity())
                 .sum::<usize>()
             + {
                 let table = self.n_plus_one.lock();
                 table
                     .slots()
                     .iter()
-                    .map(|s| size_of_val(s) + s.route.capacity() + s.fingerprint.capacity())
+                    .map(|s| size_of_val(s) + s.scope.capacity() + s.fingerprint.capacity())
                     .sum::<usize>()
                     + table.counter_bytes()
             };
@@ -294,22 +303,6 @@ impl Store {
             (g.fine.len() + g.coarse.len()) * size_of::<gauges::GaugeSlot>()
         };
         size_of::<Store>() + series + endpoint_keys + query_keys + rings + gauges
-    }
-
-    /// The aggregate of one endpoint over `window`; `None` for an endpoint
-    /// never seen. Costs O(buckets in the window).
-    pub fn endpoint_aggregate(&self, method: Method, route: Option<&str>, window: Window) -> Option<Aggregate> {
-        let series = match route {
-            None => self.unmatched.clone(),
-            Some(r) => self.endpoints.load().get(r).and_then(|slots| slots[method.index()].clone())?,
-        };
-        // Windows are aligned to roll-up buckets, and every sample reaches the
-        // roll-up scalars together with the fine ones, so aggregates read the
-        // roll-up tier: a sixth of the buckets for the same answer.
-        let (start, end, _) = self.window_bounds(window, self.clock.now());
-        let mut out = Collected::new();
-        series.collect_into(start, end, &self.geometry, &mut out);
-        Some(aggregate(&out))
     }
 
     /// How many keys are held and how many samples overflowed.
@@ -323,6 +316,7 @@ impl Store {
         }
     }
 
+    #[inline]
     fn endpoint_series(&self, method: Method, route: Option<&str>) -> Arc<Series> {
         let Some(route) = route else { return self.unmatched.clone() };
         if let Some(s) = self.endpoints.load().get(route).and_then(|slots| slots[method.index()].as_ref()) {
@@ -361,6 +355,7 @@ impl Store {
         Some(series)
     }
 
+    #[inline]
     fn query_series(&self, origin: Origin, sample: &QuerySample<'_>) -> (Arc<QuerySeries>, bool) {
         let map = self.queries[origin as usize].load();
         if let Some(q) = map.get(sample.fingerprint) {
@@ -398,142 +393,6 @@ impl Store {
         self.query_count.fetch_add(1, Ordering::Relaxed);
         (q, false)
     }
-
-    #[inline]
-    fn record_request_into(&self, series: &Series, sample: &RequestSample<'_>) {
-        let nanos = nanos(sample.duration);
-        let slow = sample.duration.as_secs_f64() > self.thresholds.slow_request_secs();
-        let s = Sample {
-            error: sample.is_server_error(),
-            client_error: sample.is_client_error(),
-            slow,
-            aux_count: sample.queries,
-            aux_ns: self::nanos(sample.query_time),
-            ..Sample::new(sample.at.as_unix_micros(), nanos, &self.geometry)
-        };
-        series.record(&s, &self.geometry);
-        if let Some(statuses) = series.statuses() {
-            statuses.record(sample.status, nanos, s.le, &self.geometry);
-        }
-        if slow {
-            self.push_slow_request(sample, nanos);
-        }
-    }
-
-    /// A sample whose handle names another store, recorded through the key
-    /// map; kept out of line so the handle paths stay small.
-    #[cold]
-    #[inline(never)]
-    fn record_request_by_key(&self, sample: &RequestSample<'_>) {
-        self.record_request(sample);
-    }
-
-    #[cold]
-    fn push_slow_request(&self, sample: &RequestSample<'_>, nanos: u64) {
-        let route = match sample.route {
-            None => self.unmatched_route.clone(),
-            Some(r) => {
-                self.endpoints.load().get_key_value(r).map_or_else(|| self.overflow_route.clone(), |(k, _)| k.clone())
-            }
-        };
-        let mut ring = self.slow_requests.lock();
-        let slot = ring.push_slot();
-        slot.at = sample.at;
-        slot.method = sample.method;
-        slot.route = route;
-        slot.status = sample.status;
-        slot.nanos = nanos;
-    }
-
-    /// Start (inclusive) and end (exclusive) of a window in microseconds,
-    /// aligned to roll-up buckets, and whether the fine tier covers it.
-    fn window_bounds(&self, window: Window, now: Timestamp) -> (u64, u64, bool) {
-        let g = &self.geometry;
-        let now_us = now.as_unix_micros();
-        let buckets = (window.as_duration().as_micros() as u64).div_ceil(g.coarse_us).max(1);
-        let end = (now_us / g.coarse_us + 1) * g.coarse_us;
-        let start = end.saturating_sub(buckets * g.coarse_us);
-        let oldest_fine = (now_us / g.fine_us + 1).saturating_sub(g.fine_n) * g.fine_us;
-        (start, end, start >= oldest_fine)
-    }
-
-    fn each_endpoint(&self, mut f: impl FnMut(Method, &str, &Series)) {
-        let map = self.endpoints.load();
-        for (route, slots) in map.iter() {
-            for (i, s) in slots.iter().enumerate() {
-                if let Some(s) = s {
-                    f(Method::ALL[i], route, s);
-                }
-            }
-        }
-        f(Method::Other, UNMATCHED_ROUTE, &self.unmatched);
-        f(Method::Other, OVERFLOW_ROUTE, &self.endpoint_overflow);
-    }
-
-    fn each_query(&self, origin: Origin, mut f: impl FnMut(&str, &QuerySeries)) {
-        let map = self.queries[origin as usize].load();
-        for (fp, q) in map.iter() {
-            f(fp, q);
-        }
-        f(OVERFLOW_FINGERPRINT, &self.query_overflow[origin as usize]);
-    }
-
-    /// The aggregate and per-fingerprint statistics of one origin's queries
-    /// over `[start, end)`; `all` and `one` are scratch accumulators.
-    fn query_aggregates(
-        &self,
-        origin: Origin,
-        start: u64,
-        end: u64,
-        all: &mut Collected,
-        one: &mut Collected,
-    ) -> (Aggregate, Vec<QueryStats>) {
-        all.reset();
-        let mut stats = Vec::new();
-        self.each_query(origin, |fp, q| {
-            one.reset();
-            q.series.collect_into(start, end, &self.geometry, one);
-            if one.acc.count == 0 {
-                return;
-            }
-            all.merge(one);
-            stats.push(QueryStats {
-                fingerprint: fp.to_owned(),
-                example_sql: q.example_sql.to_string(),
-                kind: q.kind,
-                stats: aggregate(one),
-            });
-        });
-        stats.sort_by(|a, b| {
-            b.stats.total_time.total_cmp(&a.stats.total_time).then_with(|| a.fingerprint.cmp(&b.fingerprint))
-        });
-        (aggregate(all), stats)
-    }
-
-    fn system_stats(&self, start: u64, end: u64, fine: bool) -> (SystemStats, CacheCounts) {
-        let g = self.gauges.lock();
-        let (slots, width) = if fine { (&g.fine, self.geometry.fine_us) } else { (&g.coarse, self.geometry.coarse_us) };
-        let mut stats = SystemStats { current: g.last, ..SystemStats::default() };
-        let mut cache = CacheCounts::default();
-        let (mut rss_sum, mut cpu_sum) = (0.0, 0.0);
-        for s in slots.iter().filter(|s| s.is_live()) {
-            let t = s.epoch * width;
-            if t < start || t >= end {
-                continue;
-            }
-            stats.samples += s.samples;
-            rss_sum += s.rss_sum;
-            cpu_sum += s.cpu_sum;
-            stats.max_rss_mb = stats.max_rss_mb.max(s.rss_max);
-            stats.max_cpu_percent = stats.max_cpu_percent.max(s.cpu_max);
-            add_counts(&mut cache, &s.cache);
-        }
-        if stats.samples > 0 {
-            stats.avg_rss_mb = rss_sum / stats.samples as f64;
-            stats.avg_cpu_percent = cpu_sum / stats.samples as f64;
-        }
-        (stats, cache)
-    }
 }
 
 /// A resolved endpoint series: records without a key lookup.
@@ -563,425 +422,8 @@ impl EndpointHandle {
     }
 }
 
-impl Recorder for Store {
-    #[inline]
-    fn record_request(&self, sample: &RequestSample<'_>) {
-        // Fast path: record through the map guard, without touching the
-        // series' reference count (which two threads would fight over).
-        let Some(route) = sample.route else {
-            self.record_request_into(&self.unmatched, sample);
-            return;
-        };
-        let map = self.endpoints.load();
-        if let Some(series) = map.get(route).and_then(|slots| slots[sample.method.index()].as_ref()) {
-            self.record_request_into(series, sample);
-            return;
-        }
-        drop(map);
-        let series = self.endpoint_series(sample.method, sample.route);
-        self.record_request_into(&series, sample);
-    }
-
-    /// The endpoint's series; `None` past the endpoint cap, so every request
-    /// to an overflowing route still counts as overflowed.
-    fn request_handle(&self, method: Method, route: Option<&str>) -> Option<RequestHandle> {
-        let series = match route {
-            None => self.unmatched.clone(),
-            Some(r) => match self.endpoints.load().get(r).and_then(|slots| slots[method.index()].as_ref()) {
-                Some(s) => s.clone(),
-                None => self.try_insert_endpoint(method, r)?,
-            },
-        };
-        Some(RequestHandle::new(Arc::new(StoreEndpoint { store: self.id, series })))
-    }
-
-    #[inline]
-    fn record_request_with(&self, handle: &RequestHandle, sample: &RequestSample<'_>) {
-        match handle.downcast_ref::<StoreEndpoint>() {
-            Some(e) if e.store == self.id => self.record_request_into(&e.series, sample),
-            _ => self.record_request_by_key(sample),
-        }
-    }
-
-    fn record_query(&self, sample: &QuerySample<'_>) {
-        let origin = Origin::of(sample);
-        let (q, overflowed) = self.query_series(origin, sample);
-        if overflowed {
-            self.overflowed_queries.fetch_add(1, Ordering::Relaxed);
-        }
-        let nanos = nanos(sample.duration);
-        let slow = sample.duration.as_secs_f64() > self.thresholds.slow_query_secs();
-        q.series.record(
-            &Sample { error: !sample.ok, slow, ..Sample::new(sample.at.as_unix_micros(), nanos, &self.geometry) },
-            &self.geometry,
-        );
-        if slow || !sample.ok {
-            let fingerprint = if overflowed {
-                self.overflow_route.clone()
-            } else {
-                self.queries[origin as usize]
-                    .load()
-                    .get_key_value(sample.fingerprint)
-                    .map_or_else(|| self.overflow_route.clone(), |(k, _)| k.clone())
-            };
-            let mut ring = self.slow_queries.lock();
-            let slot = ring.push_slot();
-            slot.at = sample.at;
-            slot.fingerprint = fingerprint;
-            set_truncated(&mut slot.sql, sample.sql, MAX_SQL_BYTES);
-            slot.nanos = nanos;
-            slot.ok = sample.ok;
-            slot.has_route = sample.route.is_some();
-            set_truncated(&mut slot.route, sample.route.unwrap_or(""), MAX_ROUTE_BYTES);
-            slot.kind = sample.kind;
-        }
-    }
-
-    fn record_system(&self, sample: &SystemSample) {
-        self.gauges.lock().record_system(sample, self.geometry.fine_us, self.geometry.coarse_us);
-    }
-
-    fn record_cache(&self, event: &CacheEvent) {
-        self.gauges.lock().record_cache(event, self.geometry.fine_us, self.geometry.coarse_us);
-    }
-
-    fn record_n_plus_one(&self, finding: &NPlusOneSample<'_>) {
-        self.n_plus_one.lock().record(finding);
-    }
-}
-
-impl MetricsSource for Store {
-    fn snapshot(&self, window: Window) -> Snapshot {
-        let now = self.clock.now();
-        // Aggregates read the roll-up tier (see `endpoint_aggregate`).
-        let (start, end, _) = self.window_bounds(window, now);
-        let g = &self.geometry;
-
-        let mut all = Collected::new();
-        let mut one = Collected::new();
-        let mut endpoints = Vec::new();
-        self.each_endpoint(|method, route, series| {
-            one.reset();
-            series.collect_into(start, end, g, &mut one);
-            if one.acc.count == 0 {
-                return;
-            }
-            all.merge(&one);
-            endpoints.push(EndpointStats {
-                method,
-                route: route.to_owned(),
-                queries_per_request: f64::from(one.acc.aux_count) / f64::from(one.acc.count),
-                query_time_per_request: one.acc.aux_ns as f64 / 1e9 / f64::from(one.acc.count),
-                stats: aggregate(&one),
-            });
-        });
-        endpoints.sort_by(|a, b| b.stats.count.cmp(&a.stats.count).then_with(|| a.route.cmp(&b.route)));
-        let requests = aggregate(&all);
-
-        let (queries, query_stats) = self.query_aggregates(Origin::Request, start, end, &mut all, &mut one);
-        let (background_queries, background_query_stats) =
-            self.query_aggregates(Origin::Background, start, end, &mut all, &mut one);
-
-        let (system, cache) = self.system_stats(start, end, false);
-        let since = Timestamp::from_unix_micros(start);
-        let slow_requests = self
-            .slow_requests
-            .lock()
-            .iter_newest_first()
-            .filter(|s| s.at >= since)
-            .map(|s| SlowRequest {
-                timestamp: s.at.to_datetime(),
-                method: s.method,
-                route: s.route.to_string(),
-                status: s.status,
-                duration: s.nanos as f64 / 1e9,
-            })
-            .collect();
-        let slow_queries = self
-            .slow_queries
-            .lock()
-            .iter_newest_first()
-            .filter(|s| s.at >= since)
-            .map(|s| SlowQuery {
-                timestamp: s.at.to_datetime(),
-                fingerprint: s.fingerprint.to_string(),
-                sql: s.sql.clone(),
-                duration: s.nanos as f64 / 1e9,
-                ok: s.ok,
-                route: s.has_route.then(|| s.route.clone()),
-                kind: s.kind,
-            })
-            .collect();
-        let n_plus_one = self.n_plus_one.lock().findings(since);
-        Snapshot {
-            timestamp: now.to_datetime(),
-            window,
-            requests,
-            endpoints,
-            queries,
-            query_stats,
-            background_queries,
-            background_query_stats,
-            system,
-            cache,
-            slow_requests,
-            slow_queries,
-            n_plus_one,
-            keys: self.key_usage(),
-        }
-    }
-
-    fn series(&self, key: &SeriesKey, window: Window) -> Vec<SeriesPoint> {
-        self.series_at(key, window, SeriesResolution::Auto)
-    }
-
-    fn series_at(&self, key: &SeriesKey, window: Window, resolution: SeriesResolution) -> Vec<SeriesPoint> {
-        let now = self.clock.now();
-        let (start, end, fine) = self.window_bounds(window, now);
-        let fine = fine && resolution == SeriesResolution::Auto;
-        let g = &self.geometry;
-        let width = if fine { g.fine_us } else { g.coarse_us };
-        let first = start / width;
-        let last = (end - 1).min(now.as_unix_micros()) / width;
-        let mut points: Vec<series::PointAcc> = (first..=last)
-            .map(|e| series::PointAcc { start_us: e * width, acc: Acc::EMPTY, hist: (!fine).then(Dense::new) })
-            .collect();
-        let mut add = |series: &Series| series.points_into(start, end, fine, g, &mut points);
-        match key {
-            SeriesKey::Requests => self.each_endpoint(|_, _, s| add(s)),
-            SeriesKey::Queries => self.each_query(Origin::Request, |_, q| add(&q.series)),
-            SeriesKey::Endpoint { method, route } => {
-                let found = match route.as_str() {
-                    UNMATCHED_ROUTE => Some(self.unmatched.clone()),
-                    OVERFLOW_ROUTE => Some(self.endpoint_overflow.clone()),
-                    r => self.endpoints.load().get(r).and_then(|slots| slots[method.index()].clone()),
-                };
-                if let Some(s) = found {
-                    add(&s);
-                }
-            }
-            SeriesKey::Query { fingerprint } => {
-                // A fingerprint run both inside and outside requests has
-                // two series; its series over time is their sum.
-                for origin in [Origin::Request, Origin::Background] {
-                    let found = self.queries[origin as usize].load().get(fingerprint.as_str()).cloned();
-                    if let Some(q) = found {
-                        add(&q.series);
-                    } else if fingerprint == OVERFLOW_FINGERPRINT {
-                        add(&self.query_overflow[origin as usize].series);
-                    }
-                }
-            }
-        }
-        points
-            .into_iter()
-            .map(|p| {
-                let (p50, p95, p99) = match &p.hist {
-                    Some(h) if p.acc.count > 0 => {
-                        let [a, b, c] = h.percentiles([0.5, 0.95, 0.99], p.acc.min_ns, p.acc.max_ns);
-                        (a / 1e9, b / 1e9, c / 1e9)
-                    }
-                    _ => (0.0, 0.0, 0.0),
-                };
-                SeriesPoint {
-                    start: Timestamp::from_unix_micros(p.start_us).to_datetime(),
-                    width: width as f64 / 1e6,
-                    count: u64::from(p.acc.count),
-                    errors: u64::from(p.acc.errors),
-                    slow: u64::from(p.acc.slow),
-                    avg: if p.acc.count == 0 { 0.0 } else { p.acc.sum_ns as f64 / 1e9 / f64::from(p.acc.count) },
-                    p50,
-                    p95,
-                    p99,
-                    max: if p.acc.count == 0 { 0.0 } else { p.acc.max_ns as f64 / 1e9 },
-                    has_percentiles: p.hist.is_some() && p.acc.count > 0,
-                }
-            })
-            .collect()
-    }
-
-    fn gauges(&self, window: Window) -> Vec<GaugePoint> {
-        let now = self.clock.now();
-        let (start, end, fine) = self.window_bounds(window, now);
-        let width = if fine { self.geometry.fine_us } else { self.geometry.coarse_us };
-        let g = self.gauges.lock();
-        let slots = if fine { &g.fine } else { &g.coarse };
-        let first = start / width;
-        let last = (end - 1).min(now.as_unix_micros()) / width;
-        (first..=last)
-            .map(|epoch| {
-                let slot = slots[(epoch % slots.len() as u64) as usize];
-                let live = slot.is_live() && slot.epoch == epoch;
-                let samples = if live { slot.samples } else { 0 };
-                let mean = |sum: f64| if samples == 0 { 0.0 } else { sum / samples as f64 };
-                GaugePoint {
-                    start: Timestamp::from_unix_micros(epoch * width).to_datetime(),
-                    width: width as f64 / 1e6,
-                    samples,
-                    rss_mb: mean(if live { slot.rss_sum } else { 0.0 }),
-                    cpu_percent: mean(if live { slot.cpu_sum } else { 0.0 }),
-                    cache_hits: if live { slot.cache.hits() } else { 0 },
-                    cache_misses: if live { slot.cache.misses() } else { 0 },
-                }
-            })
-            .collect()
-    }
-
-    fn now(&self) -> Timestamp {
-        self.clock.now()
-    }
-
-    fn totals(&self) -> TotalsSnapshot {
-        let g = &self.geometry;
-        let mut out = TotalsSnapshot {
-            bucket_bounds: g.le_nanos[..g.le_n].iter().map(|&n| n as f64 / 1e9).collect(),
-            ..TotalsSnapshot::default()
-        };
-        self.each_endpoint(|method, route, series| {
-            let t = series.totals(g);
-            if t.count > 0 {
-                out.endpoints.push(EndpointTotals {
-                    method,
-                    route: route.to_owned(),
-                    totals: totals(&t, g),
-                    statuses: series.statuses().map(|s| s.totals(g)).unwrap_or_default(),
-                });
-            }
-        });
-        for origin in [Origin::Request, Origin::Background] {
-            self.each_query(origin, |fp, q| {
-                let t = q.series.totals(g);
-                if t.count > 0 {
-                    out.queries.push(QueryTotals {
-                        fingerprint: fp.to_owned(),
-                        background: origin == Origin::Background,
-                        totals: totals(&t, g),
-                    });
-                }
-            });
-        }
-        out.endpoints.sort_by(|a, b| (a.route.as_str(), a.method).cmp(&(b.route.as_str(), b.method)));
-        out.queries.sort_by(|a, b| (a.background, a.fingerprint.as_str()).cmp(&(b.background, b.fingerprint.as_str())));
-        out.cache = self.gauges.lock().cache_totals;
-        out.n_plus_one = self.n_plus_one.lock().route_totals();
-        out
-    }
-}
-
-fn totals(c: &series::Cumulative, g: &Geometry) -> Totals {
-    let mut running = 0;
-    let buckets = c.buckets[..g.le_n]
-        .iter()
-        .map(|n| {
-            running += n;
-            running
-        })
-        .collect();
-    Totals {
-        count: c.count,
-        errors: c.errors,
-        client_errors: c.client_errors,
-        slow: c.slow,
-        sum: c.sum_ns as f64 / 1e9,
-        buckets,
-    }
-}
-
-fn aggregate(c: &Collected) -> Aggregate {
-    let a = &c.acc;
-    if a.count == 0 {
-        return Aggregate { histogram_coverage: 1.0, ..Aggregate::default() };
-    }
-    let [p50, p90, p95, p99] = c.hist.percentiles([0.5, 0.9, 0.95, 0.99], a.min_ns, a.max_ns);
-    let held = c.hist.total();
-    let count = u64::from(a.count);
-    Aggregate {
-        count,
-        errors: u64::from(a.errors),
-        client_errors: u64::from(a.client_errors),
-        slow: u64::from(a.slow),
-        total_time: a.sum_ns as f64 / 1e9,
-        avg: a.sum_ns as f64 / 1e9 / count as f64,
-        min: a.min_ns as f64 / 1e9,
-        max: a.max_ns as f64 / 1e9,
-        p50: p50 / 1e9,
-        p90: p90 / 1e9,
-        p95: p95 / 1e9,
-        p99: p99 / 1e9,
-        histogram_coverage: (held as f64 / count as f64).min(1.0),
-    }
-}
-
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
-}
-
-/// The Fx hash (as in rustc): fast for short keys, not DoS-resistant, which
-/// is fine because keys are route patterns and fingerprints, not user input.
-#[derive(Default, Clone, Copy)]
-struct FxHasher {
-    hash: u64,
-}
-
-const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-/// The little-endian word of an 8-byte slice (0 for any other length).
-#[inline]
-fn word(b: &[u8]) -> u64 {
-    b.try_into().map_or(0, u64::from_le_bytes)
-}
-
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(SEED);
-    }
-}
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.add(word(c));
-        }
-        let rest = chunks.remainder();
-        // The tail in at most three loads: a key of 8 bytes or more takes its
-        // last 8 (overlapping the chunks), a shorter one 4, 2 and 1 bytes.
-        let tail = if rest.is_empty() {
-            0
-        } else if bytes.len() >= 8 {
-            word(&bytes[bytes.len() - 8..])
-        } else {
-            let mut t = 0u64;
-            let mut at = 0;
-            for width in [4, 2, 1] {
-                if let Some(part) = rest.get(at..at + width) {
-                    let mut b = [0u8; 8];
-                    b[..width].copy_from_slice(part);
-                    t |= u64::from_le_bytes(b) << (8 * at);
-                    at += width;
-                }
-            }
-            t
-        };
-        self.add(tail ^ bytes.len() as u64);
-    }
-
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.hash
-    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,12 @@
 //! Test doubles for code that uses the core traits (feature `testing`).
 
+mod map_cache;
+
 use std::time::Duration;
 
 use parking_lot::Mutex;
 
+pub use self::map_cache::MapCache;
 use crate::{
     CacheEvent, NPlusOneSample, QueryPlan, QueryPlanSample, QuerySample, Recorder, RequestSample, SystemSample,
     Timestamp,
@@ -26,6 +29,8 @@ pub struct RecordedRequest {
     pub queries: u32,
     /// Attributed query time.
     pub query_time: Duration,
+    /// The producer's slow verdict.
+    pub slow: bool,
 }
 
 /// An owned copy of a [`QuerySample`].
@@ -39,17 +44,19 @@ pub struct RecordedQuery {
     pub duration: Duration,
     /// Success.
     pub ok: bool,
-    /// Route, when attributed.
-    pub route: Option<String>,
+    /// The issuing request scope's label, when attributed.
+    pub scope: Option<String>,
     /// Statement kind.
     pub kind: crate::QueryKind,
+    /// The producer's slow verdict.
+    pub slow: bool,
 }
 
 /// An owned copy of an [`NPlusOneSample`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordedNPlusOne {
-    /// Route.
-    pub route: String,
+    /// The request scope's label.
+    pub scope: String,
     /// Fingerprint.
     pub fingerprint: String,
     /// Count.
@@ -83,6 +90,7 @@ impl Recorder for RecordingRecorder {
             at: s.at,
             queries: s.queries,
             query_time: s.query_time,
+            slow: s.slow,
         });
     }
     fn record_query(&self, s: &QuerySample<'_>) {
@@ -91,8 +99,9 @@ impl Recorder for RecordingRecorder {
             sql: s.sql.to_owned(),
             duration: s.duration,
             ok: s.ok,
-            route: s.route.map(str::to_owned),
+            scope: s.scope.map(str::to_owned),
             kind: s.kind,
+            slow: s.slow,
         });
     }
     fn record_system(&self, s: &SystemSample) {
@@ -103,7 +112,7 @@ impl Recorder for RecordingRecorder {
     }
     fn record_n_plus_one(&self, f: &NPlusOneSample<'_>) {
         self.n_plus_one.lock().push(RecordedNPlusOne {
-            route: f.route.to_owned(),
+            scope: f.scope.to_owned(),
             fingerprint: f.fingerprint.to_owned(),
             count: f.count,
         });

@@ -1,7 +1,10 @@
 //! Performance thresholds, their validation, and the shared run-time store
 //! that middleware, query instrumentation and analytics all read.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::{
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
 
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -9,9 +12,9 @@ use serde::{Deserialize, Serialize};
 use crate::CoreError;
 
 /// The largest slow-request or slow-query threshold accepted, in seconds.
-pub const MAX_DURATION_THRESHOLD_SECS: f64 = 3_600.0;
+pub(crate) const MAX_DURATION_THRESHOLD_SECS: f64 = 3_600.0;
 /// The largest memory threshold accepted, in MiB (1 TiB).
-pub const MAX_MEMORY_THRESHOLD_MB: f64 = 1_048_576.0;
+pub(crate) const MAX_MEMORY_THRESHOLD_MB: f64 = 1_048_576.0;
 
 /// The four thresholds of the specification. Field names are those of the JSON API.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -151,6 +154,26 @@ pub trait ThresholdStore: Send + Sync {
     fn slow_query_secs(&self) -> f64 {
         self.thresholds().slow_query_threshold
     }
+
+    /// The slow verdict of a request that took `duration`: strictly longer
+    /// than the slow-request threshold. The one place a request is judged
+    /// slow; [`RequestSample::new`](crate::RequestSample::new) carries it.
+    fn request_is_slow(&self, duration: Duration) -> bool {
+        exceeds(duration, self.slow_request_secs())
+    }
+
+    /// The slow verdict of a query that took `duration`: strictly longer
+    /// than the slow-query threshold. The one place a query is judged slow;
+    /// [`QuerySample::slow`](crate::QuerySample::slow) carries it.
+    fn query_is_slow(&self, duration: Duration) -> bool {
+        exceeds(duration, self.slow_query_secs())
+    }
+}
+
+/// Whether `duration` is strictly longer than `threshold_secs`.
+#[inline]
+fn exceeds(duration: Duration, threshold_secs: f64) -> bool {
+    duration.as_secs_f64() > threshold_secs
 }
 
 impl<T: ThresholdStore + ?Sized> ThresholdStore for std::sync::Arc<T> {
@@ -168,6 +191,12 @@ impl<T: ThresholdStore + ?Sized> ThresholdStore for std::sync::Arc<T> {
     }
     fn slow_query_secs(&self) -> f64 {
         (**self).slow_query_secs()
+    }
+    fn request_is_slow(&self, duration: Duration) -> bool {
+        (**self).request_is_slow(duration)
+    }
+    fn query_is_slow(&self, duration: Duration) -> bool {
+        (**self).query_is_slow(duration)
     }
 }
 
@@ -241,6 +270,19 @@ impl ThresholdStore for SharedThresholds {
     /// One atomic load.
     fn slow_query_secs(&self) -> f64 {
         f64::from_bits(self.slow_query.load(Ordering::Relaxed))
+    }
+
+    /// One atomic load and a comparison (the trait's verdict, with the load
+    /// inlined: a producer judges every sample).
+    #[inline]
+    fn request_is_slow(&self, duration: Duration) -> bool {
+        exceeds(duration, self.slow_request_secs())
+    }
+
+    /// One atomic load and a comparison, as for requests.
+    #[inline]
+    fn query_is_slow(&self, duration: Duration) -> bool {
+        exceeds(duration, self.slow_query_secs())
     }
 }
 

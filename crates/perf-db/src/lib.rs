@@ -31,7 +31,7 @@
 //! assert_eq!(scope.query_count(), 2);
 //! let queries = recorder.queries.lock();
 //! assert_eq!(queries[1].fingerprint, "SELECT id FROM items WHERE id IN (...)");
-//! assert_eq!(queries[1].route.as_deref(), Some("GET /api/items"));
+//! assert_eq!(queries[1].scope.as_deref(), Some("GET /api/items"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!

@@ -6,7 +6,6 @@
 use std::{
     collections::HashMap,
     fmt,
-    hash::{BuildHasherDefault, Hasher},
     num::NonZeroU32,
     sync::Arc,
     time::{Duration, Instant},
@@ -16,6 +15,7 @@ use diesel::{
     Connection,
     connection::{Instrumentation, InstrumentationEvent},
 };
+use foldhash::fast::FixedState;
 use parking_lot::RwLock;
 use perf_core::{
     Clock, DEFAULT_LOG_INTERVAL, Invalidator, LogLimiter, QueryKind, QuerySample, Recorder, RequestScope,
@@ -69,7 +69,7 @@ const MAX_KEPT_BUFFER: usize = 64 * 1_024;
 ///
 /// For each finished query it records a [`QuerySample`] (failed queries with
 /// `ok = false`), counts the query in the current [`RequestScope`] (and puts
-/// the scope's label in the sample's `route`), marks an N+1 finding when one
+/// the scope's label in the sample's `scope`), marks an N+1 finding when one
 /// SELECT shape reaches the threshold within one scope, logs queries over
 /// the run-time slow-query threshold through `tracing` (target
 /// `perf_db::slow_query`, SQL truncated to 2 KiB, at most one line per
@@ -94,7 +94,7 @@ const MAX_KEPT_BUFFER: usize = 64 * 1_024;
 ///   request: it is counted in the scope (so in the request's
 ///   `queries_per_request`) and its sample carries the scope's label.
 /// - A query finished outside any scope (start-up, migrations, seeding,
-///   background jobs) is recorded with `route: None`; the store keeps those
+///   background jobs) is recorded with `scope: None`; the store keeps those
 ///   apart from request figures (`background_queries`).
 /// - The pool's connection check, the exact statement [`POOL_CHECK_SQL`]
 ///   (`SELECT 1`, which diesel's r2d2 manager runs on every check-out), is
@@ -260,6 +260,11 @@ impl QueryMonitor {
         &self.shared.recorder
     }
 
+    /// The thresholds this monitor judges its samples slow by.
+    pub(crate) fn thresholds(&self) -> &Arc<dyn ThresholdStore> {
+        &self.shared.thresholds
+    }
+
     /// Installs this monitor (a clone per connection) as diesel's default
     /// instrumentation: every connection established afterwards, in any
     /// thread, is monitored, and [`monitored()`](crate::monitored()) records
@@ -366,8 +371,9 @@ impl QueryMonitor {
                     duration,
                     ok: true,
                     at,
-                    route: scope.map(RequestScope::label),
+                    scope: scope.map(RequestScope::label),
                     kind: QueryKind::Transaction,
+                    slow: self.shared.thresholds.query_is_slow(duration),
                 });
             });
         }
@@ -386,8 +392,9 @@ impl QueryMonitor {
                 duration,
                 ok: false,
                 at,
-                route: scope.map(RequestScope::label),
+                scope: scope.map(RequestScope::label),
                 kind: QueryKind::Transaction,
+                slow: self.shared.thresholds.query_is_slow(duration),
             });
         });
     }
@@ -468,15 +475,17 @@ fn record(
     let Texts { recorded: sql, bare, full } = texts;
     let noted = NotedQuery { fingerprint: &statement.text, sql: full, kind: statement.kind, duration, ok };
     RequestScope::with_current(|scope| {
-        let route = scope.map(RequestScope::label);
+        let label = scope.map(RequestScope::label);
+        let slow = shared.thresholds.query_is_slow(duration);
         shared.recorder.record_query(&QuerySample {
             fingerprint: &statement.text,
             sql,
             duration,
             ok,
             at,
-            route,
+            scope: label,
             kind: statement.query_kind,
+            slow,
         });
         if let Some(scope) = scope {
             let count = scope.record_query(statement.hash, duration);
@@ -486,20 +495,19 @@ fn record(
             capture::note(scope, &noted);
         }
         shared.captures.note(&noted);
-        let slow_secs = shared.thresholds.thresholds().slow_query_threshold;
-        if duration.as_secs_f64() > slow_secs {
+        if slow {
             if let (Some(plans), true, StatementKind::Select) = (&shared.plans, ok, statement.kind) {
                 plans.offer(&statement.text, bare);
             }
-            let scope_label = route.unwrap_or("background");
+            let scope_label = label.unwrap_or("background");
             if let Some(held_back) = shared.slow_log.check(LogLimiter::key(&[scope_label, &statement.text]), at) {
                 tracing::warn!(
                     target: "perf_db::slow_query",
                     fingerprint = &*statement.text,
                     sql = truncate(sql, MAX_LOGGED_SQL),
                     duration_ms = duration.as_secs_f64() * 1e3,
-                    threshold_ms = slow_secs * 1e3,
-                    route,
+                    threshold_ms = shared.thresholds.slow_query_secs() * 1e3,
+                    route = label,
                     ok,
                     suppressed = held_back,
                     "slow query"
@@ -575,9 +583,13 @@ pub(crate) struct Statement {
 /// Statement analyses keyed by the SQL text diesel renders before its bind
 /// values, so a repeated statement costs one hash lookup instead of a
 /// re-parse.
+///
+/// Hashed with foldhash's fast, fixed-seed hasher, which is not keyed: the
+/// map holds at most `FINGERPRINT_CACHE_ENTRIES` statements and is emptied
+/// when full, so colliding texts cost at most a slower lookup.
 #[derive(Default)]
 struct FingerprintCache {
-    map: HashMap<Box<str>, Arc<Statement>, BuildHasherDefault<WordHasher>>,
+    map: HashMap<Box<str>, Arc<Statement>, FixedState>,
 }
 
 impl FingerprintCache {
@@ -613,52 +625,6 @@ impl FingerprintCache {
         }
         self.map.insert(bare.into(), statement.clone());
         statement
-    }
-}
-
-/// A `Hasher` that takes SQL text eight bytes at a time (the rotate, xor,
-/// multiply step of rustc's FxHasher), for the statement lookup on every
-/// query. Not keyed: the map it serves holds at most
-/// `FINGERPRINT_CACHE_ENTRIES` statements and is emptied when full, so
-/// colliding texts cost at most a slower lookup.
-struct WordHasher(u64);
-
-impl Default for WordHasher {
-    /// Starts from a non-zero state, so runs of zero words still move it.
-    fn default() -> Self {
-        WordHasher(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl WordHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-}
-
-impl Hasher for WordHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut words = bytes.chunks_exact(8);
-        let mut word = [0u8; 8];
-        for chunk in &mut words {
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        let rest = words.remainder();
-        if !rest.is_empty() {
-            word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            // The length keeps "a" and "a\0" apart.
-            self.add(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 56));
-        }
-    }
-
-    fn write_u8(&mut self, byte: u8) {
-        self.add(u64::from(byte));
     }
 }
 

@@ -7,7 +7,7 @@
 
 use std::{future::Future, time::Instant};
 
-use perf_core::{QueryKind, QuerySample, RequestScope};
+use perf_core::{QueryKind, QuerySample, RequestScope, ThresholdStore};
 
 use crate::QueryMonitor;
 
@@ -20,7 +20,7 @@ pub const MONITORED_PREFIX: &str = "monitored:";
 /// The unit is recorded as a [`QuerySample`] with fingerprint and SQL text
 /// `monitored:<name>`, `ok = true` (the result type is opaque here; failed
 /// queries inside are recorded on their own), and the current request
-/// scope's label as route; it is not counted as a query of the request.
+/// scope's label as `scope`; it is not counted as a query of the request.
 /// Without a global monitor, `f` just runs.
 ///
 /// # Examples
@@ -55,8 +55,9 @@ fn record(name: &str, started: Instant) {
             duration,
             ok: true,
             at,
-            route: scope.map(RequestScope::label),
+            scope: scope.map(RequestScope::label),
             kind: QueryKind::Other,
+            slow: monitor.thresholds().query_is_slow(duration),
         });
     });
 }

@@ -2,8 +2,13 @@
 //! `service()` call. The spec's endpoints (metrics, analytics, summary,
 //! alerts, thresholds, cache) keep the spec's field names; endpoints,
 //! queries, timeseries, trends, report and openapi.json go beyond it.
+//!
+//! This file holds the routes and the handlers; `api/params.rs` reads the
+//! inputs (query string, window, JSON bodies, cache patterns) and
+//! `api/body.rs` holds the bodies and builds the documents.
 
-use std::collections::HashMap;
+mod body;
+mod params;
 
 use actix_web::{
     HttpRequest, HttpResponse, ResponseError as _,
@@ -11,14 +16,17 @@ use actix_web::{
     http::header,
     web,
 };
-use chrono::{DateTime, Utc};
-use futures_util::StreamExt as _;
-use perf_core::{
-    AlertFilter, GaugePoint, KeyPattern, Method, NPlusOneFinding, SeriesKey, SeriesPoint, SeriesResolution, SlowQuery,
-    Snapshot, ThresholdsPatch, Window,
-};
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use perf_core::{AlertFilter, Method, SeriesKey, SeriesResolution, ThresholdsPatch, Window};
+use serde::{Deserialize as _, Serialize};
 
+pub(crate) use self::params::{query_params, validate_pattern, window_param};
+use self::{
+    body::{
+        AlertsBody, CacheStatsBody, ClearRequest, ClearedBody, MetricsBody, ResolvedBody, SeriesQuery, endpoints_body,
+        queries_body, timeseries_body,
+    },
+    params::{is_long, parse_method, read_json, window_param_or},
+};
 use crate::{
     HttpError, PerfState,
     auth::{Admin, Read},
@@ -92,255 +100,6 @@ impl HttpServiceFactory for PerfApi {
 
 type Result<T, E = HttpError> = std::result::Result<T, E>;
 type Data = web::Data<PerfState>;
-
-// ---- response shapes ----------------------------------------------------
-
-/// `GET metrics`: the spec's three groups plus cache, CPU and key usage.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct MetricsBody {
-    timestamp: DateTime<Utc>,
-    period_minutes: u32,
-    requests: RequestMetrics,
-    database: DatabaseMetrics,
-    memory: MemoryMetrics,
-    cpu: CpuMetrics,
-    cache: CacheMetrics,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct RequestMetrics {
-    total_requests: u64,
-    avg_response_time: f64,
-    max_response_time: f64,
-    min_response_time: f64,
-    error_rate: f64,
-    client_error_rate: f64,
-    error_count: u64,
-    client_error_count: u64,
-    slow_request_count: u64,
-    p50_response_time: f64,
-    p95_response_time: f64,
-    p99_response_time: f64,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct DatabaseMetrics {
-    total_queries: u64,
-    avg_query_time: f64,
-    max_query_time: f64,
-    slow_query_count: u64,
-    failed_query_count: u64,
-    p95_query_time: f64,
-    total_query_time: f64,
-}
-
-/// Process memory; every value is `null` when no system reading was taken
-/// in the window (`sampled: false`: no sampler runs, or it has not read yet).
-#[derive(Debug, Serialize, Deserialize)]
-struct MemoryMetrics {
-    sampled: bool,
-    current_memory_mb: Option<f64>,
-    avg_memory_mb: Option<f64>,
-    max_memory_mb: Option<f64>,
-    samples: u64,
-}
-
-/// Process CPU; `null` values as for [`MemoryMetrics`].
-#[derive(Debug, Serialize, Deserialize)]
-struct CpuMetrics {
-    sampled: bool,
-    current_percent: Option<f64>,
-    avg_percent: Option<f64>,
-    max_percent: Option<f64>,
-}
-
-/// Cache operations recorded in the window; `configured` says whether the
-/// state has a cache at all (without one, every count is 0 for that reason).
-#[derive(Debug, Serialize, Deserialize)]
-struct CacheMetrics {
-    configured: bool,
-    hits: u64,
-    misses: u64,
-    hit_rate: f64,
-    total_operations: u64,
-}
-
-impl MetricsBody {
-    pub(crate) fn from_snapshot(s: &Snapshot, cache_configured: bool) -> Self {
-        let r = &s.requests;
-        let q = &s.queries;
-        let sampled = s.system.samples > 0;
-        // The latest reading is only "current" when the window holds readings.
-        let current = s.system.current.filter(|_| sampled);
-        let in_window = |v: f64| sampled.then_some(v);
-        MetricsBody {
-            timestamp: s.timestamp,
-            period_minutes: s.window.as_minutes(),
-            requests: RequestMetrics {
-                total_requests: r.count,
-                avg_response_time: r.avg,
-                max_response_time: r.max,
-                min_response_time: r.min,
-                error_rate: r.error_rate(),
-                client_error_rate: r.client_error_rate(),
-                error_count: r.errors,
-                client_error_count: r.client_errors,
-                slow_request_count: r.slow,
-                p50_response_time: r.p50,
-                p95_response_time: r.p95,
-                p99_response_time: r.p99,
-            },
-            database: DatabaseMetrics {
-                total_queries: q.count,
-                avg_query_time: q.avg,
-                max_query_time: q.max,
-                slow_query_count: q.slow,
-                failed_query_count: q.errors,
-                p95_query_time: q.p95,
-                total_query_time: q.total_time,
-            },
-            memory: MemoryMetrics {
-                sampled,
-                current_memory_mb: current.map(|c| c.rss_mb()),
-                avg_memory_mb: in_window(s.system.avg_rss_mb),
-                max_memory_mb: in_window(s.system.max_rss_mb),
-                samples: s.system.samples,
-            },
-            cpu: CpuMetrics {
-                sampled,
-                current_percent: current.map(|c| c.cpu_percent),
-                avg_percent: in_window(s.system.avg_cpu_percent),
-                max_percent: in_window(s.system.max_cpu_percent),
-            },
-            cache: CacheMetrics {
-                configured: cache_configured,
-                hits: s.cache.hits(),
-                misses: s.cache.misses(),
-                hit_rate: s.cache.hit_rate(),
-                total_operations: s.cache.total_operations(),
-            },
-        }
-    }
-}
-
-#[derive(Debug, Serialize)]
-struct AlertsBody {
-    alerts: Vec<perf_core::Alert>,
-    count: usize,
-}
-
-#[derive(Debug, Serialize)]
-struct ResolvedBody {
-    resolved: bool,
-    alert: perf_core::Alert,
-}
-
-/// `GET cache/stats`: the cache's own statistics (since it started), and
-/// whether a cache is configured at all (`false`: the state has no cache
-/// admin and the counts are those of an empty no-op cache).
-#[derive(Debug, Serialize)]
-struct CacheStatsBody {
-    configured: bool,
-    #[serde(flatten)]
-    stats: perf_core::CacheStats,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ClearRequest {
-    #[serde(default)]
-    pattern: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-struct ClearedBody {
-    cleared: u64,
-    pattern: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-struct EndpointRow {
-    method: Method,
-    route: String,
-    count: u64,
-    avg: f64,
-    p50: f64,
-    p95: f64,
-    p99: f64,
-    max: f64,
-    error_rate: f64,
-    client_error_rate: f64,
-    error_count: u64,
-    client_error_count: u64,
-    slow_count: u64,
-    queries_per_request: f64,
-    query_time_per_request: f64,
-}
-
-#[derive(Debug, Serialize)]
-struct EndpointsBody {
-    timestamp: DateTime<Utc>,
-    period_minutes: u32,
-    endpoints: Vec<EndpointRow>,
-}
-
-#[derive(Debug, Serialize)]
-struct QueryRow {
-    query_id: String,
-    fingerprint: String,
-    example_sql: String,
-    kind: perf_core::QueryKind,
-    count: u64,
-    total_time: f64,
-    avg: f64,
-    p95: f64,
-    max: f64,
-    error_count: u64,
-    slow_count: u64,
-}
-
-#[derive(Debug, Serialize)]
-struct QueriesBody {
-    timestamp: DateTime<Utc>,
-    period_minutes: u32,
-    top_queries: Vec<QueryRow>,
-    /// Queries run outside any request (start-up, migrations, background
-    /// jobs): shown apart, never part of the request figures.
-    background_queries: Vec<QueryRow>,
-    slow_queries: Vec<SlowQuery>,
-    n_plus_one: Vec<NPlusOneFinding>,
-    /// Whether SQL text keeps bind values (`PERFORMANCE_CAPTURE_BINDS`).
-    binds_captured: bool,
-}
-
-#[derive(Debug, Serialize)]
-struct TimeseriesBody {
-    timestamp: DateTime<Utc>,
-    period_minutes: u32,
-    metric: &'static str,
-    method: Option<Method>,
-    route: Option<String>,
-    fingerprint: Option<String>,
-    points: Points,
-}
-
-/// The points of a series: request or query buckets, or system readings.
-#[derive(Debug, Serialize)]
-#[serde(untagged)]
-enum Points {
-    Series(Vec<SeriesPoint>),
-    Gauges(Vec<GaugePoint>),
-}
-
-/// What `GET timeseries` reads, once its parameters are checked.
-#[derive(Debug)]
-enum SeriesQuery {
-    Requests { key: SeriesKey, method: Option<Method>, route: Option<String> },
-    Queries { key: SeriesKey, fingerprint: Option<String> },
-    System,
-}
-
-// ---- handlers -----------------------------------------------------------
 
 async fn metrics(_: Read, req: HttpRequest, state: Data) -> Result<HttpResponse> {
     let window = window_param(&query_params(&req)?)?;
@@ -439,32 +198,6 @@ async fn endpoints(_: Read, req: HttpRequest, state: Data) -> Result<HttpRespons
         .await
 }
 
-fn endpoints_body(state: &PerfState, window: Window) -> EndpointsBody {
-    let snap = state.source().snapshot(window);
-    let endpoints = snap
-        .endpoints
-        .iter()
-        .map(|e| EndpointRow {
-            method: e.method,
-            route: e.route.clone(),
-            count: e.stats.count,
-            avg: e.stats.avg,
-            p50: e.stats.p50,
-            p95: e.stats.p95,
-            p99: e.stats.p99,
-            max: e.stats.max,
-            error_rate: e.stats.error_rate(),
-            client_error_rate: e.stats.client_error_rate(),
-            error_count: e.stats.errors,
-            client_error_count: e.stats.client_errors,
-            slow_count: e.stats.slow,
-            queries_per_request: e.queries_per_request,
-            query_time_per_request: e.query_time_per_request,
-        })
-        .collect();
-    EndpointsBody { timestamp: snap.timestamp, period_minutes: window.as_minutes(), endpoints }
-}
-
 async fn queries(_: Read, req: HttpRequest, state: Data) -> Result<HttpResponse> {
     let params = query_params(&req)?;
     let window = window_param(&params)?;
@@ -483,38 +216,6 @@ async fn queries(_: Read, req: HttpRequest, state: Data) -> Result<HttpResponse>
     let st = state.get_ref().clone();
     let key = format!("queries {} {limit}", window.as_minutes());
     serve(&state, is_long(window), key, move || queries_body(&st, window, limit)).await
-}
-
-fn queries_body(state: &PerfState, window: Window, limit: usize) -> QueriesBody {
-    let snap = state.source().snapshot(window);
-    let rows = |stats: &[perf_core::QueryStats]| -> Vec<QueryRow> {
-        stats
-            .iter()
-            .take(limit)
-            .map(|q| QueryRow {
-                query_id: perf_core::query_id(&q.fingerprint),
-                fingerprint: q.fingerprint.clone(),
-                example_sql: q.example_sql.clone(),
-                kind: q.kind,
-                count: q.stats.count,
-                total_time: q.stats.total_time,
-                avg: q.stats.avg,
-                p95: q.stats.p95,
-                max: q.stats.max,
-                error_count: q.stats.errors,
-                slow_count: q.stats.slow,
-            })
-            .collect()
-    };
-    QueriesBody {
-        timestamp: snap.timestamp,
-        period_minutes: window.as_minutes(),
-        top_queries: rows(&snap.query_stats),
-        background_queries: rows(&snap.background_query_stats),
-        slow_queries: snap.slow_queries.into_iter().take(limit).collect(),
-        n_plus_one: snap.n_plus_one.into_iter().take(limit).collect(),
-        binds_captured: state.config().capture_binds,
-    }
 }
 
 async fn timeseries(_: Read, req: HttpRequest, state: Data) -> Result<HttpResponse> {
@@ -564,45 +265,6 @@ async fn timeseries(_: Read, req: HttpRequest, state: Data) -> Result<HttpRespon
     serve(&state, is_long(window), key, move || timeseries_body(&st, window, resolution, query)).await
 }
 
-fn timeseries_body(
-    state: &PerfState,
-    window: Window,
-    resolution: SeriesResolution,
-    query: SeriesQuery,
-) -> TimeseriesBody {
-    let timestamp = state.source().now().to_datetime();
-    let period_minutes = window.as_minutes();
-    match query {
-        SeriesQuery::Requests { key, method, route } => TimeseriesBody {
-            timestamp,
-            period_minutes,
-            metric: "requests",
-            method,
-            route,
-            fingerprint: None,
-            points: Points::Series(state.source().series_at(&key, window, resolution)),
-        },
-        SeriesQuery::Queries { key, fingerprint } => TimeseriesBody {
-            timestamp,
-            period_minutes,
-            metric: "queries",
-            method: None,
-            route: None,
-            fingerprint,
-            points: Points::Series(state.source().series_at(&key, window, resolution)),
-        },
-        SeriesQuery::System => TimeseriesBody {
-            timestamp,
-            period_minutes,
-            metric: "system",
-            method: None,
-            route: None,
-            fingerprint: None,
-            points: Points::Gauges(state.source().gauges(window)),
-        },
-    }
-}
-
 async fn trends(_: Read, req: HttpRequest, state: Data) -> Result<HttpResponse> {
     let window = window_param_or(&query_params(&req)?, Window::ONE_HOUR)?;
     let analytics = state.analytics().ok_or(HttpError::AnalyticsUnavailable)?.clone();
@@ -622,17 +284,6 @@ async fn openapi(_: Read) -> Result<HttpResponse> {
 
 async fn not_found(req: HttpRequest) -> HttpResponse {
     HttpError::NotFound(clip(req.path()).to_owned()).error_response()
-}
-
-// ---- helpers ------------------------------------------------------------
-
-/// Windows longer than this many minutes make metrics, endpoints, queries,
-/// summary, trends and timeseries heavy work.
-const LONG_WINDOW_MINUTES: u32 = 60;
-
-/// Whether a document over `window` is computed as heavy work.
-fn is_long(window: Window) -> bool {
-    window.as_minutes() > LONG_WINDOW_MINUTES
 }
 
 /// Answers `compute()` as JSON: on this worker when `heavy` is false,
@@ -655,75 +306,6 @@ where
 
 fn json<T: Serialize>(value: &T) -> HttpResponse {
     HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(value)
-}
-
-pub(crate) fn query_params(req: &HttpRequest) -> Result<HashMap<String, String>> {
-    web::Query::<HashMap<String, String>>::from_query(req.query_string())
-        .map(web::Query::into_inner)
-        .map_err(|e| HttpError::InvalidQuery { name: "query string".into(), reason: e.to_string() })
-}
-
-pub(crate) fn window_param(params: &HashMap<String, String>) -> Result<Window> {
-    window_param_or(params, Window::DEFAULT)
-}
-
-fn window_param_or(params: &HashMap<String, String>, default: Window) -> Result<Window> {
-    let Some(raw) = params.get("minutes") else { return Ok(default) };
-    raw.parse::<Window>().map_err(|_| HttpError::InvalidWindow(clip(raw).into()))
-}
-
-fn parse_method(raw: &str) -> Result<Method> {
-    match Method::parse(&raw.to_ascii_uppercase()) {
-        Method::Other if raw != "*" => Err(HttpError::InvalidQuery {
-            name: "method".into(),
-            reason: format!("expected an HTTP method such as GET, got {:?}", clip(raw)),
-        }),
-        m => Ok(m),
-    }
-}
-
-/// Reads at most [`MAX_BODY_BYTES`] and parses it as `T`; `None` for an
-/// empty (or all-whitespace) body.
-async fn read_json<T: DeserializeOwned>(req: &HttpRequest, mut payload: web::Payload) -> Result<Option<T>> {
-    let declared =
-        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return Err(HttpError::PayloadTooLarge { limit: MAX_BODY_BYTES });
-    }
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| HttpError::Payload(e.to_string()))?;
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(HttpError::PayloadTooLarge { limit: MAX_BODY_BYTES });
-        }
-        body.extend_from_slice(&chunk);
-    }
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
-    }
-    let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
-        use serde_json::error::Category;
-        match e.classify() {
-            Category::Io => HttpError::Payload(e.to_string()),
-            Category::Syntax | Category::Eof | Category::Data => HttpError::MalformedJson(e.to_string()),
-        }
-    })?;
-    // Only objects: serde would otherwise accept a struct written as an array.
-    if !value.is_object() {
-        return Err(HttpError::InvalidBody("expected a JSON object".into()));
-    }
-    T::deserialize(value).map(Some).map_err(|e| HttpError::InvalidBody(e.to_string()))
-}
-
-/// Parses a cache pattern where it enters, with [`KeyPattern`]'s grammar:
-/// the rules `openapi.json` states as a regular expression (1 to
-/// [`MAX_PATTERN_BYTES`] printable ASCII characters other than space; `\`
-/// escapes the next one; `[...]` classes are non-empty, not nested and
-/// closed; no `]` outside a class; at most [`MAX_PATTERN_STARS`] `*` outside
-/// classes and escapes), which every cache tier then matches by.
-pub(crate) fn validate_pattern(pattern: &str) -> Result<KeyPattern> {
-    KeyPattern::parse(pattern)
-        .map_err(|e| HttpError::InvalidPattern { pattern: e.pattern().to_owned(), reason: e.reason().to_owned() })
 }
 
 #[cfg(test)]

@@ -116,8 +116,21 @@ pub fn render(s: &Snapshot, t: &TotalsSnapshot, cache: Option<&CacheStats>, opti
 
     family(o, "perfkit_window_seconds", "gauge", "Length of the sliding window the window gauges cover.");
     sample(o, "perfkit_window_seconds", &[], s.window.as_duration().as_secs_f64());
-
     requests(o, t, &bounds, &options.naming);
+    endpoint_families(o, s, t);
+    queries(o, s, t, &bounds);
+    n_plus_one_families(o, t);
+    if options.cache_configured {
+        cache_families(o, s, t, cache);
+    }
+    system_families(o, s);
+    store_families(o, s);
+    out
+}
+
+/// Per-endpoint slow-request counters and the window's latency percentiles
+/// and queries per request.
+fn endpoint_families(o: &mut String, s: &Snapshot, t: &TotalsSnapshot) {
     family(o, "perfkit_http_slow_requests_total", "counter", "Requests over the slow threshold since start.");
     for e in &t.endpoints {
         let labels = [("method", e.method.as_str()), ("route", e.route.as_str())];
@@ -138,9 +151,10 @@ pub fn render(s: &Snapshot, t: &TotalsSnapshot, cache: Option<&CacheStats>, opti
         let labels = [("method", e.method.as_str()), ("route", e.route.as_str())];
         sample(o, "perfkit_http_queries_per_request", &labels, e.queries_per_request);
     }
+}
 
-    queries(o, s, t, &bounds);
-
+/// N+1 findings per route since start.
+fn n_plus_one_families(o: &mut String, t: &TotalsSnapshot) {
     family(
         o,
         "perfkit_db_n_plus_one_total",
@@ -148,14 +162,14 @@ pub fn render(s: &Snapshot, t: &TotalsSnapshot, cache: Option<&CacheStats>, opti
         "N+1 findings per route since start (one per request and repeated query shape).",
     );
     for n in &t.n_plus_one {
-        sample(o, "perfkit_db_n_plus_one_total", &[("route", n.route.as_str())], n.findings as f64);
+        sample(o, "perfkit_db_n_plus_one_total", &[("route", n.scope.as_str())], n.findings as f64);
     }
+}
 
-    if options.cache_configured {
-        cache_families(o, s, t, cache);
-    }
-
-    let current = s.system.current.unwrap_or_default();
+/// Process and machine gauges from the latest system reading; none before
+/// the sampler's first reading (or without a sampler).
+fn system_families(o: &mut String, s: &Snapshot) {
+    let Some(current) = s.system.current else { return };
     let gauges: [(&str, &str, f64); 6] = [
         ("perfkit_process_resident_memory_bytes", "Resident memory of this process.", current.rss_bytes as f64),
         (
@@ -168,20 +182,20 @@ pub fn render(s: &Snapshot, t: &TotalsSnapshot, cache: Option<&CacheStats>, opti
         ("perfkit_system_disk_used_bytes", "Disk space used on the data volume.", current.disk_used_bytes as f64),
         ("perfkit_system_disk_total_bytes", "Disk space of the data volume.", current.disk_total_bytes as f64),
     ];
-    if s.system.current.is_some() {
-        for (name, help, value) in gauges {
-            family(o, name, "gauge", help);
-            sample(o, name, &[], value);
-        }
+    for (name, help, value) in gauges {
+        family(o, name, "gauge", help);
+        sample(o, name, &[], value);
     }
+}
 
+/// The store's key counts and overflowed samples.
+fn store_families(o: &mut String, s: &Snapshot) {
     family(o, "perfkit_store_keys", "gauge", "Distinct keys held by the metrics store.");
     sample(o, "perfkit_store_keys", &[("kind", "endpoint")], s.keys.endpoints as f64);
     sample(o, "perfkit_store_keys", &[("kind", "query")], s.keys.queries as f64);
     family(o, "perfkit_store_overflowed_samples_total", "counter", "Samples sent to an overflow key since start.");
     sample(o, "perfkit_store_overflowed_samples_total", &[("kind", "endpoint")], s.keys.overflowed_requests as f64);
     sample(o, "perfkit_store_overflowed_samples_total", &[("kind", "query")], s.keys.overflowed_queries as f64);
-    out
 }
 
 /// The request counter and duration histogram per endpoint and status, in
@@ -282,13 +296,15 @@ fn queries(o: &mut String, s: &Snapshot, t: &TotalsSnapshot, bounds: &[String]) 
     }
 }
 
-/// Cache counters since start and gauges; the Redis tier only when there is one.
+/// Cache counters since start and gauges; the remote tier only when there is
+/// one. Its families and label keep the names of the Redis tier, the remote
+/// tier perfkit ships (`tier="redis"`, `perfkit_cache_redis_up`).
 fn cache_families(o: &mut String, s: &Snapshot, t: &TotalsSnapshot, cache: Option<&CacheStats>) {
-    let redis = cache.is_some_and(|c| c.redis.is_some()) || t.cache.redis != TierCounts::default();
+    let remote = cache.is_some_and(|c| c.remote.is_some()) || t.cache.remote != TierCounts::default();
     family(o, "perfkit_cache_operations_total", "counter", "Cache operations per tier and op since start.");
     tier_ops(o, "memory", &t.cache.memory);
-    if redis {
-        tier_ops(o, "redis", &t.cache.redis);
+    if remote {
+        tier_ops(o, "redis", &t.cache.remote);
     }
     family(o, "perfkit_cache_hit_ratio", "gauge", "Cache hits over lookups in the window (0 without lookups).");
     sample(o, "perfkit_cache_hit_ratio", &[], s.cache.hit_rate());
@@ -297,9 +313,9 @@ fn cache_families(o: &mut String, s: &Snapshot, t: &TotalsSnapshot, cache: Optio
         sample(o, "perfkit_cache_entries", &[("tier", "memory")], c.memory.entries.unwrap_or(0) as f64);
         family(o, "perfkit_cache_size_bytes", "gauge", "Bytes held by the memory tier.");
         sample(o, "perfkit_cache_size_bytes", &[("tier", "memory")], c.memory.bytes.unwrap_or(0) as f64);
-        if let Some(r) = &c.redis {
+        if let Some(r) = &c.remote {
             family(o, "perfkit_cache_redis_up", "gauge", "Whether Redis answered the last operation (1) or not (0).");
-            sample(o, "perfkit_cache_redis_up", &[], if r.available { 1.0 } else { 0.0 });
+            sample(o, "perfkit_cache_redis_up", &[], if r.reachable { 1.0 } else { 0.0 });
         }
     }
 }

@@ -39,12 +39,10 @@ use actix_web::{
     web::Bytes,
 };
 use futures_util::future::LocalBoxFuture;
-use perf_core::CacheStore;
+use perf_core::{CacheStore, MAX_KEY_BYTES};
 
 /// The response header saying whether the cache answered.
 pub const X_CACHE: &str = "x-cache";
-/// Longest key stored; requests with longer keys are not cached.
-const MAX_KEY_BYTES: usize = 1_024;
 
 /// The response-caching middleware factory (an actix [`Transform`]).
 ///
@@ -264,6 +262,7 @@ fn cache_key(settings: &Settings, req: &ServiceRequest) -> Option<String> {
             key.push_str(&v);
         }
     }
+    // A key longer than the caches take is not cached.
     (key.len() <= MAX_KEY_BYTES).then_some(key)
 }
 

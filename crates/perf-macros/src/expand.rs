@@ -72,13 +72,13 @@ pub(crate) fn cached(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     let ttl = ttl.unwrap_or_else(|| syn::parse_quote!(300));
     let prefix = prefix.unwrap_or_else(|| LitStr::new(&func.sig.ident.to_string(), Span::call_site()));
     let ret = return_type(&func.sig.output);
-    let helper = if is_result(&func.sig.output) { quote!(cached_result) } else { quote!(cached) };
+    let helper = if is_result(&func.sig.output) { quote!(cached_result) } else { quote!(cached_call) };
     let ItemFn { attrs, vis, sig, block } = func;
     Ok(quote! {
         #(#attrs)*
         #vis #sig {
-            let __perf_cache_key = ::perf_cache::function_key(#prefix, #key_value);
-            ::perf_cache::#helper::<#ret, _>(
+            let __perf_cache_key = ::perf_cache::__private::function_key(#prefix, #key_value);
+            ::perf_cache::__private::#helper::<#ret, _>(
                 __perf_cache_key,
                 ::std::time::Duration::from_secs(#ttl),
                 async move #block,
@@ -101,16 +101,16 @@ pub(crate) fn invalidate_on_change(attr: TokenStream, item: TokenStream) -> syn:
     let ItemFn { attrs, vis, sig, block } = func;
     let body = match (sig.asyncness.is_some(), result) {
         (true, true) => {
-            quote!(::perf_cache::invalidate_after_ok::<#ret, _>(&[#(#namespaces),*], async move #block).await)
+            quote!(::perf_cache::__private::invalidate_after_ok::<#ret, _>(&[#(#namespaces),*], async move #block).await)
         }
         (true, false) => {
-            quote!(::perf_cache::invalidate_after::<#ret, _>(&[#(#namespaces),*], async move #block).await)
+            quote!(::perf_cache::__private::invalidate_after::<#ret, _>(&[#(#namespaces),*], async move #block).await)
         }
         (false, true) => {
-            quote!(::perf_cache::invalidate_after_ok_sync::<#ret, _>(&[#(#namespaces),*], || -> #ret #block))
+            quote!(::perf_cache::__private::invalidate_after_ok_sync::<#ret, _>(&[#(#namespaces),*], || -> #ret #block))
         }
         (false, false) => {
-            quote!(::perf_cache::invalidate_after_sync::<#ret, _>(&[#(#namespaces),*], || -> #ret #block))
+            quote!(::perf_cache::__private::invalidate_after_sync::<#ret, _>(&[#(#namespaces),*], || -> #ret #block))
         }
     };
     Ok(quote! {

@@ -1,13 +1,15 @@
 //! Attribute macros for perfkit: `#[cached]` and `#[invalidate_on_change]`
 //! (re-exported by perf-cache) and `#[monitored]` (re-exported by perf-db).
 //!
-//! The macros only generate calls into the public function APIs of
-//! perf-cache (`perf_cache::cached`, `perf_cache::invalidate_after_ok`, …)
-//! and perf-db (`perf_db::monitored`, `perf_db::monitored_async`), so
-//! anything they do can also be written by hand.
+//! The macros only generate calls into perf-cache's hidden
+//! `perf_cache::__private` module (`function_key`, `cached_call`,
+//! `invalidate_after_ok`, …, plumbing that changes with the macros) and
+//! perf-db's public functions (`perf_db::monitored`,
+//! `perf_db::monitored_async`). By hand, the same caching is
+//! `TypedCache::get_or_compute` on `perf_cache::default_cache()`.
 //!
 //! ```
-//! use perf_cache::{Cache, MemoryCache, cached, install_default};
+//! use perf_cache::{TypedCache, MemoryCache, cached, install_default};
 //! # use std::sync::Arc;
 //!
 //! #[cached(ttl = 600, prefix = "user_data")]
@@ -16,7 +18,7 @@
 //! }
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
-//! install_default(Cache::new(Arc::new(MemoryCache::new()?)))?;
+//! install_default(TypedCache::new(Arc::new(MemoryCache::new()?)))?;
 //! assert_eq!(user_name(7).await?, "user 7"); // computed
 //! assert_eq!(user_name(7).await?, "user 7"); // served from the cache
 //! # Ok::<(), Box<dyn std::error::Error>>(())

@@ -23,6 +23,10 @@ pub enum PerfkitError {
     /// The query-plan capture could not be started.
     #[error("the query-plan capture could not be started")]
     Db(#[source] perf_db::DbError),
+    /// The `OTEL_*` configuration is invalid or the export thread could not start.
+    #[cfg(feature = "otel")]
+    #[error("the OpenTelemetry exporter could not be started")]
+    Otel(#[source] perf_otel::OtelError),
     /// `REDIS_URL` is set but this build has no Redis tier: perfkit refuses
     /// to fall back to memory silently.
     #[error("REDIS_URL is set ({url}) but perfkit was built without its `redis` feature")]

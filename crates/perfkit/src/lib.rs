@@ -44,9 +44,16 @@
 //! | `sqlite` | no | diesel's SQLite backend |
 //! | `postgres` | no | diesel's PostgreSQL backend |
 //! | `redis` | no | the tiered Redis + memory cache used when `REDIS_URL` is set |
+//! | `otel` | no | OpenTelemetry metrics export (OTLP/HTTP protobuf) when `OTEL_EXPORTER_OTLP_ENDPOINT` is set |
 //!
 //! Without `redis`, a set `REDIS_URL` is an error
 //! ([`PerfkitError::RedisNotBuilt`]), never a silent fall-back to memory.
+//!
+//! With `otel`, [`PerfkitBuilder::build`] reads the standard `OTEL_*`
+//! variables (or the configuration given to `PerfkitBuilder::otel`) and,
+//! when they name an endpoint, starts `perf_otel::OtelExporter` on its own
+//! thread: it reads the store's totals every export interval, adds nothing
+//! to a request, and stops with the last clone.
 mod error;
 mod perfkit;
 
@@ -56,12 +63,14 @@ pub use perf_cache;
 pub use perf_core;
 pub use perf_db;
 pub use perf_http;
+#[cfg(feature = "otel")]
+pub use perf_otel;
 
 pub use crate::{
     error::PerfkitError,
     perfkit::{CacheKind, Perfkit, PerfkitBuilder},
 };
-pub use perf_cache::{Cache, cached, invalidate_on_change};
+pub use perf_cache::{TypedCache, cached, invalidate_on_change};
 pub use perf_core::{PerfConfig, PerfContext};
 pub use perf_db::QueryMonitor;
 pub use perf_http::block;

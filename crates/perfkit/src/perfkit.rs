@@ -6,7 +6,7 @@ use std::{
     sync::Arc,
 };
 
-use perf_cache::{Cache, CacheBackend, MemoryCache};
+use perf_cache::{CacheBackend, MemoryCache, TypedCache};
 use perf_core::{CacheAdmin, CacheStore, Clock, Invalidator, PerfConfig, PerfContext, Store, SystemClock};
 use perf_db::QueryMonitor;
 use perf_http::{PerfApi, PerfMetrics, PerfMonitor, PerfState, ResponseCache};
@@ -58,7 +58,7 @@ struct Inner {
     store: Arc<Store>,
     state: PerfState,
     queries: QueryMonitor,
-    cache: Cache,
+    cache: TypedCache,
     cache_store: Arc<dyn CacheStore>,
     invalidator: Arc<dyn Invalidator>,
     cache_kind: CacheKind,
@@ -69,6 +69,9 @@ struct Inner {
     _evaluator: perf_analytics::AlertEvaluator,
     #[cfg(feature = "system")]
     sampler: Option<perf_core::SystemSampler>,
+    // Dropped with the last clone: one last export, bounded by the OTLP timeout.
+    #[cfg(feature = "otel")]
+    otel: Option<perf_otel::OtelExporter>,
 }
 
 impl std::fmt::Debug for Perfkit {
@@ -95,7 +98,14 @@ impl Perfkit {
 
     /// A builder wiring everything from `config`.
     pub fn builder(config: PerfConfig) -> PerfkitBuilder {
-        PerfkitBuilder { config, data_dir: PathBuf::from("."), cache_prefix: None, clock: None }
+        PerfkitBuilder {
+            config,
+            data_dir: PathBuf::from("."),
+            cache_prefix: None,
+            clock: None,
+            #[cfg(feature = "otel")]
+            otel: None,
+        }
     }
 
     /// The request monitor: `App::new().wrap(perf.monitor())`.
@@ -151,7 +161,7 @@ impl Perfkit {
 
     /// The typed cache (postcard values, single-flight `get_or_compute`)
     /// over the memory or tiered cache.
-    pub fn cache(&self) -> &Cache {
+    pub fn cache(&self) -> &TypedCache {
         &self.inner.cache
     }
 
@@ -203,6 +213,13 @@ impl Perfkit {
         self.inner.state.config()
     }
 
+    /// What the OpenTelemetry exporter did so far (attempts, failures, the
+    /// latest error); `None` when no exporter runs.
+    #[cfg(feature = "otel")]
+    pub fn otel_stats(&self) -> Option<perf_otel::ExportStats> {
+        self.inner.otel.as_ref().map(perf_otel::OtelExporter::stats)
+    }
+
     /// Whether the system sampler runs (feature `system`,
     /// `MEMORY_MONITORING_ENABLED`, and a platform that gives figures).
     pub fn system_sampled(&self) -> bool {
@@ -223,6 +240,8 @@ pub struct PerfkitBuilder {
     data_dir: PathBuf,
     cache_prefix: Option<String>,
     clock: Option<Arc<dyn Clock>>,
+    #[cfg(feature = "otel")]
+    otel: Option<perf_otel::OtelConfig>,
 }
 
 impl std::fmt::Debug for PerfkitBuilder {
@@ -232,7 +251,7 @@ impl std::fmt::Debug for PerfkitBuilder {
             .field("data_dir", &self.data_dir)
             .field("cache_prefix", &self.cache_prefix)
             .field("clock", &self.clock.as_ref().map(|_| "<custom>"))
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -264,6 +283,15 @@ impl PerfkitBuilder {
         self
     }
 
+    /// The OpenTelemetry export settings (default: [`perf_otel::OtelConfig::from_env`]
+    /// at [`build`](PerfkitBuilder::build)). The exporter starts when they are
+    /// [enabled](perf_otel::OtelConfig::is_enabled).
+    #[cfg(feature = "otel")]
+    pub fn otel(mut self, config: perf_otel::OtelConfig) -> Self {
+        self.otel = Some(config);
+        self
+    }
+
     /// Makes the store, thresholds and clock once and wires every part to
     /// them; starts the background work. Needs a tokio runtime (e.g. inside
     /// `#[actix_web::main]`) only when `REDIS_URL` is set.
@@ -280,9 +308,19 @@ impl PerfkitBuilder {
     /// - [`PerfkitError::Cache`] when a cache cannot be built (outside a
     ///   tokio runtime with `REDIS_URL` set, a thread that cannot start);
     /// - [`PerfkitError::Analytics`] when the alert evaluator cannot start;
-    /// - [`PerfkitError::Http`] when the HTTP state cannot be built.
+    /// - [`PerfkitError::Http`] when the HTTP state cannot be built;
+    /// - `PerfkitError::Otel` (feature `otel`) for invalid `OTEL_*`
+    ///   variables (an unsupported protocol, an `https://` endpoint, a bad
+    ///   number or list) or an export thread that cannot start. A collector
+    ///   that is down is no error: exports fail, are counted
+    ///   (`Perfkit::otel_stats`) and warned about once a minute.
     pub fn build(self) -> Result<Perfkit, PerfkitError> {
-        let PerfkitBuilder { config, data_dir, cache_prefix, clock } = self;
+        #[cfg(feature = "otel")]
+        let otel_config = match self.otel.clone() {
+            Some(c) => c,
+            None => perf_otel::OtelConfig::from_env().map_err(PerfkitError::Otel)?,
+        };
+        let PerfkitBuilder { config, data_dir, cache_prefix, clock, .. } = self;
         let clock = clock.unwrap_or_else(|| Arc::new(SystemClock));
         let context = PerfContext::with_clock(&config, clock).map_err(PerfkitError::Config)?;
         let store = context.store().cloned().expect("PerfContext::with_clock always builds a store");
@@ -321,13 +359,22 @@ impl PerfkitBuilder {
         #[cfg(not(feature = "system"))]
         let _ = data_dir;
 
+        // Last, so nothing above can fail after the thread started. It reads
+        // the store's totals only: the monitor built above is unchanged.
+        #[cfg(feature = "otel")]
+        let otel = if otel_config.is_enabled() {
+            Some(perf_otel::OtelExporter::from_context(&otel_config, &context).map_err(PerfkitError::Otel)?)
+        } else {
+            None
+        };
+
         Ok(Perfkit {
             inner: Arc::new(Inner {
                 context,
                 store,
                 state,
                 queries,
-                cache: Cache::new(cache as Arc<dyn CacheBackend>),
+                cache: TypedCache::new(cache as Arc<dyn CacheBackend>),
                 cache_store,
                 invalidator,
                 cache_kind,
@@ -337,6 +384,8 @@ impl PerfkitBuilder {
                 _evaluator: evaluator,
                 #[cfg(feature = "system")]
                 sampler,
+                #[cfg(feature = "otel")]
+                otel,
             }),
         })
     }

@@ -6,7 +6,7 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use actix_web::{HttpRequest, HttpResponse, web};
 use perf_core::CacheStore;
 use perf_http::ResponseCache;
-use perfkit::Cache;
+use perfkit::TypedCache;
 use serde_json::json;
 
 use crate::{
@@ -28,7 +28,7 @@ const MAX_TEXT_CHARS: usize = 200;
 /// What the handlers share.
 pub(crate) struct AppState {
     pub(crate) db: Db,
-    pub(crate) cache: Cache,
+    pub(crate) cache: TypedCache,
     pub(crate) store: Arc<dyn CacheStore>,
     pub(crate) cache_tier: &'static str,
     /// How long cached pages stay fresh (`CACHE_DEFAULT_TIMEOUT`).

@@ -106,7 +106,7 @@ fn slow_queries_costliest_first_capped() {
 fn n_plus_one_uses_the_stores_per_pattern_figures() {
     let mut s = empty();
     let finding = |route: &str, fp: &str, requests: u64, typical: u32, max: u32, per_request: f64| NPlusOneFinding {
-        route: route.into(),
+        scope: route.into(),
         fingerprint: fp.into(),
         requests,
         max_count: max,

@@ -35,6 +35,7 @@ impl Fixture {
             status,
             Duration::from_millis(ms),
             self.clock.now(),
+            &*self.thresholds,
         ));
     }
     fn requests(&self, route: &str, n: usize, status: u16, ms: u64) {
@@ -175,8 +176,9 @@ fn detailed_report_gathers_everything() {
                 duration: Duration::from_millis(150),
                 ok: true,
                 at: f.clock.now(),
-                route: Some("/slow"),
+                scope: Some("/slow"),
                 kind: perf_core::QueryKind::Read,
+                slow: f.store.thresholds().query_is_slow(Duration::from_millis(150)),
             });
             f.store.record_system(&SystemSample {
                 at: f.clock.now(),
@@ -187,7 +189,7 @@ fn detailed_report_gathers_everything() {
         }
     }
     f.store.record_n_plus_one(&NPlusOneSample {
-        route: "/slow",
+        scope: "/slow",
         fingerprint: "SELECT * FROM tasks WHERE project_id = ?",
         count: 30,
         total_time: Duration::from_millis(90),

@@ -146,6 +146,7 @@ fn degrading_store() -> (Arc<ManualClock>, Store) {
                     200,
                     Duration::from_millis(ms),
                     at,
+                    store.thresholds(),
                 ));
                 store.record_request(&RequestSample::new(
                     Method::Get,
@@ -153,6 +154,7 @@ fn degrading_store() -> (Arc<ManualClock>, Store) {
                     200,
                     Duration::from_millis(50 + r),
                     at,
+                    store.thresholds(),
                 ));
             }
             let _ = step;

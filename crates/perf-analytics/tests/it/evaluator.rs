@@ -21,7 +21,14 @@ fn evaluator_thread_opens_alerts_and_stops_on_drop() {
     crate::events::install();
     let (clock, store, analytics) = analytics();
     for _ in 0..20 {
-        store.record_request(&RequestSample::new(Method::Get, Some("/slow"), 200, Duration::from_secs(2), clock.now()));
+        store.record_request(&RequestSample::new(
+            Method::Get,
+            Some("/slow"),
+            200,
+            Duration::from_secs(2),
+            clock.now(),
+            store.thresholds(),
+        ));
     }
     let evaluator = AlertEvaluator::from_config(analytics.clone(), &PerfConfig::default()).unwrap();
     // The first evaluation runs at start; wait for it instead of sleeping.

@@ -21,7 +21,7 @@ fn a_cause_is_logged_once_per_minute_with_what_was_suppressed() {
     let snap = log.snapshot();
     assert_eq!(snap.unreachable, 0);
     assert_eq!(snap.command_errors["OOM"].count, 6);
-    assert_eq!(snap.command_errors["OOM"].last, RedisErrorCause { message: "oom 6".into(), at: at(200) });
+    assert_eq!(snap.command_errors["OOM"].last, TierErrorCause { message: "oom 6".into(), at: at(200) });
     assert_eq!(snap.command_errors["READONLY"].count, 1);
 }
 
@@ -32,7 +32,7 @@ fn unreachable_probes_keep_the_cause_but_only_operations_count() {
     log.unreachable("timed out".into(), at(2), false);
     let snap = log.snapshot();
     assert_eq!(snap.unreachable, 1);
-    assert_eq!(snap.last_unreachable, Some(RedisErrorCause { message: "timed out".into(), at: at(2) }));
+    assert_eq!(snap.last_unreachable, Some(TierErrorCause { message: "timed out".into(), at: at(2) }));
     assert!(snap.command_errors.is_empty());
 }
 

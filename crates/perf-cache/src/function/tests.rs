@@ -10,7 +10,7 @@ fn keys_are_prefix_namespaced_and_deterministic() {
     assert_ne!(a, function_key("user_data", &(8u64, "x")));
     let a = a.as_str().unwrap();
     assert!(a.starts_with("user_data:"));
-    assert_eq!(crate::key::namespace_of(a), Some("user_data"));
+    assert_eq!(perf_core::Namespace::of(a).map(|ns| ns.as_str()), Some("user_data"));
 }
 
 #[test]

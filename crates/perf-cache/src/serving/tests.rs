@@ -13,11 +13,11 @@ fn check(memory: &[u64], redis: &[u64], now: u64, expected: (u64, u64, ServingTi
         w.record(CacheTier::Memory, s);
     }
     for &s in redis {
-        w.record(CacheTier::Redis, s);
+        w.record(CacheTier::Remote, s);
     }
     let recent = w.recent(now);
     assert_eq!(recent.window_secs, WINDOW_SECS);
-    assert_eq!((recent.memory, recent.redis, recent.serving_tier()), expected);
+    assert_eq!((recent.memory, recent.remote, recent.serving_tier()), expected);
 }
 
 #[test]
@@ -28,18 +28,18 @@ fn no_hits_serve_nothing() {
 #[test]
 fn the_tier_with_more_recent_hits_serves() {
     check(&[T0, T0, T0 + 1], &[T0 + 2], T0 + 2, (3, 1, ServingTier::Memory));
-    check(&[T0], &[T0, T0 + 3, T0 + 9], T0 + 9, (1, 3, ServingTier::Redis));
+    check(&[T0], &[T0, T0 + 3, T0 + 9], T0 + 9, (1, 3, ServingTier::Remote));
 }
 
 #[test]
 fn a_tie_goes_to_redis() {
-    check(&[T0], &[T0], T0, (1, 1, ServingTier::Redis));
+    check(&[T0], &[T0], T0, (1, 1, ServingTier::Remote));
 }
 
 #[test]
 fn hits_older_than_the_window_are_forgotten() {
     // Memory served long ago; Redis served within the last 10 s.
-    check(&[T0, T0, T0, T0 + 1], &[T0 + 5], T0 + 11, (0, 1, ServingTier::Redis));
+    check(&[T0, T0, T0, T0 + 1], &[T0 + 5], T0 + 11, (0, 1, ServingTier::Remote));
     check(&[T0, T0 + 9], &[], T0 + 9 + WINDOW_SECS, (0, 0, ServingTier::None));
 }
 

@@ -29,8 +29,8 @@ async fn redis_down_at_start_serves_from_memory() {
     let stats = cache.snapshot();
     assert_eq!(stats.serving_tier, perf_core::ServingTier::Memory);
     assert_eq!((stats.hits, stats.misses), (1, 1));
-    let redis = stats.redis.unwrap();
-    assert!(!redis.available);
+    let redis = stats.remote.unwrap();
+    assert!(!redis.reachable);
     assert_eq!(redis.breaker, BreakerState::Open);
 }
 

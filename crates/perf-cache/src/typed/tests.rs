@@ -7,8 +7,8 @@ use serde::Deserialize;
 use super::*;
 use crate::MemoryCache;
 
-fn cache() -> Cache {
-    Cache::new(Arc::new(MemoryCache::builder().background(false).build().unwrap()))
+fn cache() -> TypedCache {
+    TypedCache::new(Arc::new(MemoryCache::builder().background(false).build().unwrap()))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -78,7 +78,7 @@ async fn killed_redis_falls_back_to_memory_and_recovers() {
     // Redis is used again: a fresh instance sees values written now.
     let other = TieredCache::new(config(&server.url(), &cache.redis().config().prefix), None).unwrap();
     assert_eq!(other.fetch("items:449").await.unwrap(), Some(v(449)));
-    assert!(cache.snapshot().redis.unwrap().available);
+    assert!(cache.snapshot().remote.unwrap().reachable);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -186,8 +186,8 @@ async fn issue_10_killed_redis_shows_in_stats_while_memory_answers_every_lookup(
         s.hits + s.misses + s.errors
     };
     let (memory_hits_before, redis_before) = (cache.memory().tier_stats().hits, redis_lookups(&cache));
-    let up = cache.snapshot().redis.unwrap();
-    assert!(up.available);
+    let up = cache.snapshot().remote.unwrap();
+    assert!(up.reachable);
     assert_eq!((up.breaker, up.breaker_openings), (BreakerState::Closed, 0));
 
     server.kill();
@@ -201,8 +201,8 @@ async fn issue_10_killed_redis_shows_in_stats_while_memory_answers_every_lookup(
                 _ => failed += 1,
             }
         }
-        let redis = cache.snapshot().redis.unwrap();
-        if !redis.available && redis.breaker != BreakerState::Closed {
+        let redis = cache.snapshot().remote.unwrap();
+        if !redis.reachable && redis.breaker != BreakerState::Closed {
             break true;
         }
         if Instant::now() >= deadline {
@@ -211,12 +211,12 @@ async fn issue_10_killed_redis_shows_in_stats_while_memory_answers_every_lookup(
         // A poll interval, not an assertion on time.
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
-    assert!(reported_down, "2 s after the kill the stats still said {:?}", cache.snapshot().redis);
+    assert!(reported_down, "2 s after the kill the stats still said {:?}", cache.snapshot().remote);
     assert_eq!(failed, 0, "no lookup may fail");
     assert_eq!(cache.memory().tier_stats().hits - memory_hits_before, lookups, "every lookup was a memory hit");
     assert_eq!(redis_lookups(&cache), redis_before, "no lookup went to Redis");
     let stats = cache.snapshot();
-    let redis = stats.redis.unwrap();
+    let redis = stats.remote.unwrap();
     assert_eq!(redis.breaker_openings, 1);
     assert!(redis.last_unreachable.is_some(), "the cause is kept: {redis:?}");
     assert!(redis.command_errors.is_empty(), "{redis:?}");
@@ -280,11 +280,11 @@ async fn issue_10_refused_writes_are_counted_by_cause_and_never_open_the_breaker
     assert!(wait_for(|| async { cache.pending_invalidations() == 0 }).await, "the stale copies were never removed");
 
     let stats = cache.snapshot();
-    let redis = stats.redis.clone().unwrap();
+    let redis = stats.remote.clone().unwrap();
     assert_eq!(not_closed, 0, "the breaker left closed during the run");
     assert_eq!(redis.breaker_openings, 0, "{redis:?}");
     assert_eq!(redis.breaker, BreakerState::Closed);
-    assert!(redis.available, "Redis answered every call, if with an error");
+    assert!(redis.reachable, "Redis answered every call, if with an error");
     assert_eq!(redis.unreachable_errors, 0, "{redis:?}");
     assert_eq!(redis.command_errors.keys().collect::<Vec<_>>(), ["OOM"], "{redis:?}");
     let oom = &redis.command_errors["OOM"];
@@ -307,5 +307,5 @@ async fn issue_10_refused_writes_are_counted_by_cause_and_never_open_the_breaker
     let _: () = redis::cmd("CONFIG").arg("SET").arg("maxmemory").arg(0).query_async(&mut raw).await.unwrap();
     cache.store("plain", v(3), Duration::from_secs(60)).await.unwrap();
     assert_eq!(fresh.fetch("plain").await.unwrap(), Some(v(3)));
-    assert_eq!(cache.snapshot().redis.unwrap().command_errors["OOM"].count, writes);
+    assert_eq!(cache.snapshot().remote.unwrap().command_errors["OOM"].count, writes);
 }

@@ -10,14 +10,14 @@ use std::{
     time::Duration,
 };
 
-use perf_cache::{Cache, MemoryCache, cached, default_cache, install_default, invalidate_on_change};
+use perf_cache::{MemoryCache, TypedCache, cached, default_cache, install_default, invalidate_on_change};
 use serde::{Deserialize, Serialize};
 
 fn ensure_default() {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
         // Another test may have won the race; either way one is installed.
-        let _ = install_default(Cache::new(Arc::new(MemoryCache::new().unwrap())));
+        let _ = install_default(TypedCache::new(Arc::new(MemoryCache::new().unwrap())));
     });
     assert!(default_cache().is_some());
 }

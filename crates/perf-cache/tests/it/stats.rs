@@ -27,7 +27,7 @@ fn v(s: &str) -> Arc<[u8]> {
 
 fn recent(c: &TieredCache) -> (u64, u64, ServingTier) {
     let stats = c.snapshot();
-    let RecentHits { memory, redis, .. } = stats.recent_hits.unwrap();
+    let RecentHits { memory, remote: redis, .. } = stats.recent_hits.unwrap();
     assert_eq!(stats.serving_tier, stats.recent_hits.unwrap().serving_tier());
     (memory, redis, stats.serving_tier)
 }
@@ -56,7 +56,7 @@ async fn issue_10_serving_tier_names_the_tier_that_answered_recent_hits() {
     for k in &keys {
         assert_eq!(reader.fetch(k).await.unwrap(), Some(v(k)));
     }
-    assert_eq!(recent(&reader), (0, 5, ServingTier::Redis));
+    assert_eq!(recent(&reader), (0, 5, ServingTier::Remote));
     for _ in 0..2 {
         for k in &keys {
             assert_eq!(reader.fetch(k).await.unwrap(), Some(v(k)));

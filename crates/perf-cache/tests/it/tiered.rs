@@ -44,14 +44,14 @@ async fn write_through_value_is_served_by_redis_to_the_other_instance() {
     assert_eq!(
         lookups,
         vec![
-            (CacheEventKind::Hit, CacheTier::Redis),
+            (CacheEventKind::Hit, CacheTier::Remote),
             (CacheEventKind::Hit, CacheTier::Memory),
-            (CacheEventKind::Miss, CacheTier::Redis),
+            (CacheEventKind::Miss, CacheTier::Remote),
         ]
     );
     let stats = b.snapshot();
     assert_eq!((stats.hits, stats.misses, stats.serving_tier.as_str()), (2, 1, "redis"));
-    assert_eq!(stats.redis.unwrap().breaker, BreakerState::Closed);
+    assert_eq!(stats.remote.unwrap().breaker, BreakerState::Closed);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

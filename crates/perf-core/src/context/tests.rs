@@ -31,7 +31,8 @@ fn a_threshold_change_through_the_context_reaches_the_store() {
 #[test]
 fn samples_recorded_through_the_context_are_read_back_through_it() {
     let ctx = PerfContext::with_clock(&PerfConfig::default(), manual()).unwrap();
-    let sample = RequestSample::new(Method::Get, Some("/x"), 200, Duration::from_millis(3), ctx.clock().now());
+    let sample =
+        RequestSample::new(Method::Get, Some("/x"), 200, Duration::from_millis(3), ctx.clock().now(), ctx.thresholds());
     ctx.recorder().record_request(&sample);
     ctx.recorder().record_request(&sample);
     assert_eq!(ctx.source().snapshot(Window::DEFAULT).requests.count, 2);

@@ -26,7 +26,7 @@ impl GaugeSlot {
         cpu_max: 0.0,
         cache: CacheCounts {
             memory: TierCounts { hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0 },
-            redis: TierCounts { hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0 },
+            remote: TierCounts { hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0 },
         },
     };
 
@@ -84,7 +84,7 @@ impl Gauges {
 fn counter_of<'a>(counts: &'a mut CacheCounts, e: &CacheEvent) -> &'a mut u64 {
     let tier = match e.tier {
         CacheTier::Memory => &mut counts.memory,
-        CacheTier::Redis => &mut counts.redis,
+        CacheTier::Remote => &mut counts.remote,
     };
     match e.kind {
         CacheEventKind::Hit => &mut tier.hits,
@@ -109,7 +109,7 @@ fn slot_for(slots: &mut [GaugeSlot], epoch: u64) -> Option<&mut GaugeSlot> {
 }
 
 pub(crate) fn add_counts(a: &mut CacheCounts, b: &CacheCounts) {
-    for (x, y) in [(&mut a.memory, &b.memory), (&mut a.redis, &b.redis)] {
+    for (x, y) in [(&mut a.memory, &b.memory), (&mut a.remote, &b.remote)] {
         x.hits += y.hits;
         x.misses += y.misses;
         x.sets += y.sets;

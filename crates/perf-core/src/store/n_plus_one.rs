@@ -1,25 +1,25 @@
-//! The N+1 table: one aggregate per (route, fingerprint), in preallocated
+//! The N+1 table: one aggregate per (scope, fingerprint), in preallocated
 //! slots, the least recently seen evicted when a new pattern needs room.
 
 use std::hash::{Hash, Hasher};
 
-use super::{FxMap, MAX_ROUTE_BYTES, MAX_SQL_BYTES, ring::set_truncated};
+use super::{KeyMap, MAX_ROUTE_BYTES, MAX_SQL_BYTES, ring::set_truncated};
 use crate::{N_PLUS_ONE_RECENT, NPlusOneFinding, NPlusOneSample, NPlusOneTotals, OVERFLOW_ROUTE, Timestamp};
 
 pub(super) struct NPlusOneTable {
     slots: Box<[Slot]>,
-    /// Findings per route since start, apart from the evicting slots so
-    /// eviction never resets them; at most `max_routes` routes, the rest
+    /// Findings per scope since start, apart from the evicting slots so
+    /// eviction never resets them; at most `max_scopes` scopes, the rest
     /// counted under [`OVERFLOW_ROUTE`].
-    per_route: FxMap<Box<str>, u64>,
-    max_routes: usize,
+    per_scope: KeyMap<Box<str>, u64>,
+    max_scopes: usize,
     overflowed: u64,
 }
 
 pub(super) struct Slot {
     live: bool,
     hash: u64,
-    pub(super) route: String,
+    pub(super) scope: String,
     pub(super) fingerprint: String,
     requests: u64,
     max_count: u32,
@@ -33,12 +33,12 @@ pub(super) struct Slot {
 }
 
 impl NPlusOneTable {
-    pub(super) fn new(capacity: usize, max_routes: usize) -> NPlusOneTable {
+    pub(super) fn new(capacity: usize, max_scopes: usize) -> NPlusOneTable {
         let slots = (0..capacity.max(1))
             .map(|_| Slot {
                 live: false,
                 hash: 0,
-                route: String::with_capacity(MAX_ROUTE_BYTES),
+                scope: String::with_capacity(MAX_ROUTE_BYTES),
                 fingerprint: String::with_capacity(MAX_SQL_BYTES),
                 requests: 0,
                 max_count: 0,
@@ -51,22 +51,22 @@ impl NPlusOneTable {
                 last_at: Timestamp::EPOCH,
             })
             .collect();
-        NPlusOneTable { slots, per_route: FxMap::default(), max_routes, overflowed: 0 }
+        NPlusOneTable { slots, per_scope: KeyMap::default(), max_scopes, overflowed: 0 }
     }
 
-    /// Bytes held by the per-route counters: they grow only with new routes, up to the cap.
+    /// Bytes held by the per-scope counters: they grow only with new scopes, up to the cap.
     pub(super) fn counter_bytes(&self) -> usize {
-        self.per_route.keys().map(|k| k.len() + std::mem::size_of::<(Box<str>, u64)>()).sum()
+        self.per_scope.keys().map(|k| k.len() + std::mem::size_of::<(Box<str>, u64)>()).sum()
     }
 
-    /// Findings per route since start, ordered by route.
-    pub(super) fn route_totals(&self) -> Vec<NPlusOneTotals> {
+    /// Findings per scope since start, ordered by scope.
+    pub(super) fn scope_totals(&self) -> Vec<NPlusOneTotals> {
         let mut out: Vec<NPlusOneTotals> =
-            self.per_route.iter().map(|(r, n)| NPlusOneTotals { route: r.to_string(), findings: *n }).collect();
+            self.per_scope.iter().map(|(r, n)| NPlusOneTotals { scope: r.to_string(), findings: *n }).collect();
         if self.overflowed > 0 {
-            out.push(NPlusOneTotals { route: OVERFLOW_ROUTE.to_owned(), findings: self.overflowed });
+            out.push(NPlusOneTotals { scope: OVERFLOW_ROUTE.to_owned(), findings: self.overflowed });
         }
-        out.sort_by(|a, b| a.route.cmp(&b.route));
+        out.sort_by(|a, b| a.scope.cmp(&b.scope));
         out
     }
 
@@ -74,23 +74,23 @@ impl NPlusOneTable {
         &self.slots
     }
 
-    /// Adds one request's finding to its (route, fingerprint) aggregate.
+    /// Adds one request's finding to its (scope, fingerprint) aggregate.
     pub(super) fn record(&mut self, f: &NPlusOneSample<'_>) {
-        let route = truncated(f.route, MAX_ROUTE_BYTES);
+        let scope = truncated(f.scope, MAX_ROUTE_BYTES);
         let fingerprint = truncated(f.fingerprint, MAX_SQL_BYTES);
-        let hash = key_hash(route, fingerprint);
+        let hash = key_hash(scope, fingerprint);
         let nanos = u64::try_from(f.total_time.as_nanos()).unwrap_or(u64::MAX);
-        if let Some(n) = self.per_route.get_mut(route) {
+        if let Some(n) = self.per_scope.get_mut(scope) {
             *n += 1;
-        } else if self.per_route.len() < self.max_routes {
-            self.per_route.insert(Box::from(route), 1);
+        } else if self.per_scope.len() < self.max_scopes {
+            self.per_scope.insert(Box::from(scope), 1);
         } else {
             self.overflowed += 1;
         }
         let found = self
             .slots
             .iter()
-            .position(|s| s.live && s.hash == hash && s.route == route && s.fingerprint == fingerprint);
+            .position(|s| s.live && s.hash == hash && s.scope == scope && s.fingerprint == fingerprint);
         let i = match found {
             Some(i) => i,
             None => {
@@ -99,7 +99,7 @@ impl NPlusOneTable {
                 let s = &mut self.slots[i];
                 s.live = true;
                 s.hash = hash;
-                set_truncated(&mut s.route, route, MAX_ROUTE_BYTES);
+                set_truncated(&mut s.scope, scope, MAX_ROUTE_BYTES);
                 set_truncated(&mut s.fingerprint, fingerprint, MAX_SQL_BYTES);
                 s.requests = 0;
                 s.max_count = 0;
@@ -134,7 +134,7 @@ impl NPlusOneTable {
                 let recent = &mut recent[..held];
                 recent.sort_unstable();
                 NPlusOneFinding {
-                    route: s.route.clone(),
+                    scope: s.scope.clone(),
                     fingerprint: s.fingerprint.clone(),
                     requests: s.requests,
                     max_count: s.max_count,
@@ -150,7 +150,7 @@ impl NPlusOneTable {
             .collect();
         out.sort_by(|a, b| {
             b.time_per_request.total_cmp(&a.time_per_request).then_with(|| {
-                (a.route.as_str(), a.fingerprint.as_str()).cmp(&(b.route.as_str(), b.fingerprint.as_str()))
+                (a.scope.as_str(), a.fingerprint.as_str()).cmp(&(b.scope.as_str(), b.fingerprint.as_str()))
             })
         });
         out
@@ -165,8 +165,8 @@ fn truncated(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-fn key_hash(route: &str, fingerprint: &str) -> u64 {
+fn key_hash(scope: &str, fingerprint: &str) -> u64 {
     let mut h = std::hash::DefaultHasher::new();
-    (route, fingerprint).hash(&mut h);
+    (scope, fingerprint).hash(&mut h);
     h.finish()
 }

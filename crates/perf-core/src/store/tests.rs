@@ -3,7 +3,10 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::{CacheEventKind, ManualClock, SystemClock};
+use crate::{
+    CacheEvent, CacheEventKind, ManualClock, MetricsSource, NPlusOneSample, Recorder, SeriesKey, SeriesResolution,
+    SystemClock, SystemSample, Window,
+};
 
 const T0: u64 = 1_700_000_000; // a whole minute: 1_700_000_000 % 60 == 20, so shift below
 
@@ -23,7 +26,19 @@ fn store() -> (Store, Arc<ManualClock>) {
 }
 
 fn req(route: Option<&str>, status: u16, ms: u64, at: Timestamp) -> RequestSample<'_> {
-    RequestSample::new(Method::Get, route, status, Duration::from_millis(ms), at)
+    RequestSample::new(Method::Get, route, status, Duration::from_millis(ms), at, &SharedThresholds::default())
+}
+
+/// A request of `method` judged by `s`'s thresholds.
+fn req_to<'a>(
+    s: &Store,
+    method: Method,
+    route: Option<&'a str>,
+    status: u16,
+    ms: u64,
+    at: Timestamp,
+) -> RequestSample<'a> {
+    RequestSample::new(method, route, status, Duration::from_millis(ms), at, s.thresholds())
 }
 
 fn w(m: i64) -> Window {
@@ -50,9 +65,9 @@ fn counts_errors_client_errors_and_slow_requests() {
 #[test]
 fn endpoints_are_keyed_by_method_and_route() {
     let (s, c) = store();
-    s.record_request(&RequestSample::new(Method::Get, Some("/p/{id}"), 200, Duration::from_millis(1), c.now()));
-    s.record_request(&RequestSample::new(Method::Post, Some("/p/{id}"), 201, Duration::from_millis(1), c.now()));
-    s.record_request(&RequestSample::new(Method::Get, Some("/p/{id}"), 200, Duration::from_millis(1), c.now()));
+    s.record_request(&req_to(&s, Method::Get, Some("/p/{id}"), 200, 1, c.now()));
+    s.record_request(&req_to(&s, Method::Post, Some("/p/{id}"), 201, 1, c.now()));
+    s.record_request(&req_to(&s, Method::Get, Some("/p/{id}"), 200, 1, c.now()));
     let snap = s.snapshot(w(1));
     let keys: Vec<_> = snap.endpoints.iter().map(|e| (e.method, e.route.as_str(), e.stats.count)).collect();
     assert_eq!(keys, vec![(Method::Get, "/p/{id}", 2), (Method::Post, "/p/{id}", 1)]);
@@ -62,7 +77,7 @@ fn endpoints_are_keyed_by_method_and_route() {
 fn unmatched_requests_share_one_key() {
     let (s, c) = store();
     s.record_request(&req(None, 404, 1, c.now()));
-    s.record_request(&RequestSample::new(Method::Post, None, 404, Duration::from_millis(1), c.now()));
+    s.record_request(&req_to(&s, Method::Post, None, 404, 1, c.now()));
     let snap = s.snapshot(w(1));
     assert_eq!(snap.endpoints.len(), 1);
     assert_eq!(snap.endpoints[0].route, UNMATCHED_ROUTE);
@@ -87,8 +102,9 @@ fn keys_past_the_cap_go_to_the_overflow_key() {
             duration: Duration::from_micros(5),
             ok: true,
             at: c.now(),
-            route: Some("GET /r"),
+            scope: Some("GET /r"),
             kind: crate::QueryKind::Read,
+            slow: s.thresholds().query_is_slow(Duration::from_micros(5)),
         });
     }
     let snap = s.snapshot(w(1));
@@ -169,8 +185,9 @@ fn queries_record_failures_and_slow_text() {
         duration: Duration::from_millis(250),
         ok: true,
         at: c.now(),
-        route: Some("GET /p"),
+        scope: Some("GET /p"),
         kind: crate::QueryKind::Read,
+        slow: s.thresholds().query_is_slow(Duration::from_millis(250)),
     });
     s.record_query(&QuerySample {
         fingerprint: "SELECT * FROM plants WHERE id = ?",
@@ -178,8 +195,9 @@ fn queries_record_failures_and_slow_text() {
         duration: Duration::from_millis(1),
         ok: false,
         at: c.now(),
-        route: Some("GET /q"),
+        scope: Some("GET /q"),
         kind: crate::QueryKind::Read,
+        slow: s.thresholds().query_is_slow(Duration::from_millis(1)),
     });
     let snap = s.snapshot(w(5));
     assert_eq!(snap.queries.count, 2);
@@ -188,7 +206,7 @@ fn queries_record_failures_and_slow_text() {
     assert_eq!(snap.query_stats[0].example_sql, sql);
     assert_eq!(snap.slow_queries.len(), 2);
     assert!(!snap.slow_queries[0].ok);
-    assert_eq!(snap.slow_queries[1].route.as_deref(), Some("GET /p"));
+    assert_eq!(snap.slow_queries[1].scope.as_deref(), Some("GET /p"));
 }
 
 #[test]
@@ -201,8 +219,9 @@ fn slow_sql_is_truncated_to_2_kib_on_a_char_boundary() {
         duration: Duration::from_secs(1),
         ok: true,
         at: c.now(),
-        route: Some("GET /q"),
+        scope: Some("GET /q"),
         kind: crate::QueryKind::Read,
+        slow: s.thresholds().query_is_slow(Duration::from_secs(1)),
     });
     let snap = s.snapshot(w(1));
     assert_eq!(snap.slow_queries[0].sql.len(), MAX_SQL_BYTES);
@@ -250,7 +269,7 @@ fn system_and_cache_gauges_aggregate_over_the_window() {
     for kind in [CacheEventKind::Hit, CacheEventKind::Hit, CacheEventKind::Miss] {
         s.record_cache(&CacheEvent { kind, tier: crate::CacheTier::Memory, at: c.now() });
     }
-    s.record_cache(&CacheEvent { kind: CacheEventKind::Hit, tier: crate::CacheTier::Redis, at: c.now() });
+    s.record_cache(&CacheEvent { kind: CacheEventKind::Hit, tier: crate::CacheTier::Remote, at: c.now() });
     let snap = s.snapshot(w(1));
     assert_eq!(snap.system.samples, 2);
     assert_eq!(snap.system.avg_rss_mb, 200.0);
@@ -291,7 +310,7 @@ fn series_have_one_point_per_bucket() {
 }
 
 fn n_plus_one(route: &str, count: u32, ms: u64, at: Timestamp) -> NPlusOneSample<'_> {
-    NPlusOneSample { route, fingerprint: "SELECT ?", count, total_time: Duration::from_millis(ms), at }
+    NPlusOneSample { scope: route, fingerprint: "SELECT ?", count, total_time: Duration::from_millis(ms), at }
 }
 
 #[test]
@@ -310,9 +329,9 @@ fn n_plus_one_findings_are_one_row_per_route_and_fingerprint() {
     assert_eq!(snap.n_plus_one.len(), 2);
     // Most time per request first: /q spends 60 ms per request, /r 9.6 ms.
     let q = &snap.n_plus_one[0];
-    assert_eq!((q.route.as_str(), q.requests, q.max_count, q.last_count), ("GET /q", 1, 6, 6));
+    assert_eq!((q.scope.as_str(), q.requests, q.max_count, q.last_count), ("GET /q", 1, 6, 6));
     let r = &snap.n_plus_one[1];
-    assert_eq!(r.route, "GET /r");
+    assert_eq!(r.scope, "GET /r");
     assert_eq!(r.requests, 5);
     assert_eq!(r.max_count, 12);
     assert_eq!(r.last_count, 8);
@@ -336,7 +355,7 @@ fn n_plus_one_table_evicts_the_least_recently_seen() {
     c.advance(Duration::from_secs(1));
     // /b is now the least recently seen: /c takes its slot.
     s.record_n_plus_one(&n_plus_one("GET /c", 5, 1, c.now()));
-    let mut routes: Vec<_> = s.snapshot(w(1)).n_plus_one.into_iter().map(|f| (f.route, f.requests)).collect();
+    let mut routes: Vec<_> = s.snapshot(w(1)).n_plus_one.into_iter().map(|f| (f.scope, f.requests)).collect();
     routes.sort();
     assert_eq!(routes, [("GET /a".to_owned(), 2), ("GET /c".to_owned(), 1)]);
 }
@@ -350,8 +369,9 @@ fn background_queries_are_kept_apart_from_request_queries() {
         duration: Duration::from_millis(ms),
         ok: true,
         at: c.now(),
-        route,
+        scope: route,
         kind,
+        slow: SharedThresholds::default().query_is_slow(Duration::from_millis(ms)),
     };
     s.record_query(&q(Some("GET /a"), "SELECT a FROM t", 2, crate::QueryKind::Read));
     s.record_query(&q(Some("GET /a"), "SELECT a FROM t", 4, crate::QueryKind::Read));
@@ -371,7 +391,7 @@ fn background_queries_are_kept_apart_from_request_queries() {
     );
     // The slow CREATE is kept as a slow query, marked as run outside any request.
     assert_eq!(snap.slow_queries.len(), 1);
-    assert_eq!((snap.slow_queries[0].route.as_deref(), snap.slow_queries[0].kind), (None, crate::QueryKind::Schema));
+    assert_eq!((snap.slow_queries[0].scope.as_deref(), snap.slow_queries[0].kind), (None, crate::QueryKind::Schema));
     // The fingerprint's series over time sums both origins; the key count holds both series.
     let series = s.series(&SeriesKey::Query { fingerprint: "SELECT a FROM t".into() }, w(1));
     assert_eq!(series.iter().map(|p| p.count).sum::<u64>(), 3);
@@ -395,12 +415,13 @@ fn memory_does_not_grow_with_samples() {
             duration: Duration::from_secs(1),
             ok: false,
             at: c.now(),
-            route: Some("GET /a"),
+            scope: Some("GET /a"),
             kind: crate::QueryKind::Read,
+            slow: s.thresholds().query_is_slow(Duration::from_secs(1)),
         });
     }
     s.record_n_plus_one(&NPlusOneSample {
-        route: "GET /a",
+        scope: "GET /a",
         fingerprint: "SELECT ?",
         count: 5,
         total_time: Duration::ZERO,
@@ -428,13 +449,14 @@ fn memory_does_not_grow_with_samples() {
                 duration: Duration::from_micros(i * 7_919 % 200_000),
                 ok: true,
                 at: c.now(),
-                route: Some("GET /a"),
+                scope: Some("GET /a"),
                 kind: crate::QueryKind::Read,
+                slow: s.thresholds().query_is_slow(Duration::from_micros(i * 7_919 % 200_000)),
             });
         }
         if i % 5_000 == 0 {
             s.record_n_plus_one(&NPlusOneSample {
-                route: "GET /a",
+                scope: "GET /a",
                 fingerprint: "SELECT ?",
                 count: 5,
                 total_time: Duration::ZERO,
@@ -583,8 +605,10 @@ fn with_defaults_uses_the_system_clock() {
 }
 
 impl<'a> RequestSample<'a> {
+    /// The sample with duration `d`, judged again (as `req` judges).
     fn with_duration(mut self, d: Duration) -> Self {
         self.duration = d;
+        self.slow = SharedThresholds::default().request_is_slow(d);
         self
     }
 }
@@ -601,8 +625,9 @@ fn totals_count_since_start_and_never_decrease() {
         duration: Duration::from_millis(2),
         ok: false,
         at: c.now(),
-        route: None,
+        scope: None,
         kind: crate::QueryKind::Read,
+        slow: s.thresholds().query_is_slow(Duration::from_millis(2)),
     });
     let t = s.totals();
     assert_eq!(t.endpoints.len(), 1);
@@ -687,7 +712,7 @@ fn cache_and_n_plus_one_totals_survive_windows_and_eviction() {
     let (s, c) = store_with(config);
     for fp in ["SELECT a", "SELECT b", "SELECT a"] {
         s.record_n_plus_one(&NPlusOneSample {
-            route: "GET /a",
+            scope: "GET /a",
             fingerprint: fp,
             count: 5,
             total_time: Duration::ZERO,
@@ -696,11 +721,11 @@ fn cache_and_n_plus_one_totals_survive_windows_and_eviction() {
     }
     s.record_cache(&CacheEvent { kind: CacheEventKind::Hit, tier: crate::CacheTier::Memory, at: c.now() });
     c.advance(Duration::from_secs(48 * 3600));
-    s.record_cache(&CacheEvent { kind: CacheEventKind::Error, tier: crate::CacheTier::Redis, at: c.now() });
+    s.record_cache(&CacheEvent { kind: CacheEventKind::Error, tier: crate::CacheTier::Remote, at: c.now() });
     let t = s.totals();
     // The one-slot table evicted twice, but the route's counter kept every finding.
-    assert_eq!(t.n_plus_one, vec![crate::NPlusOneTotals { route: "GET /a".into(), findings: 3 }]);
-    assert_eq!((t.cache.memory.hits, t.cache.redis.errors), (1, 1));
+    assert_eq!(t.n_plus_one, vec![crate::NPlusOneTotals { scope: "GET /a".into(), findings: 3 }]);
+    assert_eq!((t.cache.memory.hits, t.cache.remote.errors), (1, 1));
     assert_eq!(s.snapshot(w(5)).cache.memory.hits, 0);
 }
 
@@ -710,26 +735,59 @@ fn n_plus_one_routes_past_the_cap_share_the_overflow_counter() {
     let (s, c) = store_with(config);
     for route in ["GET /a", "GET /b", "GET /c"] {
         s.record_n_plus_one(&NPlusOneSample {
-            route,
+            scope: route,
             fingerprint: "SELECT ?",
             count: 5,
             total_time: Duration::ZERO,
             at: c.now(),
         });
     }
-    let routes: Vec<_> = s.totals().n_plus_one.into_iter().map(|n| (n.route, n.findings)).collect();
+    let routes: Vec<_> = s.totals().n_plus_one.into_iter().map(|n| (n.scope, n.findings)).collect();
     assert_eq!(routes, vec![(OVERFLOW_ROUTE.to_owned(), 2), ("GET /a".to_owned(), 1)]);
 }
 
 #[test]
 fn thresholds_updates_apply_to_recording_at_once() {
     let (s, c) = store();
-    s.record_request(&req(Some("/t"), 200, 300, c.now()));
+    let judged = |s: &Store| req_to(s, Method::Get, Some("/t"), 200, 300, c.now());
+    s.record_request(&judged(&s));
     s.thresholds()
         .update_thresholds(&crate::ThresholdsPatch { slow_request_threshold: Some(0.1), ..Default::default() })
         .unwrap();
-    s.record_request(&req(Some("/t"), 200, 300, c.now()));
+    s.record_request(&judged(&s));
     assert_eq!(s.snapshot(w(1)).requests.slow, 1);
+}
+
+#[test]
+fn the_store_counts_slow_by_the_verdict_the_sample_carries() {
+    let (s, c) = store();
+    // Judged by stricter thresholds than the store's: the sample's verdict wins.
+    s.record_request(&RequestSample { slow: true, ..req(Some("/v"), 200, 1, c.now()) });
+    s.record_request(&RequestSample { slow: false, ..req(Some("/v"), 200, 5_000, c.now()) });
+    s.record_query(&QuerySample {
+        fingerprint: "SELECT ?",
+        sql: "SELECT 1",
+        duration: Duration::from_micros(5),
+        ok: true,
+        at: c.now(),
+        scope: Some("GET /v"),
+        kind: crate::QueryKind::Read,
+        slow: true,
+    });
+    let snap = s.snapshot(w(1));
+    assert_eq!((snap.requests.count, snap.requests.slow), (2, 1));
+    assert_eq!(snap.slow_requests.len(), 1);
+    assert_eq!(snap.slow_requests[0].duration, 0.001);
+    assert_eq!((snap.queries.slow, snap.slow_queries.len()), (1, 1));
+}
+
+#[test]
+fn slow_means_strictly_longer_than_the_threshold() {
+    let t = SharedThresholds::default();
+    let request = Duration::from_secs_f64(t.slow_request_secs());
+    let query = Duration::from_secs_f64(t.slow_query_secs());
+    assert!(!t.request_is_slow(request) && t.request_is_slow(request + Duration::from_nanos(1)));
+    assert!(!t.query_is_slow(query) && t.query_is_slow(query + Duration::from_nanos(1)));
 }
 
 #[test]
@@ -844,8 +902,9 @@ fn status_and_le_counts_follow_the_bin_table() {
 
 #[test]
 fn the_key_hash_reads_every_byte() {
+    use std::hash::{BuildHasher, Hasher};
     let hash = |b: &[u8]| {
-        let mut h = FxHasher::default();
+        let mut h = FixedState::default().build_hasher();
         h.write(b);
         h.finish()
     };

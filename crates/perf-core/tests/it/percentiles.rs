@@ -23,7 +23,8 @@ fn check(nanos: &[u64], spread_minutes: u64) {
         if i > 0 && i % per_minute == 0 {
             clock.advance(Duration::from_secs(60));
         }
-        let sample = RequestSample::new(Method::Get, Some("/x"), 200, Duration::from_nanos(n), clock.now());
+        let sample =
+            RequestSample::new(Method::Get, Some("/x"), 200, Duration::from_nanos(n), clock.now(), store.thresholds());
         store.record_request(&sample);
     }
     let snap = store.snapshot(Window::minutes(60).unwrap());

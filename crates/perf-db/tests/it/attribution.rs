@@ -73,7 +73,7 @@ async fn queries_in_web_block_are_attributed_to_the_request() {
     let queries = recorder.queries.lock();
     let selects: Vec<_> = queries.iter().filter(|q| q.fingerprint == SELECT_ONE).collect();
     assert_eq!(selects.len(), 3);
-    assert!(selects.iter().all(|q| q.route.as_deref() == Some("GET /items/{n}")));
+    assert!(selects.iter().all(|q| q.scope.as_deref() == Some("GET /items/{n}")));
     assert!(recorder.n_plus_one.lock().is_empty(), "3 runs stay under the threshold of 5");
 }
 
@@ -84,7 +84,7 @@ async fn repeated_selects_in_one_request_are_one_n_plus_one_finding() {
     assert!(body.starts_with("7,7,"), "{body}");
     let findings = recorder.n_plus_one.lock().clone();
     assert_eq!(findings.len(), 1, "{findings:?}");
-    assert_eq!(findings[0].route, "GET /items/{n}");
+    assert_eq!(findings[0].scope, "GET /items/{n}");
     assert_eq!(findings[0].fingerprint, SELECT_ONE);
     // The request's final count (7 loads), not the threshold (5).
     assert_eq!(findings[0].count, 7);
@@ -113,7 +113,7 @@ fn queries_outside_a_scope_are_not_attributed() {
         sql_query(SELECT_ONE).bind::<Integer, _>(id).load::<Item>(&mut *conn.lock()).unwrap();
     }
     assert_eq!(scope.query_count(), 0);
-    assert!(recorder.queries.lock().iter().all(|q| q.route.is_none()));
+    assert!(recorder.queries.lock().iter().all(|q| q.scope.is_none()));
     assert!(recorder.n_plus_one.lock().is_empty());
 }
 

@@ -4,10 +4,10 @@
 use std::{sync::Arc, time::Duration};
 
 use diesel::{connection::SimpleConnection, prelude::*, sql_query, sql_types::Integer};
-use perf_core::{Invalidator, RequestScope};
+use perf_core::{Invalidator, RequestScope, testing::MapCache};
 use perf_db::{LoadCached, QueryCache};
 
-use crate::{Item, MapStore, recording_monitor, sqlite};
+use crate::{Item, recording_monitor, sqlite};
 
 diesel::table! {
     items (id) {
@@ -18,8 +18,8 @@ diesel::table! {
 
 const TTL: Duration = Duration::from_secs(60);
 
-fn setup() -> (SqliteConnection, QueryCache, Arc<MapStore>, Arc<perf_core::testing::RecordingRecorder>) {
-    let store = Arc::new(MapStore::default());
+fn setup() -> (SqliteConnection, QueryCache, Arc<MapCache>, Arc<perf_core::testing::RecordingRecorder>) {
+    let store = Arc::new(MapCache::default());
     let cache = QueryCache::new(store.clone());
     let (monitor, recorder) = recording_monitor();
     let mut conn = sqlite();
@@ -206,7 +206,7 @@ fn inside_a_transaction_the_cache_is_bypassed() {
 
 #[test]
 fn empty_table_name_is_refused() {
-    let cache = QueryCache::new(Arc::new(MapStore::default()));
+    let cache = QueryCache::new(Arc::new(MapCache::default()));
     assert!(cache.invalidate_now("").is_err());
 }
 

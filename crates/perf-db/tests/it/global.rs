@@ -34,9 +34,9 @@ async fn global_monitor_covers_new_connections_and_monitored_units() {
     assert_eq!(value, "done");
     {
         let queries = recorder.queries.lock();
-        assert!(queries.iter().any(|q| q.fingerprint == "monitored:sync_unit" && q.route.is_none()));
+        assert!(queries.iter().any(|q| q.fingerprint == "monitored:sync_unit" && q.scope.is_none()));
         let unit = queries.iter().find(|q| q.fingerprint == "monitored:async_unit").unwrap();
-        assert_eq!(unit.route.as_deref(), Some("GET /units"));
+        assert_eq!(unit.scope.as_deref(), Some("GET /units"));
     }
     assert_eq!(scope.query_count(), 0, "a unit is not a query of the request");
 

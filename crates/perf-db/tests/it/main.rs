@@ -16,13 +16,9 @@ mod postgres;
 mod sqlite;
 mod truth;
 
-use std::{
-    collections::HashMap,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
-    time::Duration,
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
 };
 
 #[cfg(feature = "postgres")]
@@ -33,11 +29,7 @@ use diesel::{
     sql_types::{Integer, Text},
     sqlite::SqliteConnection,
 };
-use parking_lot::Mutex;
-use perf_core::{
-    BoxFuture, CacheAdmin, CacheStats, CacheStore, CacheStoreError, SharedThresholds, Store, StoreConfig, SystemClock,
-    Thresholds, testing::RecordingRecorder,
-};
+use perf_core::{SharedThresholds, Store, StoreConfig, SystemClock, Thresholds, testing::RecordingRecorder};
 use perf_db::QueryMonitor;
 use serde::{Deserialize, Serialize};
 
@@ -86,48 +78,4 @@ pub fn store(thresholds: Thresholds) -> (Arc<Store>, Arc<SharedThresholds>) {
 /// The fingerprints recorded so far whose SQL mentions `needle`.
 pub fn fingerprints_mentioning(recorder: &RecordingRecorder, needle: &str) -> Vec<String> {
     recorder.queries.lock().iter().filter(|q| q.sql.contains(needle)).map(|q| q.fingerprint.clone()).collect()
-}
-
-/// A minimal map-backed [`CacheStore`] for the cached-query tests (perf-cache
-/// provides the production stores). TTLs are accepted and not enforced.
-#[derive(Default)]
-pub struct MapStore {
-    /// Stored values by key.
-    pub entries: Mutex<HashMap<String, Arc<[u8]>>>,
-}
-
-impl CacheAdmin for MapStore {
-    fn stats(&self) -> BoxFuture<'_, Result<CacheStats, CacheStoreError>> {
-        // The cached-query tests read no statistics: report an empty cache.
-        perf_core::NoopCache.stats()
-    }
-    fn clear<'a>(&'a self, pattern: Option<&'a perf_core::KeyPattern>) -> BoxFuture<'a, Result<u64, CacheStoreError>> {
-        Box::pin(async move {
-            let mut entries = self.entries.lock();
-            let before = entries.len();
-            entries.retain(|k, _| pattern.is_some_and(|p| !p.matches(k)));
-            Ok((before - entries.len()) as u64)
-        })
-    }
-}
-
-impl CacheStore for MapStore {
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Arc<[u8]>>, CacheStoreError>> {
-        Box::pin(async move { Ok(self.entries.lock().get(key).cloned()) })
-    }
-    fn set<'a>(&'a self, key: &'a str, value: Arc<[u8]>, _ttl: Duration) -> BoxFuture<'a, Result<(), CacheStoreError>> {
-        Box::pin(async move {
-            self.entries.lock().insert(key.to_owned(), value);
-            Ok(())
-        })
-    }
-    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool, CacheStoreError>> {
-        Box::pin(async move { Ok(self.entries.lock().remove(key).is_some()) })
-    }
-    fn invalidate<'a>(&'a self, namespace: &'a str) -> BoxFuture<'a, Result<(), CacheStoreError>> {
-        Box::pin(async move {
-            self.entries.lock().retain(|k, _| !k.starts_with(namespace));
-            Ok(())
-        })
-    }
 }

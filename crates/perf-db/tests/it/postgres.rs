@@ -4,10 +4,13 @@
 use std::{sync::Arc, time::Duration};
 
 use diesel::{connection::SimpleConnection, pg::PgConnection, prelude::*, sql_query, sql_types::Integer};
-use perf_core::{MetricsSource, RequestScope, Thresholds, Window, bind_current, testing::RecordingRecorder};
+use perf_core::{
+    MetricsSource, RequestScope, Thresholds, Window, bind_current,
+    testing::{MapCache, RecordingRecorder},
+};
 use perf_db::{LoadCached, QueryCache, QueryMonitor};
 
-use crate::{Item, MapStore, pg, recording_monitor, store, unique_table};
+use crate::{Item, pg, recording_monitor, store, unique_table};
 
 /// A monitored connection with a fresh table of `rows` items; drops the table on drop.
 struct Fixture {
@@ -107,7 +110,7 @@ fn pg_n_plus_one_through_a_bound_thread() {
     assert_eq!(scope.report_n_plus_one(&*f.recorder, perf_core::Timestamp::EPOCH), 1);
     let findings = f.recorder.n_plus_one.lock().clone();
     assert_eq!(findings.len(), 1);
-    assert_eq!(findings[0].route, "GET /pg/items");
+    assert_eq!(findings[0].scope, "GET /pg/items");
     // The request's 6 runs, not the threshold of 5.
     assert_eq!(findings[0].count, 6);
     assert_eq!(findings[0].fingerprint, format!("SELECT id, name FROM {} WHERE id = ?", f.table));
@@ -115,7 +118,7 @@ fn pg_n_plus_one_through_a_bound_thread() {
 
 #[test]
 fn pg_cached_query_sees_writes_and_ignores_rollbacks() {
-    let cache = QueryCache::new(Arc::new(MapStore::default()));
+    let cache = QueryCache::new(Arc::new(MapCache::default()));
     let (monitor, _) = recording_monitor();
     let mut f = Fixture::new(2, Some(monitor.with_invalidator(Arc::new(cache.clone()))));
     let ttl = Duration::from_secs(60);
@@ -190,7 +193,7 @@ async fn pg_queries_in_web_block_are_attributed_to_the_request() {
     let queries = f.recorder.queries.lock();
     let selects: Vec<_> = queries.iter().filter(|q| q.fingerprint == expected).collect();
     assert_eq!(selects.len(), 2);
-    assert!(selects.iter().all(|q| q.route.as_deref() == Some("GET /pg/block")));
+    assert!(selects.iter().all(|q| q.scope.as_deref() == Some("GET /pg/block")));
 }
 
 #[test]

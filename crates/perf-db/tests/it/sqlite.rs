@@ -38,7 +38,7 @@ fn every_query_is_recorded_with_its_sql() {
     // Bind values never leave the monitor by default.
     assert_eq!(select.sql, "SELECT id, name FROM items WHERE id = ?");
     assert_eq!(select.fingerprint, "SELECT id, name FROM items WHERE id = ?");
-    assert_eq!(select.route, None);
+    assert_eq!(select.scope, None);
     assert!(select.duration > std::time::Duration::ZERO);
 }
 
@@ -96,7 +96,7 @@ fn slow_queries_reach_the_store_ring_with_their_sql() {
     assert_eq!(slow.fingerprint, "SELECT count(*) AS id, ? AS name FROM t WHERE id > ?");
     assert!(slow.ok);
     // Run outside any request scope: a background query, kept apart from request figures.
-    assert_eq!(slow.route, None);
+    assert_eq!(slow.scope, None);
     assert!(snap.query_stats.is_empty());
     let stats = snap.background_query_stats.iter().find(|q| q.fingerprint == slow.fingerprint).unwrap();
     assert_eq!(stats.stats.count, 1);

@@ -55,7 +55,7 @@ fn sqlite_pool_check_out_pings_are_not_the_requests_queries() {
     let queries = recorder.queries.lock();
     // 10 × 1 + 10 × 3 handler queries; 20 check-out pings ran too but are housekeeping.
     assert_eq!(queries.len(), 40, "{:?}", queries.iter().map(|q| &q.sql).collect::<Vec<_>>());
-    assert!(queries.iter().all(|q| q.route.is_some() && q.fingerprint.starts_with("SELECT ? AS q")));
+    assert!(queries.iter().all(|q| q.scope.is_some() && q.fingerprint.starts_with("SELECT ? AS q")));
 }
 
 #[cfg(feature = "postgres")]
@@ -73,7 +73,7 @@ fn postgres_pool_check_out_pings_are_not_the_requests_queries() {
     assert_eq!(requests_on(&pool, 8, 2), vec![2; 8]);
     let queries = recorder.queries.lock();
     assert_eq!(queries.len(), 16);
-    assert!(queries.iter().all(|q| q.route.is_some()));
+    assert!(queries.iter().all(|q| q.scope.is_some()));
 }
 
 #[test]
@@ -105,7 +105,7 @@ fn queries_outside_requests_are_background_and_schema_changes_are_marked() {
         sql_query("SELECT id, name FROM items WHERE id = ?").bind::<Integer, _>(1).load::<Item>(&mut conn).unwrap();
     }
     let queries = recorder.queries.lock();
-    let seen: Vec<_> = queries.iter().map(|q| (q.route.as_deref(), q.kind)).collect();
+    let seen: Vec<_> = queries.iter().map(|q| (q.scope.as_deref(), q.kind)).collect();
     assert_eq!(
         seen,
         [
@@ -188,7 +188,7 @@ fn bind_values_are_cut_before_anything_is_recorded() {
     let (monitor, recorder) = recording_monitor();
     run_secret_query(monitor);
     let queries = recorder.queries.lock();
-    let select = queries.iter().find(|q| q.route.is_some()).unwrap();
+    let select = queries.iter().find(|q| q.scope.is_some()).unwrap();
     assert_eq!(select.sql, "SELECT id, email AS name FROM users WHERE email = ?");
     assert!(queries.iter().all(|q| !q.sql.contains("alice") && !q.sql.contains("binds")), "{queries:?}");
 }

@@ -8,10 +8,7 @@ use actix_web::{
     http::{Method as HttpMethod, StatusCode, header},
     test, web,
 };
-use perf_core::{
-    Clock as _, Method, PerfConfig, QuerySample, Recorder as _, RequestSample, SystemSample, ThresholdStore as _,
-    Thresholds,
-};
+use perf_core::{Clock as _, PerfConfig, QuerySample, Recorder as _, SystemSample, ThresholdStore as _, Thresholds};
 use serde_json::{Value, json};
 
 use crate::fakes::{Parts, parts, with_token};
@@ -52,8 +49,7 @@ async fn call(
 fn seed(p: &Parts) {
     let now = p.clock.now();
     for (ms, status) in [(100, 200), (300, 200), (1_500, 500), (50, 404)] {
-        let s = RequestSample::new(Method::Get, Some("/api/projects/{id}"), status, Duration::from_millis(ms), now);
-        p.store.record_request(&s);
+        crate::fakes::record_get(&p.store, "/api/projects/{id}", status, Duration::from_millis(ms), now);
     }
     for ms in [10, 200] {
         p.store.record_query(&QuerySample {
@@ -62,8 +58,9 @@ fn seed(p: &Parts) {
             duration: Duration::from_millis(ms),
             ok: true,
             at: now,
-            route: Some("/api/projects/{id}"),
+            scope: Some("/api/projects/{id}"),
             kind: perf_core::QueryKind::Read,
+            slow: p.store.thresholds().query_is_slow(Duration::from_millis(ms)),
         });
     }
 }
@@ -401,7 +398,7 @@ async fn clear_accepts_null_and_reversed_ranges_as_the_document_says() {
 #[actix_web::test]
 async fn a_failing_cache_answers_503() {
     let p = parts(with_token(TOKEN));
-    p.cache.fail.store(true, std::sync::atomic::Ordering::Relaxed);
+    crate::fakes::fail(&p.cache);
     let app = app(&p).await;
     let (s, b, _) = call(&app, HttpMethod::GET, "/api/performance/cache/stats", Some(TOKEN), None).await;
     assert_error(s, &b, 503, "cache_unavailable");

@@ -1,15 +1,7 @@
 //! Fakes of the core traits that other crates fill in production, and helpers
 //! to build a state over a real `perf_core::Store` driven by a `ManualClock`.
 
-use std::{
-    collections::BTreeMap,
-    net::SocketAddr,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
-    time::Duration,
-};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use actix_web::{
     App, HttpServer,
@@ -19,12 +11,11 @@ use actix_web::{
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 use perf_core::{
-    Aggregate, Alert, AlertError, AlertFilter, AlertType, AnalyticsReport, AnalyticsService, BoxFuture, CacheAdmin,
-    CacheEvent, CacheEventKind, CachePerformance, CacheStats, CacheStore, CacheStoreError, CacheTier, ComponentScore,
-    ComponentUnit, DetailedReport, EndpointApdex, EndpointStats, Health, HealthStatus, KeyMetrics, KeyPattern,
-    ManualClock, NPlusOneSample, PerfConfig, QueryKind, QuerySample, QueryStats, Recommendation, Recorder as _,
-    Resolution, ServingTier, SharedThresholds, Store, Summary, SystemSample, TierStats, Timestamp, Trend,
-    TrendDirection, TrendReport, Window,
+    Aggregate, Alert, AlertError, AlertFilter, AlertType, AnalyticsReport, AnalyticsService, CacheEvent,
+    CacheEventKind, CachePerformance, CacheStats, CacheTier, ComponentScore, ComponentUnit, DetailedReport,
+    EndpointApdex, EndpointStats, Health, HealthStatus, KeyMetrics, ManualClock, NPlusOneSample, PerfConfig, QueryKind,
+    QuerySample, QueryStats, Recommendation, Recorder as _, Resolution, ServingTier, SharedThresholds, Store, Summary,
+    SystemSample, TierStats, Timestamp, Trend, TrendDirection, TrendReport, Window, testing::MapCache,
 };
 use perf_http::PerfState;
 
@@ -185,84 +176,31 @@ fn recommendation() -> Recommendation {
     }
 }
 
-/// What a failing [`FakeCache`] says: the kind of detail (a host, a port)
+/// What a failing fake cache says: the kind of detail (a host, a port)
 /// that must reach the log but never a response body.
 pub(crate) const FAKE_BACKEND_FAILURE: &str = "redis at 10.0.0.7:6379: connection refused";
 
-/// A map-backed cache with pattern clears (the one `KeyPattern` grammar) and TTLs ignored.
-#[derive(Default)]
-pub(crate) struct FakeCache {
-    pub(crate) entries: Mutex<BTreeMap<String, Arc<[u8]>>>,
-    pub(crate) gets: AtomicU64,
-    pub(crate) fail: std::sync::atomic::AtomicBool,
+/// The cache of the test states: the shared map-backed fake, reporting
+/// fixed statistics (3 hits, 1 miss) beside the entries it holds.
+pub(crate) fn fake_cache() -> Arc<MapCache> {
+    let cache = MapCache::default();
+    *cache.reported.lock() = Some(CacheStats {
+        hits: 3,
+        misses: 1,
+        hit_rate: 0.75,
+        total_operations: 4,
+        serving_tier: ServingTier::Memory,
+        recent_hits: None,
+        memory: TierStats::default(),
+        remote: None,
+    });
+    Arc::new(cache)
 }
 
-impl FakeCache {
-    pub(crate) fn keys(&self) -> Vec<String> {
-        self.entries.lock().keys().cloned().collect()
-    }
-    fn failing(&self) -> Result<(), CacheStoreError> {
-        if self.fail.load(Ordering::Relaxed) {
-            Err(CacheStoreError::Backend { message: FAKE_BACKEND_FAILURE.into(), source: None })
-        } else {
-            Ok(())
-        }
-    }
-}
-
-impl CacheAdmin for FakeCache {
-    fn stats(&self) -> BoxFuture<'_, Result<CacheStats, CacheStoreError>> {
-        Box::pin(async move {
-            self.failing()?;
-            let n = self.entries.lock().len() as u64;
-            Ok(CacheStats {
-                hits: 3,
-                misses: 1,
-                hit_rate: 0.75,
-                total_operations: 4,
-                serving_tier: ServingTier::Memory,
-                recent_hits: None,
-                memory: TierStats { entries: Some(n), bytes: Some(n * 10), ..TierStats::default() },
-                redis: None,
-            })
-        })
-    }
-    fn clear<'a>(&'a self, pattern: Option<&'a KeyPattern>) -> BoxFuture<'a, Result<u64, CacheStoreError>> {
-        Box::pin(async move {
-            self.failing()?;
-            let mut entries = self.entries.lock();
-            let before = entries.len();
-            entries.retain(|k, _| pattern.is_some_and(|p| !p.matches(k)));
-            Ok((before - entries.len()) as u64)
-        })
-    }
-}
-
-impl CacheStore for FakeCache {
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Arc<[u8]>>, CacheStoreError>> {
-        Box::pin(async move {
-            self.gets.fetch_add(1, Ordering::Relaxed);
-            self.failing()?;
-            Ok(self.entries.lock().get(key).cloned())
-        })
-    }
-    fn set<'a>(&'a self, key: &'a str, value: Arc<[u8]>, _ttl: Duration) -> BoxFuture<'a, Result<(), CacheStoreError>> {
-        Box::pin(async move {
-            self.failing()?;
-            self.entries.lock().insert(key.to_owned(), value);
-            Ok(())
-        })
-    }
-    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool, CacheStoreError>> {
-        Box::pin(async move { Ok(self.entries.lock().remove(key).is_some()) })
-    }
-    fn invalidate<'a>(&'a self, namespace: &'a str) -> BoxFuture<'a, Result<(), CacheStoreError>> {
-        Box::pin(async move {
-            let prefix = format!("{namespace}:");
-            self.entries.lock().retain(|k, _| !k.starts_with(&prefix));
-            Ok(())
-        })
-    }
+/// Makes `cache` fail every lookup, write, stats call and clear with
+/// [`FAKE_BACKEND_FAILURE`].
+pub(crate) fn fail(cache: &MapCache) {
+    *cache.failure.lock() = Some(FAKE_BACKEND_FAILURE.into());
 }
 
 /// The parts of a test state.
@@ -271,7 +209,7 @@ pub(crate) struct Parts {
     pub(crate) store: Arc<Store>,
     pub(crate) clock: Arc<ManualClock>,
     pub(crate) analytics: Arc<FakeAnalytics>,
-    pub(crate) cache: Arc<FakeCache>,
+    pub(crate) cache: Arc<MapCache>,
 }
 
 /// A state over a real store with a manual clock, fake analytics and cache.
@@ -280,7 +218,7 @@ pub(crate) fn parts(config: PerfConfig) -> Parts {
     let thresholds = Arc::new(SharedThresholds::new(config.thresholds).unwrap());
     let store = Arc::new(Store::new(config.store.clone(), clock.clone(), thresholds).unwrap());
     let analytics = Arc::new(FakeAnalytics::new());
-    let cache = Arc::new(FakeCache::default());
+    let cache = fake_cache();
     let state = PerfState::builder(config)
         .store(store.clone())
         .analytics(analytics.clone())
@@ -348,6 +286,18 @@ where
 /// What the other adapters record beside requests, at `now`: a query run
 /// and a failed one, a cache hit, miss and set, an N+1 finding and a system
 /// reading.
+/// Records a `GET` of `route` into `store`, judged slow by the store's thresholds.
+pub(crate) fn record_get(store: &Store, route: &str, status: u16, duration: Duration, at: Timestamp) {
+    store.record_request(&perf_core::RequestSample::new(
+        perf_core::Method::Get,
+        Some(route),
+        status,
+        duration,
+        at,
+        store.thresholds(),
+    ));
+}
+
 pub(crate) fn record_adapter_samples(store: &Store, now: Timestamp) {
     for ok in [true, false] {
         store.record_query(&QuerySample {
@@ -356,15 +306,16 @@ pub(crate) fn record_adapter_samples(store: &Store, now: Timestamp) {
             duration: Duration::from_micros(300),
             ok,
             at: now,
-            route: Some("GET /api/projects/{id}"),
+            scope: Some("GET /api/projects/{id}"),
             kind: QueryKind::Read,
+            slow: store.thresholds().query_is_slow(Duration::from_micros(300)),
         });
     }
     for kind in [CacheEventKind::Hit, CacheEventKind::Miss, CacheEventKind::Set] {
         store.record_cache(&CacheEvent { kind, tier: CacheTier::Memory, at: now });
     }
     store.record_n_plus_one(&NPlusOneSample {
-        route: "GET /api/projects/{id}",
+        scope: "GET /api/projects/{id}",
         fingerprint: "SELECT * FROM plants WHERE project_id = ?",
         count: 12,
         total_time: Duration::from_millis(4),

@@ -14,10 +14,7 @@ use actix_web::{
     test,
 };
 use perf_analytics::Analytics;
-use perf_core::{
-    Clock as _, ManualClock, Method, PerfConfig, Recorder as _, RequestSample, SharedThresholds, Store, StoreConfig,
-    Timestamp,
-};
+use perf_core::{Clock as _, ManualClock, PerfConfig, SharedThresholds, Store, StoreConfig, Timestamp};
 use perf_http::PerfState;
 use serde_json::Value;
 
@@ -50,13 +47,7 @@ impl Real {
     fn requests(&self, route: &str, n: usize, status: u16, ms: u64) {
         for _ in 0..n {
             let at = self.clock.now();
-            self.store.record_request(&RequestSample::new(
-                Method::Get,
-                Some(route),
-                status,
-                Duration::from_millis(ms),
-                at,
-            ));
+            crate::fakes::record_get(&self.store, route, status, Duration::from_millis(ms), at);
         }
     }
 }

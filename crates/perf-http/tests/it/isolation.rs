@@ -14,9 +14,9 @@ use std::{
 
 use actix_web::{App, dev::Service, http::header, test};
 use perf_core::{
-    AlertError, AlertFilter, AnalyticsReport, AnalyticsService, Clock as _, DetailedReport, GaugePoint, Method,
-    MetricsSource, PerfConfig, Recorder as _, RequestSample, SeriesKey, SeriesPoint, SeriesResolution, Snapshot, Store,
-    Summary, Timestamp, TotalsSnapshot, TrendReport, Window,
+    AlertError, AlertFilter, AnalyticsReport, AnalyticsService, Clock as _, DetailedReport, GaugePoint, MetricsSource,
+    PerfConfig, SeriesKey, SeriesPoint, SeriesResolution, Snapshot, Store, Summary, Timestamp, TotalsSnapshot,
+    TrendReport, Window,
 };
 use perf_http::PerfState;
 use serde_json::Value;
@@ -135,7 +135,7 @@ struct Rig {
 fn rig(config: PerfConfig, held: bool) -> Rig {
     let p = parts(config.clone());
     let now = p.clock.now();
-    p.store.record_request(&RequestSample::new(Method::Get, Some("/a/{id}"), 200, Duration::from_millis(20), now));
+    crate::fakes::record_get(&p.store, "/a/{id}", 200, Duration::from_millis(20), now);
     let (series_gate, series_entered) = Gate::new(!held);
     let (report_gate, report_entered) = Gate::new(!held);
     let source = Arc::new(CountingSource {

@@ -113,7 +113,7 @@ async fn n_plus_one_findings_are_recorded_once_per_request_with_the_final_count(
             test::call_service(&app, test::TestRequest::get().uri(&format!("/n-plus-one/{n}")).to_request()).await;
         assert_eq!(res.status(), 200);
     }
-    let found: Vec<_> = rec.n_plus_one.lock().iter().map(|f| (f.route.clone(), f.count)).collect();
+    let found: Vec<_> = rec.n_plus_one.lock().iter().map(|f| (f.scope.clone(), f.count)).collect();
     // 4 runs stay under the threshold; 12 and 7 are reported as they ended, not as 5.
     assert_eq!(found, [("GET /n-plus-one/{n}".to_owned(), 12), ("GET /n-plus-one/{n}".to_owned(), 7)]);
 }

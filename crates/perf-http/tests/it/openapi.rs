@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use actix_web::{App, http::header, test};
-use perf_core::{Clock as _, Method, QuerySample, Recorder as _, RequestSample};
+use perf_core::{Clock as _, QuerySample, Recorder as _};
 use serde_json::Value;
 
 use crate::fakes::{parts, with_token};
@@ -73,15 +73,16 @@ pub(crate) fn validate(doc: &Value, schema: &Value, value: &Value, at: &str, err
 async fn every_documented_operation_answers_what_the_document_says() {
     let p = parts(with_token(TOKEN));
     let now = p.clock.now();
-    p.store.record_request(&RequestSample::new(Method::Get, Some("/a/{id}"), 200, Duration::from_millis(1_500), now));
+    crate::fakes::record_get(&p.store, "/a/{id}", 200, Duration::from_millis(1_500), now);
     p.store.record_query(&QuerySample {
         fingerprint: "SELECT ?",
         sql: "SELECT 1",
         duration: Duration::from_millis(300),
         ok: true,
         at: now,
-        route: Some("/a/{id}"),
+        scope: Some("/a/{id}"),
         kind: perf_core::QueryKind::Read,
+        slow: p.store.thresholds().query_is_slow(Duration::from_millis(300)),
     });
     let app = test::init_service(App::new().service(p.state.api())).await;
     let doc: Value = serde_json::from_str(include_str!("../../src/openapi.json")).unwrap();

@@ -18,7 +18,14 @@ fn seed(p: &Parts) {
     let routes = [Some("/api/projects/{id}"), Some("/weird/\"quoted\"\\path"), None];
     for (i, route) in routes.iter().enumerate() {
         for (ms, status) in [(20, 200), (700, 200), (1_200, 500), (5, 404)] {
-            let s = RequestSample::new(Method::ALL[i], *route, status, Duration::from_millis(ms + i as u64), now);
+            let s = RequestSample::new(
+                Method::ALL[i],
+                *route,
+                status,
+                Duration::from_millis(ms + i as u64),
+                now,
+                p.store.thresholds(),
+            );
             p.store.record_request(&s);
         }
     }
@@ -28,11 +35,12 @@ fn seed(p: &Parts) {
         duration: Duration::from_millis(150),
         ok: false,
         at: now,
-        route: None,
+        scope: None,
         kind: perf_core::QueryKind::Read,
+        slow: p.store.thresholds().query_is_slow(Duration::from_millis(150)),
     });
     p.store.record_cache(&CacheEvent { kind: CacheEventKind::Hit, tier: CacheTier::Memory, at: now });
-    p.store.record_cache(&CacheEvent { kind: CacheEventKind::Miss, tier: CacheTier::Redis, at: now });
+    p.store.record_cache(&CacheEvent { kind: CacheEventKind::Miss, tier: CacheTier::Remote, at: now });
     p.store.record_system(&SystemSample {
         at: now,
         rss_bytes: 150 * 1_048_576,
@@ -161,7 +169,7 @@ async fn sub_millisecond_p95_lands_in_the_first_bucket() {
     let p = parts(PerfConfig::default());
     let now = p.clock.now();
     for _ in 0..40 {
-        p.store.record_request(&RequestSample::new(Method::Get, Some("/fast"), 200, Duration::from_micros(95), now));
+        crate::fakes::record_get(&p.store, "/fast", 200, Duration::from_micros(95), now);
     }
     let (_, text) = scrape(&p).await;
     let samples = expo::parse(&text);
@@ -201,7 +209,7 @@ async fn counters_never_decrease_as_the_window_slides() {
     let p = parts(PerfConfig::default());
     seed(&p);
     p.store.record_n_plus_one(&perf_core::NPlusOneSample {
-        route: "GET /api/projects/{id}",
+        scope: "GET /api/projects/{id}",
         fingerprint: "SELECT ?",
         count: 9,
         total_time: Duration::from_millis(3),
@@ -242,7 +250,7 @@ async fn unconfigured_parts_have_no_series() {
         .unwrap(),
     );
     let state = perf_http::PerfState::builder(PerfConfig::default()).store(store.clone()).build().unwrap();
-    store.record_request(&RequestSample::new(Method::Get, Some("/a"), 200, Duration::from_millis(3), clock.now()));
+    crate::fakes::record_get(&store, "/a", 200, Duration::from_millis(3), clock.now());
     let app = test::init_service(App::new().service(state.metrics())).await;
     let res = test::call_service(&app, test::TestRequest::get().uri("/metrics").to_request()).await;
     let text = String::from_utf8(test::read_body(res).await.to_vec()).unwrap();
@@ -269,8 +277,9 @@ async fn long_fingerprints_are_cut_at_a_char_boundary_in_the_info_series() {
         duration: Duration::from_millis(1),
         ok: true,
         at: p.clock.now(),
-        route: Some("GET /a"),
+        scope: Some("GET /a"),
         kind: perf_core::QueryKind::Read,
+        slow: p.store.thresholds().query_is_slow(Duration::from_millis(1)),
     });
     let (_, text) = scrape(&p).await;
     let samples = expo::parse(&text);

@@ -15,7 +15,7 @@ use perf_http::ResponseCache;
 
 type Body = actix_web::body::EitherBody<actix_web::body::BoxBody>;
 
-use crate::fakes::FakeCache;
+use crate::fakes::{fail, fake_cache};
 
 struct Counter(AtomicU64);
 
@@ -35,7 +35,7 @@ async fn counted(req: HttpRequest, hits: web::Data<Counter>) -> HttpResponse {
 }
 
 struct Fixture {
-    cache: Arc<FakeCache>,
+    cache: Arc<perf_core::testing::MapCache>,
     calls: web::Data<Counter>,
 }
 
@@ -49,7 +49,7 @@ async fn app(
 }
 
 fn fixture() -> (Fixture, ResponseCache) {
-    let cache = Arc::new(FakeCache::default());
+    let cache = fake_cache();
     let mw = ResponseCache::new(cache.clone()).namespace("dashboard");
     (Fixture { cache, calls: web::Data::new(Counter(AtomicU64::new(0))) }, mw)
 }
@@ -188,7 +188,7 @@ async fn namespace_invalidation_drops_cached_responses() {
 #[actix_web::test]
 async fn a_failing_cache_serves_from_the_handler() {
     let (f, mw) = fixture();
-    f.cache.fail.store(true, Ordering::Relaxed);
+    fail(&f.cache);
     let app = app(&f, mw).await;
     for n in 1..=2 {
         let (s, x, _, body) = send(&app, test::TestRequest::get().uri("/stats")).await;

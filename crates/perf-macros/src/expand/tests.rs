@@ -25,8 +25,8 @@ fn cached_keys_on_prefix_and_arguments() {
         )
         .unwrap(),
     );
-    assert!(out.contains(":: perf_cache :: function_key (\"user_data\" , & (& id , & name ,))"), "{out}");
-    assert!(out.contains(":: perf_cache :: cached :: < String , _ >"), "{out}");
+    assert!(out.contains(":: perf_cache :: __private :: function_key (\"user_data\" , & (& id , & name ,))"), "{out}");
+    assert!(out.contains(":: perf_cache :: __private :: cached_call :: < String , _ >"), "{out}");
     assert!(out.contains("from_secs (600)"), "{out}");
 }
 
@@ -43,7 +43,7 @@ fn cached_result_caches_only_ok() {
         )
         .unwrap(),
     );
-    assert!(out.contains(":: perf_cache :: cached_result :: < Result < u8 , E > , _ >"), "{out}");
+    assert!(out.contains(":: perf_cache :: __private :: cached_result :: < Result < u8 , E > , _ >"), "{out}");
     assert!(out.contains("function_key (\"load\""), "{out}");
     assert!(out.contains("from_secs (300)"), "{out}");
 }
@@ -184,7 +184,7 @@ fn cached_leaves_skipped_arguments_out_of_the_key() {
         )
         .unwrap(),
     );
-    assert!(out.contains(":: perf_cache :: function_key (\"f\" , & (& id ,))"), "{out}");
+    assert!(out.contains(":: perf_cache :: __private :: function_key (\"f\" , & (& id ,))"), "{out}");
 }
 
 #[test]
@@ -200,7 +200,7 @@ fn cached_takes_an_explicit_key_expression() {
         )
         .unwrap(),
     );
-    assert!(out.contains(":: perf_cache :: function_key (\"f\" , & ((user . id , page)))"), "{out}");
+    assert!(out.contains(":: perf_cache :: __private :: function_key (\"f\" , & ((user . id , page)))"), "{out}");
 }
 
 #[test]

@@ -3,6 +3,10 @@
 //! work ends with the last handle.
 #![allow(clippy::unwrap_used)]
 
+#[cfg(feature = "otel")]
+mod otel;
+#[cfg(feature = "otel")]
+mod oteltap;
 mod readme;
 
 use std::{sync::Arc, time::Duration};
