@@ -68,6 +68,9 @@
 //! 128 bytes per fine and roll-up gauge bucket. At the default caps the
 //! worst case is about 299 MiB of series on a 2-core machine (2,004 series,
 //! 1,002 of them with a status table) and about 423 MiB with 16 shards.
+//! Captured query plans come on top: at most [`MAX_PLANS`] (128), each
+//! held to [`MAX_PLAN_NODES`] nodes and [`MAX_PLAN_TEXT`] bytes of text,
+//! about 2.3 MiB in all.
 //! [`Store::accounted_bytes`] reports the figure in use.
 //!
 //! # Percentiles
@@ -144,7 +147,7 @@ pub use crate::{
         query_id,
     },
     source::{MetricsSource, SeriesResolution},
-    store::{EndpointHandle, MAX_ROUTE_BYTES, MAX_SQL_BYTES, Store},
+    store::{EndpointHandle, MAX_PLANS, MAX_ROUTE_BYTES, MAX_SQL_BYTES, Store},
     thresholds::{SharedThresholds, ThresholdStore, Thresholds, ThresholdsPatch},
     trace::{InvalidId, SpanId, TRACEPARENT_LEN, TraceContext, TraceId},
 };

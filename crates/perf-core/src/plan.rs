@@ -12,14 +12,14 @@ use serde::{Deserialize, Serialize};
 use crate::Timestamp;
 
 /// The most nodes a plan keeps; deeper plans are cut, and say so.
-pub const MAX_PLAN_NODES: usize = 64;
+pub const MAX_PLAN_NODES: usize = 32;
 
 /// The longest plan text kept, bytes; longer texts are cut at a character
 /// boundary, and say so.
 pub const MAX_PLAN_TEXT: usize = 8 * 1024;
 
 /// The longest name a node keeps (operation, table, index), bytes.
-pub const MAX_PLAN_NAME: usize = 128;
+pub const MAX_PLAN_NAME: usize = 64;
 
 /// The database a plan came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use crate::{CapturedPlan, QueryPlan, QueryPlanSample, Timestamp, query_id};
 
 /// Fingerprints whose plan the store keeps at most.
-pub const MAX_PLANS: usize = 256;
+pub const MAX_PLANS: usize = 128;
 
 /// The longest fingerprint a plan is kept under, bytes (longer ones are cut
 /// at a character boundary, as the store cuts SQL text).
@@ -49,6 +49,12 @@ impl PlanTable {
         })
     }
 
+    /// Fingerprints with a plan.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
     /// Bytes held, from the structures' sizes and capacities.
     pub(crate) fn accounted_bytes(&self) -> usize {
         self.entries.capacity() * std::mem::size_of::<(Box<str>, Entry)>()
@@ -56,6 +62,7 @@ impl PlanTable {
     }
 
     /// The most a full table can hold: every plan at its bounds.
+    #[cfg(test)]
     pub(crate) fn max_bytes() -> usize {
         let node = std::mem::size_of::<crate::PlanNode>() + 3 * crate::MAX_PLAN_NAME;
         // The map's capacity is at most twice its length.
