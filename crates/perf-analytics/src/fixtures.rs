@@ -67,6 +67,7 @@ pub(crate) fn query(fingerprint: &str, stats: Aggregate) -> QueryStats {
         example_sql: fingerprint.to_owned(),
         kind: QueryKind::Read,
         stats,
+        plan: None,
     }
 }
 

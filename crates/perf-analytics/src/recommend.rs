@@ -160,12 +160,32 @@ fn slow_queries(s: &Snapshot, t: &Thresholds, settings: &RecommendSettings, out:
         b.stats.total_time.total_cmp(&a.stats.total_time).then_with(|| a.fingerprint.cmp(&b.fingerprint))
     });
     for q in slow.into_iter().take(settings.max_per_rule) {
+        let mut evidence = vec![
+            ("p95".into(), q.stats.p95),
+            ("avg".into(), q.stats.avg),
+            ("count".into(), q.stats.count as f64),
+            ("total_time".into(), q.stats.total_time),
+            ("threshold".into(), threshold),
+        ];
+        let advice = match q.plan.as_ref().map(|p| p.plan.filtered_full_scans()) {
+            Some(scans) if !scans.is_empty() => {
+                evidence.push(("filtered_full_scans".into(), scans.len() as f64));
+                let tables: Vec<String> = scans.iter().map(|t| format!("`{t}`")).collect();
+                format!(
+                    "its captured plan reads {} in full under a filter: an index on the filtered column(s) \
+                     would let the database skip the scan",
+                    tables.join(", ")
+                )
+            }
+            Some(_) => "its captured plan reads through indexes already: cache its result or fetch less".to_owned(),
+            None => "check its plan for a missing index or cache its result".to_owned(),
+        };
         out.push(Recommendation {
             rule: "slow_query".into(),
             severity: Severity::from_ratio(q.stats.p95 / threshold).unwrap_or(Severity::Low),
             message: format!(
                 "Speed up query `{}`: p95 {:.1} ms is {:.1}x the {:.1} ms threshold, {} runs costing {:.2} s in total; \
-                 check its plan for a missing index or cache its result",
+                 {advice}",
                 q.fingerprint,
                 q.stats.p95 * 1e3,
                 q.stats.p95 / threshold,
@@ -174,13 +194,7 @@ fn slow_queries(s: &Snapshot, t: &Thresholds, settings: &RecommendSettings, out:
                 q.stats.total_time
             ),
             subject: q.fingerprint.clone(),
-            evidence: vec![
-                ("p95".into(), q.stats.p95),
-                ("avg".into(), q.stats.avg),
-                ("count".into(), q.stats.count as f64),
-                ("total_time".into(), q.stats.total_time),
-                ("threshold".into(), threshold),
-            ],
+            evidence,
         });
     }
 }

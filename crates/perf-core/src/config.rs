@@ -229,6 +229,11 @@ pub struct PerfConfig {
     /// values in recorded and logged SQL text. They are user data (search
     /// terms, emails, tokens); turn this on only in development.
     pub capture_binds: bool,
+    /// `PERFORMANCE_QUERY_PLANS` (default: on in the development profile,
+    /// off in production): capture the plan of slow SELECTs, once per
+    /// fingerprint and interval, on a connection of their own. `None`
+    /// follows the profile; read it through [`PerfConfig::query_plans`].
+    pub query_plans: Option<bool>,
     /// `PERFORMANCE_METRICS_NAMING` (`perfkit`, the default, or
     /// `actix-web-prom`) and `PERFORMANCE_METRICS_NAMESPACE` (a prefix for
     /// the actix-web-prom names, default none): how `/metrics` names the
@@ -296,6 +301,7 @@ impl std::fmt::Debug for PerfConfig {
             system_sample_interval,
             server_timing,
             capture_binds,
+            query_plans,
             metrics_naming,
             store,
         } = self;
@@ -312,6 +318,7 @@ impl std::fmt::Debug for PerfConfig {
             .field("system_sample_interval", system_sample_interval)
             .field("server_timing", server_timing)
             .field("capture_binds", capture_binds)
+            .field("query_plans", query_plans)
             .field("metrics_naming", metrics_naming)
             .field("store", store)
             .finish()
@@ -333,6 +340,7 @@ impl Default for PerfConfig {
             system_sample_interval: Duration::from_secs(5),
             server_timing: true,
             capture_binds: false,
+            query_plans: None,
             metrics_naming: MetricsNaming::Perfkit,
             store: StoreConfig::default(),
         }
@@ -340,6 +348,12 @@ impl Default for PerfConfig {
 }
 
 impl PerfConfig {
+    /// Whether slow SELECTs get their plan captured: `PERFORMANCE_QUERY_PLANS`
+    /// when set, else on in the development profile and off in production.
+    pub fn query_plans(&self) -> bool {
+        self.query_plans.unwrap_or(self.profile == Profile::Development)
+    }
+
     /// A builder starting from the defaults.
     pub fn builder() -> PerfConfigBuilder {
         PerfConfigBuilder { config: PerfConfig::default() }
@@ -382,6 +396,9 @@ impl PerfConfig {
         }
         if let Some((n, v)) = get("PERFORMANCE_CAPTURE_BINDS") {
             c.capture_binds = parse_bool(n, &v)?;
+        }
+        if let Some((n, v)) = get("PERFORMANCE_QUERY_PLANS") {
+            c.query_plans = Some(parse_bool(n, &v)?);
         }
         let mut t = c.thresholds;
         threshold_var(&get, "SLOW_REQUEST_THRESHOLD", &mut t.slow_request_threshold)?;
@@ -595,6 +612,12 @@ impl PerfConfigBuilder {
     /// Keeps (or cuts, the default) bind values in recorded SQL text.
     pub fn capture_binds(mut self, on: bool) -> Self {
         self.config.capture_binds = on;
+        self
+    }
+    /// Turns the capture of slow SELECTs' plans on or off (default: on in
+    /// development, off in production).
+    pub fn query_plans(mut self, on: bool) -> Self {
+        self.config.query_plans = Some(on);
         self
     }
     /// Sets the `le` bounds of the request and query histograms (validated by

@@ -68,6 +68,9 @@
 //! 128 bytes per fine and roll-up gauge bucket. At the default caps the
 //! worst case is about 299 MiB of series on a 2-core machine (2,004 series,
 //! 1,002 of them with a status table) and about 423 MiB with 16 shards.
+//! Captured query plans come on top: at most [`MAX_PLANS`] (128), each
+//! held to [`MAX_PLAN_NODES`] nodes and [`MAX_PLAN_TEXT`] bytes of text,
+//! about 2.3 MiB in all.
 //! [`Store::accounted_bytes`] reports the figure in use.
 //!
 //! # Percentiles
@@ -88,6 +91,7 @@ mod error;
 mod histogram;
 mod limiter;
 mod pattern;
+mod plan;
 mod recorder;
 mod redact;
 mod sample;
@@ -125,6 +129,10 @@ pub use crate::{
     error::{AlertError, CacheStoreError, CoreError},
     limiter::{DEFAULT_LOG_INTERVAL, DEFAULT_LOG_KEYS, LogLimiter},
     pattern::{KeyPattern, MAX_PATTERN_BYTES, MAX_PATTERN_STARS, PatternError, escape_glob},
+    plan::{
+        CapturedPlan, MAX_PLAN_NAME, MAX_PLAN_NODES, MAX_PLAN_TEXT, PlanAccess, PlanBackend, PlanNode, QueryPlan,
+        QueryPlanSample,
+    },
     recorder::{NoopRecorder, Recorder, RequestHandle},
     redact::redact_url,
     sample::{
@@ -139,7 +147,7 @@ pub use crate::{
         query_id,
     },
     source::{MetricsSource, SeriesResolution},
-    store::{EndpointHandle, MAX_ROUTE_BYTES, MAX_SQL_BYTES, Store},
+    store::{EndpointHandle, MAX_PLANS, MAX_ROUTE_BYTES, MAX_SQL_BYTES, Store},
     thresholds::{SharedThresholds, ThresholdStore, Thresholds, ThresholdsPatch},
     trace::{InvalidId, SpanId, TRACEPARENT_LEN, TraceContext, TraceId},
 };

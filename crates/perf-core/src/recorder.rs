@@ -2,7 +2,7 @@
 
 use std::{any::Any, sync::Arc};
 
-use crate::{CacheEvent, Method, NPlusOneSample, QuerySample, RequestSample, SystemSample};
+use crate::{CacheEvent, Method, NPlusOneSample, QueryPlanSample, QuerySample, RequestSample, SystemSample};
 
 /// Takes measurements from instrumented code. Implemented by
 /// [`Store`](crate::Store); called by perf-http, perf-db, perf-cache and the
@@ -22,6 +22,10 @@ pub trait Recorder: Send + Sync {
     fn record_cache(&self, _event: &CacheEvent) {}
     /// Records an N+1 finding. Optional: the default does nothing.
     fn record_n_plus_one(&self, _finding: &NPlusOneSample<'_>) {}
+    /// Records the plan captured for a slow query's fingerprint (rare: at
+    /// most once per fingerprint and capture interval, off the request
+    /// path). Optional: the default does nothing.
+    fn record_query_plan(&self, _sample: &QueryPlanSample<'_>) {}
     /// Resolves the key of one endpoint (`route` `None`: the unmatched key)
     /// once, for a caller that records many requests for it and keeps the
     /// handle. `None` when this recorder has no cheaper path, or the key
@@ -81,6 +85,7 @@ macro_rules! forward_recorder {
             fn record_system(&self, sample: &SystemSample) { (**self).record_system(sample) }
             fn record_cache(&self, event: &CacheEvent) { (**self).record_cache(event) }
             fn record_n_plus_one(&self, finding: &NPlusOneSample<'_>) { (**self).record_n_plus_one(finding) }
+            fn record_query_plan(&self, sample: &QueryPlanSample<'_>) { (**self).record_query_plan(sample) }
             fn request_handle(&self, method: Method, route: Option<&str>) -> Option<RequestHandle> {
                 (**self).request_handle(method, route)
             }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{CoreError, EndpointKey, Method, QueryKind, SystemSample};
+use crate::{CapturedPlan, CoreError, EndpointKey, Method, QueryKind, SystemSample};
 
 /// A look-back window of 1 to 1,440 whole minutes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -151,6 +151,10 @@ pub struct QueryStats {
     pub kind: QueryKind,
     /// Timing statistics (errors = failed queries).
     pub stats: Aggregate,
+    /// The latest plan captured for this fingerprint, when a slow run of it
+    /// was explained ([`Recorder::record_query_plan`](crate::Recorder::record_query_plan)).
+    #[serde(default)]
+    pub plan: Option<CapturedPlan>,
 }
 
 /// A recent slow request.

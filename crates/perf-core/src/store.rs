@@ -12,6 +12,7 @@
 
 mod gauges;
 mod n_plus_one;
+mod plans;
 mod read;
 mod record;
 mod ring;
@@ -34,6 +35,7 @@ use parking_lot::Mutex;
 use self::{
     gauges::Gauges,
     n_plus_one::NPlusOneTable,
+    plans::PlanTable,
     ring::{Ring, set_truncated},
     series::{Geometry, Series},
     status::StatusTable,
@@ -47,6 +49,8 @@ use crate::{
 pub const MAX_SQL_BYTES: usize = 2_048;
 /// Longest scope label kept with slow queries and N+1 findings.
 pub const MAX_ROUTE_BYTES: usize = 256;
+
+pub use self::plans::MAX_PLANS;
 
 /// The store's key maps hash with foldhash's fast, fixed-seed hasher: not
 /// DoS-resistant, which is fine because keys are route patterns and
@@ -142,6 +146,7 @@ pub struct Store {
     slow_requests: Mutex<Ring<SlowRequestSlot>>,
     slow_queries: Mutex<Ring<SlowQuerySlot>>,
     n_plus_one: Mutex<NPlusOneTable>,
+    plans: Mutex<PlanTable>,
 }
 
 impl std::fmt::Debug for Store {
@@ -223,6 +228,7 @@ impl Store {
                 kind: QueryKind::Read,
             })),
             n_plus_one: Mutex::new(NPlusOneTable::new(config.n_plus_one.get(), config.max_endpoints.get())),
+            plans: Mutex::new(PlanTable::default()),
             geometry,
             config,
             clock,
@@ -302,7 +308,8 @@ impl Store {
             let g = self.gauges.lock();
             (g.fine.len() + g.coarse.len()) * size_of::<gauges::GaugeSlot>()
         };
-        size_of::<Store>() + series + endpoint_keys + query_keys + rings + gauges
+        let plans = self.plans.lock().accounted_bytes();
+        size_of::<Store>() + series + endpoint_keys + query_keys + rings + gauges + plans
     }
 
     /// How many keys are held and how many samples overflowed.

@@ -7,7 +7,10 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 pub use self::map_cache::MapCache;
-use crate::{CacheEvent, NPlusOneSample, QuerySample, Recorder, RequestSample, SystemSample, Timestamp};
+use crate::{
+    CacheEvent, NPlusOneSample, QueryPlan, QueryPlanSample, QuerySample, Recorder, RequestSample, SystemSample,
+    Timestamp,
+};
 
 /// An owned copy of a [`RequestSample`].
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +76,8 @@ pub struct RecordingRecorder {
     pub cache: Mutex<Vec<CacheEvent>>,
     /// N+1 findings.
     pub n_plus_one: Mutex<Vec<RecordedNPlusOne>>,
+    /// Captured plans: (fingerprint, plan).
+    pub plans: Mutex<Vec<(String, QueryPlan)>>,
 }
 
 impl Recorder for RecordingRecorder {
@@ -111,6 +116,9 @@ impl Recorder for RecordingRecorder {
             fingerprint: f.fingerprint.to_owned(),
             count: f.count,
         });
+    }
+    fn record_query_plan(&self, p: &QueryPlanSample<'_>) {
+        self.plans.lock().push((p.fingerprint.to_owned(), p.plan.clone()));
     }
 }
 

@@ -24,4 +24,7 @@ pub enum DbError {
     /// A query-count assertion failed; the message lists the queries run.
     #[error("{0}")]
     Assertion(String),
+    /// The plan-capture thread could not be started.
+    #[error("could not start the query-plan thread: {0}")]
+    PlanThread(#[source] std::io::Error),
 }

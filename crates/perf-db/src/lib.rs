@@ -66,6 +66,7 @@ mod fingerprint;
 mod lexer;
 mod monitor;
 mod monitored;
+mod plan;
 mod render;
 mod statement;
 
@@ -76,6 +77,7 @@ pub use crate::{
     fingerprint::{Fingerprint, fingerprint_hash, fingerprint_into, strip_binds},
     monitor::{DEFAULT_N_PLUS_ONE_THRESHOLD, POOL_CHECK_SQL, QueryMonitor, TRANSACTION_FINGERPRINT},
     monitored::{MONITORED_PREFIX, monitored, monitored_async},
+    plan::{DEFAULT_PLAN_INTERVAL, Explain, Offer, PLAN_QUEUE, PlanCapture, PlanCaptureStats, PlanShape},
     statement::{StatementKind, tables_read, tables_written},
 };
 /// Times a fn as a named unit: `#[monitored]` or `#[monitored(name = "x")]`;

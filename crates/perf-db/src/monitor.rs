@@ -23,7 +23,7 @@ use perf_core::{
 };
 
 use crate::{
-    CapturedQueries, DbError, StatementKind,
+    CapturedQueries, DbError, PlanCapture, StatementKind,
     capture::{self, MonitorCaptures, NotedQuery},
     fingerprint::fingerprint_bare_into,
     render::{UNAVAILABLE, render},
@@ -158,6 +158,7 @@ struct Shared {
     enabled: bool,
     capture_binds: bool,
     slow_log: Arc<LogLimiter>,
+    plans: Option<PlanCapture>,
 }
 
 impl QueryMonitor {
@@ -175,6 +176,7 @@ impl QueryMonitor {
                 enabled: true,
                 capture_binds: false,
                 slow_log: Arc::new(LogLimiter::new(DEFAULT_LOG_INTERVAL)),
+                plans: None,
             }),
             conn: ConnState::default(),
         }
@@ -224,6 +226,14 @@ impl QueryMonitor {
     /// [`QueryCache`](crate::QueryCache) or perf-cache's cache).
     pub fn with_invalidator(self, invalidator: Arc<dyn Invalidator>) -> QueryMonitor {
         self.with_shared(|s| s.invalidator = Some(invalidator))
+    }
+
+    /// Offers every slow SELECT that succeeded to `capture`, which asks the
+    /// database for its plan on a connection of its own, at most once per
+    /// fingerprint and interval ([`PlanCapture`]). The query path pays a
+    /// map lookup per slow query, never a wait.
+    pub fn with_plan_capture(self, capture: PlanCapture) -> QueryMonitor {
+        self.with_shared(|s| s.plans = Some(capture))
     }
 
     /// Runs `f` and returns its result with every query that finished on
@@ -304,7 +314,7 @@ impl QueryMonitor {
             // Bind values never leave the monitor unless asked for: the
             // recorder, the logs and the store only see the bare text.
             let text = if shared.capture_binds { conn.sql.as_str() } else { key };
-            record(shared, &statement, text, &conn.sql, duration, ok, at);
+            record(shared, &statement, Texts { recorded: text, bare: key, full: &conn.sql }, duration, ok, at);
         }
         if conn.sql.capacity() > MAX_KEPT_BUFFER || conn.scratch.capacity() > MAX_KEPT_BUFFER {
             conn.sql = String::new();
@@ -452,17 +462,17 @@ fn global_instrumentation() -> Option<Box<dyn Instrumentation>> {
 /// scope (flagging an N+1 shape at the threshold), its capture, and a
 /// rate-limited log line when it was slow.
 ///
-/// `sql` is the text recorded and logged; `full` (with binds) goes only to
-/// in-process query captures, which tests read.
+/// A slow SELECT is also offered to the plan capture, if there is one, by
+/// its text without binds.
 fn record(
     shared: &Shared,
     statement: &Statement,
-    sql: &str,
-    full: &str,
+    texts: Texts<'_>,
     duration: Duration,
     ok: bool,
     at: perf_core::Timestamp,
 ) {
+    let Texts { recorded: sql, bare, full } = texts;
     let noted = NotedQuery { fingerprint: &statement.text, sql: full, kind: statement.kind, duration, ok };
     RequestScope::with_current(|scope| {
         let label = scope.map(RequestScope::label);
@@ -486,6 +496,9 @@ fn record(
         }
         shared.captures.note(&noted);
         if slow {
+            if let (Some(plans), true, StatementKind::Select) = (&shared.plans, ok, statement.kind) {
+                plans.offer(&statement.text, bare);
+            }
             let scope_label = label.unwrap_or("background");
             if let Some(held_back) = shared.slow_log.check(LogLimiter::key(&[scope_label, &statement.text]), at) {
                 tracing::warn!(
@@ -505,6 +518,16 @@ fn record(
     if !ok {
         tracing::debug!(target: "perf_db::query", sql = truncate(sql, MAX_LOGGED_SQL), "query failed");
     }
+}
+
+/// The texts of one statement [`record`] uses.
+struct Texts<'a> {
+    /// What is recorded and logged: the bare text, or with binds when asked.
+    recorded: &'a str,
+    /// The text without binds, whatever the settings.
+    bare: &'a str,
+    /// With binds: only for in-process query captures, which tests read.
+    full: &'a str,
 }
 
 fn invalidate(shared: &Shared, tables: &[String]) {

@@ -421,7 +421,40 @@
     });
   }
 
+  // A captured plan in a few words: the tables read in full under a filter
+  // (the evidence for a missing index), else the indexes read, else the
+  // root node; the backend's own plan text is the cell's tooltip.
+  function planSummary(captured) {
+    if (!captured) { return "not captured"; }
+    var nodes = captured.plan.nodes;
+    var seen = {};
+    var scans = [];
+    var indexes = [];
+    nodes.forEach(function (n) {
+      if (n.access === "full_scan" && n.filtered && n.relation && !seen[n.relation]) {
+        seen[n.relation] = true;
+        scans.push(n.relation);
+      } else if (n.access === "index_scan") {
+        indexes.push(n.index || n.relation || n.operation);
+      }
+    });
+    if (scans.length) { return "full scan of " + scans.join(", ") + " under a filter"; }
+    if (indexes.length) { return "index: " + indexes.join(", "); }
+    return nodes.length ? nodes[0].operation : "empty plan";
+  }
+
+  function planCell(tr, captured) {
+    var summary = planSummary(captured);
+    tr.setAttribute("data-plan", summary);
+    var td = cell(tr, summary);
+    if (captured) { td.title = captured.plan.text; }
+  }
+
   function renderQueries(body) {
+    var plans = {};
+    body.top_queries.concat(body.background_queries).forEach(function (q) {
+      if (q.plan) { plans[q.fingerprint] = q.plan; }
+    });
     fillTable("n-plus-one-table", "n-plus-one-empty", body.n_plus_one, function (tr, n) {
       tr.setAttribute("data-route", n.route);
       tr.setAttribute("data-fingerprint", n.fingerprint);
@@ -445,6 +478,7 @@
       cell(tr, ms(q.duration), "num");
       cell(tr, q.ok ? "ok" : "failed");
       cell(tr, time(q.timestamp));
+      planCell(tr, plans[q.fingerprint]);
     });
     fillTable("top-queries-table", "top-queries-empty", body.top_queries, function (tr, q) {
       tr.setAttribute("data-fingerprint", q.fingerprint);
@@ -455,6 +489,7 @@
       cell(tr, ms(q.avg), "num");
       cell(tr, ms(q.p95), "num");
       cell(tr, num(q.error_count), "num");
+      planCell(tr, q.plan);
     });
     fillTable("background-queries-table", "background-queries-empty", body.background_queries, function (tr, q) {
       tr.setAttribute("data-fingerprint", q.fingerprint);

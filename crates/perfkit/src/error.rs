@@ -20,6 +20,9 @@ pub enum PerfkitError {
     #[cfg(feature = "analytics")]
     #[error("the alert evaluator could not be started")]
     Analytics(#[source] perf_analytics::AnalyticsError),
+    /// The query-plan capture could not be started.
+    #[error("the query-plan capture could not be started")]
+    Db(#[source] perf_db::DbError),
     /// The `OTEL_*` configuration is invalid or the export thread could not start.
     #[cfg(feature = "otel")]
     #[error("the OpenTelemetry exporter could not be started")]

@@ -136,6 +136,29 @@ impl Perfkit {
         self.inner.queries.clone()
     }
 
+    /// [`Perfkit::query_monitor`], also capturing the plan of slow SELECTs
+    /// when `PERFORMANCE_QUERY_PLANS` is on (default: development only):
+    /// `connect` opens the capture's own connection to the same database
+    /// (never a pooled one, whose queries would be recorded), e.g.
+    /// `move || PgConnection::establish(&url)`. A SQLite database must be a
+    /// file, so the capture's connection sees the application's tables.
+    ///
+    /// # Errors
+    /// [`PerfkitError::Db`] when the capture's thread cannot be started.
+    pub fn query_monitor_with_plans<C, F>(&self, connect: F) -> Result<QueryMonitor, PerfkitError>
+    where
+        C: perf_db::Explain,
+        F: FnMut() -> Result<C, diesel::ConnectionError> + Send + 'static,
+    {
+        let monitor = self.query_monitor();
+        if !self.config().query_plans() || !monitor.is_enabled() {
+            return Ok(monitor);
+        }
+        let capture = perf_db::PlanCapture::spawn(self.context(), perf_db::DEFAULT_PLAN_INTERVAL, connect)
+            .map_err(PerfkitError::Db)?;
+        Ok(monitor.with_plan_capture(capture))
+    }
+
     /// The typed cache (postcard values, single-flight `get_or_compute`)
     /// over the memory or tiered cache.
     pub fn cache(&self) -> &TypedCache {

@@ -15,7 +15,7 @@ use diesel::{
     sqlite::SqliteConnection,
 };
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use perfkit::QueryMonitor;
+use perfkit::{Perfkit, QueryMonitor};
 
 use crate::{
     models::{NewPlanting, NewProjectRow, NewSite, NewTask, Plant},
@@ -177,15 +177,19 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
 impl Db {
     /// Opens the database named by `database_url` (a `postgres://` or
     /// `postgresql://` URL), or else the SQLite file `landscape.db` in
-    /// `data_dir`; every connection gets `monitor`. Runs pending migrations
+    /// `data_dir`; every connection gets perfkit's query monitor, which
+    /// also captures slow SELECTs' plans on a connection of its own when
+    /// `PERFORMANCE_QUERY_PLANS` is on. Runs pending migrations
     /// and seeds an empty database. A request waits at most
     /// [`POOL_CONNECTION_TIMEOUT`] for a connection.
     ///
     /// # Errors
     /// When the database cannot be opened, migrated or seeded.
-    pub fn open(database_url: Option<&str>, data_dir: &Path, monitor: QueryMonitor) -> anyhow::Result<Db> {
+    pub fn open(database_url: Option<&str>, data_dir: &Path, perf: &Perfkit) -> anyhow::Result<Db> {
         let pools = match database_url {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                let plans_url = url.to_owned();
+                let monitor = perf.query_monitor_with_plans(move || PgConnection::establish(&plans_url))?;
                 let mut setup = PgConnection::establish(url)?;
                 // Start-up work is monitored too: outside any request, it is
                 // shown as background queries, apart from the request figures.
@@ -208,6 +212,8 @@ impl Db {
                     .map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", data_dir.display()))?;
                 let path = data_dir.join("landscape.db");
                 let path = path.to_string_lossy();
+                let plans_path = path.to_string();
+                let monitor = perf.query_monitor_with_plans(move || SqliteConnection::establish(&plans_path))?;
                 let mut setup = SqliteConnection::establish(&path)?;
                 setup.set_instrumentation(monitor.clone());
                 setup.batch_execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;")?;

@@ -329,7 +329,7 @@ impl Landscape {
             .data_dir(&settings.data_dir)
             .cache_prefix(settings.cache_prefix.clone())
             .build()?;
-        let db = Db::open(settings.database_url.as_deref(), &settings.data_dir, perf.query_monitor())?;
+        let db = Db::open(settings.database_url.as_deref(), &settings.data_dir, &perf)?;
         // CACHE_DEFAULT_TIMEOUT (default 300 s) bounds cached pages; writes to
         // projects drop the dashboard sooner.
         let response_cache = perf.response_cache(handlers::DASHBOARD_NAMESPACE);

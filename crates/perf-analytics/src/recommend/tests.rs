@@ -193,3 +193,43 @@ fn sorted_by_severity() {
     assert_eq!(rules(&r), ["low_cache_hit_rate", "slow_endpoint", "high_memory"]);
     assert_eq!(sev, [Severity::Critical, Severity::High, Severity::Low]);
 }
+
+fn captured(fingerprint: &str, access: perf_core::PlanAccess, table: &str) -> perf_core::CapturedPlan {
+    use perf_core::{PlanBackend, PlanNode, QueryPlan};
+    perf_core::CapturedPlan {
+        fingerprint: fingerprint.to_owned(),
+        query_id: perf_core::query_id(fingerprint),
+        captured_at: chrono::DateTime::UNIX_EPOCH,
+        plan: QueryPlan::new(
+            PlanBackend::Postgresql,
+            vec![PlanNode {
+                depth: 0,
+                operation: "Seq Scan".into(),
+                access,
+                relation: Some(table.into()),
+                index: None,
+                filtered: true,
+            }],
+            String::new(),
+        ),
+    }
+}
+
+#[test]
+fn a_slow_query_with_a_captured_plan_cites_it() {
+    use perf_core::PlanAccess;
+    let mut s = empty();
+    let mut scanned = query("SELECT * FROM plants WHERE name = ?", flat(10, 0, 0.2));
+    scanned.plan = Some(captured(&scanned.fingerprint, PlanAccess::FullScan, "plants"));
+    let mut indexed = query("SELECT * FROM zones WHERE id = ?", flat(5, 0, 0.2));
+    indexed.plan = Some(captured(&indexed.fingerprint, PlanAccess::IndexScan, "zones"));
+    let plain = query("SELECT * FROM gardens", flat(3, 0, 0.2));
+    s.query_stats = vec![scanned, indexed, plain];
+    let r = run(&s, None);
+    assert_eq!(r.len(), 3);
+    assert!(r[0].message.contains("reads `plants` in full under a filter"), "{}", r[0].message);
+    assert_eq!(evidence(&r[0], "filtered_full_scans"), 1.0);
+    assert!(r[1].message.contains("reads through indexes already"), "{}", r[1].message);
+    assert!(r[1].evidence.iter().all(|(n, _)| n != "filtered_full_scans"));
+    assert!(r[2].message.contains("check its plan for a missing index"), "{}", r[2].message);
+}

@@ -87,8 +87,14 @@ impl Store {
                 example_sql: q.example_sql.to_string(),
                 kind: q.kind,
                 stats: aggregate(one),
+                plan: None,
             });
         });
+        let plans = self.plans.lock();
+        for q in &mut stats {
+            q.plan = plans.get(&q.fingerprint);
+        }
+        drop(plans);
         stats.sort_by(|a, b| {
             b.stats.total_time.total_cmp(&a.stats.total_time).then_with(|| a.fingerprint.cmp(&b.fingerprint))
         });

@@ -9,7 +9,10 @@ use super::{
     ring::set_truncated,
     series::{Sample, Series},
 };
-use crate::{CacheEvent, Method, NPlusOneSample, QuerySample, Recorder, RequestHandle, RequestSample, SystemSample};
+use crate::{
+    CacheEvent, Method, NPlusOneSample, QueryPlanSample, QuerySample, Recorder, RequestHandle, RequestSample,
+    SystemSample,
+};
 
 impl Store {
     #[inline]
@@ -143,5 +146,9 @@ impl Recorder for Store {
 
     fn record_n_plus_one(&self, finding: &NPlusOneSample<'_>) {
         self.n_plus_one.lock().record(finding);
+    }
+
+    fn record_query_plan(&self, sample: &QueryPlanSample<'_>) {
+        self.plans.lock().record(sample);
     }
 }

@@ -842,6 +842,9 @@ fn the_documented_worst_case_matches_the_structures() {
     let queries = config.max_queries.get() + 2;
     let worst = (endpoints + queries) * per_series + endpoints * StatusTable::accounted_bytes(&s.geometry);
     assert!(worst.abs_diff(299 << 20) < 1 << 20, "{worst}");
+    // Captured plans come on top, bounded by their table: about 2.3 MiB.
+    let plans = PlanTable::max_bytes();
+    assert!(plans.abs_diff(2_400 << 10) < 200 << 10, "{plans}");
     // The terms of the formula: the slot sizes it names.
     assert_eq!(series::FINE_SLOT_BYTES, 32);
     assert_eq!(series::ROLLUP_SLOT_BYTES, 64);
@@ -951,4 +954,60 @@ fn endpoint_totals_from_the_status_table_match_what_was_recorded() {
     assert!((e.totals.sum - sum as f64 / 1e9).abs() < 1e-9, "{}", e.totals.sum);
     assert_eq!(e.totals.buckets, le);
     assert_eq!(e.statuses.iter().map(|st| st.count).sum::<u64>(), count);
+}
+
+fn plan(table: &str) -> crate::QueryPlan {
+    use crate::{PlanAccess, PlanBackend, PlanNode, QueryPlan};
+    QueryPlan::new(
+        PlanBackend::Sqlite,
+        vec![PlanNode {
+            depth: 0,
+            operation: "SCAN".into(),
+            access: PlanAccess::FullScan,
+            relation: Some(table.into()),
+            index: None,
+            filtered: true,
+        }],
+        format!("SCAN {table}\n"),
+    )
+}
+
+#[test]
+fn a_captured_plan_is_shown_with_its_fingerprint_and_bounded() {
+    use crate::QueryPlanSample;
+    let (s, c) = store_with(StoreConfig::default());
+    let fp = "SELECT * FROM plants WHERE name = ?";
+    let sample = QuerySample {
+        fingerprint: fp,
+        sql: fp,
+        duration: Duration::from_millis(300),
+        ok: true,
+        at: c.now(),
+        scope: Some("GET /plants"),
+        kind: crate::QueryKind::Read,
+        slow: true,
+    };
+    s.record_query(&sample);
+    let before = s.accounted_bytes();
+    s.record_query_plan(&QueryPlanSample { fingerprint: fp, plan: &plan("plants"), at: c.now() });
+    // A plan of a fingerprint without runs in the window is kept, not shown.
+    s.record_query_plan(&QueryPlanSample { fingerprint: "SELECT 2", plan: &plan("other"), at: c.now() });
+    let snap = s.snapshot(w(5));
+    let stats = snap.query_stats.iter().find(|q| q.fingerprint == fp).unwrap();
+    let shown = stats.plan.as_ref().unwrap();
+    assert_eq!((shown.fingerprint.as_str(), shown.query_id.as_str()), (fp, crate::query_id(fp).as_str()));
+    assert_eq!(shown.plan.filtered_full_scans(), ["plants"]);
+    assert_eq!(snap.query_stats.len(), 1);
+    assert!(s.accounted_bytes() > before);
+
+    // Past the cap the plan captured longest ago goes; the bytes stay bounded.
+    for k in 0..(crate::MAX_PLANS * 3) {
+        c.advance(Duration::from_millis(1));
+        s.record_query_plan(&QueryPlanSample { fingerprint: &format!("SELECT {k}"), plan: &plan("t"), at: c.now() });
+    }
+    let table = s.plans.lock();
+    assert_eq!(table.len(), crate::MAX_PLANS);
+    assert!(table.get(fp).is_none(), "the oldest plan is evicted");
+    assert!(table.get(&format!("SELECT {}", crate::MAX_PLANS * 3 - 1)).is_some());
+    assert!(table.accounted_bytes() <= PlanTable::max_bytes());
 }

@@ -247,3 +247,15 @@ fn metrics_naming_comes_from_the_environment() {
         PerfConfig::builder().metrics_naming(MetricsNaming::ActixWebProm { namespace: Some("a b".into()) }).build();
     assert!(matches!(built, Err(CoreError::InvalidConfig(_))));
 }
+
+#[test]
+fn query_plans_follow_the_profile_unless_set() {
+    assert!(from(&[]).unwrap().query_plans(), "on in development");
+    assert!(!from(&[("PERFORMANCE_PROFILE", "production")]).unwrap().query_plans(), "off in production");
+    let on = from(&[("PERFORMANCE_PROFILE", "production"), ("PERFORMANCE_QUERY_PLANS", "true")]).unwrap();
+    assert!(on.query_plans());
+    assert!(!from(&[("PERFORMANCE_QUERY_PLANS", "false")]).unwrap().query_plans());
+    check_invalid("PERFORMANCE_QUERY_PLANS", "sometimes");
+    let built = PerfConfig::builder().query_plans(false).build().unwrap();
+    assert!(!built.query_plans());
+}

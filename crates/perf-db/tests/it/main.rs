@@ -10,6 +10,7 @@ mod capture;
 mod global;
 mod logging;
 mod oracle;
+mod plans;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod sqlite;

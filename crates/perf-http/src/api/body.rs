@@ -212,6 +212,8 @@ pub(super) struct QueryRow {
     pub(super) max: f64,
     pub(super) error_count: u64,
     pub(super) slow_count: u64,
+    /// The fingerprint's latest captured plan, if any.
+    pub(super) plan: Option<perf_core::CapturedPlan>,
 }
 
 #[derive(Debug, Serialize)]
@@ -299,6 +301,7 @@ pub(super) fn queries_body(state: &PerfState, window: Window, limit: usize) -> Q
                 max: q.stats.max,
                 error_count: q.stats.errors,
                 slow_count: q.stats.slow,
+                plan: q.plan.clone(),
             })
             .collect()
     };

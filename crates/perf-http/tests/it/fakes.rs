@@ -140,6 +140,7 @@ impl AnalyticsService for FakeAnalytics {
                 example_sql: "SELECT 1".into(),
                 kind: perf_core::QueryKind::Read,
                 stats: Aggregate::default(),
+                plan: None,
             }],
             n_plus_one: vec![],
             cache: Default::default(),

@@ -12,8 +12,22 @@ use crate::fakes::{parts, with_token};
 const TOKEN: &str = "openapi-token";
 
 /// Validation errors of `value` against `schema` (a small OpenAPI 3.0 subset:
-/// $ref, type, nullable, enum, properties, required, additionalProperties, items).
+/// $ref, allOf, type, nullable, enum, properties, required,
+/// additionalProperties, items).
 pub(crate) fn validate(doc: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
+    if let Some(all) = schema["allOf"].as_array() {
+        // OpenAPI 3.0's nullable reference: `{"allOf": [{"$ref"}], "nullable": true}`.
+        if value.is_null() {
+            if !schema["nullable"].as_bool().unwrap_or(false) {
+                errors.push(format!("{at}: null but not nullable"));
+            }
+            return;
+        }
+        for part in all {
+            validate(doc, part, value, at, errors);
+        }
+        return;
+    }
     if let Some(r) = schema["$ref"].as_str() {
         let name = r.trim_start_matches("#/components/schemas/");
         let target = &doc["components"]["schemas"][name];
@@ -84,6 +98,17 @@ async fn every_documented_operation_answers_what_the_document_says() {
         kind: perf_core::QueryKind::Read,
         slow: p.store.thresholds().query_is_slow(Duration::from_millis(300)),
     });
+    // A captured plan, so the documents that show one are checked with it.
+    let node = perf_core::PlanNode {
+        depth: 0,
+        operation: "Seq Scan".into(),
+        access: perf_core::PlanAccess::FullScan,
+        relation: Some("a".into()),
+        index: None,
+        filtered: true,
+    };
+    let plan = perf_core::QueryPlan::new(perf_core::PlanBackend::Postgresql, vec![node], "[]".into());
+    p.store.record_query_plan(&perf_core::QueryPlanSample { fingerprint: "SELECT ?", plan: &plan, at: now });
     let app = test::init_service(App::new().service(p.state.api())).await;
     let doc: Value = serde_json::from_str(include_str!("../../src/openapi.json")).unwrap();
     assert_eq!(doc["openapi"], "3.0.3");
@@ -129,6 +154,12 @@ async fn every_documented_operation_answers_what_the_document_says() {
         test::call_service(&app, test::TestRequest::get().uri("/api/performance/metrics?minutes=0").to_request()).await;
     let body: Value = test::read_body_json(res).await;
     validate(&doc, &doc["components"]["schemas"]["Error"], &body, "error", &mut errors);
+    let req = test::TestRequest::get()
+        .uri("/api/performance/queries")
+        .insert_header((header::AUTHORIZATION, format!("Bearer {TOKEN}")))
+        .to_request();
+    let body: Value = test::call_and_read_body_json(&app, req).await;
+    assert_eq!(body["top_queries"][0]["plan"]["plan"]["nodes"][0]["access"], "full_scan", "{body}");
     assert!(errors.is_empty(), "{errors:#?}");
     assert_eq!(checked, 15, "every operation of the API is documented and checked");
 }

@@ -143,6 +143,49 @@ fn api(s: &Server, path: &str) -> Value {
 }
 
 #[test]
+fn dashboard_in_chromium_shows_each_captured_plan_beside_its_query() {
+    // Every query is slow at a 1 µs threshold, so the search is explained.
+    let s = Server::start(
+        "chromium-plans",
+        &[("SLOW_QUERY_THRESHOLD", "0.000001"), ("MEMORY_MONITORING_ENABLED", "false")],
+    );
+    assert_eq!(s.get("/api/plants?search=ivy&page=1").status, 200);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let queries = loop {
+        let queries = api(&s, "/api/performance/queries?minutes=5");
+        if queries["top_queries"].as_array().unwrap().iter().any(|q| !q["plan"].is_null()) {
+            break queries;
+        }
+        assert!(Instant::now() < deadline, "no plan was captured: {queries}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let dom = dump_dom(&format!("http://{}/performance", s.addr));
+    // Loading the page sent no monitored query, so the API and the page agree.
+    let again = api(&s, "/api/performance/queries?minutes=5");
+    assert_eq!(again["top_queries"].as_array().map(Vec::len), queries["top_queries"].as_array().map(Vec::len));
+    // "not captured" exactly where the API has no plan, and the search's
+    // full scan of the plants named in words.
+    let rows = start_tags(element(&dom, "table", "top-queries-table"), "tr");
+    let shown: Vec<(String, bool)> =
+        rows.iter().map(|r| (r["data-fingerprint"].clone(), r["data-plan"] != "not captured")).collect();
+    let expected: Vec<(String, bool)> = again["top_queries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| (q["fingerprint"].as_str().unwrap().to_owned(), !q["plan"].is_null()))
+        .collect();
+    assert_eq!(shown, expected);
+    assert!(rows.iter().any(|r| r["data-plan"] == "full scan of plants under a filter"), "{rows:?}");
+    // The slow-query rows show the plan of their fingerprint.
+    let slow = start_tags(element(&dom, "table", "slow-queries-table"), "tr");
+    assert!(
+        slow.iter()
+            .any(|r| r["data-fingerprint"].contains("LIKE") && r["data-plan"] == "full scan of plants under a filter"),
+        "{slow:?}"
+    );
+}
+
+#[test]
 fn dashboard_in_chromium_shows_what_the_api_returns() {
     let s = Server::start("chromium", &[("HIGH_MEMORY_THRESHOLD", "1"), ("ALERT_EVALUATION_INTERVAL", "1")]);
     for i in 0..30 {

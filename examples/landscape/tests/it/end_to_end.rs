@@ -594,6 +594,29 @@ fn perf_endpoints(s: &Server, sent: &Sent) {
     let put = s.send_with("PUT", "/api/performance/thresholds", Some(r#"{"slow_query_threshold":0.000001}"#), &[AUTH]);
     assert_eq!(put.status, 200, "{}", put.body);
     assert_eq!(s.get("/api/plants?search=zqprivateterm").status, 200);
+    // The slow search was explained on the capture's own connection
+    // (PERFORMANCE_QUERY_PLANS is on in development): its plan reads the
+    // plants in full under the LIKE filter, and holds no bind value (the
+    // loop below reads every perf document with the plan in it).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let plan = loop {
+        let q = perf(s, "/api/performance/queries?limit=1000");
+        let found = q["top_queries"].as_array().unwrap().iter().find_map(|row| {
+            let like = row["fingerprint"].as_str().unwrap().contains("LIKE");
+            (like && !row["plan"].is_null()).then(|| row["plan"].clone())
+        });
+        if let Some(plan) = found {
+            break plan;
+        }
+        assert!(std::time::Instant::now() < deadline, "no plan was captured for the search: {q}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(["sqlite", "postgresql"].contains(&plan["plan"]["backend"].as_str().unwrap()), "{plan}");
+    let nodes = plan["plan"]["nodes"].as_array().unwrap();
+    assert!(
+        nodes.iter().any(|n| n["access"] == "full_scan" && n["relation"] == "plants" && n["filtered"] == true),
+        "{plan}"
+    );
     let reset = s.send_with("PUT", "/api/performance/thresholds", Some(r#"{"slow_query_threshold":0.1}"#), &[AUTH]);
     assert_eq!(reset.status, 200, "{}", reset.body);
     for path in ["/api/performance/queries?limit=1000", "/api/performance/report", "/metrics"] {
