@@ -57,6 +57,7 @@ fn populated() -> (Arc<ManualClock>, Arc<Store>, Analytics) {
                 scope: Some(&routes[i]),
                 kind: perf_core::QueryKind::Read,
                 slow: store.thresholds().query_is_slow(Duration::from_micros(500 + (i as u64 % 7) * 40_000)),
+                trace: None,
             });
         }
         store.record_system(&SystemSample { at, rss_bytes: (150 + bucket / 4) * 1_048_576, ..SystemSample::default() });
@@ -71,6 +72,7 @@ fn populated() -> (Arc<ManualClock>, Arc<Store>, Analytics) {
                 count: 25,
                 total_time: Duration::from_millis(40),
                 at,
+                trace: None,
             });
         }
         clock.advance(Duration::from_secs(10));

@@ -50,6 +50,7 @@ fn main() {
                 scope: Some("/api/projects/{id}/plan"),
                 kind: perf_core::QueryKind::Read,
                 slow: store.thresholds().query_is_slow(Duration::from_millis(140)),
+                trace: None,
             });
             store.record_system(&SystemSample {
                 at,
@@ -69,6 +70,7 @@ fn main() {
         count: 24,
         total_time: Duration::from_millis(60),
         at: clock.now(),
+        trace: None,
     });
     let report = analytics.report(Window::minutes(20).unwrap());
     println!("{}", serde_json::to_string_pretty(&report).unwrap());

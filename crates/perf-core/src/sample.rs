@@ -6,7 +6,7 @@ use std::{fmt, time::Duration};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ThresholdStore, Timestamp};
+use crate::{ThresholdStore, Timestamp, TraceContext};
 
 /// An HTTP method, as a small enum so endpoint keys need no allocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -146,6 +146,10 @@ pub struct RequestSample<'a> {
     /// `duration`): the store counts and keeps slow requests by it, and the
     /// slow-request log writes by it, so both agree.
     pub slow: bool,
+    /// The request's trace (an incoming `traceparent`'s, or one started for
+    /// it): its trace id is kept with it when it is slow, and exporters
+    /// read its span ids; `None` when it has none.
+    pub trace: Option<TraceContext>,
 }
 
 impl<'a> RequestSample<'a> {
@@ -160,7 +164,7 @@ impl<'a> RequestSample<'a> {
         thresholds: &(impl ThresholdStore + ?Sized),
     ) -> Self {
         let slow = thresholds.request_is_slow(duration);
-        RequestSample { method, route, status, duration, at, queries: 0, query_time: Duration::ZERO, slow }
+        RequestSample { method, route, status, duration, at, queries: 0, query_time: Duration::ZERO, slow, trace: None }
     }
 
     /// Whether the status is a server error (5xx).
@@ -198,6 +202,10 @@ pub struct QuerySample<'a> {
     /// `duration`): the store counts and keeps slow queries by it, and the
     /// slow-query log writes by it, so both agree.
     pub slow: bool,
+    /// The trace of the request that issued it (its scope's; its span is
+    /// the query's parent), kept with it when it is slow; `None` outside a
+    /// traced request.
+    pub trace: Option<TraceContext>,
 }
 
 /// What a statement does, as far as the figures care.
@@ -327,6 +335,8 @@ pub struct NPlusOneSample<'a> {
     pub total_time: Duration,
     /// When the request ended.
     pub at: Timestamp,
+    /// The trace of the request, kept as the finding's latest witness.
+    pub trace: Option<TraceContext>,
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use std::{
 
 use parking_lot::Mutex;
 
-use crate::{NPlusOneSample, Recorder, Timestamp};
+use crate::{NPlusOneSample, Recorder, Timestamp, TraceContext, TraceId};
 
 /// Distinct query fingerprints counted per request; further ones are counted
 /// in total but not per fingerprint.
@@ -56,6 +56,7 @@ pub struct RequestScope {
 #[derive(Debug)]
 struct ScopeInner {
     label: Arc<str>,
+    trace: Option<TraceContext>,
     queries: AtomicU32,
     query_nanos: AtomicU64,
     cache_hits: AtomicU32,
@@ -78,11 +79,18 @@ struct FingerprintCount {
 }
 
 impl RequestScope {
-    /// A new scope labelled `label` (usually `METHOD route`).
+    /// A new scope labelled `label` (usually `METHOD route`), without a trace.
     pub fn new(label: impl Into<Arc<str>>) -> Self {
+        RequestScope::traced(label, None)
+    }
+
+    /// A new scope labelled `label` carrying the request's trace: every
+    /// query and N+1 finding recorded in it carries the trace id.
+    pub fn traced(label: impl Into<Arc<str>>, trace: Option<TraceContext>) -> Self {
         RequestScope {
             inner: Arc::new(ScopeInner {
                 label: label.into(),
+                trace,
                 queries: AtomicU32::new(0),
                 query_nanos: AtomicU64::new(0),
                 cache_hits: AtomicU32::new(0),
@@ -96,6 +104,16 @@ impl RequestScope {
     /// The label given at creation.
     pub fn label(&self) -> &str {
         &self.inner.label
+    }
+
+    /// The request's trace, when the scope has one.
+    pub fn trace(&self) -> Option<&TraceContext> {
+        self.inner.trace.as_ref()
+    }
+
+    /// The trace id of the request, when the scope has a trace.
+    pub fn trace_id(&self) -> Option<TraceId> {
+        self.inner.trace.as_ref().map(TraceContext::trace_id)
     }
 
     /// The scope entered on this thread, if any (a clone).
@@ -199,9 +217,10 @@ impl RequestScope {
     /// [`RequestScope::take_n_plus_one_findings`] (a finding is reported once).
     pub fn report_n_plus_one(&self, recorder: &dyn Recorder, at: Timestamp) -> usize {
         let scope = self.inner.label.clone();
+        let trace = self.trace().copied();
         let mut reported = 0;
         self.take_n_plus_one_findings(|fingerprint, count, total_time| {
-            recorder.record_n_plus_one(&NPlusOneSample { scope: &scope, fingerprint, count, total_time, at });
+            recorder.record_n_plus_one(&NPlusOneSample { scope: &scope, fingerprint, count, total_time, at, trace });
             reported += 1;
         });
         reported

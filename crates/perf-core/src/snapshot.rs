@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{CapturedPlan, CoreError, EndpointKey, Method, QueryKind, SystemSample};
+use crate::{CapturedPlan, CoreError, EndpointKey, Method, QueryKind, SystemSample, TraceId};
 
 /// A look-back window of 1 to 1,440 whole minutes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -170,6 +170,8 @@ pub struct SlowRequest {
     pub status: u16,
     /// Its duration, seconds.
     pub duration: f64,
+    /// Its trace, when it had one.
+    pub trace_id: Option<TraceId>,
 }
 
 /// A recent slow (or failed) query.
@@ -191,6 +193,8 @@ pub struct SlowQuery {
     pub scope: Option<String>,
     /// What kind of statement it is.
     pub kind: QueryKind,
+    /// The trace of the request that issued it, when it had one.
+    pub trace_id: Option<TraceId>,
 }
 
 /// One N+1 pattern: a SELECT shape a route runs many times per request,
@@ -224,6 +228,8 @@ pub struct NPlusOneFinding {
     pub first_seen: DateTime<Utc>,
     /// When it was last seen.
     pub last_seen: DateTime<Utc>,
+    /// The trace of the latest request that showed it, when it had one.
+    pub trace_id: Option<TraceId>,
 }
 
 /// How many recent requests' run counts an N+1 finding keeps for its

@@ -84,6 +84,7 @@ struct SlowRequestSlot {
     route: Arc<str>,
     status: u16,
     nanos: u64,
+    trace_id: Option<crate::TraceId>,
 }
 
 struct SlowQuerySlot {
@@ -95,6 +96,7 @@ struct SlowQuerySlot {
     scope: String,
     has_scope: bool,
     kind: QueryKind,
+    trace_id: Option<crate::TraceId>,
 }
 
 /// Ids handed to stores, so a handle names the store that made it.
@@ -216,6 +218,7 @@ impl Store {
                 route: slow_route.clone(),
                 status: 0,
                 nanos: 0,
+                trace_id: None,
             })),
             slow_queries: Mutex::new(Ring::new(config.slow_queries.get(), || SlowQuerySlot {
                 at: Timestamp::EPOCH,
@@ -226,6 +229,7 @@ impl Store {
                 scope: String::with_capacity(MAX_ROUTE_BYTES),
                 has_scope: false,
                 kind: QueryKind::Read,
+                trace_id: None,
             })),
             n_plus_one: Mutex::new(NPlusOneTable::new(config.n_plus_one.get(), config.max_endpoints.get())),
             plans: Mutex::new(PlanTable::default()),

@@ -374,6 +374,7 @@ impl QueryMonitor {
                     scope: scope.map(RequestScope::label),
                     kind: QueryKind::Transaction,
                     slow: self.shared.thresholds.query_is_slow(duration),
+                    trace: scope.and_then(RequestScope::trace).copied(),
                 });
             });
         }
@@ -395,6 +396,7 @@ impl QueryMonitor {
                 scope: scope.map(RequestScope::label),
                 kind: QueryKind::Transaction,
                 slow: self.shared.thresholds.query_is_slow(duration),
+                trace: scope.and_then(RequestScope::trace).copied(),
             });
         });
     }
@@ -486,6 +488,7 @@ fn record(
             scope: label,
             kind: statement.query_kind,
             slow,
+            trace: scope.and_then(RequestScope::trace).copied(),
         });
         if let Some(scope) = scope {
             let count = scope.record_query(statement.hash, duration);

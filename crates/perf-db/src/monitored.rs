@@ -58,6 +58,7 @@ fn record(name: &str, started: Instant) {
             scope: scope.map(RequestScope::label),
             kind: QueryKind::Other,
             slow: monitor.thresholds().query_is_slow(duration),
+            trace: scope.and_then(RequestScope::trace).copied(),
         });
     });
 }

@@ -56,12 +56,12 @@ use actix_web::{
 };
 use perf_core::{
     Clock, LogLimiter, Method, NPlusOneSample, Recorder, RequestSample, RequestScope, ThresholdStore, Timestamp,
-    UNMATCHED_ROUTE,
+    TraceContext, UNMATCHED_ROUTE,
 };
 
 use self::{
     routes::{Guess, RouteTable},
-    timing::{TIMING_BUFFER, server_timing_value},
+    timing::{TIMING_BUFFER, server_timing_value, traceparent_value},
 };
 #[cfg(test)]
 use self::{
@@ -74,6 +74,8 @@ use crate::{HttpError, PerfState};
 pub const DEFAULT_EXCLUDED_PATHS: [&str; 3] = ["/api/performance", "/metrics", "/performance"];
 
 static SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
+/// The W3C Trace Context header, read from requests and written to responses.
+static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 /// The monitoring middleware factory (an actix [`Transform`]).
 ///
@@ -248,7 +250,16 @@ where
         let start = Instant::now();
         let method = Method::parse(req.method().as_str());
         let guess = self.worker.routes.borrow_mut().lookup(method, path, || req.resource_map().match_pattern(path));
-        let scope = RequestScope::new(guess.endpoint.label.clone());
+        // The caller's trace (W3C `traceparent`), or one started here; a
+        // request with several `traceparent` headers gets a new trace, as
+        // the specification asks.
+        let mut incoming = req.headers().get_all(&TRACEPARENT);
+        let traceparent = match (incoming.next(), incoming.next()) {
+            (Some(value), None) => Some(value.as_bytes()),
+            _ => None,
+        };
+        let trace = TraceContext::continue_or_start(traceparent);
+        let scope = RequestScope::traced(guess.endpoint.label.clone(), Some(trace));
         let inner = {
             let _entered = scope.enter();
             self.service.call(req)
@@ -307,11 +318,18 @@ where
         match polled {
             Poll::Ready(Ok(mut res)) => {
                 let elapsed = track.finish(res.status().as_u16(), Some(res.request()));
-                if track.settings.server_timing
-                    && let Some(value) =
-                        server_timing_value(elapsed, &track.scope, &mut track.worker.timing.borrow_mut())
-                {
-                    res.headers_mut().append(SERVER_TIMING.clone(), value);
+                if track.settings.server_timing {
+                    let (timing, trace) = {
+                        let mut buf = track.worker.timing.borrow_mut();
+                        let timing = server_timing_value(elapsed, &track.scope, &mut buf);
+                        (timing, track.scope.trace().and_then(|t| traceparent_value(t, &mut buf)))
+                    };
+                    if let Some(value) = timing {
+                        res.headers_mut().append(SERVER_TIMING.clone(), value);
+                    }
+                    if let Some(value) = trace {
+                        res.headers_mut().insert(TRACEPARENT.clone(), value);
+                    }
                 }
                 *this.track = None;
                 Poll::Ready(Ok(res))
@@ -367,6 +385,7 @@ impl Tracking {
         let mut sample = RequestSample::new(self.method, route, status, elapsed, now, &*settings.thresholds);
         sample.queries = self.scope.query_count();
         sample.query_time = self.scope.query_time();
+        sample.trace = self.scope.trace().copied();
         match endpoint.handle(&*settings.recorder, self.method) {
             Some(handle) => settings.recorder.record_request_with(handle, &sample),
             None => settings.recorder.record_request(&sample),
@@ -384,6 +403,7 @@ impl Tracking {
                 count,
                 total_time,
                 at: now,
+                trace: self.scope.trace().copied(),
             });
             log_n_plus_one(&settings.log_limiter, now, label, fingerprint, count, total_time);
         });

@@ -116,6 +116,7 @@ fn n_plus_one_uses_the_stores_per_pattern_figures() {
         max_time_per_request: per_request,
         first_seen: at(0),
         last_seen: at(0),
+        trace_id: None,
     };
     s.n_plus_one = vec![
         finding("/users", "SELECT roles WHERE user_id = ?", 1, 12, 12, 0.05),

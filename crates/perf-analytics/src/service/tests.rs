@@ -179,6 +179,7 @@ fn detailed_report_gathers_everything() {
                 scope: Some("/slow"),
                 kind: perf_core::QueryKind::Read,
                 slow: f.store.thresholds().query_is_slow(Duration::from_millis(150)),
+                trace: None,
             });
             f.store.record_system(&SystemSample {
                 at: f.clock.now(),
@@ -194,6 +195,7 @@ fn detailed_report_gathers_everything() {
         count: 30,
         total_time: Duration::from_millis(90),
         at: f.clock.now(),
+        trace: None,
     });
     f.analytics.evaluate();
     let window = Window::minutes(20).unwrap_or_default();

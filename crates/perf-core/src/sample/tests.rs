@@ -21,6 +21,7 @@ fn scope_labels_keep_their_json_name() {
         ok: true,
         scope: Some("GET /x".into()),
         kind: QueryKind::Read,
+        trace_id: None,
     };
     let totals = crate::NPlusOneTotals { scope: "GET /x".into(), findings: 2 };
     for json in [serde_json::to_value(&slow).unwrap(), serde_json::to_value(&totals).unwrap()] {

@@ -30,6 +30,8 @@ pub(super) struct Slot {
     max_nanos: u64,
     first_at: Timestamp,
     last_at: Timestamp,
+    /// The trace of the latest request that showed the pattern.
+    last_trace: Option<crate::TraceId>,
 }
 
 impl NPlusOneTable {
@@ -49,6 +51,7 @@ impl NPlusOneTable {
                 max_nanos: 0,
                 first_at: Timestamp::EPOCH,
                 last_at: Timestamp::EPOCH,
+                last_trace: None,
             })
             .collect();
         NPlusOneTable { slots, per_scope: KeyMap::default(), max_scopes, overflowed: 0 }
@@ -119,6 +122,9 @@ impl NPlusOneTable {
         s.total_nanos = s.total_nanos.saturating_add(nanos);
         s.max_nanos = s.max_nanos.max(nanos);
         s.first_at = s.first_at.min(f.at);
+        if f.at >= s.last_at {
+            s.last_trace = f.trace.map(|t| t.trace_id());
+        }
         s.last_at = s.last_at.max(f.at);
     }
 
@@ -145,6 +151,7 @@ impl NPlusOneTable {
                     max_time_per_request: s.max_nanos as f64 / 1e9,
                     first_seen: s.first_at.to_datetime(),
                     last_seen: s.last_at.to_datetime(),
+                    trace_id: s.last_trace,
                 }
             })
             .collect();

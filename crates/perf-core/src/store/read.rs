@@ -172,6 +172,7 @@ impl MetricsSource for Store {
                 route: s.route.to_string(),
                 status: s.status,
                 duration: s.nanos as f64 / 1e9,
+                trace_id: s.trace_id,
             })
             .collect();
         let slow_queries = self
@@ -187,6 +188,7 @@ impl MetricsSource for Store {
                 ok: s.ok,
                 scope: s.has_scope.then(|| s.scope.clone()),
                 kind: s.kind,
+                trace_id: s.trace_id,
             })
             .collect();
         let n_plus_one = self.n_plus_one.lock().findings(since);

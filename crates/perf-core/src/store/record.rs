@@ -59,6 +59,7 @@ impl Store {
         slot.route = route;
         slot.status = sample.status;
         slot.nanos = nanos;
+        slot.trace_id = sample.trace.map(|t| t.trace_id());
     }
 }
 
@@ -133,6 +134,7 @@ impl Recorder for Store {
             slot.has_scope = sample.scope.is_some();
             set_truncated(&mut slot.scope, sample.scope.unwrap_or(""), MAX_ROUTE_BYTES);
             slot.kind = sample.kind;
+            slot.trace_id = sample.trace.map(|t| t.trace_id());
         }
     }
 

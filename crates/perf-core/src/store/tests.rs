@@ -105,6 +105,7 @@ fn keys_past_the_cap_go_to_the_overflow_key() {
             scope: Some("GET /r"),
             kind: crate::QueryKind::Read,
             slow: s.thresholds().query_is_slow(Duration::from_micros(5)),
+            trace: None,
         });
     }
     let snap = s.snapshot(w(1));
@@ -188,6 +189,7 @@ fn queries_record_failures_and_slow_text() {
         scope: Some("GET /p"),
         kind: crate::QueryKind::Read,
         slow: s.thresholds().query_is_slow(Duration::from_millis(250)),
+        trace: None,
     });
     s.record_query(&QuerySample {
         fingerprint: "SELECT * FROM plants WHERE id = ?",
@@ -198,6 +200,7 @@ fn queries_record_failures_and_slow_text() {
         scope: Some("GET /q"),
         kind: crate::QueryKind::Read,
         slow: s.thresholds().query_is_slow(Duration::from_millis(1)),
+        trace: None,
     });
     let snap = s.snapshot(w(5));
     assert_eq!(snap.queries.count, 2);
@@ -222,6 +225,7 @@ fn slow_sql_is_truncated_to_2_kib_on_a_char_boundary() {
         scope: Some("GET /q"),
         kind: crate::QueryKind::Read,
         slow: s.thresholds().query_is_slow(Duration::from_secs(1)),
+        trace: None,
     });
     let snap = s.snapshot(w(1));
     assert_eq!(snap.slow_queries[0].sql.len(), MAX_SQL_BYTES);
@@ -310,7 +314,14 @@ fn series_have_one_point_per_bucket() {
 }
 
 fn n_plus_one(route: &str, count: u32, ms: u64, at: Timestamp) -> NPlusOneSample<'_> {
-    NPlusOneSample { scope: route, fingerprint: "SELECT ?", count, total_time: Duration::from_millis(ms), at }
+    NPlusOneSample {
+        scope: route,
+        fingerprint: "SELECT ?",
+        count,
+        total_time: Duration::from_millis(ms),
+        at,
+        trace: None,
+    }
 }
 
 #[test]
@@ -372,6 +383,7 @@ fn background_queries_are_kept_apart_from_request_queries() {
         scope: route,
         kind,
         slow: SharedThresholds::default().query_is_slow(Duration::from_millis(ms)),
+        trace: None,
     };
     s.record_query(&q(Some("GET /a"), "SELECT a FROM t", 2, crate::QueryKind::Read));
     s.record_query(&q(Some("GET /a"), "SELECT a FROM t", 4, crate::QueryKind::Read));
@@ -418,6 +430,7 @@ fn memory_does_not_grow_with_samples() {
             scope: Some("GET /a"),
             kind: crate::QueryKind::Read,
             slow: s.thresholds().query_is_slow(Duration::from_secs(1)),
+            trace: None,
         });
     }
     s.record_n_plus_one(&NPlusOneSample {
@@ -426,6 +439,7 @@ fn memory_does_not_grow_with_samples() {
         count: 5,
         total_time: Duration::ZERO,
         at: c.now(),
+        trace: None,
     });
     let before = s.accounted_bytes();
     // A million samples over 50 hours (3 minutes per 1,000 samples): by 37.5
@@ -452,6 +466,7 @@ fn memory_does_not_grow_with_samples() {
                 scope: Some("GET /a"),
                 kind: crate::QueryKind::Read,
                 slow: s.thresholds().query_is_slow(Duration::from_micros(i * 7_919 % 200_000)),
+                trace: None,
             });
         }
         if i % 5_000 == 0 {
@@ -461,6 +476,7 @@ fn memory_does_not_grow_with_samples() {
                 count: 5,
                 total_time: Duration::ZERO,
                 at: c.now(),
+                trace: None,
             });
         }
     }
@@ -628,6 +644,7 @@ fn totals_count_since_start_and_never_decrease() {
         scope: None,
         kind: crate::QueryKind::Read,
         slow: s.thresholds().query_is_slow(Duration::from_millis(2)),
+        trace: None,
     });
     let t = s.totals();
     assert_eq!(t.endpoints.len(), 1);
@@ -717,6 +734,7 @@ fn cache_and_n_plus_one_totals_survive_windows_and_eviction() {
             count: 5,
             total_time: Duration::ZERO,
             at: c.now(),
+            trace: None,
         });
     }
     s.record_cache(&CacheEvent { kind: CacheEventKind::Hit, tier: crate::CacheTier::Memory, at: c.now() });
@@ -740,6 +758,7 @@ fn n_plus_one_routes_past_the_cap_share_the_overflow_counter() {
             count: 5,
             total_time: Duration::ZERO,
             at: c.now(),
+            trace: None,
         });
     }
     let routes: Vec<_> = s.totals().n_plus_one.into_iter().map(|n| (n.scope, n.findings)).collect();
@@ -773,6 +792,7 @@ fn the_store_counts_slow_by_the_verdict_the_sample_carries() {
         scope: Some("GET /v"),
         kind: crate::QueryKind::Read,
         slow: true,
+        trace: None,
     });
     let snap = s.snapshot(w(1));
     assert_eq!((snap.requests.count, snap.requests.slow), (2, 1));
@@ -986,6 +1006,7 @@ fn a_captured_plan_is_shown_with_its_fingerprint_and_bounded() {
         scope: Some("GET /plants"),
         kind: crate::QueryKind::Read,
         slow: true,
+        trace: None,
     };
     s.record_query(&sample);
     let before = s.accounted_bytes();

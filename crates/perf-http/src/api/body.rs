@@ -197,6 +197,8 @@ pub(super) struct EndpointsBody {
     pub(super) timestamp: DateTime<Utc>,
     pub(super) period_minutes: u32,
     pub(super) endpoints: Vec<EndpointRow>,
+    /// The window's recent slow requests, newest first, each with its trace id.
+    pub(super) slow_requests: Vec<perf_core::SlowRequest>,
 }
 
 #[derive(Debug, Serialize)]
@@ -280,7 +282,12 @@ pub(super) fn endpoints_body(state: &PerfState, window: Window) -> EndpointsBody
             query_time_per_request: e.query_time_per_request,
         })
         .collect();
-    EndpointsBody { timestamp: snap.timestamp, period_minutes: window.as_minutes(), endpoints }
+    EndpointsBody {
+        timestamp: snap.timestamp,
+        period_minutes: window.as_minutes(),
+        endpoints,
+        slow_requests: snap.slow_requests,
+    }
 }
 
 pub(super) fn queries_body(state: &PerfState, window: Window, limit: usize) -> QueriesBody {

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use actix_web::{http::header::HeaderValue, web::BytesMut};
-use perf_core::RequestScope;
+use perf_core::{RequestScope, TraceContext};
 
 /// `total;dur=12.345, db;dur=1.200;desc="3 queries", cache;desc="2 hits 1 misses"`,
 /// written on the stack with integer arithmetic (no `core::fmt`), then
@@ -35,6 +35,15 @@ pub(super) fn server_timing_value(total: Duration, scope: &RequestScope, buf: &m
     // another of the buffer's first capacity.
     buf.reserve(text.len());
     buf.extend_from_slice(text);
+    HeaderValue::from_maybe_shared(buf.split().freeze()).ok()
+}
+
+/// The `traceparent` value naming this request's span, for the response
+/// (written with `Server-Timing`), split off `buf` like it.
+pub(super) fn traceparent_value(trace: &TraceContext, buf: &mut BytesMut) -> Option<HeaderValue> {
+    let text = trace.traceparent();
+    buf.reserve(text.len());
+    buf.extend_from_slice(&text);
     HeaderValue::from_maybe_shared(buf.split().freeze()).ok()
 }
 

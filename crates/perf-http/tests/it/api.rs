@@ -61,6 +61,7 @@ fn seed(p: &Parts) {
             scope: Some("/api/projects/{id}"),
             kind: perf_core::QueryKind::Read,
             slow: p.store.thresholds().query_is_slow(Duration::from_millis(ms)),
+            trace: None,
         });
     }
 }

@@ -310,6 +310,7 @@ pub(crate) fn record_adapter_samples(store: &Store, now: Timestamp) {
             scope: Some("GET /api/projects/{id}"),
             kind: QueryKind::Read,
             slow: store.thresholds().query_is_slow(Duration::from_micros(300)),
+            trace: None,
         });
     }
     for kind in [CacheEventKind::Hit, CacheEventKind::Miss, CacheEventKind::Set] {
@@ -321,6 +322,7 @@ pub(crate) fn record_adapter_samples(store: &Store, now: Timestamp) {
         count: 12,
         total_time: Duration::from_millis(4),
         at: now,
+        trace: None,
     });
     store.record_system(&SystemSample {
         at: now,

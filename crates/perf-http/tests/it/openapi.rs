@@ -97,6 +97,7 @@ async fn every_documented_operation_answers_what_the_document_says() {
         scope: Some("/a/{id}"),
         kind: perf_core::QueryKind::Read,
         slow: p.store.thresholds().query_is_slow(Duration::from_millis(300)),
+        trace: None,
     });
     // A captured plan, so the documents that show one are checked with it.
     let node = perf_core::PlanNode {

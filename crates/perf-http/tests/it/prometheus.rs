@@ -38,6 +38,7 @@ fn seed(p: &Parts) {
         scope: None,
         kind: perf_core::QueryKind::Read,
         slow: p.store.thresholds().query_is_slow(Duration::from_millis(150)),
+        trace: None,
     });
     p.store.record_cache(&CacheEvent { kind: CacheEventKind::Hit, tier: CacheTier::Memory, at: now });
     p.store.record_cache(&CacheEvent { kind: CacheEventKind::Miss, tier: CacheTier::Remote, at: now });
@@ -214,6 +215,7 @@ async fn counters_never_decrease_as_the_window_slides() {
         count: 9,
         total_time: Duration::from_millis(3),
         at: p.clock.now(),
+        trace: None,
     });
     let (_, first) = scrape(&p).await;
     let before = expo::parse(&first);
@@ -280,6 +282,7 @@ async fn long_fingerprints_are_cut_at_a_char_boundary_in_the_info_series() {
         scope: Some("GET /a"),
         kind: perf_core::QueryKind::Read,
         slow: p.store.thresholds().query_is_slow(Duration::from_millis(1)),
+        trace: None,
     });
     let (_, text) = scrape(&p).await;
     let samples = expo::parse(&text);
