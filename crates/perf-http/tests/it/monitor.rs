@@ -536,3 +536,60 @@ async fn more_shapes_than_memo_slots_still_count_under_the_routed_pattern() {
     }
     check_routed_patterns(&requests).await;
 }
+
+/// The trace id in a `traceparent` value (`00-<trace>-<span>-<flags>`).
+fn trace_of(value: &str) -> &str {
+    value.split('-').nth(1).unwrap_or_default()
+}
+
+#[actix_web::test]
+async fn an_incoming_traceparent_is_continued_kept_with_slow_requests_and_answered() {
+    const INCOMING: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    // Every request is slow at a 1 ns threshold, so each is kept with its trace.
+    let config = PerfConfig::builder().slow_request_threshold(1e-9).build().unwrap();
+    let p = parts(config);
+    let app = test::init_service(App::new().wrap(p.state.monitor()).configure(routes)).await;
+    let call = |uri: &'static str, headers: Vec<&'static str>| {
+        let mut req = test::TestRequest::get().uri(uri);
+        for h in headers {
+            req = req.append_header(("traceparent", h));
+        }
+        req.to_request()
+    };
+    let header = |res: &ServiceResponse| res.headers().get("traceparent").unwrap().to_str().unwrap().to_owned();
+
+    // Continued: the caller's trace, this request's span as the next parent.
+    let res = test::call_service(&app, call("/n-plus-one/6", vec![INCOMING])).await;
+    let answered = header(&res);
+    assert_eq!(trace_of(&answered), "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_ne!(answered, INCOMING);
+    assert!(answered.ends_with("-01") && answered.len() == 55, "{answered}");
+    // None, invalid, or two headers: a trace of its own each.
+    let mut started = Vec::new();
+    for headers in [vec![], vec!["00-zz-not-a-trace"], vec![INCOMING, INCOMING]] {
+        let res = test::call_service(&app, call("/items/1", headers)).await;
+        started.push(header(&res));
+    }
+    for value in &started {
+        assert_ne!(trace_of(value), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert!(perf_core::TraceContext::continue_from(value.as_bytes()).is_some(), "{value}");
+    }
+
+    let snap = p.store.snapshot(Window::minutes(5).unwrap());
+    let traced: Vec<(String, Option<String>)> =
+        snap.slow_requests.iter().map(|s| (s.route.clone(), s.trace_id.map(|t| t.to_string()))).collect();
+    assert_eq!(traced.len(), 4, "{traced:?}");
+    assert!(traced.contains(&("/n-plus-one/{n}".into(), Some("4bf92f3577b34da6a3ce929d0e0e4736".into()))));
+    for value in &started {
+        assert!(traced.contains(&("/items/{id}".into(), Some(trace_of(value).to_owned()))), "{traced:?}");
+    }
+    assert_eq!(snap.n_plus_one[0].trace_id.map(|t| t.to_string()).as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+
+    // Without Server-Timing no header is added; the trace is still kept.
+    let quiet = parts(PerfConfig::builder().slow_request_threshold(1e-9).server_timing(false).build().unwrap());
+    let app = test::init_service(App::new().wrap(quiet.state.monitor()).configure(routes)).await;
+    let res = test::call_service(&app, call("/items/1", vec![INCOMING])).await;
+    assert!(res.headers().get("traceparent").is_none());
+    let kept = quiet.store.snapshot(Window::minutes(5).unwrap()).slow_requests;
+    assert_eq!(kept[0].trace_id.map(|t| t.to_string()).as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+}

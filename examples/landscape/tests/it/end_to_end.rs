@@ -593,7 +593,12 @@ fn perf_endpoints(s: &Server, sent: &Sent) {
     // no perf endpoint can show it. A 1 µs slow-query threshold keeps every query's text.
     let put = s.send_with("PUT", "/api/performance/thresholds", Some(r#"{"slow_query_threshold":0.000001}"#), &[AUTH]);
     assert_eq!(put.status, 200, "{}", put.body);
-    assert_eq!(s.get("/api/plants?search=zqprivateterm").status, 200);
+    // The search comes with a caller's trace: its slow queries keep its id.
+    let traceparent = ("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    let searched = s.send_with("GET", "/api/plants?search=zqprivateterm", None, &[traceparent]);
+    assert_eq!(searched.status, 200);
+    let answered = searched.header("traceparent").unwrap_or_default();
+    assert!(answered.starts_with("00-0af7651916cd43dd8448eb211c80319c-"), "{answered:?}");
     // The slow search was explained on the capture's own connection
     // (PERFORMANCE_QUERY_PLANS is on in development): its plan reads the
     // plants in full under the LIKE filter, and holds no bind value (the
@@ -625,7 +630,10 @@ fn perf_endpoints(s: &Server, sent: &Sent) {
     }
     let q = perf(s, "/api/performance/queries?limit=1000");
     assert_eq!(q["binds_captured"], false);
-    assert!(q["slow_queries"].as_array().unwrap().iter().any(|q| q["sql"].as_str().unwrap().contains("LIKE")), "{q}");
+    let like: Vec<&Value> =
+        q["slow_queries"].as_array().unwrap().iter().filter(|q| q["sql"].as_str().unwrap().contains("LIKE")).collect();
+    assert!(!like.is_empty(), "{q}");
+    assert!(like.iter().all(|q| q["trace_id"] == "0af7651916cd43dd8448eb211c80319c"), "{like:?}");
 
     let analytics = perf(s, "/api/performance/analytics");
     assert!(analytics.is_object());
