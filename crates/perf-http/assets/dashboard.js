@@ -394,7 +394,23 @@
     });
   }
 
+  // A trace id as its own cell ("none" when the request had no trace).
+  function traceCell(tr, traceId) {
+    tr.setAttribute("data-trace-id", traceId || "");
+    cell(tr, traceId || "none", "code");
+  }
+
   function renderEndpoints(body) {
+    fillTable("slow-requests-table", "slow-requests-empty", body.slow_requests, function (tr, r) {
+      tr.setAttribute("data-route", r.route);
+      tr.setAttribute("data-duration", r.duration);
+      cell(tr, r.method);
+      cell(tr, r.route, "code");
+      cell(tr, String(r.status), "num");
+      cell(tr, ms(r.duration), "num");
+      cell(tr, time(r.timestamp));
+      traceCell(tr, r.trace_id);
+    });
     var rows = body.endpoints.slice().sort(function (a, b) { return b.count - a.count || (a.route < b.route ? -1 : 1); });
     fillTable("endpoints-table", "endpoints-empty", rows, function (tr, e) {
       tr.setAttribute("data-method", e.method);
@@ -468,6 +484,7 @@
       cell(tr, ms(n.time_per_request), "num");
       cell(tr, time(n.first_seen));
       cell(tr, time(n.last_seen));
+      traceCell(tr, n.trace_id);
     });
     fillTable("slow-queries-table", "slow-queries-empty", body.slow_queries, function (tr, q) {
       tr.setAttribute("data-fingerprint", q.fingerprint);
@@ -479,6 +496,7 @@
       cell(tr, q.ok ? "ok" : "failed");
       cell(tr, time(q.timestamp));
       planCell(tr, plans[q.fingerprint]);
+      traceCell(tr, q.trace_id);
     });
     fillTable("top-queries-table", "top-queries-empty", body.top_queries, function (tr, q) {
       tr.setAttribute("data-fingerprint", q.fingerprint);

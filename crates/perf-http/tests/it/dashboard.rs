@@ -59,6 +59,7 @@ async fn page_and_assets_are_served_from_the_binary() {
         "chart-errors",
         "n-plus-one-table",
         "slow-queries-table",
+        "slow-requests-table",
         "cache-hit-rate",
         "cache-tier",
         "memory-current",

@@ -143,13 +143,19 @@ fn api(s: &Server, path: &str) -> Value {
 }
 
 #[test]
-fn dashboard_in_chromium_shows_each_captured_plan_beside_its_query() {
-    // Every query is slow at a 1 µs threshold, so the search is explained.
+fn dashboard_in_chromium_shows_each_captured_plan_and_trace_beside_its_query() {
+    // Every query and request is slow at a 1 µs threshold, so the search is
+    // explained and kept with the caller's trace.
     let s = Server::start(
         "chromium-plans",
-        &[("SLOW_QUERY_THRESHOLD", "0.000001"), ("MEMORY_MONITORING_ENABLED", "false")],
+        &[
+            ("SLOW_QUERY_THRESHOLD", "0.000001"),
+            ("SLOW_REQUEST_THRESHOLD", "0.000001"),
+            ("MEMORY_MONITORING_ENABLED", "false"),
+        ],
     );
-    assert_eq!(s.get("/api/plants?search=ivy&page=1").status, 200);
+    let traceparent = ("traceparent", "00-5b8efff798038103d269b633813fc60c-eee19b7ec3c1b174-01");
+    assert_eq!(s.send_with("GET", "/api/plants?search=ivy&page=1", None, &[traceparent]).status, 200);
     let deadline = Instant::now() + Duration::from_secs(20);
     let queries = loop {
         let queries = api(&s, "/api/performance/queries?minutes=5");
@@ -183,6 +189,12 @@ fn dashboard_in_chromium_shows_each_captured_plan_beside_its_query() {
             .any(|r| r["data-fingerprint"].contains("LIKE") && r["data-plan"] == "full scan of plants under a filter"),
         "{slow:?}"
     );
+    // The search's slow queries and the slow request show the caller's trace.
+    let trace = "5b8efff798038103d269b633813fc60c";
+    let searched: Vec<_> = slow.iter().filter(|r| r["data-fingerprint"].contains("LIKE")).collect();
+    assert!(!searched.is_empty() && searched.iter().all(|r| r["data-trace-id"] == trace), "{slow:?}");
+    let requests = start_tags(element(&dom, "table", "slow-requests-table"), "tr");
+    assert!(requests.iter().any(|r| r["data-route"] == "/api/plants" && r["data-trace-id"] == trace), "{requests:?}");
 }
 
 #[test]
