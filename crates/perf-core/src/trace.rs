@@ -77,8 +77,7 @@ macro_rules! hex_id {
             /// Writes the id as lowercase hex into `out`, which is `2 * N` bytes.
             fn write_hex(&self, out: &mut [u8]) {
                 for (pair, byte) in out.chunks_exact_mut(2).zip(self.0) {
-                    pair[0] = HEX[usize::from(byte >> 4)];
-                    pair[1] = HEX[usize::from(byte & 0x0f)];
+                    pair.copy_from_slice(&HEX_PAIRS[usize::from(byte)]);
                 }
             }
         }
@@ -147,7 +146,16 @@ pub struct TraceContext {
 impl TraceContext {
     /// A new trace, marked sampled (perfkit records every request).
     pub fn start() -> Self {
-        TraceContext { trace_id: TraceId::random(), span_id: SpanId::random(), parent: None, flags: SAMPLED }
+        // One visit to the thread's generator for all three words.
+        let (hi, lo, span) = RANDOM.with(|state| (step(state), step(state), step(state)));
+        let mut trace = [0; 16];
+        trace[..8].copy_from_slice(&hi.to_be_bytes());
+        trace[8..].copy_from_slice(&lo.to_be_bytes());
+        match (TraceId::from_bytes(trace), SpanId::from_bytes(span.to_be_bytes())) {
+            (Some(trace_id), Some(span_id)) => TraceContext { trace_id, span_id, parent: None, flags: SAMPLED },
+            // All zeros, once in 2^64 starts: draw again.
+            _ => TraceContext { trace_id: TraceId::random(), span_id: SpanId::random(), parent: None, flags: SAMPLED },
+        }
     }
 
     /// Continues the trace of an incoming `traceparent` header value: the
@@ -237,6 +245,17 @@ impl fmt::Display for TraceContext {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// The two lowercase hex digits of every byte.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    let mut pairs = [[0; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        pairs[i] = [HEX[i >> 4], HEX[i & 0x0f]];
+        i += 1;
+    }
+    pairs
+};
+
 /// The value of one lowercase hex digit.
 const fn hex_value(c: u8) -> Option<u8> {
     match c {
@@ -268,14 +287,18 @@ thread_local! {
 
 /// The next value of this thread's SplitMix64 sequence.
 fn next_random() -> u64 {
-    RANDOM.with(|state| {
-        let s = state.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
-        state.set(s);
-        let mut z = s;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    })
+    RANDOM.with(step)
+}
+
+/// One SplitMix64 step of `state`.
+#[inline]
+fn step(state: &Cell<u64>) -> u64 {
+    let s = state.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
+    state.set(s);
+    let mut z = s;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 #[cfg(test)]
