@@ -101,6 +101,7 @@ mod scope;
 mod snapshot;
 mod source;
 mod store;
+mod text;
 mod thresholds;
 mod trace;
 

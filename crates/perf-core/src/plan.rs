@@ -130,15 +130,10 @@ impl QueryPlan {
 
 /// Cuts `s` to at most `max` bytes at a character boundary; whether it cut.
 fn cut(s: &mut String, max: usize) -> bool {
-    if s.len() <= max {
-        return false;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
+    let end = crate::text::truncated(s, max).len();
+    let cut = end < s.len();
     s.truncate(end);
-    true
+    cut
 }
 
 /// The latest plan captured for a fingerprint, as a snapshot shows it.

@@ -79,8 +79,8 @@ impl NPlusOneTable {
 
     /// Adds one request's finding to its (scope, fingerprint) aggregate.
     pub(super) fn record(&mut self, f: &NPlusOneSample<'_>) {
-        let scope = truncated(f.scope, MAX_ROUTE_BYTES);
-        let fingerprint = truncated(f.fingerprint, MAX_SQL_BYTES);
+        let scope = crate::text::truncated(f.scope, MAX_ROUTE_BYTES);
+        let fingerprint = crate::text::truncated(f.fingerprint, MAX_SQL_BYTES);
         let hash = key_hash(scope, fingerprint);
         let nanos = u64::try_from(f.total_time.as_nanos()).unwrap_or(u64::MAX);
         if let Some(n) = self.per_scope.get_mut(scope) {
@@ -162,14 +162,6 @@ impl NPlusOneTable {
         });
         out
     }
-}
-
-fn truncated(s: &str, max: usize) -> &str {
-    let mut end = s.len().min(max);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 fn key_hash(scope: &str, fingerprint: &str) -> u64 {

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::{CapturedPlan, QueryPlan, QueryPlanSample, Timestamp, query_id};
+use crate::{CapturedPlan, QueryPlan, QueryPlanSample, Timestamp, query_id, text::truncated};
 
 /// Fingerprints whose plan the store keeps at most.
 pub const MAX_PLANS: usize = 128;
@@ -25,7 +25,7 @@ pub(crate) struct PlanTable {
 impl PlanTable {
     /// Keeps `sample`'s plan as its fingerprint's latest.
     pub(crate) fn record(&mut self, sample: &QueryPlanSample<'_>) {
-        let fingerprint = cut(sample.fingerprint, MAX_FINGERPRINT);
+        let fingerprint = truncated(sample.fingerprint, MAX_FINGERPRINT);
         if let Some(entry) = self.entries.get_mut(fingerprint) {
             *entry = Entry { plan: sample.plan.clone(), at: sample.at };
             return;
@@ -41,7 +41,7 @@ impl PlanTable {
 
     /// The plan of `fingerprint`, if one was captured.
     pub(crate) fn get(&self, fingerprint: &str) -> Option<CapturedPlan> {
-        self.entries.get(cut(fingerprint, MAX_FINGERPRINT)).map(|e| CapturedPlan {
+        self.entries.get(truncated(fingerprint, MAX_FINGERPRINT)).map(|e| CapturedPlan {
             fingerprint: fingerprint.to_owned(),
             query_id: query_id(fingerprint),
             captured_at: e.at.to_datetime(),
@@ -69,15 +69,4 @@ impl PlanTable {
         2 * MAX_PLANS * std::mem::size_of::<(Box<str>, Entry)>()
             + MAX_PLANS * (MAX_FINGERPRINT + crate::MAX_PLAN_TEXT + crate::MAX_PLAN_NODES * node)
     }
-}
-
-fn cut(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }

@@ -37,9 +37,5 @@ impl<T> Ring<T> {
 /// character boundary. Never reallocates when `dst` has `max` capacity.
 pub(crate) fn set_truncated(dst: &mut String, src: &str, max: usize) {
     dst.clear();
-    let mut end = src.len().min(max);
-    while !src.is_char_boundary(end) {
-        end -= 1;
-    }
-    dst.push_str(&src[..end]);
+    dst.push_str(crate::text::truncated(src, max));
 }
