@@ -43,6 +43,7 @@ pub const PLAN_QUEUE: usize = 16;
 const TRACKED_FINGERPRINTS: usize = 1_024;
 
 /// The longest a plan query may run on the capture's connection.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A database perfkit can ask for plans: the statement to ask with and how
@@ -371,6 +372,7 @@ impl PlanFailure {
 }
 
 /// The statement timeout as the backends write it.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 fn timeout_ms() -> u128 {
     STATEMENT_TIMEOUT.as_millis()
 }
