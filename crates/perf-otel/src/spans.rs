@@ -35,6 +35,9 @@ use crate::{
 /// character boundary): fingerprints can be as long as the SQL.
 pub const MAX_QUERY_SUMMARY: usize = 255;
 
+/// The most queue slots allocated at start (more grow on demand, up to the capacity).
+const PREALLOCATED_SPANS: usize = 4096;
+
 /// What the span pipeline did since it started.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -263,7 +266,11 @@ impl SpanExporter {
         let (timeout, delay) = (clamp(config.timeout), clamp(config.span_delay));
         let capacity = config.span_queue.clamp(1, MAX_SPAN_QUEUE);
         let queue = Arc::new(Queue {
-            spans: Mutex::default(),
+            // Room for a few batches up front, so a steady flow never reallocates.
+            spans: Mutex::new(QueueState {
+                spans: VecDeque::with_capacity(capacity.min(PREALLOCATED_SPANS)),
+                stop: None,
+            }),
             wake: Condvar::new(),
             capacity,
             batch: config.span_batch.clamp(1, capacity),

@@ -1,3 +1,6 @@
+//! The span recorder forwards and queues only sampled traces, a full queue
+//! drops and counts, spans encode under the semantic conventions, and the
+//! traces variables are read.
 #![allow(clippy::unwrap_used)]
 
 use std::{net::TcpListener, sync::Arc, time::Duration};
