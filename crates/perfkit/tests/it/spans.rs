@@ -146,6 +146,10 @@ fn with_the_receiver_down_requests_keep_answering_and_spans_are_counted() {
     let during = perf.span_stats().unwrap();
     assert!(during.failed >= 1 && during.succeeded == 0 && during.exported == 0, "{during:?}");
     assert!(during.last_error.as_deref().is_some_and(|e| e.starts_with("connection failed")), "{during:?}");
+    // Every span is accounted for: 20 requests with one query each, queued or
+    // dropped at a full queue; the queued ones are in a failed export or still waiting.
+    assert_eq!(during.queued + during.dropped, 40, "{during:?}");
+    assert!(during.failed_spans <= during.queued && during.failed_spans >= 1, "{during:?}");
 
     let asked = Instant::now();
     drop(perf);
