@@ -111,6 +111,16 @@ impl PerfContext {
         PerfContext { recorder, source, thresholds, clock, store: None, enabled: true, capture_binds: false }
     }
 
+    /// The same context with samples going to `recorder` instead (a
+    /// recorder in front of the store, such as an exporter's that forwards
+    /// to it); the metrics source, thresholds, clock, store and switches stay.
+    /// The caller vouches that `recorder` forwards to the store, or the
+    /// store's figures stop growing.
+    pub fn with_recorder(mut self, recorder: Arc<dyn Recorder>) -> Self {
+        self.recorder = recorder;
+        self
+    }
+
     /// Where samples go.
     pub fn recorder(&self) -> &Arc<dyn Recorder> {
         &self.recorder

@@ -17,6 +17,15 @@ pub const MAX_DURATION: Duration = Duration::from_secs(86_400);
 /// metrics-specific endpoint, which is used as given).
 pub const METRICS_PATH: &str = "/v1/metrics";
 
+/// The path appended to `OTEL_EXPORTER_OTLP_ENDPOINT` for spans (never to
+/// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, which is used as given).
+pub const TRACES_PATH: &str = "/v1/traces";
+
+/// The most spans [`OtelConfig::span_queue`] and [`OtelConfig::span_batch`]
+/// accept (`OTEL_BSP_MAX_QUEUE_SIZE` refuses more; a larger value set in
+/// code is lowered to it).
+pub const MAX_SPAN_QUEUE: usize = 1 << 20;
+
 /// How the exporter sends perfkit's totals to an OTLP receiver.
 ///
 /// Built by [`OtelConfig::from_env`] / [`OtelConfig::from_lookup`] or from
@@ -50,6 +59,24 @@ pub struct OtelConfig {
     /// `"sqlite"`); no variable sets it, since perfkit's totals do not say
     /// which backend ran a query. `None` leaves the attribute out.
     pub db_system_name: Option<String>,
+    /// The full URL spans are posted to (`…/v1/traces`):
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as given, else
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` with [`TRACES_PATH`]; `None` when
+    /// neither is set or `OTEL_TRACES_EXPORTER` is `none`, which leaves the
+    /// span pipeline off.
+    pub traces_endpoint: Option<String>,
+    /// Headers of span exports: `OTEL_EXPORTER_OTLP_HEADERS`, then
+    /// `OTEL_EXPORTER_OTLP_TRACES_HEADERS` overriding the same names.
+    pub traces_headers: Vec<(String, String)>,
+    /// The most spans waiting for export (`OTEL_BSP_MAX_QUEUE_SIZE`, default
+    /// 2048); a span past it is dropped and counted, never waited for.
+    pub span_queue: usize,
+    /// The most spans in one export request (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`,
+    /// default 512, at most the queue size).
+    pub span_batch: usize,
+    /// The longest a span waits before its batch is sent
+    /// (`OTEL_BSP_SCHEDULE_DELAY`, ms; default 5 s); a full batch goes at once.
+    pub span_delay: Duration,
 }
 
 impl Default for OtelConfig {
@@ -62,6 +89,11 @@ impl Default for OtelConfig {
             interval: Duration::from_secs(60),
             resource: vec![("service.name".to_owned(), default_service_name())],
             db_system_name: None,
+            traces_endpoint: None,
+            traces_headers: Vec::new(),
+            span_queue: 2048,
+            span_batch: 512,
+            span_delay: Duration::from_secs(5),
         }
     }
 }
@@ -69,6 +101,7 @@ impl Default for OtelConfig {
 impl fmt::Debug for OtelConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let headers: Vec<String> = self.headers.iter().map(|(name, _)| format!("{name}: ***")).collect();
+        let traces_headers: Vec<String> = self.traces_headers.iter().map(|(name, _)| format!("{name}: ***")).collect();
         f.debug_struct("OtelConfig")
             .field("disabled", &self.disabled)
             .field("endpoint", &self.endpoint.as_deref().map(perf_core::redact_url))
@@ -77,6 +110,11 @@ impl fmt::Debug for OtelConfig {
             .field("interval", &self.interval)
             .field("resource", &self.resource)
             .field("db_system_name", &self.db_system_name)
+            .field("traces_endpoint", &self.traces_endpoint.as_deref().map(perf_core::redact_url))
+            .field("traces_headers", &traces_headers)
+            .field("span_queue", &self.span_queue)
+            .field("span_batch", &self.span_batch)
+            .field("span_delay", &self.span_delay)
             .finish()
     }
 }
@@ -102,6 +140,12 @@ impl OtelConfig {
     /// | `OTEL_EXPORTER_OTLP_HEADERS`, `…_METRICS_HEADERS` | `name=value,…`, values percent-decoded |
     /// | `OTEL_EXPORTER_OTLP_TIMEOUT`, `…_METRICS_TIMEOUT` | milliseconds, 1 to [`MAX_DURATION`] |
     /// | `OTEL_METRIC_EXPORT_INTERVAL` | milliseconds, 1 to [`MAX_DURATION`] |
+    /// | `OTEL_TRACES_EXPORTER` | `none` turns span export off (`otlp`, the default, leaves it on) |
+    /// | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | the spans URL, used as given |
+    /// | `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` | must be `http/protobuf` |
+    /// | `OTEL_EXPORTER_OTLP_TRACES_HEADERS` | as the metrics headers, for span exports |
+    /// | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | spans, 1 to [`MAX_SPAN_QUEUE`] |
+    /// | `OTEL_BSP_SCHEDULE_DELAY` | milliseconds, 1 to [`MAX_DURATION`] |
     /// | `OTEL_SERVICE_NAME` | the `service.name` resource attribute |
     /// | `OTEL_RESOURCE_ATTRIBUTES` | `key=value,…`, values percent-decoded |
     ///
@@ -123,7 +167,9 @@ impl OtelConfig {
             ..OtelConfig::default()
         };
 
-        for name in ["OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"] {
+        for name in
+            ["OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"]
+        {
             if let Some(v) = get(name)
                 && v.trim() != PROTOCOL_HTTP_PROTOBUF
             {
@@ -139,15 +185,44 @@ impl OtelConfig {
             }
             (None, None) => None,
         };
+        let traces_off = get("OTEL_TRACES_EXPORTER").is_some_and(|v| v.trim().eq_ignore_ascii_case("none"));
+        c.traces_endpoint = match (get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), get("OTEL_EXPORTER_OTLP_ENDPOINT")) {
+            _ if traces_off => None,
+            (Some(url), _) => Some(check_endpoint("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", url.trim())?),
+            (None, Some(base)) => {
+                let base = check_endpoint("OTEL_EXPORTER_OTLP_ENDPOINT", base.trim())?;
+                Some(format!("{}{TRACES_PATH}", base.trim_end_matches('/')))
+            }
+            (None, None) => None,
+        };
 
-        for name in ["OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_METRICS_HEADERS"] {
+        for (name, signal) in [
+            ("OTEL_EXPORTER_OTLP_HEADERS", None),
+            ("OTEL_EXPORTER_OTLP_METRICS_HEADERS", Some(false)),
+            ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", Some(true)),
+        ] {
             if let Some(v) = get(name) {
                 for (key, value) in parse_pairs(name, &v, true)? {
                     check_header(name, &key, &value)?;
-                    c.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(&key));
-                    c.headers.push((key, value));
+                    for (headers, traces) in [(&mut c.headers, false), (&mut c.traces_headers, true)] {
+                        if signal.is_none_or(|s| s == traces) {
+                            headers.retain(|(k, _)| !k.eq_ignore_ascii_case(&key));
+                            headers.push((key.clone(), value.clone()));
+                        }
+                    }
                 }
             }
+        }
+
+        if let Some(v) = get("OTEL_BSP_MAX_QUEUE_SIZE") {
+            c.span_queue = spans("OTEL_BSP_MAX_QUEUE_SIZE", &v)?;
+        }
+        if let Some(v) = get("OTEL_BSP_MAX_EXPORT_BATCH_SIZE") {
+            c.span_batch = spans("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", &v)?;
+        }
+        c.span_batch = c.span_batch.min(c.span_queue);
+        if let Some(v) = get("OTEL_BSP_SCHEDULE_DELAY") {
+            c.span_delay = millis("OTEL_BSP_SCHEDULE_DELAY", &v)?;
         }
 
         for name in ["OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT"] {
@@ -173,6 +248,12 @@ impl OtelConfig {
     /// Whether an exporter should run: not disabled and an endpoint set.
     pub fn is_enabled(&self) -> bool {
         !self.disabled && self.endpoint.is_some()
+    }
+
+    /// Whether spans should be exported: not disabled and a traces endpoint
+    /// set (which `OTEL_TRACES_EXPORTER=none` clears).
+    pub fn traces_enabled(&self) -> bool {
+        !self.disabled && self.traces_endpoint.is_some()
     }
 
     /// The `service.name` resource attribute.
@@ -224,6 +305,14 @@ fn millis(name: &'static str, value: &str) -> Result<Duration, OtelError> {
         }
         Ok(ms) => Ok(Duration::from_millis(ms)),
         Err(_) => Err(invalid(name, value.to_owned(), "expected whole milliseconds")),
+    }
+}
+
+fn spans(name: &'static str, value: &str) -> Result<usize, OtelError> {
+    match value.trim().parse::<usize>() {
+        Ok(n @ 1..=MAX_SPAN_QUEUE) => Ok(n),
+        Ok(_) => Err(invalid(name, value.to_owned(), "must be 1 to 1048576 spans")),
+        Err(_) => Err(invalid(name, value.to_owned(), "expected a whole number of spans")),
     }
 }
 

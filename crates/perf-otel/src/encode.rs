@@ -52,6 +52,11 @@ impl Encoder {
         }
     }
 
+    /// The resource every export names.
+    pub(crate) fn resource(&self) -> &Resource {
+        &self.resource
+    }
+
     /// The request exporting `totals` as read at `now_unix_nanos`.
     pub(crate) fn request(&self, totals: &TotalsSnapshot, now_unix_nanos: u64) -> ExportMetricsServiceRequest {
         let times = Times { start: self.start_unix_nanos, now: now_unix_nanos.max(self.start_unix_nanos) };
@@ -245,14 +250,14 @@ pub(crate) fn per_bucket(cumulative: &[u64], count: u64) -> (Vec<u64>, u64) {
 }
 
 /// The semantic conventions' method value: the known methods as is, `_OTHER` else.
-fn method(m: Method) -> &'static str {
+pub(crate) fn method(m: Method) -> &'static str {
     match m {
         Method::Other => "_OTHER",
         m => m.as_str(),
     }
 }
 
-fn string(key: &str, value: &str) -> KeyValue {
+pub(crate) fn string(key: &str, value: &str) -> KeyValue {
     KeyValue {
         key: key.to_owned(),
         value: Some(AnyValue { value: Some(any_value::Value::StringValue(value.to_owned())) }),
@@ -260,7 +265,7 @@ fn string(key: &str, value: &str) -> KeyValue {
     }
 }
 
-fn int(key: &str, value: i64) -> KeyValue {
+pub(crate) fn int(key: &str, value: i64) -> KeyValue {
     KeyValue {
         key: key.to_owned(),
         value: Some(AnyValue { value: Some(any_value::Value::IntValue(value)) }),

@@ -20,7 +20,7 @@ const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
 
 /// A final export at shutdown is skipped when less than this is left of the
 /// shutdown's time limit.
-const MIN_FINAL_EXPORT: Duration = Duration::from_millis(10);
+pub(crate) const MIN_FINAL_EXPORT: Duration = Duration::from_millis(10);
 
 /// What the exporter did since it started.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -95,13 +95,7 @@ impl OtelExporter {
         let clamp = |d: Duration| d.clamp(Duration::from_millis(1), MAX_DURATION);
         let (timeout, interval) = (clamp(config.timeout), clamp(config.interval));
         let shared = Arc::new(Shared { stop: Mutex::new(None), wake: Condvar::new(), stats: Mutex::default() });
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .user_agent(concat!("perfkit/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
+        let agent = agent(timeout);
         let worker = Worker {
             shared: shared.clone(),
             source,
@@ -243,23 +237,8 @@ impl Worker {
 
     /// Posts `body`; the data points the receiver rejected, or why it failed.
     fn send(&self, body: &[u8], timeout: Duration) -> Result<u64, String> {
-        let mut request = self.agent.post(&self.endpoint).header("Content-Type", "application/x-protobuf");
-        for (name, value) in &self.headers {
-            request = request.header(name, value);
-        }
-        let mut response =
-            request.config().timeout_global(Some(timeout)).build().send(body).map_err(|e| describe(&e))?;
-        let status = response.status().as_u16();
-        if !(200..300).contains(&status) {
-            return Err(format!("the receiver answered HTTP {status}"));
-        }
         // A body that cannot be read or decoded still means the export was accepted.
-        let rejected = response
-            .body_mut()
-            .with_config()
-            .limit(MAX_RESPONSE_BYTES)
-            .read_to_vec()
-            .ok()
+        let rejected = post(&self.agent, &self.endpoint, &self.headers, body, timeout)?
             .and_then(|bytes| ExportMetricsServiceResponse::decode(bytes.as_slice()).ok())
             .and_then(|r| r.partial_success)
             .map_or(0, |p| u64::try_from(p.rejected_data_points).unwrap_or(0));
@@ -279,6 +258,39 @@ impl Worker {
     }
 }
 
+/// The blocking client of one exporter: every request bounded by `timeout`,
+/// statuses read rather than raised, no redirects.
+pub(crate) fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .user_agent(concat!("perfkit/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into()
+}
+
+/// Posts an OTLP protobuf `body` to `endpoint`: the response body on a 2xx
+/// (`None` when it cannot be read), why it failed otherwise.
+pub(crate) fn post(
+    agent: &ureq::Agent,
+    endpoint: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    timeout: Duration,
+) -> Result<Option<Vec<u8>>, String> {
+    let mut request = agent.post(endpoint).header("Content-Type", "application/x-protobuf");
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let mut response = request.config().timeout_global(Some(timeout)).build().send(body).map_err(|e| describe(&e))?;
+    let status = response.status().as_u16();
+    if !(200..300).contains(&status) {
+        return Err(format!("the receiver answered HTTP {status}"));
+    }
+    Ok(response.body_mut().with_config().limit(MAX_RESPONSE_BYTES).read_to_vec().ok())
+}
+
 /// A failed request in words that never hold the URL (ureq's own messages may).
 fn describe(e: &ureq::Error) -> String {
     match e {
@@ -292,6 +304,6 @@ fn describe(e: &ureq::Error) -> String {
     }
 }
 
-fn unix_nanos(t: Timestamp) -> u64 {
+pub(crate) fn unix_nanos(t: Timestamp) -> u64 {
     t.as_unix_micros().saturating_mul(1_000)
 }

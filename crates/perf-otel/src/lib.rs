@@ -1,7 +1,9 @@
-//! OpenTelemetry metrics export for perfkit: the store's request and query
-//! totals, sent over OTLP/HTTP protobuf to a collector from a thread of
-//! their own. Meets the other crates only through perf-core's
-//! [`MetricsSource`](perf_core::MetricsSource).
+//! OpenTelemetry export for perfkit: the store's request and query totals
+//! as metrics, and a span per traced request and query, sent over
+//! OTLP/HTTP protobuf to a collector from threads of their own. Meets the
+//! other crates only through perf-core's
+//! [`MetricsSource`](perf_core::MetricsSource) and
+//! [`Recorder`](perf_core::Recorder).
 //!
 //! perf-core already keeps, per endpoint and status and per query
 //! fingerprint, cumulative counts since start with `le` buckets
@@ -51,8 +53,18 @@
 //! collector or agent, which forwards over TLS. ureq honours the usual
 //! proxy variables (`ALL_PROXY`, `HTTP_PROXY`, `NO_PROXY`).
 //!
-//! Spans and trace context are not exported yet; the encoder and exporter
-//! are built so a trace pipeline can sit beside them.
+//! # Spans
+//!
+//! A [`SpanExporter`] (started when [`OtelConfig::traces_enabled`]) gives a
+//! [`SpanRecorder`] that sits in front of the store: every sample is
+//! forwarded unchanged, and the requests and queries of a *sampled* trace
+//! (perf-core's [`TraceContext`](perf_core::TraceContext), continued from an
+//! incoming `traceparent` or started by the HTTP monitor) also become a
+//! SERVER span per request and a CLIENT span per query, child of the
+//! request's. The request path pushes a compact record onto a bounded
+//! queue ([`OtelConfig::span_queue`]; full: dropped and counted); the
+//! export thread encodes and posts them in batches to
+//! [`OtelConfig::traces_endpoint`]. Unsampled traces (`-00`) export nothing.
 //!
 //! ```
 //! use std::{net::TcpListener, sync::Arc, time::Duration};
@@ -85,10 +97,12 @@ mod config;
 mod encode;
 mod error;
 mod exporter;
+mod spans;
 
 pub use crate::{
-    config::{MAX_DURATION, METRICS_PATH, OtelConfig, PROTOCOL_HTTP_PROTOBUF},
+    config::{MAX_DURATION, MAX_SPAN_QUEUE, METRICS_PATH, OtelConfig, PROTOCOL_HTTP_PROTOBUF, TRACES_PATH},
     encode::{CACHE_OPERATIONS, DB_CLIENT_OPERATION_DURATION, HTTP_SERVER_REQUEST_DURATION, SCOPE_NAME},
     error::OtelError,
     exporter::{ExportStats, OtelExporter},
+    spans::{MAX_QUERY_SUMMARY, SpanExporter, SpanRecorder, SpanStats},
 };

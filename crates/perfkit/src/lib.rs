@@ -44,7 +44,7 @@
 //! | `sqlite` | no | diesel's SQLite backend |
 //! | `postgres` | no | diesel's PostgreSQL backend |
 //! | `redis` | no | the tiered Redis + memory cache used when `REDIS_URL` is set |
-//! | `otel` | no | OpenTelemetry metrics export (OTLP/HTTP protobuf) when `OTEL_EXPORTER_OTLP_ENDPOINT` is set |
+//! | `otel` | no | OpenTelemetry metrics and span export (OTLP/HTTP protobuf) when `OTEL_EXPORTER_OTLP_ENDPOINT` is set |
 //!
 //! Without `redis`, a set `REDIS_URL` is an error
 //! ([`PerfkitError::RedisNotBuilt`]), never a silent fall-back to memory.
@@ -53,7 +53,14 @@
 //! variables (or the configuration given to `PerfkitBuilder::otel`) and,
 //! when they name an endpoint, starts `perf_otel::OtelExporter` on its own
 //! thread: it reads the store's totals every export interval, adds nothing
-//! to a request, and stops with the last clone.
+//! to a request, and stops with the last clone. When a traces endpoint is
+//! set too (`OTEL_EXPORTER_OTLP_ENDPOINT` or
+//! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, unless `OTEL_TRACES_EXPORTER=none`),
+//! the context's recorder is wrapped in a `perf_otel::SpanRecorder` before
+//! the parts are built, so the monitor, the query monitor and the cache
+//! record through it: each request and query of a sampled trace becomes a
+//! span, queued (bounded, drops counted in `Perfkit::span_stats`) and
+//! exported in batches by `perf_otel::SpanExporter`'s thread.
 mod error;
 mod perfkit;
 

@@ -72,6 +72,9 @@ struct Inner {
     // Dropped with the last clone: one last export, bounded by the OTLP timeout.
     #[cfg(feature = "otel")]
     otel: Option<perf_otel::OtelExporter>,
+    // Dropped with the last clone: what is queued is sent, bounded by the OTLP timeout.
+    #[cfg(feature = "otel")]
+    spans: Option<perf_otel::SpanExporter>,
 }
 
 impl std::fmt::Debug for Perfkit {
@@ -220,6 +223,14 @@ impl Perfkit {
         self.inner.otel.as_ref().map(perf_otel::OtelExporter::stats)
     }
 
+    /// What the span pipeline did so far (spans queued, dropped, exported,
+    /// failed); `None` when no spans are exported (no traces endpoint, or
+    /// `OTEL_TRACES_EXPORTER=none`).
+    #[cfg(feature = "otel")]
+    pub fn span_stats(&self) -> Option<perf_otel::SpanStats> {
+        self.inner.spans.as_ref().map(perf_otel::SpanExporter::stats)
+    }
+
     /// Whether the system sampler runs (feature `system`,
     /// `MEMORY_MONITORING_ENABLED`, and a platform that gives figures).
     pub fn system_sampled(&self) -> bool {
@@ -324,6 +335,16 @@ impl PerfkitBuilder {
         let clock = clock.unwrap_or_else(|| Arc::new(SystemClock));
         let context = PerfContext::with_clock(&config, clock).map_err(PerfkitError::Config)?;
         let store = context.store().cloned().expect("PerfContext::with_clock always builds a store");
+        // Spans: the span recorder goes in front of the store before any
+        // part is built, so every part records through it.
+        #[cfg(feature = "otel")]
+        let (context, spans) = if otel_config.traces_enabled() {
+            let spans = perf_otel::SpanExporter::start(&otel_config).map_err(PerfkitError::Otel)?;
+            let recorder: Arc<dyn perf_core::Recorder> = Arc::new(spans.recorder(context.recorder().clone()));
+            (context.with_recorder(recorder), Some(spans))
+        } else {
+            (context, None)
+        };
 
         let (cache, cache_kind) = build_cache(&config, &context, cache_prefix)?;
         let cache_store: Arc<dyn CacheStore> = cache.clone();
@@ -386,6 +407,8 @@ impl PerfkitBuilder {
                 sampler,
                 #[cfg(feature = "otel")]
                 otel,
+                #[cfg(feature = "otel")]
+                spans,
             }),
         })
     }

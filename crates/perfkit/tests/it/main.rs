@@ -8,6 +8,8 @@ mod otel;
 #[cfg(feature = "otel")]
 mod oteltap;
 mod readme;
+#[cfg(feature = "otel")]
+mod spans;
 
 use std::{sync::Arc, time::Duration};
 

@@ -21,7 +21,7 @@ use perfkit::{Perfkit, perf_otel::OtelConfig};
 use crate::oteltap::{OtelTap, attr, bucket_counts, count, points};
 use crate::{DbPool, config};
 
-fn otel(endpoint: &str, interval_ms: u64, timeout_ms: u64) -> OtelConfig {
+pub(crate) fn otel(endpoint: &str, interval_ms: u64, timeout_ms: u64) -> OtelConfig {
     let (interval, timeout) = (interval_ms.to_string(), timeout_ms.to_string());
     let mut c = OtelConfig::from_lookup(|name| match name {
         "OTEL_EXPORTER_OTLP_ENDPOINT" => Some(endpoint.to_owned()),
@@ -41,7 +41,7 @@ async fn boom() -> HttpResponse {
 
 /// Serves the facade's app (one route running a diesel query, one failing)
 /// on a real one-worker server while `client` runs on the blocking pool.
-fn serve(perf: &Perfkit, client: impl FnOnce(SocketAddr) + Send + 'static) {
+pub(crate) fn serve(perf: &Perfkit, client: impl FnOnce(SocketAddr) + Send + 'static) {
     let pool: DbPool = Pool::builder()
         .max_size(1)
         .connection_customizer(Box::new(perf.query_monitor()))

@@ -1,6 +1,6 @@
 //! A real OTLP/HTTP protobuf receiver for the tests: PyPI's `oteltap`
 //! (installed by scripts/ensure-test-tools.sh), started on a free port, its
-//! NDJSON output (one received metric per line) read as JSON.
+//! NDJSON output (one received metric or span per line) read as JSON.
 
 use std::{
     io::{BufRead, BufReader},
@@ -60,6 +60,11 @@ impl OtelTap {
     /// Every metric received so far, oldest first.
     pub(crate) fn metrics(&self) -> Vec<Value> {
         self.metrics.lock().unwrap().clone()
+    }
+
+    /// Every span received so far (the lines with a `traceId`), oldest first.
+    pub(crate) fn spans(&self) -> Vec<Value> {
+        self.metrics().into_iter().filter(|v| v.get("traceId").is_some()).collect()
     }
 
     /// The first received metric for which `found` is true, waiting up to 30 s.
