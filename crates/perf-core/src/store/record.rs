@@ -29,7 +29,8 @@ impl Store {
         };
         series.record(&s, &self.geometry);
         if let Some(statuses) = series.statuses() {
-            statuses.record(sample.status, nanos, s.le, &self.geometry);
+            let trace = sample.trace.map(|t| (t.trace_id(), sample.at.as_unix_micros()));
+            statuses.record(sample.status, nanos, s.le, trace, &self.geometry);
         }
         if slow {
             self.push_slow_request(sample, nanos);
