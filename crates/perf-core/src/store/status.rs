@@ -22,7 +22,7 @@ use std::sync::atomic::{
 };
 
 use super::series::{Cumulative, Geometry};
-use crate::{Exemplar, STATUS_CODES_PER_ENDPOINT, StatusTotals, Timestamp, TraceId};
+use crate::{Exemplar, STATUS_CODES_PER_ENDPOINT, StatusTotals, Timestamp, TraceContext, TraceId};
 
 /// Class slots after the code slots: `0xx` to `9xx`.
 const CLASSES: usize = 10;
@@ -122,15 +122,18 @@ impl StatusTable {
     /// bucket's exemplar (a load, a compare-and-swap and five stores).
     /// `le` is the request's `le` bucket (`le_n` when over every bound).
     #[inline]
-    pub(crate) fn record(&self, status: u16, nanos: u64, le: u8, trace: Option<(TraceId, u64)>, g: &Geometry) {
+    pub(crate) fn record(
+        &self,
+        status: u16,
+        nanos: u64,
+        le: u8,
+        trace: Option<&TraceContext>,
+        at_us: u64,
+        g: &Geometry,
+    ) {
         let slot = self.slot_of(status);
         let base = slot * self.stride;
         let Some(cells) = self.cells.get(base..base + self.stride) else { return };
-        if let Some((trace, at_us)) = trace
-            && let Some(cell) = self.exemplars.get(slot * (g.le_n + 1) + usize::from(le).min(g.le_n))
-        {
-            cell.write(trace, nanos, at_us);
-        }
         cells[0].fetch_add(1, Relaxed);
         cells[1].fetch_add(nanos, Relaxed);
         let i = usize::from(le);
@@ -138,6 +141,11 @@ impl StatusTable {
             && let Some(c) = cells.get(2 + i)
         {
             c.fetch_add(1, Relaxed);
+        }
+        if let Some(trace) = trace
+            && let Some(cell) = self.exemplars.get(slot * (g.le_n + 1) + i.min(g.le_n))
+        {
+            cell.write(trace.trace_id(), nanos, at_us);
         }
     }
 
