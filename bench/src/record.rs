@@ -8,7 +8,7 @@ use std::{hint::black_box, sync::Arc, time::Duration};
 use anyhow::Result;
 use perf_core::{
     Clock, ManualClock, Method, Recorder, RequestSample, SharedThresholds, Store, StoreConfig, ThresholdStore,
-    Timestamp,
+    Timestamp, TraceContext,
 };
 
 use crate::Variant;
@@ -31,6 +31,7 @@ pub(crate) fn variants() -> Vec<Variant> {
         v("perfkit_store", perfkit_store),
         v("perfkit_handle", perfkit_handle),
         v("perfkit_recorder_handle", perfkit_recorder_handle),
+        v("perfkit_recorder_handle_traced", perfkit_recorder_handle_traced),
     ]
 }
 
@@ -70,6 +71,23 @@ fn perfkit_recorder_handle() -> Result<crate::Op> {
         .request_handle(Method::Get, Some(ROUTE))
         .ok_or_else(|| anyhow::anyhow!("the store hands out endpoint handles"))?;
     Ok(Box::new(move |i| recorder.record_request_with(&handle, black_box(&sample(i, now, &*thresholds)))))
+}
+
+/// The monitor's path for a request that carries a trace (as every request
+/// through the HTTP monitor does): the same samples, each with a trace
+/// context, so the status table also keeps the bucket's exemplar.
+fn perfkit_recorder_handle_traced() -> Result<crate::Op> {
+    let (store, now) = store()?;
+    let thresholds = store.thresholds().clone();
+    let recorder: Arc<dyn Recorder> = store;
+    let handle = recorder
+        .request_handle(Method::Get, Some(ROUTE))
+        .ok_or_else(|| anyhow::anyhow!("the store hands out endpoint handles"))?;
+    let trace = TraceContext::start();
+    Ok(Box::new(move |i| {
+        let sample = RequestSample { trace: Some(trace), ..sample(i, now, &*thresholds) };
+        recorder.record_request_with(&handle, black_box(&sample))
+    }))
 }
 
 fn hdrhistogram() -> Result<crate::Op> {

@@ -59,15 +59,17 @@
 //! roll-up histograms are compacted. Measured with ten requests every 10 s
 //! on one thread, spread over 60 histogram bins a minute: about 37 KiB after
 //! an hour, 79 KiB after six, 143 KiB after a day. An endpoint series adds
-//! its status table, 26 × (2 + B) × 8 bytes for B histogram buckets
-//! (3.7 KiB with the default 16), at first sight:
+//! its status table, 26 × (2 + B) × 8 bytes of counters and 26 × (B + 1) ×
+//! 40 bytes of exemplars (the trace id, value and time of a recent traced
+//! request per bucket) for B histogram buckets (21 KiB with the default 16),
+//! at first sight:
 //! [`STATUS_CODES_PER_ENDPOINT`] code slots plus one per class. The store
 //! holds at most `max_endpoints + max_queries + 4` series (the unmatched key
 //! and three overflow keys), plus the rings, allocated up front: about
 //! 2.4 KiB per slow query or N+1 slot, 40 bytes per slow-request slot, and
 //! 128 bytes per fine and roll-up gauge bucket. At the default caps the
-//! worst case is about 299 MiB of series on a 2-core machine (2,004 series,
-//! 1,002 of them with a status table) and about 423 MiB with 16 shards.
+//! worst case is about 316 MiB of series on a 2-core machine (2,004 series,
+//! 1,002 of them with a status table) and about 440 MiB with 16 shards.
 //! Captured query plans come on top: at most [`MAX_PLANS`] (128), each
 //! held to [`MAX_PLAN_NODES`] nodes and [`MAX_PLAN_TEXT`] bytes of text,
 //! about 2.3 MiB in all.
@@ -142,7 +144,7 @@ pub use crate::{
     },
     scope::{MAX_FINGERPRINTS_PER_SCOPE, RequestScope, ScopeGuard, Scoped, bind_current},
     snapshot::{
-        Aggregate, CacheCounts, EndpointStats, EndpointTotals, GaugePoint, KeyUsage, N_PLUS_ONE_RECENT,
+        Aggregate, CacheCounts, EndpointStats, EndpointTotals, Exemplar, GaugePoint, KeyUsage, N_PLUS_ONE_RECENT,
         NPlusOneFinding, NPlusOneTotals, QueryStats, QueryTotals, STATUS_CODES_PER_ENDPOINT, SeriesKey, SeriesPoint,
         SlowQuery, SlowRequest, Snapshot, StatusTotals, SystemStats, TierCounts, Totals, TotalsSnapshot, Window,
         query_id,

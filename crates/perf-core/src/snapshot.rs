@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{CapturedPlan, CoreError, EndpointKey, Method, QueryKind, SystemSample, TraceId};
+use crate::{CapturedPlan, CoreError, EndpointKey, Method, QueryKind, SystemSample, Timestamp, TraceId};
 
 /// A look-back window of 1 to 1,440 whole minutes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -450,6 +450,23 @@ pub struct StatusTotals {
     pub sum: f64,
     /// Cumulative counts at or under each bound of [`TotalsSnapshot::bucket_bounds`].
     pub buckets: Vec<u64>,
+    /// One per `le` bucket and a last one for `+Inf`: a recent traced
+    /// request that fell in that bucket (over the previous bound, at or
+    /// under its own), `None` while no traced request has.
+    #[serde(default)]
+    pub exemplars: Vec<Option<Exemplar>>,
+}
+
+/// A recent request that fell in a histogram bucket, kept so a latency
+/// spike can be followed to its trace (OpenMetrics exemplars).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Exemplar {
+    /// The request's trace.
+    pub trace_id: TraceId,
+    /// The request's duration, seconds.
+    pub value: f64,
+    /// When the request was recorded.
+    pub at: Timestamp,
 }
 
 /// Totals of one endpoint.

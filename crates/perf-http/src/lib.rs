@@ -64,7 +64,10 @@ pub use crate::{
     block::block,
     error::HttpError,
     monitor::{DEFAULT_EXCLUDED_PATHS, PerfMonitor, PerfMonitorFuture, PerfMonitorMiddleware},
-    prometheus::{MAX_FINGERPRINT_LABEL_BYTES, METRICS_PATH, PerfMetrics, RenderOptions, render as render_prometheus},
+    prometheus::{
+        MAX_FINGERPRINT_LABEL_BYTES, METRICS_PATH, OPENMETRICS_CONTENT_TYPE, PerfMetrics, RenderOptions,
+        TEXT_CONTENT_TYPE, render as render_prometheus, render_openmetrics, wants_openmetrics,
+    },
     response_cache::{ResponseCache, ResponseCacheMiddleware, X_CACHE},
     state::{PerfState, PerfStateBuilder},
 };

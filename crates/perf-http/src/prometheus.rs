@@ -15,6 +15,13 @@
 //! Parts that are not configured have no series: no cache families without
 //! a cache, no Redis tier without Redis, no system gauges without the
 //! sampler. Every family is listed in `docs/METRICS.md`.
+//!
+//! A scraper that accepts `application/openmetrics-text` (any version, by
+//! its q-value against `text/plain`) gets the same families as OpenMetrics
+//! 1.0.0 ([`render_openmetrics`]): counters declared without their `_total`
+//! suffix, request-duration bucket lines carrying the bucket's exemplar
+//! (` # {trace_id="…"} <seconds> <unix seconds>`), and a closing `# EOF`.
+//! Every other scraper gets the text format 0.0.4 as before ([`render`]).
 
 use std::fmt::Write as _;
 
@@ -24,7 +31,7 @@ use actix_web::{
     http::header,
     web,
 };
-use perf_core::{Aggregate, CacheStats, MetricsNaming, Snapshot, TierCounts, TotalsSnapshot, query_id};
+use perf_core::{Aggregate, CacheStats, Exemplar, MetricsNaming, Snapshot, TierCounts, TotalsSnapshot, query_id};
 
 use crate::{HttpError, PerfState, auth::Read, methods};
 
@@ -97,20 +104,106 @@ async fn handler(
     // Cache statistics are best effort: a failing backend must not take the
     // whole exposition down, so its gauges are left out instead.
     let cache = if options.cache_configured { state.cache().stats().await.ok() } else { None };
+    let accept = req.headers().get_all(header::ACCEPT).filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
+    let (content_type, body) = if wants_openmetrics(&accept) {
+        (OPENMETRICS_CONTENT_TYPE, render_openmetrics(&snapshot, &totals, cache.as_ref(), &options))
+    } else {
+        (TEXT_CONTENT_TYPE, render(&snapshot, &totals, cache.as_ref(), &options))
+    };
     Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"))
+        .insert_header((header::CONTENT_TYPE, content_type))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(render(&snapshot, &totals, cache.as_ref(), &options)))
+        .body(body))
+}
+
+/// The content type of [`render`]'s output.
+pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The content type of [`render_openmetrics`]'s output.
+pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Whether an `Accept` header value prefers OpenMetrics to the text format:
+/// `application/openmetrics-text` (any parameters) is named with a q-value
+/// above 0 and at least that of the range that matches `text/plain` most
+/// specifically (`text/plain`, `text/*`, `*/*`). Malformed ranges and
+/// q-values count as absent; a q-value outside 0..1 is clamped.
+pub fn wants_openmetrics(accept: &str) -> bool {
+    // (specificity, q) of the best match so far per format.
+    let mut om: Option<(u8, f32)> = None;
+    let mut text: Option<(u8, f32)> = None;
+    for range in accept.split(',') {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let mut q = 1.0_f32;
+        for param in parts {
+            let Some((k, v)) = param.split_once('=') else { continue };
+            if k.trim().eq_ignore_ascii_case("q") {
+                q = v.trim().parse::<f32>().ok().filter(|q| q.is_finite()).map_or(0.0, |q| q.clamp(0.0, 1.0));
+            }
+        }
+        let (om_spec, text_spec) = match media.as_str() {
+            "application/openmetrics-text" => (Some(3), None),
+            "text/plain" => (None, Some(3)),
+            "text/*" => (None, Some(2)),
+            "*/*" => (None, Some(1)),
+            _ => (None, None),
+        };
+        for (spec, best) in [(om_spec, &mut om), (text_spec, &mut text)] {
+            if let Some(spec) = spec
+                && best.is_none_or(|(s, bq)| spec > s || (spec == s && q > bq))
+            {
+                *best = Some((spec, q));
+            }
+        }
+    }
+    match om {
+        Some((_, q)) if q > 0.0 => text.is_none_or(|(_, tq)| q >= tq),
+        _ => false,
+    }
 }
 
 type Quantile = (&'static str, fn(&Aggregate) -> f64);
 
 const QUANTILES: [Quantile; 4] = [("50", |a| a.p50), ("90", |a| a.p90), ("95", |a| a.p95), ("99", |a| a.p99)];
 
+/// The exposition being written and its format.
+struct Out {
+    text: String,
+    /// OpenMetrics 1.0.0 instead of the text format 0.0.4.
+    open_metrics: bool,
+}
+
 /// Renders counts since start, a window snapshot and cache statistics (when
 /// available) in the Prometheus text format 0.0.4.
 pub fn render(s: &Snapshot, t: &TotalsSnapshot, cache: Option<&CacheStats>, options: &RenderOptions) -> String {
-    let mut out = String::with_capacity(4096 + 1024 * (s.endpoints.len() + s.query_stats.len()));
+    render_as(s, t, cache, options, false)
+}
+
+/// Renders the same families as [`render`] in OpenMetrics 1.0.0: counters
+/// are declared under their name without `_total` (their samples keep it),
+/// request-duration buckets carry their exemplar when one is kept (the
+/// trace id, duration and time of a recent traced request in the bucket),
+/// and the text ends with `# EOF`.
+pub fn render_openmetrics(
+    s: &Snapshot,
+    t: &TotalsSnapshot,
+    cache: Option<&CacheStats>,
+    options: &RenderOptions,
+) -> String {
+    let mut text = render_as(s, t, cache, options, true);
+    text.push_str("# EOF\n");
+    text
+}
+
+fn render_as(
+    s: &Snapshot,
+    t: &TotalsSnapshot,
+    cache: Option<&CacheStats>,
+    options: &RenderOptions,
+    open_metrics: bool,
+) -> String {
+    let mut out =
+        Out { text: String::with_capacity(4096 + 1024 * (s.endpoints.len() + s.query_stats.len())), open_metrics };
     let o = &mut out;
     let bounds: Vec<String> = t.bucket_bounds.iter().map(f64::to_string).collect();
 
@@ -125,12 +218,12 @@ pub fn render(s: &Snapshot, t: &TotalsSnapshot, cache: Option<&CacheStats>, opti
     }
     system_families(o, s);
     store_families(o, s);
-    out
+    out.text
 }
 
 /// Per-endpoint slow-request counters and the window's latency percentiles
 /// and queries per request.
-fn endpoint_families(o: &mut String, s: &Snapshot, t: &TotalsSnapshot) {
+fn endpoint_families(o: &mut Out, s: &Snapshot, t: &TotalsSnapshot) {
     family(o, "perfkit_http_slow_requests_total", "counter", "Requests over the slow threshold since start.");
     for e in &t.endpoints {
         let labels = [("method", e.method.as_str()), ("route", e.route.as_str())];
@@ -154,7 +247,7 @@ fn endpoint_families(o: &mut String, s: &Snapshot, t: &TotalsSnapshot) {
 }
 
 /// N+1 findings per route since start.
-fn n_plus_one_families(o: &mut String, t: &TotalsSnapshot) {
+fn n_plus_one_families(o: &mut Out, t: &TotalsSnapshot) {
     family(
         o,
         "perfkit_db_n_plus_one_total",
@@ -168,7 +261,7 @@ fn n_plus_one_families(o: &mut String, t: &TotalsSnapshot) {
 
 /// Process and machine gauges from the latest system reading; none before
 /// the sampler's first reading (or without a sampler).
-fn system_families(o: &mut String, s: &Snapshot) {
+fn system_families(o: &mut Out, s: &Snapshot) {
     let Some(current) = s.system.current else { return };
     let gauges: [(&str, &str, f64); 6] = [
         ("perfkit_process_resident_memory_bytes", "Resident memory of this process.", current.rss_bytes as f64),
@@ -189,7 +282,7 @@ fn system_families(o: &mut String, s: &Snapshot) {
 }
 
 /// The store's key counts and overflowed samples.
-fn store_families(o: &mut String, s: &Snapshot) {
+fn store_families(o: &mut Out, s: &Snapshot) {
     family(o, "perfkit_store_keys", "gauge", "Distinct keys held by the metrics store.");
     sample(o, "perfkit_store_keys", &[("kind", "endpoint")], s.keys.endpoints as f64);
     sample(o, "perfkit_store_keys", &[("kind", "query")], s.keys.queries as f64);
@@ -200,7 +293,7 @@ fn store_families(o: &mut String, s: &Snapshot) {
 
 /// The request counter and duration histogram per endpoint and status, in
 /// perfkit's names or actix-web-prom's.
-fn requests(o: &mut String, t: &TotalsSnapshot, bounds: &[String], naming: &MetricsNaming) {
+fn requests(o: &mut Out, t: &TotalsSnapshot, bounds: &[String], naming: &MetricsNaming) {
     let (total, duration, total_help, duration_help) = match naming {
         MetricsNaming::Perfkit => (
             "perfkit_http_requests_total".to_owned(),
@@ -232,7 +325,8 @@ fn requests(o: &mut String, t: &TotalsSnapshot, bounds: &[String], naming: &Metr
     for e in &t.endpoints {
         for st in &e.statuses {
             let l = request_labels(compat, &e.route, e.method.as_str(), &st.status);
-            histogram(o, &duration, &l, bounds, &st.buckets, st.count, st.sum);
+            let c = Counts { buckets: &st.buckets, count: st.count, sum: st.sum, exemplars: &st.exemplars };
+            histogram(o, &duration, &l, bounds, &c);
         }
     }
 }
@@ -249,7 +343,7 @@ fn request_labels<'a>(compat: bool, route: &'a str, method: &'a str, status: &'a
 
 /// Query counters, histograms and window gauges by `query_id`, and the
 /// info series mapping each id to its fingerprint.
-fn queries(o: &mut String, s: &Snapshot, t: &TotalsSnapshot, bounds: &[String]) {
+fn queries(o: &mut Out, s: &Snapshot, t: &TotalsSnapshot, bounds: &[String]) {
     // `scope` keeps a fingerprint's runs inside requests apart from its
     // runs outside any request (start-up, background jobs).
     let scope = |q: &perf_core::QueryTotals| if q.background { "background" } else { "request" };
@@ -282,7 +376,8 @@ fn queries(o: &mut String, s: &Snapshot, t: &TotalsSnapshot, bounds: &[String]) 
     for (q, id) in t.queries.iter().zip(&ids) {
         let labels = [("query_id", id.as_str()), ("scope", scope(q))];
         let tt = &q.totals;
-        histogram(o, "perfkit_db_query_duration_seconds", &labels, bounds, &tt.buckets, tt.count, tt.sum);
+        let c = Counts { buckets: &tt.buckets, count: tt.count, sum: tt.sum, exemplars: &[] };
+        histogram(o, "perfkit_db_query_duration_seconds", &labels, bounds, &c);
     }
     family(
         o,
@@ -299,7 +394,7 @@ fn queries(o: &mut String, s: &Snapshot, t: &TotalsSnapshot, bounds: &[String]) 
 /// Cache counters since start and gauges; the remote tier only when there is
 /// one. Its families and label keep the names of the Redis tier, the remote
 /// tier perfkit ships (`tier="redis"`, `perfkit_cache_redis_up`).
-fn cache_families(o: &mut String, s: &Snapshot, t: &TotalsSnapshot, cache: Option<&CacheStats>) {
+fn cache_families(o: &mut Out, s: &Snapshot, t: &TotalsSnapshot, cache: Option<&CacheStats>) {
     let remote = cache.is_some_and(|c| c.remote.is_some()) || t.cache.remote != TierCounts::default();
     family(o, "perfkit_cache_operations_total", "counter", "Cache operations per tier and op since start.");
     tier_ops(o, "memory", &t.cache.memory);
@@ -329,14 +424,20 @@ fn truncate(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-fn family(o: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(o, "# HELP {name} {help}");
-    let _ = writeln!(o, "# TYPE {name} {kind}");
+/// A family's `HELP` and `TYPE` lines. In OpenMetrics a counter family is
+/// named without the `_total` its samples carry.
+fn family(o: &mut Out, name: &str, kind: &str, help: &str) {
+    let name = match (o.open_metrics, kind) {
+        (true, "counter") => name.strip_suffix("_total").unwrap_or(name),
+        _ => name,
+    };
+    let _ = writeln!(o.text, "# HELP {name} {help}");
+    let _ = writeln!(o.text, "# TYPE {name} {kind}");
 }
 
 /// Window percentiles as a gauge with a `percentile` label (`50`, `90`, `95`,
 /// `99`; promtool reserves `quantile` for summaries). None without events.
-fn quantiles(o: &mut String, name: &str, labels: &[(&str, &str)], a: &Aggregate) {
+fn quantiles(o: &mut Out, name: &str, labels: &[(&str, &str)], a: &Aggregate) {
     if a.count == 0 {
         return;
     }
@@ -350,40 +451,53 @@ fn quantiles(o: &mut String, name: &str, labels: &[(&str, &str)], a: &Aggregate)
     }
 }
 
-/// A histogram from counts since start: cumulative `le` buckets, `+Inf`, `_sum`, `_count`.
-fn histogram(
-    o: &mut String,
-    name: &str,
-    labels: &[(&str, &str)],
-    bounds: &[String],
-    buckets: &[u64],
+/// The counts of one histogram since start, with the exemplar of each
+/// bucket and `+Inf` (empty when none are kept).
+struct Counts<'a> {
+    buckets: &'a [u64],
     count: u64,
     sum: f64,
-) {
+    exemplars: &'a [Option<Exemplar>],
+}
+
+/// A histogram from counts since start: cumulative `le` buckets, `+Inf`,
+/// `_sum`, `_count`; in OpenMetrics a bucket's exemplar follows its value.
+fn histogram(o: &mut Out, name: &str, labels: &[(&str, &str)], bounds: &[String], c: &Counts<'_>) {
+    let Counts { buckets, count, sum, exemplars } = *c;
     let bucket = format!("{name}_bucket");
     let mut with_le: Vec<(&str, &str)> = labels.to_vec();
     with_le.push(("le", ""));
-    for (le, n) in bounds.iter().zip(buckets) {
+    // One exemplar per bucket, then the `+Inf` one; none in the text format.
+    let open_metrics = o.open_metrics;
+    let exemplar = |i: usize| if open_metrics { exemplars.get(i).copied().flatten() } else { None };
+    for (i, (le, n)) in bounds.iter().zip(buckets).enumerate() {
         if let Some(last) = with_le.last_mut() {
             last.1 = le;
         }
-        sample(o, &bucket, &with_le, *n as f64);
+        sample_with(o, &bucket, &with_le, *n as f64, exemplar(i).as_ref());
     }
     if let Some(last) = with_le.last_mut() {
         last.1 = "+Inf";
     }
-    sample(o, &bucket, &with_le, count as f64);
+    let e = exemplar(buckets.len());
+    sample_with(o, &bucket, &with_le, count as f64, e.as_ref());
     sample(o, &format!("{name}_sum"), labels, sum);
     sample(o, &format!("{name}_count"), labels, count as f64);
 }
 
-fn tier_ops(o: &mut String, tier: &str, c: &TierCounts) {
+fn tier_ops(o: &mut Out, tier: &str, c: &TierCounts) {
     for (op, n) in [("hit", c.hits), ("miss", c.misses), ("set", c.sets), ("delete", c.deletes), ("error", c.errors)] {
         sample(o, "perfkit_cache_operations_total", &[("tier", tier), ("op", op)], n as f64);
     }
 }
 
-fn sample(o: &mut String, name: &str, labels: &[(&str, &str)], value: f64) {
+fn sample(o: &mut Out, name: &str, labels: &[(&str, &str)], value: f64) {
+    sample_with(o, name, labels, value, None);
+}
+
+/// A sample line, in OpenMetrics followed by an exemplar when given.
+fn sample_with(o: &mut Out, name: &str, labels: &[(&str, &str)], value: f64, exemplar: Option<&Exemplar>) {
+    let o = &mut o.text;
     o.push_str(name);
     if !labels.is_empty() {
         o.push('{');
@@ -400,6 +514,12 @@ fn sample(o: &mut String, name: &str, labels: &[(&str, &str)], value: f64) {
     }
     o.push(' ');
     write_value(o, value);
+    if let Some(e) = exemplar {
+        let _ = write!(o, " # {{trace_id=\"{}\"}} ", e.trace_id);
+        write_value(o, e.value);
+        o.push(' ');
+        write_value(o, e.at.as_unix_secs_f64());
+    }
     o.push('\n');
 }
 

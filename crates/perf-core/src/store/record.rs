@@ -29,7 +29,8 @@ impl Store {
         };
         series.record(&s, &self.geometry);
         if let Some(statuses) = series.statuses() {
-            statuses.record(sample.status, nanos, s.le, &self.geometry);
+            let at_us = sample.at.as_unix_micros();
+            statuses.record(sample.status, nanos, s.le, sample.trace.as_ref(), at_us, &self.geometry);
         }
         if slow {
             self.push_slow_request(sample, nanos);

@@ -13,6 +13,7 @@ mod isolation;
 mod methods;
 mod monitor;
 mod openapi;
+mod openmetrics;
 mod prometheus;
 mod response_cache;
 mod scrape;

@@ -1,7 +1,9 @@
 //! A real Prometheus (Debian's `prometheus`, installed by
 //! `scripts/ensure-test-tools.sh`) scraping a real server: the counts it
 //! stores equal the requests the test sent, and every panel of the Grafana
-//! dashboard in `dashboards/grafana/perfkit.json` answers with data.
+//! dashboard in `dashboards/grafana/perfkit.json` answers with data; with
+//! exemplar storage on, it keeps the trace id of a traced request as its
+//! bucket's exemplar (through the OpenMetrics exposition it negotiates).
 
 use std::{
     io::{Read as _, Write as _},
@@ -12,7 +14,7 @@ use std::{
 };
 
 use actix_web::{App, HttpResponse, web};
-use perf_core::{Clock as _, ManualClock, PerfConfig, Store};
+use perf_core::{Clock as _, ManualClock, MetricsSource as _, PerfConfig, Store};
 use serde_json::Value;
 
 use crate::fakes::{parts, record_adapter_samples, with_server};
@@ -32,7 +34,13 @@ struct Prometheus {
 
 impl Prometheus {
     fn start(target: SocketAddr) -> Prometheus {
-        let dir = std::env::temp_dir().join(format!("perf-http-prometheus-{}", std::process::id()));
+        Prometheus::start_with(target, "plain", &[])
+    }
+
+    /// A Prometheus with extra flags; `tag` keeps its storage apart from
+    /// another one the same test process runs.
+    fn start_with(target: SocketAddr, tag: &str, flags: &[&str]) -> Prometheus {
+        let dir = std::env::temp_dir().join(format!("perf-http-prometheus-{}-{tag}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let config = dir.join("prometheus.yml");
@@ -50,6 +58,7 @@ impl Prometheus {
             .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
             .arg(format!("--web.listen-address={addr}"))
             .arg("--log.level=warn")
+            .args(flags)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -93,8 +102,13 @@ fn free_addr() -> SocketAddr {
 /// One HTTP/1.0 GET (so the body runs to the end of the connection): the
 /// status and the body, or `None` when nothing listens yet.
 fn get(addr: SocketAddr, uri: &str) -> Option<(u16, Vec<u8>)> {
+    get_with(addr, uri, "")
+}
+
+/// [`get`] with extra header lines (each ending in `\r\n`).
+fn get_with(addr: SocketAddr, uri: &str, headers: &str) -> Option<(u16, Vec<u8>)> {
     let mut s = TcpStream::connect(addr).ok()?;
-    write!(s, "GET {uri} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    write!(s, "GET {uri} HTTP/1.0\r\nHost: {addr}\r\n{headers}\r\n").ok()?;
     let mut out = Vec::new();
     s.read_to_end(&mut out).ok()?;
     let split = out.windows(4).position(|w| w == b"\r\n\r\n")?;
@@ -191,4 +205,75 @@ fn a_real_prometheus_stores_the_counts_sent_and_answers_every_dashboard_panel() 
             .route("/api/fail", web::get().to(fail))
     };
     with_server(1, app, move |addr| traffic_then_queries(addr, &store, &clock));
+}
+
+async fn slow() -> HttpResponse {
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    HttpResponse::Ok().body("slow")
+}
+
+const TRACE_ID: &str = "0af7651916cd43dd8448eb211c80319c";
+
+/// One traced request, then the exemplar Prometheus stores for its bucket.
+fn traced_request_then_exemplar(app: SocketAddr, store: &Store, clock: &ManualClock) {
+    // Exemplars are stored with the request's time: make it now.
+    clock.set(perf_core::Timestamp::from(std::time::SystemTime::now()));
+    let traceparent = format!("traceparent: 00-{TRACE_ID}-b7ad6b7169203331-01\r\n");
+    let (status, _) = get_with(app, "/api/slow", &traceparent).unwrap();
+    assert_eq!(status, 200);
+    // The value the store kept for the trace: at least the handler's 300 ms.
+    let totals = store.totals();
+    let endpoint = totals.endpoints.iter().find(|e| e.route == "/api/slow").unwrap();
+    let kept: Vec<_> = endpoint.statuses[0].exemplars.iter().flatten().collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0].trace_id.to_string(), TRACE_ID);
+    let value = kept[0].value;
+    assert!((0.3..5.0).contains(&value), "{value}");
+
+    let prometheus = Prometheus::start_with(app, "exemplars", &["--enable-feature=exemplar-storage"]);
+    let series = r#"perfkit_http_request_duration_seconds_bucket{route="/api/slow"}"#;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let uri = format!("/api/v1/query_exemplars?query={}&start={}&end={}", encode(series), now - 600, now + 600);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let stored = loop {
+        let (code, body) = get(prometheus.addr, &uri).unwrap();
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!((code, v["status"].as_str()), (200, Some("success")), "{v}");
+        let found: Vec<Value> = v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["exemplars"].as_array().unwrap().iter().map(move |e| (s, e)))
+            .filter(|(_, e)| e["labels"]["trace_id"] == TRACE_ID)
+            .map(|(s, e)| serde_json::json!({"series": s["seriesLabels"], "exemplar": e}))
+            .collect();
+        if !found.is_empty() {
+            break found;
+        }
+        assert!(Instant::now() < deadline, "no exemplar with trace {TRACE_ID} stored: {v}");
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    // One exemplar, in the bucket the request fell in, with its value.
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    let e = &stored[0];
+    let stored_value: f64 = e["exemplar"]["value"].as_str().unwrap().parse().unwrap();
+    assert_eq!(stored_value, value, "{e}");
+    let le: f64 = match e["series"]["le"].as_str().unwrap() {
+        "+Inf" => f64::INFINITY,
+        le => le.parse().unwrap(),
+    };
+    assert!(value <= le, "{e}");
+    assert_eq!(e["series"]["status"], "200", "{e}");
+    let at = e["exemplar"]["timestamp"].as_f64().unwrap();
+    assert!((at - clock.now().as_unix_secs_f64()).abs() < 0.001, "{e}");
+    // Prometheus scraped OpenMetrics, and the scrape succeeded.
+    assert_eq!(prometheus.scalar("up"), Some(1.0));
+}
+
+#[core::prelude::v1::test]
+fn a_real_prometheus_stores_the_exemplar_of_a_traced_request() {
+    let p = parts(PerfConfig::default());
+    let (state, store, clock) = (p.state.clone(), p.store.clone(), p.clock.clone());
+    let app = move || App::new().wrap(state.monitor()).service(state.metrics()).route("/api/slow", web::get().to(slow));
+    with_server(1, app, move |addr| traced_request_then_exemplar(addr, &store, &clock));
 }

@@ -16,6 +16,7 @@ fn totals() -> TotalsSnapshot {
         count,
         sum,
         buckets: buckets.to_vec(),
+        exemplars: Vec::new(),
     };
     TotalsSnapshot {
         bucket_bounds: vec![0.01, 0.1, 1.0],
