@@ -32,6 +32,7 @@ pub(crate) fn variants() -> Vec<Variant> {
         v("perfkit_handle", perfkit_handle),
         v("perfkit_recorder_handle", perfkit_recorder_handle),
         v("perfkit_recorder_handle_traced", perfkit_recorder_handle_traced),
+        v("perfkit_recorder_handle_traced_spans", perfkit_recorder_handle_traced_spans),
     ]
 }
 
@@ -85,6 +86,35 @@ fn perfkit_recorder_handle_traced() -> Result<crate::Op> {
         .ok_or_else(|| anyhow::anyhow!("the store hands out endpoint handles"))?;
     let trace = TraceContext::start();
     Ok(Box::new(move |i| {
+        let sample = RequestSample { trace: Some(trace), ..sample(i, now, &*thresholds) };
+        recorder.record_request_with(&handle, black_box(&sample))
+    }))
+}
+
+/// [`perfkit_recorder_handle_traced`] through perf-otel's span recorder in
+/// front of the store, as the facade wires it when spans are exported:
+/// each sampled request also becomes a SERVER span in the export queue.
+/// The queue is larger than every run, so each span is queued, never
+/// dropped; the exporter thread (which sends to a closed port) is not
+/// measured.
+fn perfkit_recorder_handle_traced_spans() -> Result<crate::Op> {
+    let (store, now) = store()?;
+    let thresholds = store.thresholds().clone();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let config = perf_otel::OtelConfig::from_lookup(|name| match name {
+        "OTEL_EXPORTER_OTLP_ENDPOINT" => Some(format!("http://127.0.0.1:{port}")),
+        "OTEL_BSP_MAX_QUEUE_SIZE" => Some("1048576".to_owned()),
+        "OTEL_BSP_SCHEDULE_DELAY" => Some("3600000".to_owned()),
+        _ => None,
+    })?;
+    let exporter = perf_otel::SpanExporter::start(&config)?;
+    let recorder: Arc<dyn Recorder> = Arc::new(exporter.recorder(store));
+    let handle = recorder
+        .request_handle(Method::Get, Some(ROUTE))
+        .ok_or_else(|| anyhow::anyhow!("the span recorder hands out the store's endpoint handles"))?;
+    let trace = TraceContext::start();
+    Ok(Box::new(move |i| {
+        let _keep = &exporter;
         let sample = RequestSample { trace: Some(trace), ..sample(i, now, &*thresholds) };
         recorder.record_request_with(&handle, black_box(&sample))
     }))
