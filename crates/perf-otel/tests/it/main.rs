@@ -26,16 +26,16 @@ fn config(endpoint: &str, interval_ms: u64, timeout_ms: u64) -> OtelConfig {
 
 fn context_with_a_request() -> PerfContext {
     let context = PerfContext::new(&PerfConfig::default()).unwrap();
-    let now = context.clock().now();
-    context.recorder().record_request(&RequestSample::new(
-        Method::Get,
-        Some("/items"),
-        200,
-        Duration::from_millis(3),
-        now,
-        context.thresholds(),
-    ));
+    record_a_request(&context);
     context
+}
+
+/// One 3 ms `GET /items` answered 200, recorded now.
+fn record_a_request(context: &PerfContext) {
+    let now = context.clock().now();
+    let sample =
+        RequestSample::new(Method::Get, Some("/items"), 200, Duration::from_millis(3), now, context.thresholds());
+    context.recorder().record_request(&sample);
 }
 
 /// Waits (at most 20 s) until the exporter's figures satisfy `done`.
@@ -64,15 +64,7 @@ fn with_the_collector_down_failures_are_counted_and_warned_about_once() {
     assert!(stats.last_error.as_deref().is_some_and(|e| e.starts_with("connection failed")), "{stats:?}");
 
     // The store keeps recording meanwhile.
-    let now = context.clock().now();
-    context.recorder().record_request(&RequestSample::new(
-        Method::Get,
-        Some("/items"),
-        200,
-        Duration::from_millis(3),
-        now,
-        context.thresholds(),
-    ));
+    record_a_request(&context);
     assert_eq!(context.source().totals().endpoints[0].totals.count, 2);
 
     let last = exporter.shutdown();
